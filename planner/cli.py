@@ -1,0 +1,179 @@
+"""The `planner` command. It calls the public API only and holds no modelling logic.
+
+Exit codes: 0 success, 2 bad input (one line naming the file, the field and the reason),
+1 an internal error (set PLANNER_DEBUG=1 for the traceback).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+import planner
+from planner.errors import PlannerError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Where should each AI workload run, edge or cloud? Plan it, simulate it, prove it.",
+)
+
+FORMATS = ("table", "csv", "json")
+
+
+def _print_frame(df, fmt: str = "table") -> None:
+    """Print a DataFrame as an aligned table, CSV or JSON records."""
+    if fmt == "csv":
+        sys.stdout.write(df.to_csv(index=False))
+    elif fmt == "json":
+        sys.stdout.write(df.to_json(orient="records", indent=2) + "\n")
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
+                               "display.max_colwidth", 60):
+            typer.echo(df.to_string(index=False))
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"'{fmt}' is not one of {', '.join(FORMATS)}", param_hint="--format")
+    return fmt
+
+
+@app.command()
+def validate(files: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")]) -> None:
+    """Check scenario files: format, catalog ids, references and routes."""
+    failed = 0
+    for f in files:
+        try:
+            sc = planner.load_scenario(f)
+        except PlannerError as e:
+            typer.echo(f"error: {e}", err=True)
+            failed += 1
+            continue
+        typer.echo(f"ok {f}: {len(sc.sites)} sites, {len(sc.links)} links, {len(sc.workloads)} workloads")
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the scenario format (for editors)."""
+    typer.echo(json.dumps(planner.json_schema(), indent=2))
+
+
+@app.command("catalog")
+def catalog_cmd(
+    kind: Annotated[str, typer.Argument(help="hardware | networks | models")] = "hardware",
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+) -> None:
+    """List the catalog's hardware, networks or models, with the source of each row."""
+    from planner import catalog
+
+    kinds = ("hardware", "networks", "models")
+    if kind not in kinds:
+        from planner.errors import did_you_mean
+
+        hint = did_you_mean(kind, kinds)
+        raise PlannerError(f"unknown catalog '{kind}' (one of {', '.join(kinds)})" + (f"; {hint}" if hint else ""))
+    _print_frame(catalog.table(kind), _check_format(fmt))
+
+
+@app.command()
+def estimate(
+    model: Annotated[str, typer.Argument(help="A zoo model id or a path to an .onnx file.")],
+    hardware: Annotated[str, typer.Argument(help="A catalog hardware id, 'host', or a profiled name.")],
+    precision: Annotated[str, typer.Option(help="fp32 | fp16 | bf16 | int8 | int4")] = "fp32",
+    batch: Annotated[int, typer.Option(min=1, help="Batch size.")] = 1,
+    training: Annotated[bool, typer.Option("--training", help="One training step instead of inference.")] = False,
+    measure: Annotated[bool, typer.Option("--measure", help="Time the model on this machine (host only).")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """Latency, throughput, memory and energy of a model on a piece of hardware, and their source."""
+    e = planner.estimate(model, hardware, precision=precision, batch=batch, training=training, measure=measure)
+    if fmt == "json":
+        from dataclasses import asdict
+
+        typer.echo(json.dumps(asdict(e), indent=2, default=str))
+        return
+    _check_format(fmt)
+    what = "training step" if training else "inference"
+    typer.echo(f"{e.model} on {e.hardware} at {e.precision}, batch {e.batch} ({what})")
+    typer.echo(f"  latency      {e.latency_ms:12.3f} ms")
+    typer.echo(f"  throughput   {e.throughput_per_s:12.1f} samples/s")
+    typer.echo(f"  memory       {e.memory_gb:12.3f} GB{'' if e.fits else '  (does not fit)'}")
+    typer.echo(f"  energy       {e.energy_j:12.4f} J per batch")
+    typer.echo(f"  source       {e.source}")
+
+
+@app.command()
+def profile(
+    as_name: Annotated[str, typer.Option("--as", help="Name to save this machine's profile under.")] = "host",
+    quick: Annotated[bool, typer.Option("--quick", help="A reduced grid (under a minute).")] = False,
+) -> None:
+    """Time kernels on this machine and write data/profiles/NAME.csv (then usable as hardware NAME)."""
+    if not as_name or not all(c.isalnum() or c in "-_." for c in as_name):
+        raise PlannerError(f"--as '{as_name}': use letters, digits, '-', '_' or '.'")
+    path = planner.profile(as_name, quick=quick)
+    typer.echo(f"wrote {path}; use hardware '{as_name}' in scenarios and `planner estimate`")
+
+
+@app.command()
+def simulate(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    placement: Annotated[Optional[Path], typer.Option(help="Placement YAML: workload -> {site, hardware, precision}.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (default: the scenario's).")] = None,
+    trace: Annotated[Optional[Path], typer.Option(help="Write a sampled per-request trace (Parquet).")] = None,
+    trace_sample: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of requests traced.")] = 0.01,
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+) -> None:
+    """Simulate a scenario under a placement (given by hand, or planned when omitted)."""
+    from planner.placement import load_placement
+
+    sc = planner.load_scenario(file)
+    _check_format(fmt)
+    if placement is not None:
+        chosen = load_placement(sc, placement)
+    else:
+        chosen = planner.plan(sc)
+    kwargs = {"trace_path": trace, "trace_sample": trace_sample} if trace else {}
+    result = planner.simulate(sc, chosen, seed=sc.seed if seed is None else seed, **kwargs)
+    _print_frame(result.summary(), fmt)
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into one line and exit code 2."""
+    try:
+        rc = app(standalone_mode=False)  # returns a typer.Exit's code instead of raising it
+    except PlannerError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # click's usage errors and our own bugs
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if os.environ.get("PLANNER_DEBUG"):
+            raise
+        typer.echo(f"internal error: {type(e).__name__}: {e} (set PLANNER_DEBUG=1 for the traceback)", err=True)
+        sys.exit(1)
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
