@@ -1,0 +1,349 @@
+"""Hardware, networks, models and prices from `data/*.csv`, and this machine from its kernel profile.
+
+Every catalog row carries `source` (where its figures come from) and `basis`: ``sourced`` when every
+figure is copied from the source, otherwise ``;``-separated clauses ``FIELD[, FIELD] derived: how`` or
+``FIELD assumed: why`` naming each value that is not a copy (`basis_fields` parses them).
+
+Hardware ids are the catalog rows, plus ``host`` (this machine) and one per kernel profile
+``<profile_dir>/<name>.csv``. A profile starts with ``# key: value`` comment lines (`read_profile_header`);
+a profile named like a catalog row does not replace the row.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+
+from planner.errors import CatalogError, PlannerError
+from planner.paths import data_dir, profile_dir
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4")
+#: CSV / profile column holding the dense peak of each precision (TFLOPS for floats, TOPS for ints).
+PEAK_COLUMNS = {"fp32": "peak_fp32_tflops", "fp16": "peak_fp16_tflops", "bf16": "peak_bf16_tflops",
+                "int8": "peak_int8_tops", "int4": "peak_int4_tops"}
+#: idle power as a fraction of TDP where no better figure exists (assumed; see data/hardware.csv).
+IDLE_FRACTION = {"edge": 0.25, "cloud": 0.15}
+HOST = "host"
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One accelerator or CPU (per device; cloud prices per accelerator)."""
+
+    id: str
+    name: str
+    kind: str  # gpu | cpu | tpu | npu
+    tier: str  # edge | cloud
+    peak_tflops: Mapping[str, float]  # precision -> dense TFLOPS/TOPS, only the precisions it runs
+    mem_gb: float
+    mem_bw_gb_per_s: float
+    tdp_w: float
+    idle_w: float
+    price_usd: float | None  # purchase price (edge)
+    usd_per_hour: float | None  # on-demand price per accelerator (cloud)
+    source: str
+    basis: str
+    instance: str = ""  # the cloud instance the price comes from
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """The precisions this hardware runs, in `PRECISIONS` order."""
+        return tuple(p for p in PRECISIONS if p in self.peak_tflops)
+
+    def __hash__(self) -> int:  # peak_tflops is a dict; equal objects share id and name
+        return hash((self.id, self.name))
+
+    def __repr__(self) -> str:
+        def peak(p: str, unit: str) -> str:
+            return f"{p} {self.peak_tflops[p]:g} {unit}" if p in self.peak_tflops else f"no {p}"
+        return (f"Hardware({self.id}: {peak('fp16', 'TFLOPS')}, {peak('int8', 'TOPS')}, "
+                f"{self.mem_gb:g} GB, {self.mem_bw_gb_per_s:g} GB/s)")
+
+
+@dataclass(frozen=True)
+class Network:
+    """Default figures of one kind of link (a scenario's link may override any of them)."""
+
+    id: str
+    name: str
+    downlink_mbps: float
+    uplink_mbps: float
+    rtt_ms: float
+    jitter_ms: float
+    loss_pct: float
+    medium: str  # wired | wireless | satellite
+    source: str
+    basis: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A zoo model at its typical input; `gflops` are real FLOPs (2 x MACs) per inference."""
+
+    id: str
+    name: str
+    family: str  # cnn | detector | encoder | speech | llm
+    params_millions: float
+    gflops: float
+    input_shape: str
+    input_bytes: int
+    output_bytes: int
+    default_seq_len: int | None  # tokens per request for encoders and LLMs (prompt length)
+    source: str
+    basis: str
+
+
+# ------------------------------------------------------------------------------------ loading
+@cache
+def _frame(name: str) -> pd.DataFrame:
+    """data/<name>.csv, read once (empty cells are NaN)."""
+    return pd.read_csv(data_dir() / f"{name}.csv", dtype={"id": str, "key": str})
+
+
+def _records(name: str) -> list[dict]:
+    """The rows of data/<name>.csv with empty cells as None."""
+    df = _frame(name)
+    return df.astype(object).where(df.notna(), None).to_dict("records")
+
+
+def _num(value: object) -> float | None:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else float(value)
+
+
+@cache
+def _hardware_rows() -> dict[str, Hardware]:
+    rows = {}
+    for r in _records("hardware"):
+        peaks = {p: float(r[c]) for p, c in PEAK_COLUMNS.items() if _num(r[c]) is not None}
+        rows[r["id"]] = Hardware(
+            id=r["id"], name=r["name"], kind=r["kind"], tier=r["tier"], peak_tflops=peaks,
+            mem_gb=float(r["mem_gb"]), mem_bw_gb_per_s=float(r["mem_bw_gb_per_s"]), tdp_w=float(r["tdp_w"]),
+            idle_w=float(r["idle_w"]), price_usd=_num(r["price_usd"]), usd_per_hour=_num(r["usd_per_hour"]),
+            source=r["source"], basis=r["basis"], instance=r["instance"] or "")
+    return rows
+
+
+@cache
+def _network_rows() -> dict[str, Network]:
+    text = ("id", "name", "medium", "source", "basis")
+    return {r["id"]: Network(**{k: r[k] if k in text else float(r[k]) for k in Network.__dataclass_fields__})
+            for r in _records("networks")}
+
+
+@cache
+def _model_rows() -> dict[str, ModelInfo]:
+    rows = {}
+    for r in _records("models"):
+        seq = _num(r["default_seq_len"])
+        rows[r["id"]] = ModelInfo(
+            id=r["id"], name=r["name"], family=r["family"], params_millions=float(r["params_millions"]),
+            gflops=float(r["gflops"]), input_shape=r["input_shape"], input_bytes=int(r["input_bytes"]),
+            output_bytes=int(r["output_bytes"]), default_seq_len=None if seq is None else int(seq),
+            source=r["source"], basis=r["basis"])
+    return rows
+
+
+@cache
+def _prices() -> dict[str, float]:
+    return {r["key"]: float(r["value"]) for r in _records("prices")}
+
+
+def clear_caches() -> None:
+    """Forget loaded catalogs and profiles (after changing PLANNER_DATA_DIR / PLANNER_PROFILE_DIR)."""
+    for f in (_frame, _hardware_rows, _network_rows, _model_rows, _prices, _profile_hardware, _live_host):
+        f.cache_clear()
+
+
+# ------------------------------------------------------------------------------------ profiles
+def read_profile_header(path: str | Path) -> dict[str, str]:
+    """The ``# key: value`` lines that open a profile CSV (stops at the first other line)."""
+    header: dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            if not line.startswith("#"):
+                break
+            key, sep, value = line[1:].partition(":")
+            if sep and key.strip():
+                header[key.strip()] = value.strip()
+    return header
+
+
+def _profile_paths() -> dict[str, Path]:
+    d = profile_dir()
+    return {p.stem: p for p in sorted(d.glob("*.csv"))} if d.is_dir() else {}
+
+
+def _power(h: Mapping[str, str], tier: str, cores: int) -> tuple[float, float, list[str]]:
+    """tdp_w and idle_w from a profile header, or assumed ones with the clauses that say so."""
+    notes = []
+    if h.get("tdp_w"):
+        tdp = float(h["tdp_w"])
+    else:
+        tdp = 5.0 * cores
+        notes.append("tdp_w assumed: 5 W per core")
+    if h.get("idle_w"):
+        idle = float(h["idle_w"])
+    else:
+        idle = IDLE_FRACTION.get(tier, 0.25) * tdp
+        notes.append(f"idle_w assumed: {IDLE_FRACTION.get(tier, 0.25):.0%} of TDP")
+    return tdp, idle, notes
+
+
+@cache
+def _profile_hardware(path: str, mtime_ns: int) -> Hardware:
+    """Hardware from a profile header (cached per file version)."""
+    h = read_profile_header(path)
+    missing = [k for k in ("mem_gb", "mem_bw_gb_per_s", "peak_fp32_tflops") if not h.get(k)]
+    if missing:
+        raise PlannerError(f"{path}: profile header lacks {', '.join(missing)}; run planner profile again")
+    name = Path(path).stem
+    tier, cores = h.get("tier", "edge"), int(float(h.get("cores", os.cpu_count() or 1)))
+    peaks = {p: float(h[c]) for p, c in PEAK_COLUMNS.items() if h.get(c)}
+    tdp, idle, notes = _power(h, tier, cores)
+    label = h.get("processor") or h.get("hardware") or name
+    return Hardware(
+        id=name, name=h.get("name", f"{label} ({cores} cores, profiled {h.get('date', '?')})"),
+        kind=h.get("kind", "cpu"), tier=tier, peak_tflops=peaks, mem_gb=float(h["mem_gb"]),
+        mem_bw_gb_per_s=float(h["mem_bw_gb_per_s"]), tdp_w=tdp, idle_w=idle,
+        price_usd=_num(h.get("price_usd")), usd_per_hour=_num(h.get("usd_per_hour")),
+        source=f"profile {path}", basis="; ".join(["measured (profile)", *notes]))
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _mem_total_gb() -> float:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError, AttributeError):
+        return 8.0
+
+
+@cache
+def _live_host() -> Hardware:
+    """This machine before it is profiled: figures read live or assumed."""
+    cores = os.cpu_count() or 1
+    fp32_tflops = cores * 2.5e9 * 32 / 1e12  # assumed: 2.5 GHz, AVX2 2 FMA x 8 lanes x 2 FLOP per cycle
+    tdp, idle, notes = _power({}, "edge", cores)
+    return Hardware(
+        id=HOST, name=f"this machine ({_cpu_name()}, {cores} cores)",
+        kind="cpu", tier="edge", peak_tflops={"fp32": fp32_tflops}, mem_gb=_mem_total_gb(), mem_bw_gb_per_s=20.0,
+        tdp_w=tdp, idle_w=idle, price_usd=None, usd_per_hour=None, source="live (os.cpu_count, /proc/meminfo)",
+        basis="; ".join(["assumed: no profile yet; run planner profile",
+                         "peak_fp32_tflops assumed: cores x 2.5 GHz x 32 FLOP/cycle (AVX2 FMA)",
+                         "mem_bw_gb_per_s assumed: 20 GB/s", *notes]))
+
+
+# ------------------------------------------------------------------------------------ public lookups
+def hardware_ids() -> list[str]:
+    """Catalog hardware, then ``host``, then every other profiled name."""
+    ids = list(_hardware_rows())
+    return ids + [i for i in dict.fromkeys([HOST, *_profile_paths()]) if i not in ids]
+
+
+def hardware(id: str) -> Hardware:
+    """A catalog row, ``host`` (profiled, else read live), or a profiled name; CatalogError if unknown."""
+    rows = _hardware_rows()
+    if id in rows:
+        return rows[id]
+    path = _profile_paths().get(id)
+    if path is not None:
+        return _profile_hardware(str(path), path.stat().st_mtime_ns)
+    if id == HOST:
+        return _live_host()
+    raise CatalogError("hardware", id, hardware_ids())
+
+
+def network_ids() -> list[str]:
+    return list(_network_rows())
+
+
+def network(id: str) -> Network:
+    try:
+        return _network_rows()[id]
+    except KeyError:
+        raise CatalogError("network", id, network_ids()) from None
+
+
+def model_ids() -> list[str]:
+    return list(_model_rows())
+
+
+def model(id: str) -> ModelInfo:
+    try:
+        return _model_rows()[id]
+    except KeyError:
+        raise CatalogError("model", id, model_ids()) from None
+
+
+def price(key: str) -> float:
+    """A value of data/prices.csv, e.g. ``electricity_usd_per_kwh``, ``amortisation_months``."""
+    try:
+        return _prices()[key]
+    except KeyError:
+        raise CatalogError("price", key, _prices()) from None
+
+
+def egress_usd_per_gb(provider: str = "aws") -> float:
+    """Internet egress, first paid tier, of ``aws``, ``gcp`` (premium), ``gcp-standard`` or ``azure``."""
+    key = f"egress_{provider.lower()}_usd_per_gb"
+    if key not in _prices():
+        known = [k[len("egress_"):-len("_usd_per_gb")] for k in _prices() if k.startswith("egress_")]
+        raise CatalogError("cloud provider", provider, known)
+    return _prices()[key]
+
+
+def basis_fields(basis: str) -> dict[str, str]:
+    """Field -> ``derived`` or ``assumed`` for each clause of a `basis` text; fields absent are sourced."""
+    out: dict[str, str] = {}
+    for clause in basis.split(";"):
+        m = re.match(r"\s*([a-z0-9_]+(?:\s*,\s*[a-z0-9_]+)*)\s+(derived|assumed):", clause)
+        if m:
+            out.update({f.strip(): m.group(2) for f in m.group(1).split(",")})
+    return out
+
+
+def _hardware_record(hw: Hardware) -> dict[str, object]:
+    peaks = {c: hw.peak_tflops.get(p) for p, c in PEAK_COLUMNS.items()}
+    return {"id": hw.id, "name": hw.name, "kind": hw.kind, "tier": hw.tier, **peaks, "mem_gb": hw.mem_gb,
+            "mem_bw_gb_per_s": hw.mem_bw_gb_per_s, "tdp_w": hw.tdp_w, "idle_w": hw.idle_w,
+            "price_usd": hw.price_usd, "usd_per_hour": hw.usd_per_hour, "instance": hw.instance,
+            "basis": hw.basis, "source": hw.source}
+
+
+def table(kind: str) -> pd.DataFrame:
+    """The catalog `kind` (hardware | networks | models | prices) as printed by ``planner catalog``.
+
+    Hardware includes ``host`` and profiled names; every table keeps its basis and source columns.
+    """
+    if kind == "hardware":
+        return pd.DataFrame([_hardware_record(hardware(i)) for i in hardware_ids()])
+    if kind == "models":
+        return _frame(kind).astype({"default_seq_len": "Int64"})
+    if kind in ("networks", "prices"):
+        return _frame(kind).copy()
+    raise CatalogError("catalog", kind, ["hardware", "networks", "models", "prices"])

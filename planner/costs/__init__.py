@@ -1,0 +1,1 @@
+"""What a model costs on a piece of hardware: kernels, profiles, graphs and the estimator."""

@@ -1,0 +1,173 @@
+"""The planner: options → constraints → MILP → Plan, with reasons.
+
+`plan(scenario)` chooses a placement; `evaluate(scenario, placement)` gives the analytical
+verdict on one given by hand (the same numbers); `pareto(scenario)` traces cost against p99.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import ScenarioError
+from planner.placement import Choice, parse_placement
+from planner.plan.assess import Assessment, assess
+from planner.plan.explain import diagnose, explain
+from planner.plan.options import Option, Resource, all_options
+from planner.plan.solver import solve
+from planner.scenario import Inference, Scenario
+
+__all__ = ["Plan", "plan", "evaluate", "pareto"]
+
+
+@dataclass
+class Plan:
+    """A placement with its analytical verdict. `placement` maps workload -> Choice."""
+
+    scenario: Scenario
+    placement: dict[str, Choice]
+    options: dict[str, Option]
+    assessment: Assessment | None
+    status: str  # optimal | infeasible | evaluated | time_limit
+    conflicts: list[str] = field(default_factory=list)
+    solve_s: float = 0.0
+    _resources: dict[str, Resource] = field(default_factory=dict, repr=False)
+    _all_options: dict[str, list[Option]] = field(default_factory=dict, repr=False)
+
+    @property
+    def feasible(self) -> bool:
+        return self.assessment is not None and self.assessment.feasible and not self.conflicts
+
+    @property
+    def monthly_cost_usd(self) -> float:
+        return self.assessment.monthly_cost_usd if self.assessment else math.nan
+
+    @cached_property
+    def explanations(self) -> dict[str, dict[str, Any]]:
+        if not self.options:
+            return {}
+        return explain(self.scenario, self._resources, self._all_options, self.options)
+
+    def table(self) -> pd.DataFrame:
+        """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
+        cols = ["workload", "kind", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
+                "monthly_cost_usd", "utilization", "ok", "violations", "binding", "next_best",
+                "next_best_delta_usd", "source", "reason"]
+        rows = []
+        a = self.assessment
+        for name in self.scenario.workloads:
+            o = self.options.get(name)
+            if o is None or a is None:
+                reason = "; ".join(c for c in self.conflicts if c.startswith(name)) or "; ".join(self.conflicts) or "not placed"
+                rows.append({"workload": name, "kind": self.scenario.workloads[name].kind, "ok": False,
+                             "violations": reason, "reason": reason})
+                continue
+            ex = self.explanations.get(name, {})
+            compute = next(iter(o.p99_ms_by_level), None) or next((r for r in o.loads if not r.startswith("link")), None)
+            rows.append({
+                "workload": name, "kind": o.kind, "site": o.site, "hardware": o.hardware, "precision": o.precision,
+                "split": o.split, "predicted_p99_ms": a.p99_ms[name] if o.kind == "inference" else np.nan, "slo_p99_ms": o.slo_ms,
+                "monthly_cost_usd": a.cost_usd[name], "utilization": a.utilization.get(compute, np.nan) if compute else np.nan,
+                "ok": not a.violations[name], "violations": "; ".join(a.violations[name]),
+                "binding": ex.get("binding", ""), "next_best": ex.get("next_best", ""),
+                "next_best_delta_usd": ex.get("next_best_delta_usd", np.nan), "source": o.source,
+                "reason": ex.get("reason", ""),
+            })
+        return pd.DataFrame(rows, columns=cols)
+
+    def resources(self) -> pd.DataFrame:
+        """Utilisation of every shared resource the plan uses."""
+        a = self.assessment
+        if a is None:
+            return pd.DataFrame(columns=["resource", "kind", "site", "hardware", "capacity", "utilization", "instances"])
+        rows = [{"resource": k, "kind": self._resources[k].kind, "site": self._resources[k].site,
+                 "hardware": self._resources[k].hardware, "capacity": self._resources[k].capacity,
+                 "utilization": u, "instances": a.instances.get(k)} for k, u in sorted(a.utilization.items())]
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The placement as plain data (what `--placement FILE` reads back)."""
+        return {name: c.as_dict() for name, c in self.placement.items()}
+
+    def __repr__(self) -> str:
+        return (f"Plan({self.scenario.name!r}, {self.status}, feasible={self.feasible}, "
+                f"${self.monthly_cost_usd:,.0f}/month, {len(self.placement)}/{len(self.scenario.workloads)} placed)")
+
+
+def _choice(o: Option) -> Choice:
+    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware)
+
+
+def _rate_weights(sc: Scenario) -> dict[str, float]:
+    """Each inference workload's share of all requests, weighting its p99 in latency terms."""
+    rates = {n: w.arrival.mean_rate_per_s for n, w in sc.workloads.items() if isinstance(w, Inference)}
+    total = sum(rates.values()) or 1.0
+    return {n: r / total for n, r in rates.items()}
+
+
+def plan(scenario: Scenario, *, objective: str | None = None, time_limit_s: float = 60.0,
+         max_weighted_p99_ms: float | None = None) -> Plan:
+    """Choose where every workload runs (site, hardware, precision, split) by the scenario's objective."""
+    import time
+
+    t0 = time.perf_counter()
+    res, opts = all_options(scenario)
+    sol = solve(res, opts, objective=objective or scenario.objective, budget_usd_per_month=scenario.budget_usd_per_month,
+                weights=_rate_weights(scenario), max_weighted_p99_ms=max_weighted_p99_ms, time_limit_s=time_limit_s)
+    elapsed = time.perf_counter() - t0
+    if not sol.chosen:
+        return Plan(scenario, {}, {}, None, sol.status, diagnose(scenario, res, opts, sol.message), elapsed, res, opts)
+    a = assess(scenario, res, sol.chosen)
+    return Plan(scenario, {n: _choice(o) for n, o in sol.chosen.items()}, sol.chosen, a, sol.status, [], elapsed, res, opts)
+
+
+def evaluate(scenario: Scenario, placement: Any) -> Plan:
+    """The analytical verdict on a placement given by hand: the same numbers the solver optimises."""
+    choices = parse_placement(scenario, placement)
+    res, opts = all_options(scenario)
+    chosen: dict[str, Option] = {}
+    for name, c in choices.items():
+        match = [o for o in opts[name] if (o.site, o.hardware, o.precision, o.split) == (c.site, c.hardware, c.precision, c.split)]
+        if not match:
+            raise ScenarioError("<placement>", f"{name}", f"no such option: {c.hardware} at {c.site} in {c.precision}"
+                                + (" (unreachable or unsupported)" if c.split is None else f" split at {c.split}"))
+        chosen[name] = match[0]
+    missing = [n for n in scenario.workloads if n not in chosen]
+    a = assess(scenario, res, chosen)
+    conflicts = [f"{n}: not placed" for n in missing]
+    return Plan(scenario, choices, chosen, a, "evaluated", conflicts, 0.0, res, opts)
+
+
+def pareto(scenario: Scenario, points: int = 8) -> pd.DataFrame:
+    """Cost against rate-weighted p99: the cheapest plan for each bound on latency between the
+    fastest and the cheapest plans. A row per non-dominated point."""
+    weights = _rate_weights(scenario)
+    cheap = plan(scenario, objective="cost")
+    fast = plan(scenario, objective="latency")
+    if not cheap.options or not fast.options:
+        return pd.DataFrame(columns=["monthly_cost_usd", "weighted_p99_ms", "max_p99_ms", "placement"])
+
+    def wp99(p: Plan) -> float:
+        return sum(weights.get(n, 0) * o.p99_alone_ms for n, o in p.options.items())
+
+    lo, hi = wp99(fast), wp99(cheap)
+    bounds = [hi] if hi <= lo + 1e-9 else list(np.linspace(hi, lo, points))
+    rows = []
+    for b in bounds:
+        p = cheap if b == hi else plan(scenario, objective="cost", max_weighted_p99_ms=b * (1 + 1e-9))
+        if not p.options:
+            continue
+        rows.append({"monthly_cost_usd": p.monthly_cost_usd, "weighted_p99_ms": wp99(p),
+                     "max_p99_ms": max(p.assessment.p99_ms.values()),
+                     "placement": "; ".join(f"{n}={o.label}" for n, o in p.options.items())})
+    df = pd.DataFrame(rows).drop_duplicates("placement").sort_values("monthly_cost_usd")
+    keep, best = [], math.inf
+    for _, r in df.iterrows():  # keep the non-dominated points
+        if r["weighted_p99_ms"] < best - 1e-9:
+            keep.append(r)
+            best = r["weighted_p99_ms"]
+    return pd.DataFrame(keep).reset_index(drop=True)

@@ -1,0 +1,124 @@
+"""Why each workload runs where it does: the binding constraint, the next-best option and why
+it lost; and, when nothing is feasible, which constraints conflict and by how much."""
+from __future__ import annotations
+
+import math
+
+from planner.plan.assess import assess
+from planner.plan.options import Option, Resource
+from planner.scenario import Scenario
+
+
+def _objective_value(sc: Scenario, o: Option, cost: float) -> float:
+    if sc.objective == "latency":
+        return o.p99_alone_ms
+    if sc.objective == "energy":
+        return o.energy_j_per_month
+    return cost
+
+
+def explain(sc: Scenario, res: dict[str, Resource], options: dict[str, list[Option]],
+            chosen: dict[str, Option]) -> dict[str, dict[str, object]]:
+    """Per workload: `reason` (one sentence), `binding`, `next_best`, `next_best_delta_usd`, `lost_because`."""
+    base = assess(sc, res, chosen)
+    out: dict[str, dict[str, object]] = {}
+    for name, o in chosen.items():
+        alts: list[tuple[float, Option, str, float]] = []  # (rank, option, why it lost, cost delta)
+        seen = {o.key()}
+        for a in options.get(name, []):
+            if a.key() in seen:
+                continue
+            seen.add(a.key())
+            trial = assess(sc, res, {**chosen, name: a})
+            delta = trial.monthly_cost_usd - base.monthly_cost_usd
+            why = a.infeasible or "; ".join(
+                {v.split(":")[0]: v for w in trial.violations.values() for v in w}.values()
+            ) or "; ".join(trial.plan_violations)
+            if not why:
+                if sc.objective == "cost":
+                    why = f"costs ${delta:+,.0f}/month more" if delta > 0.5 else "no cheaper (tie); chosen is faster"
+                else:
+                    why = f"worse {sc.objective}: p99 {trial.p99_ms[name]:,.1f} ms vs {base.p99_ms[name]:,.1f} ms" \
+                        if sc.objective == "latency" else f"uses more energy (${delta:+,.0f}/month)"
+                rank = 0.0 + max(delta, 0) / 1e6
+            else:
+                rank = 1.0 if not a.infeasible else 2.0
+                rank += (trial.p99_ms.get(name, math.inf) if math.isfinite(trial.p99_ms.get(name, math.inf)) else 1e9) / 1e12
+            alts.append((rank, a, why, delta))
+        # Architects ask "why not there?": other sites and hardware before other precisions.
+        alts.sort(key=lambda t: (t[0], (t[1].site, t[1].hardware) == (o.site, o.hardware), t[3]))
+        binding = _binding(sc, o, alts, base, name)
+        nb = alts[0] if alts else None
+        p99 = base.p99_ms[name]
+        slo = f" (SLO {o.slo_ms:g} ms)" if o.slo_ms else ""
+        if o.kind == "inference":
+            head = f"{o.label}: p99 {p99:,.1f} ms{slo}, ${base.cost_usd[name]:,.0f}/month"
+        elif o.kind == "training":
+            head = f"{o.label}: job {o.detail.get('job_h', 0):.1f} h, ${base.cost_usd[name]:,.0f}/month"
+        else:
+            head = f"aggregate at {o.site}, train at {o.precision}: {o.p99_alone_ms / 3.6e6:.2f} h per run, ${base.cost_usd[name]:,.0f}/month"
+        reason = f"{head}; binding: {binding}"
+        if nb:
+            reason += f"; next best {nb[1].label} lost: {nb[2]}"
+        out[name] = {
+            "reason": reason,
+            "binding": binding,
+            "next_best": nb[1].label if nb else "",
+            "next_best_delta_usd": nb[3] if nb else math.nan,
+            "lost_because": nb[2] if nb else "",
+        }
+    return out
+
+
+def _binding(sc: Scenario, o: Option, alts: list, base, name: str) -> str:
+    """The constraint that kept the workload from something cheaper (or better by the objective)."""
+    cheaper = [(a, why) for _, a, why, delta in alts if delta < -0.5]
+    if not cheaper:
+        return f"{sc.objective} (the best option that meets every constraint)"
+    kinds = [why.split(":")[0].split(" ")[0] for _, why in cheaper]
+    for k, label in (("privacy", "privacy"), ("SLO", "latency SLO"), ("needs", "memory"), ("takes", "deadline"),
+                     ("capacity", "capacity"), ("bandwidth", "bandwidth"), ("budget", "budget")):
+        if k in kinds:
+            a, why = cheaper[kinds.index(k)]
+            return f"{label} (cheaper {a.label} is out: {why})"
+    a, why = cheaper[0]
+    return f"{why} ({a.label})"
+
+
+def diagnose(sc: Scenario, res: dict[str, Resource], options: dict[str, list[Option]], message: str) -> list[str]:
+    """Which constraints conflict when no placement is feasible, with the gap."""
+    out = []
+    for name, opts in options.items():
+        live = [o for o in opts if not o.infeasible]
+        w = sc.workloads[name]
+        if not opts:
+            out.append(f"{name}: no site with compute it may use")
+            continue
+        if not live:
+            reasons = sorted({o.infeasible.split(":")[0] for o in opts})
+            out.append(f"{name}: every option is ruled out ({'; '.join(o.infeasible for o in opts[:3])}{' ...' if len(opts) > 3 else ''})"
+                       if len(reasons) > 1 else f"{name}: {opts[0].infeasible}")
+            continue
+        if getattr(w, "slo", None) and w.slo.p99_ms is not None:
+            best = min(live, key=lambda o: min(min(v.values()) for v in o.p99_ms_by_level.values()) if o.p99_ms_by_level else o.p99_alone_ms)
+            best_ms = min(min(v.values()) for v in best.p99_ms_by_level.values()) if best.p99_ms_by_level else best.p99_alone_ms
+            if best_ms > w.slo.p99_ms:
+                out.append(f"{name} needs p99 ≤ {w.slo.p99_ms:g} ms; the best reachable is {best_ms:,.0f} ms on "
+                           f"{best.hardware} at {best.precision} ({best.site})")
+    if not out:
+        # Each workload alone is fine: resources or the budget conflict. Find forced overloads.
+        forced: dict[str, float] = {}
+        for name, opts in options.items():
+            live = [o for o in opts if not o.infeasible]
+            common = set.intersection(*(set(o.loads) for o in live)) if live else set()
+            for r in common:
+                forced[r] = forced.get(r, 0.0) + min(o.loads[r] for o in live)
+        for r, need in forced.items():
+            rr = res[r]
+            cap = rr.capacity * (max(rr.levels))
+            if need > cap:
+                out.append(f"{rr.kind} {rr.hardware}@{rr.site}: the workloads that can only run there need {need:,.2f} "
+                           f"of {cap:,.2f} available ({need / cap:.0%})")
+        if sc.budget_usd_per_month is not None and not out:
+            out.append(f"budget ${sc.budget_usd_per_month:,.0f}/month is below the cheapest placement that meets every other constraint")
+    return out or [f"no feasible placement: {message}"]

@@ -1,0 +1,464 @@
+"""The options of each workload and their analytical estimates.
+
+An option is one way to run a workload: a site its data may reach under its privacy level,
+hardware there, a precision the hardware runs and the workload allows, and for inference an
+optional split (first layers on the source's edge device, the rest in the cloud). Each option
+says what it consumes of shared resources (device groups, cloud pools, link directions), what
+it costs per month, its energy, and its predicted p99 latency at each utilisation level of the
+device it shares, so the solver can keep all of that linear.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import networkx as nx
+
+from planner import catalog
+from planner.costs.estimator import Estimate, estimate
+from planner.errors import PlannerError
+from planner.plan.queueing import ps_transfer_s, wait_quantile_s
+from planner.scenario import Federated, Inference, Scenario, Training
+
+SECONDS_PER_MONTH = 730 * 3600
+#: Utilisation levels a device group may run at; the solver picks one per group.
+LEVELS = (0.3, 0.5, 0.65, 0.8, 0.9)
+#: Links are planned to at most this utilisation; transfer times are predicted at it.
+LINK_RHO = 0.7
+#: z-score of the 99th percentile of a normal, for jitter.
+Z99 = 2.326
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Something options share: a device group, a cloud pool, or one direction of a link."""
+
+    key: str
+    kind: str  # device | pool | link
+    site: str
+    hardware: str  # hardware id, or the network id for links
+    capacity: float  # devices (device-seconds per second), max instances, or Mbps
+    fixed_usd_per_month: float  # paid when anything uses it (edge amortisation and idle power, pool minimum)
+    fixed_energy_j_per_month: float
+    levels: tuple[float, ...]  # utilisation levels allowed (a single target for pools)
+    servers: int  # devices in a group; instances at the level for pools are derived from load
+    service_cv: float = 0.0
+
+    def __repr__(self) -> str:
+        return f"Resource({self.key}, capacity={self.capacity:g})"
+
+
+@dataclass
+class Option:
+    """One way to run a workload, with everything the solver and the explanations need."""
+
+    workload: str
+    site: str
+    hardware: str
+    precision: str
+    kind: str  # inference | training | federated
+    split: int | None = None
+    edge_hardware: str | None = None
+    loads: dict[str, float] = field(default_factory=dict)  # resource key -> load (devices, instances, Mbps)
+    variable_usd_per_month: float = 0.0
+    energy_j_per_month: float = 0.0
+    p99_ms_by_level: dict[str, dict[float, float]] = field(default_factory=dict)  # compute resource -> level -> p99
+    p99_alone_ms: float = 0.0  # at this option's own load only: the latency objective's coefficient
+    network_ms: float = 0.0
+    compute_ms: float = 0.0
+    slo_ms: float | None = None
+    memory_gb: float = 0.0
+    mem_limit_gb: float = math.inf
+    source: str = "assumed"  # the weakest estimate source
+    infeasible: str = ""  # why this option can never be chosen ("" = it can)
+    detail: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        s = f"{self.hardware}@{self.site} {self.precision}"
+        return s if self.split is None else f"{self.edge_hardware}→{s} split@{self.split}"
+
+    def max_level(self, resource: str) -> float:
+        """The highest utilisation level of `resource` at which this option meets its SLO (0 = none)."""
+        by_level = self.p99_ms_by_level.get(resource)
+        if not by_level or self.slo_ms is None:
+            return max(by_level) if by_level else 1.0
+        ok = [u for u, p in by_level.items() if p <= self.slo_ms]
+        return max(ok) if ok else 0.0
+
+    def key(self) -> tuple:
+        return (self.site, self.hardware, self.precision, self.split)
+
+    def __repr__(self) -> str:
+        return f"Option({self.workload}: {self.label}, ${self.variable_usd_per_month:,.0f}/mo)"
+
+
+# --------------------------------------------------------------------------- resources
+def resources(sc: Scenario) -> dict[str, Resource]:
+    """Every shared resource of the scenario, keyed `dev:SITE:I`, `pool:SITE:I`, `link:I:up|down`."""
+    usd_kwh = sc.electricity_usd_per_kwh()
+    months = sc.amortisation_months()
+    out: dict[str, Resource] = {}
+    for name, site in sc.sites.items():
+        for i, d in enumerate(site.devices):
+            hw = catalog.hardware(d.hardware)
+            idle_j = hw.idle_w * SECONDS_PER_MONTH * d.count
+            fixed = d.count * (hw.price_usd or 0.0) / months + idle_j / 3.6e6 * usd_kwh
+            if hw.tier == "cloud" and hw.usd_per_hour:  # reserved cloud GPUs listed as devices
+                fixed = d.count * hw.usd_per_hour * 730
+            out[f"dev:{name}:{i}"] = Resource(f"dev:{name}:{i}", "device", name, d.hardware, float(d.count),
+                                              fixed, idle_j, LEVELS, d.count, d.service_cv)
+        for i, p in enumerate(site.pools):
+            hw = catalog.hardware(p.hardware)
+            fixed = p.min_instances * (hw.usd_per_hour or 0.0) * 730
+            out[f"pool:{name}:{i}"] = Resource(f"pool:{name}:{i}", "pool", name, p.hardware, float(p.max_instances),
+                                               fixed, p.min_instances * hw.tdp_w * SECONDS_PER_MONTH,
+                                               (p.target_utilization,), p.max_instances, p.service_cv)
+    for i, link in enumerate(sc.links):
+        a, b = link.between
+        out[f"link:{i}:up"] = Resource(f"link:{i}:up", "link", a, link.network, link.up_mbps, 0.0, 0.0, (LINK_RHO,), 1)
+        out[f"link:{i}:down"] = Resource(f"link:{i}:down", "link", b, link.network, link.down_mbps, 0.0, 0.0, (LINK_RHO,), 1)
+    return out
+
+
+# --------------------------------------------------------------------------- network
+@dataclass(frozen=True)
+class Route:
+    """The links a transfer crosses from one site to another, as resource keys, and its delays."""
+
+    hops: tuple[str, ...]
+    propagation_ms: float
+    jitter_p99_ms: float
+    loss_pct: float
+
+
+def route(sc: Scenario, src: str, dst: str) -> Route:
+    """The lowest-latency path of links from `src` to `dst` (networkx, by one-way latency)."""
+    return _routes(sc)(src, dst)
+
+
+def _routes(sc: Scenario) -> Callable[[str, str], Route]:
+    cache = sc.__dict__.setdefault("_route_cache", {})
+
+    def get(src: str, dst: str) -> Route:
+        if (src, dst) in cache:
+            return cache[src, dst]
+        if src == dst:
+            r = Route((), 0.0, 0.0, 0.0)
+        else:
+            path = nx.shortest_path(sc.graph, src, dst, weight="latency_ms")
+            hops, prop, jit2, keep = [], 0.0, 0.0, 1.0
+            for u, v in zip(path, path[1:]):
+                i = sc.graph.edges[u, v]["index"]
+                link = sc.links[i]
+                hops.append(f"link:{i}:{'up' if link.between[0] == u else 'down'}")
+                prop += link.rtt / 2
+                jit2 += link.jitter**2
+                keep *= 1 - link.loss / 100
+            r = Route(tuple(hops), prop, Z99 * math.sqrt(jit2), (1 - keep) * 100)
+        cache[src, dst] = r
+        return r
+
+    return get
+
+
+def transfer_ms(sc: Scenario, res: dict[str, Resource], r: Route, size_bytes: float, rho: float = LINK_RHO,
+                link_rho: dict[str, float] | None = None) -> float:
+    """Predicted p99-ish time to move `size_bytes` along a route: propagation, jitter, and each
+    link's processor-shared serialisation at its utilisation; lost packets cost a retransmission
+    round trip each (TCP fast retransmit)."""
+    if not r.hops:
+        return 0.0
+    t_s = 0.0
+    for hop in r.hops:
+        u = rho if link_rho is None else link_rho.get(hop, 0.0)
+        t_s += ps_transfer_s(size_bytes, res[hop].capacity, min(u, 0.999))
+    retrans_ms = (r.loss_pct / 100) * max(1.0, size_bytes / 1460) * 2 * r.propagation_ms
+    return r.propagation_ms + r.jitter_p99_ms + t_s * 1000 + min(retrans_ms, 4 * r.propagation_ms)
+
+
+def mbps(rate_per_s: float, size_bytes: float) -> float:
+    return rate_per_s * size_bytes * 8 / 1e6
+
+
+def egress_usd_per_gb(sc: Scenario, src: str, r: Route) -> float:
+    """What leaving `src` costs per GB: cloud sites pay their provider's internet egress."""
+    if not r.hops or sc.sites[src].kind != "cloud":
+        return 0.0
+    first = sc.links[int(r.hops[0].split(":")[1])]
+    if first.egress_usd_per_gb is not None:
+        return first.egress_usd_per_gb
+    if sc.prices.egress_usd_per_gb is not None:
+        return sc.prices.egress_usd_per_gb
+    return catalog.egress_usd_per_gb(sc.sites[src].provider)
+
+
+# --------------------------------------------------------------------------- estimates
+@lru_cache(maxsize=65536)
+def _estimate(model: str, hardware: str, precision: str, batch: int, training: bool) -> Estimate:
+    return estimate(model, hardware, precision=precision, batch=batch, training=training)
+
+
+def cost_estimate(sc: Scenario, model: str, hardware: str, precision: str, batch: int = 1, training: bool = False) -> Estimate:
+    """The cost model's estimate, cached; `.onnx` paths resolve against the scenario file."""
+    if model.lower().endswith(".onnx"):
+        from pathlib import Path
+
+        p = Path(model)
+        if not p.is_absolute() and sc.source_file:
+            p = Path(sc.source_file).parent / p
+        model = str(p)
+    return _estimate(model, hardware, precision, batch, training)
+
+
+def _weakest(*sources: str) -> str:
+    order = ["measured", "interpolated", "extrapolated", "assumed"]
+    return max(sources, key=order.index)
+
+
+def _precisions(sc: Scenario, w, hardware: str) -> list[str]:
+    runs = catalog.hardware(hardware).precisions
+    allowed = w.precisions or list(runs)
+    return [p for p in allowed if p in runs]
+
+
+def candidate_sites(sc: Scenario, name: str) -> list[tuple[str, str]]:
+    """(site, reason it is forbidden or '') for every reachable site with compute. Sites beyond
+    the workload's privacy level are kept, marked, so explanations can say privacy ruled them out."""
+    w = sc.workloads[name]
+    allowed = set(sc.allowed_sites(name))
+    out = []
+    for site in sorted(sc.reachable_sites(w.source), key=list(sc.sites).index):
+        if not (sc.sites[site].devices or sc.sites[site].pools):
+            continue
+        why = "" if site in allowed else f"privacy '{w.privacy}': input may not leave {'site' if w.privacy == 'site' else 'the region'} of '{w.source}'"
+        out.append((site, why))
+    return out
+
+
+def _device_groups(sc: Scenario, site: str) -> list[tuple[str, str, int, float, int]]:
+    """(resource key, hardware, max_batch, max_wait_ms, count) of each compute group at a site."""
+    s = sc.sites[site]
+    out = [(f"dev:{site}:{i}", d.hardware, d.max_batch, d.max_wait_ms, d.count) for i, d in enumerate(s.devices)]
+    out += [(f"pool:{site}:{i}", p.hardware, p.max_batch, p.max_wait_ms, p.max_instances) for i, p in enumerate(s.pools)]
+    return out
+
+
+# --------------------------------------------------------------------------- inference
+def inference_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Option]:
+    """Every way to serve an inference workload, with loads, cost and p99 per level."""
+    w: Inference = sc.workloads[name]
+    info = catalog.model(w.model) if not w.model.lower().endswith(".onnx") else None
+    in_bytes = w.input_bytes if w.input_bytes is not None else (info.input_bytes if info else 0)
+    out_bytes = w.output_bytes if w.output_bytes is not None else (info.output_bytes if info else 0)
+    rate = w.arrival.mean_rate_per_s
+    usd_kwh = sc.electricity_usd_per_kwh()
+    options = []
+    for site, forbidden in candidate_sites(sc, name):
+        up, down = route(sc, w.source, site), route(sc, site, w.source)
+        for key, hw_id, max_batch, max_wait_ms, count in _device_groups(sc, site):
+            r = res[key]
+            hw = catalog.hardware(hw_id)
+            for prec in _precisions(sc, w, hw_id):
+                o = Option(name, site, hw_id, prec, "inference", slo_ms=w.slo.p99_ms, mem_limit_gb=hw.mem_gb)
+                try:
+                    e1 = cost_estimate(sc, w.model, hw_id, prec, 1)
+                except PlannerError as err:
+                    o.infeasible = f"no estimate: {err}"
+                    options.append(o)
+                    continue
+                # Batch that fills within max_wait at this workload's rate per server, at most max_batch.
+                per_server_rate = rate / max(1, count if r.kind == "device" else 1)
+                batch = max(1, min(max_batch, int(per_server_rate * max_wait_ms / 1000) + 1))
+                eb = e1 if batch == 1 else cost_estimate(sc, w.model, hw_id, prec, batch)
+                service_s = eb.latency_ms / 1000
+                busy_per_s = rate * service_s / batch  # device-seconds per second
+                o.memory_gb, o.source = eb.memory_gb, _weakest(e1.source, eb.source)
+                if not eb.fits:
+                    o.infeasible = f"needs {eb.memory_gb:.1f} GB, {hw_id} has {hw.mem_gb:g} GB"
+                o.network_ms = transfer_ms(sc, res, up, in_bytes) + transfer_ms(sc, res, down, out_bytes)
+                batch_wait_ms = max_wait_ms if batch > 1 else 0.0
+                o.compute_ms = eb.latency_ms + batch_wait_ms
+                levels = r.levels
+                servers = count if r.kind == "device" else None
+                by_level = {}
+                for u in levels:
+                    n = servers or max(1, math.ceil(busy_per_s / u))
+                    by_level[u] = o.network_ms + o.compute_ms + 1000 * wait_quantile_s(n, u, service_s, 0.99, r.service_cv)
+                o.p99_ms_by_level[key] = by_level
+                alone_u = busy_per_s / (servers or max(1, math.ceil(busy_per_s / levels[0])))
+                o.p99_alone_ms = o.network_ms + o.compute_ms + 1000 * wait_quantile_s(
+                    servers or max(1, math.ceil(busy_per_s / levels[0])), min(alone_u, 0.999), service_s, 0.99, r.service_cv)
+                if r.kind == "device":
+                    o.loads[key] = busy_per_s
+                    active_j = busy_per_s * (hw.tdp_w - hw.idle_w) * SECONDS_PER_MONTH
+                    o.energy_j_per_month += active_j
+                    o.variable_usd_per_month += active_j / 3.6e6 * usd_kwh
+                else:
+                    instances = busy_per_s / r.levels[0]
+                    o.loads[key] = instances
+                    o.variable_usd_per_month += instances * (hw.usd_per_hour or 0.0) * 730
+                    o.energy_j_per_month += instances * hw.tdp_w * SECONDS_PER_MONTH
+                for hop in up.hops:
+                    o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, in_bytes)
+                for hop in down.hops:
+                    o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, out_bytes)
+                egress_gb = rate * out_bytes * SECONDS_PER_MONTH / 1e9
+                o.variable_usd_per_month += egress_gb * egress_usd_per_gb(sc, site, down)
+                o.detail = {"batch": batch, "service_ms": eb.latency_ms, "busy_per_s": busy_per_s,
+                            "input_bytes": in_bytes, "output_bytes": out_bytes, "egress_gb_per_month": egress_gb}
+                o.infeasible = forbidden or o.infeasible
+                options.append(o)
+    return options
+
+
+# --------------------------------------------------------------------------- training
+def _samples(sc: Scenario, w) -> float:
+    if isinstance(w, Training) and w.samples:
+        return float(w.samples)
+    info = catalog.model(w.model) if not w.model.lower().endswith(".onnx") else None
+    per_sample = info.input_bytes if info and info.input_bytes else 150_528
+    return w.dataset_gb * 1e9 / per_sample
+
+
+def training_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Option]:
+    """Centralised training: every device group or pool the dataset may reach that fits the
+    model in memory and finishes (dataset transfer + epochs) within the deadline."""
+    w: Training = sc.workloads[name]
+    samples = _samples(sc, w)
+    usd_kwh = sc.electricity_usd_per_kwh()
+    every_s, deadline_s = w.every_h * 3600, w.deadline_h * 3600
+    options = []
+    for site, forbidden in candidate_sites(sc, name):
+        up = route(sc, w.source, site)
+        for key, hw_id, _, _, count in _device_groups(sc, site):
+            r, hw = res[key], catalog.hardware(hw_id)
+            for prec in _precisions(sc, w, hw_id):
+                o = Option(name, site, hw_id, prec, "training", mem_limit_gb=hw.mem_gb)
+                try:
+                    e = cost_estimate(sc, w.model, hw_id, prec, w.batch, training=True)
+                except PlannerError as err:
+                    o.infeasible = f"no estimate: {err}"
+                    options.append(o)
+                    continue
+                o.memory_gb, o.source = e.memory_gb, e.source
+                compute_s = w.epochs * samples / w.batch * e.latency_ms / 1000
+                move_s = transfer_ms(sc, res, up, w.dataset_gb * 1e9, rho=0.0) / 1000
+                deploy_s = _deploy_s(sc, res, w, site)
+                job_s = compute_s + move_s + deploy_s
+                o.compute_ms, o.network_ms = compute_s * 1000, (move_s + deploy_s) * 1000
+                if not e.fits:
+                    o.infeasible = f"needs {e.memory_gb:.1f} GB to train, {hw_id} has {hw.mem_gb:g} GB"
+                elif job_s > deadline_s:
+                    o.infeasible = f"takes {job_s / 3600:.1f} h, deadline {w.deadline_h:g} h"
+                duty = compute_s / every_s
+                if r.kind == "device":
+                    o.loads[key] = duty
+                    active_j = duty * (hw.tdp_w - hw.idle_w) * SECONDS_PER_MONTH
+                    o.energy_j_per_month = active_j
+                    o.variable_usd_per_month = active_j / 3.6e6 * usd_kwh
+                else:
+                    o.loads[key] = duty  # one instance for the job's length, on average
+                    o.variable_usd_per_month = duty * (hw.usd_per_hour or 0.0) * 730
+                    o.energy_j_per_month = duty * hw.tdp_w * SECONDS_PER_MONTH
+                for hop in up.hops:
+                    o.loads[hop] = o.loads.get(hop, 0.0) + mbps(1 / every_s, w.dataset_gb * 1e9)
+                o.p99_alone_ms = job_s * 1000
+                o.detail = {"job_h": job_s / 3600, "compute_h": compute_s / 3600, "transfer_h": move_s / 3600,
+                            "deploy_s": deploy_s, "step_ms": e.latency_ms}
+                o.infeasible = forbidden or o.infeasible
+                options.append(o)
+    return options
+
+
+def _deploy_s(sc: Scenario, res: dict[str, Resource], w: Training, site: str) -> float:
+    """Time to push the trained model to every site that could serve its deploy_to workloads."""
+    info = catalog.model(w.model) if not w.model.lower().endswith(".onnx") else None
+    model_bytes = (info.params_millions * 1e6 * 2) if info else 0.0  # fp16 weights shipped
+    worst = 0.0
+    for target in w.deploy_to:
+        for dst in sc.allowed_sites(target):
+            if dst in sc.reachable_sites(site):
+                worst = max(worst, transfer_ms(sc, res, route(sc, site, dst), model_bytes, rho=0.0) / 1000)
+    return worst
+
+
+# --------------------------------------------------------------------------- federated
+def federated_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Option]:
+    """Federated training: each participating site trains on its own devices; the option is
+    where the updates are aggregated and at which precision the sites train."""
+    w: Federated = sc.workloads[name]
+    info = catalog.model(w.model) if not w.model.lower().endswith(".onnx") else None
+    model_bytes = w.model_bytes or (info.params_millions * 1e6 * 4 if info else 0.0)
+    every_s, deadline_s = w.every_h * 3600, w.deadline_h * 3600
+    usd_kwh = sc.electricity_usd_per_kwh()
+    aggregators = [w.aggregator] if w.aggregator else [n for n in sc.sites if sc.sites[n].devices or sc.sites[n].pools]
+    options = []
+    for agg in aggregators:
+        if not all(agg in sc.reachable_sites(s) for s in w.sites):
+            continue
+        agg_key, agg_hw = _device_groups(sc, agg)[0][:2] if _device_groups(sc, agg) else (None, None)
+        common = None
+        for s in w.sites:
+            groups = _device_groups(sc, s)
+            p = set(_precisions(sc, w, groups[0][1])) if groups else set()
+            common = p if common is None else common & p
+        for prec in sorted(common or {"fp32"}, key=["fp32", "fp16", "bf16", "int8", "int4"].index):
+            o = Option(name, agg, agg_hw or "-", prec, "federated")
+            local_s, sources = 0.0, []
+            for s in w.sites:
+                groups = _device_groups(sc, s)
+                if not groups:
+                    o.infeasible = f"site '{s}' has no device to train on"
+                    break
+                key, hw_id = groups[0][:2]
+                hw = catalog.hardware(hw_id)
+                try:
+                    e = cost_estimate(sc, w.model, hw_id, prec, w.batch, training=True)
+                except PlannerError as err:
+                    o.infeasible = f"no estimate on {hw_id}: {err}"
+                    break
+                sources.append(e.source)
+                if not e.fits:
+                    o.infeasible = f"needs {e.memory_gb:.1f} GB to train, {hw_id} at {s} has {hw.mem_gb:g} GB"
+                t_s = w.local_epochs * w.samples_per_site / w.batch * e.latency_ms / 1000
+                local_s = max(local_s, t_s)
+                duty = w.rounds * t_s / every_s
+                o.loads[key] = o.loads.get(key, 0.0) + duty
+                active_j = duty * (hw.tdp_w - hw.idle_w) * SECONDS_PER_MONTH
+                o.energy_j_per_month += active_j
+                o.variable_usd_per_month += active_j / 3.6e6 * usd_kwh
+                upr, downr = route(sc, s, agg), route(sc, agg, s)
+                for hop in upr.hops + downr.hops:
+                    o.loads[hop] = o.loads.get(hop, 0.0) + mbps(w.rounds / every_s, model_bytes)
+                rounds_per_month = w.rounds * SECONDS_PER_MONTH / every_s
+                o.variable_usd_per_month += rounds_per_month * model_bytes / 1e9 * egress_usd_per_gb(sc, agg, downr)
+                o.network_ms = max(o.network_ms, transfer_ms(sc, res, upr, model_bytes, rho=0.0)
+                                   + transfer_ms(sc, res, downr, model_bytes, rho=0.0))
+            if o.infeasible:
+                options.append(o)
+                continue
+            round_s = local_s + o.network_ms / 1000
+            o.compute_ms = local_s * 1000
+            o.source = _weakest(*sources) if sources else "assumed"
+            if w.rounds * round_s > deadline_s:
+                o.infeasible = f"{w.rounds} rounds take {w.rounds * round_s / 3600:.1f} h, deadline {w.deadline_h:g} h"
+            if agg_key and res[agg_key].kind == "pool":
+                hw = catalog.hardware(agg_hw)
+                agg_duty = w.rounds * 1.0 / every_s  # about a second of instance time per round to average updates
+                o.loads[agg_key] = agg_duty
+                o.variable_usd_per_month += agg_duty * (hw.usd_per_hour or 0.0) * 730
+            o.p99_alone_ms = w.rounds * round_s * 1000
+            o.detail = {"round_s": round_s, "local_s": local_s, "model_bytes": model_bytes}
+            options.append(o)
+    return options
+
+
+def all_options(sc: Scenario) -> tuple[dict[str, Resource], dict[str, list[Option]]]:
+    """Resources and every option of every workload (infeasible ones kept, with their reason)."""
+    res = resources(sc)
+    builders = {"inference": inference_options, "training": training_options, "federated": federated_options}
+    opts = {name: builders[w.kind](sc, res, name) for name, w in sc.workloads.items()}
+    return res, opts

@@ -1,0 +1,167 @@
+"""The joint placement MILP, solved by HiGHS through `scipy.optimize.milp`.
+
+Variables: x[o] = 1 when option o is chosen (one per workload); y[r] = 1 when resource r with a
+fixed monthly cost is used; z[g, l] = 1 when device group g runs at utilisation level l.
+
+Constraints:
+- one option per workload;
+- a device group's load <= devices x its chosen level; an option on the group needs a level at
+  which it still meets its SLO (so p99 predictions stay valid whatever else shares the group);
+- a pool's instances <= max_instances; a link direction's Mbps <= LINK_RHO x capacity;
+- monthly cost <= budget; optionally the rate-weighted p99 <= a bound (the Pareto front).
+Objective: monthly cost, rate-weighted p99, or energy; ties broken towards lower cost.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_matrix
+
+from planner.plan.options import LINK_RHO, Option, Resource
+
+SECONDS_PER_MONTH = 730 * 3600
+
+
+@dataclass
+class Solution:
+    """What the solver chose: an option index per workload and the level per device group."""
+
+    status: str  # optimal | infeasible | time_limit | error
+    chosen: dict[str, Option]
+    levels: dict[str, float]
+    objective: float
+    message: str = ""
+
+
+def solve(
+    resources: dict[str, Resource],
+    options: dict[str, list[Option]],
+    *,
+    objective: str = "cost",
+    budget_usd_per_month: float | None = None,
+    weights: dict[str, float] | None = None,
+    max_weighted_p99_ms: float | None = None,
+    time_limit_s: float = 60.0,
+) -> Solution:
+    """Choose one feasible option per workload. `weights` (workload -> share) weight each p99 in
+    the latency objective and in `max_weighted_p99_ms`."""
+    weights = weights or {}
+    cand = {w: [o for o in os_ if not o.infeasible and _slo_possible(o, resources)] for w, os_ in options.items()}
+    empty = [w for w, os_ in cand.items() if not os_]
+    if empty:
+        return Solution("infeasible", {}, {}, math.nan, f"no feasible option for {', '.join(empty)}")
+
+    # Variable layout: options, then fixed-cost indicators, then levels.
+    flat: list[Option] = [o for w in cand for o in cand[w]]
+    n_x = len(flat)
+    used = sorted({r for o in flat for r in o.loads})
+    fixed = [r for r in used if resources[r].kind in ("device", "pool") and (resources[r].fixed_usd_per_month > 0 or resources[r].kind == "device")]
+    y_index = {r: n_x + i for i, r in enumerate(fixed)}
+    groups = [r for r in used if resources[r].kind == "device"]
+    z_index: dict[tuple[str, float], int] = {}
+    nxt = n_x + len(fixed)
+    for g in groups:
+        for u in resources[g].levels:
+            z_index[g, u] = nxt
+            nxt += 1
+    n = nxt
+
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+
+    def add_row(entries: list[tuple[int, float]], lb: float, ub: float) -> None:
+        r = len(lo)
+        for c, v in entries:
+            rows.append(r)
+            cols.append(c)
+            vals.append(v)
+        lo.append(lb)
+        hi.append(ub)
+
+    # One option per workload.
+    i = 0
+    for w in cand:
+        add_row([(i + k, 1.0) for k in range(len(cand[w]))], 1.0, 1.0)
+        i += len(cand[w])
+
+    by_resource: dict[str, list[tuple[int, float]]] = {}
+    for j, o in enumerate(flat):
+        for r, load in o.loads.items():
+            by_resource.setdefault(r, []).append((j, load))
+
+    for r, entries in by_resource.items():
+        res = resources[r]
+        if res.kind == "device":
+            # load - capacity * sum(level * z) <= 0; sum z == y
+            add_row(entries + [(z_index[r, u], -res.capacity * u) for u in res.levels], -np.inf, 0.0)
+            add_row([(z_index[r, u], 1.0) for u in res.levels] + [(y_index[r], -1.0)], 0.0, 0.0)
+            for j, _ in entries:
+                top = flat[j].max_level(r)
+                ok = [(z_index[r, u], -1.0) for u in res.levels if u <= top + 1e-12]
+                add_row([(j, 1.0)] + ok, -np.inf, 0.0)
+        elif res.kind == "pool":
+            add_row(entries, -np.inf, res.capacity)
+            if r in y_index:
+                for j, _ in entries:
+                    add_row([(j, 1.0), (y_index[r], -1.0)], -np.inf, 0.0)
+        else:  # link direction
+            add_row(entries, -np.inf, LINK_RHO * res.capacity)
+
+    cost = np.zeros(n)
+    for j, o in enumerate(flat):
+        cost[j] = o.variable_usd_per_month
+    for r, k in y_index.items():
+        cost[k] = resources[r].fixed_usd_per_month
+    if budget_usd_per_month is not None:
+        add_row([(k, cost[k]) for k in range(n) if cost[k]], -np.inf, budget_usd_per_month)
+    p99 = np.zeros(n)
+    for j, o in enumerate(flat):
+        p99[j] = weights.get(o.workload, 0.0) * o.p99_alone_ms
+    if max_weighted_p99_ms is not None:
+        add_row([(j, p99[j]) for j in range(n_x) if p99[j]], -np.inf, max_weighted_p99_ms)
+
+    if objective == "cost":
+        c = cost + 1e-6 * p99  # ties: the faster option
+    elif objective == "latency":
+        c = p99 + 1e-6 * cost
+    elif objective == "energy":
+        c = np.zeros(n)
+        for j, o in enumerate(flat):
+            c[j] = o.energy_j_per_month / 3.6e6  # kWh per month
+        for r, k in y_index.items():
+            c[k] = resources[r].fixed_energy_j_per_month / 3.6e6
+        c = c + 1e-6 * cost
+    else:
+        raise ValueError(f"unknown objective '{objective}'")
+
+    a = coo_matrix((vals, (rows, cols)), shape=(len(lo), n)).tocsr()
+    res = milp(
+        c,
+        constraints=LinearConstraint(a, np.array(lo), np.array(hi)),
+        integrality=np.ones(n),
+        bounds=Bounds(np.zeros(n), np.ones(n)),
+        options={"time_limit": time_limit_s, "presolve": True, "mip_rel_gap": 1e-6},
+    )
+    if res.x is None:
+        status = {2: "infeasible", 1: "time_limit"}.get(res.status, "error")
+        return Solution(status, {}, {}, math.nan, res.message)
+    x = res.x
+    chosen: dict[str, Option] = {}
+    j = 0
+    for w in cand:
+        k = int(np.argmax(x[j : j + len(cand[w])]))
+        chosen[w] = cand[w][k]
+        j += len(cand[w])
+    levels = {g: u for (g, u), k in z_index.items() if x[k] > 0.5}
+    return Solution("optimal" if res.status == 0 else "time_limit", chosen, levels, float(res.fun))
+
+
+def _slo_possible(o: Option, resources: dict[str, Resource]) -> bool:
+    """An option whose compute resource has no level meeting its SLO can never be chosen."""
+    return all(o.max_level(r) > 0 for r in o.p99_ms_by_level)

@@ -1,0 +1,245 @@
+"""Streaming metrics with bounded memory: a log-bucket quantile sketch, per-workload counters
+and segment sums, time-binned utilisation, and a sampled per-request trace written to Parquet.
+
+Nothing here keeps a per-request record (except the trace's bounded buffer), so a run of any
+length holds the same memory.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class LogSketch:
+    """A DDSketch-like quantile sketch with relative accuracy `alpha` (default 1%).
+
+    Bucket i counts values in (gamma^(i-1), gamma^i] with gamma = (1+alpha)/(1-alpha); a
+    quantile is answered with the bucket's centre 2 gamma^i / (gamma+1), within `alpha` of the
+    true value relative to it. Values at or below `min_value` are counted as zero. The number
+    of buckets is the log range of the data (about 2,000 for 1 ns to 1,000,000 s at 1%), and
+    capped at `max_buckets` by merging the lowest ones.
+    """
+
+    __slots__ = ("alpha", "gamma", "inv_log_gamma", "min_value", "buckets", "zeros", "count", "max_buckets")
+
+    def __init__(self, alpha: float = 0.01, min_value: float = 1e-9, max_buckets: int = 4096):
+        self.alpha = alpha
+        self.gamma = (1 + alpha) / (1 - alpha)
+        self.inv_log_gamma = 1.0 / math.log(self.gamma)
+        self.min_value = min_value
+        self.buckets: dict[int, int] = {}
+        self.zeros = 0
+        self.count = 0
+        self.max_buckets = max_buckets
+
+    def add(self, x: float) -> None:
+        self.count += 1
+        if x > self.min_value:
+            i = math.ceil(math.log(x) * self.inv_log_gamma)
+            b = self.buckets
+            b[i] = b.get(i, 0) + 1
+            if len(b) > self.max_buckets:
+                self._collapse()
+        else:
+            self.zeros += 1
+
+    def _collapse(self) -> None:
+        keys = sorted(self.buckets)
+        lowest, into = keys[0], keys[1]
+        self.buckets[into] += self.buckets.pop(lowest)
+
+    def merge(self, other: LogSketch) -> None:
+        """Add another sketch's counts (same alpha) to this one."""
+        if abs(other.gamma - self.gamma) > 1e-12:
+            raise ValueError("cannot merge sketches of different accuracy")
+        for i, c in other.buckets.items():
+            self.buckets[i] = self.buckets.get(i, 0) + c
+        self.zeros += other.zeros
+        self.count += other.count
+        while len(self.buckets) > self.max_buckets:
+            self._collapse()
+
+    def quantile(self, q: float) -> float:
+        """The q-quantile (0 <= q <= 1); NaN when empty."""
+        if self.count == 0:
+            return math.nan
+        rank = q * (self.count - 1)
+        seen = self.zeros
+        if rank < seen:
+            return 0.0
+        for i in sorted(self.buckets):
+            seen += self.buckets[i]
+            if seen > rank:
+                return 2.0 * self.gamma ** i / (self.gamma + 1.0)
+        return 2.0 * self.gamma ** max(self.buckets) / (self.gamma + 1.0)
+
+    def fraction_at_most(self, x: float) -> float:
+        """Estimated share of values <= x (bucket resolution)."""
+        if self.count == 0:
+            return math.nan
+        if x <= self.min_value:
+            return self.zeros / self.count
+        lim = math.ceil(math.log(x) * self.inv_log_gamma)
+        return (self.zeros + sum(c for i, c in self.buckets.items() if i <= lim)) / self.count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __repr__(self) -> str:
+        return f"LogSketch(n={self.count}, buckets={len(self.buckets)}, alpha={self.alpha})"
+
+
+class TimeBins:
+    """Time-integrated quantity (busy seconds, instance seconds) in `n` fixed-width bins over
+    [0, horizon]: bounded memory however long or busy the run."""
+
+    __slots__ = ("width", "n", "values")
+
+    def __init__(self, horizon_s: float, n: int):
+        self.n = max(1, int(n))
+        self.width = max(horizon_s, 1e-9) / self.n
+        self.values = [0.0] * self.n
+
+    def add(self, t0: float, t1: float, weight: float = 1.0) -> None:
+        """Add `weight` x the overlap of [t0, t1] with each bin."""
+        w = self.width
+        i = int(t0 / w)
+        j = int(t1 / w)
+        n = self.n
+        if i == j:
+            if i < n:
+                self.values[i] += (t1 - t0) * weight
+            return
+        vals = self.values
+        if i < n:
+            vals[i] += ((i + 1) * w - t0) * weight
+        for k in range(i + 1, min(j, n)):
+            vals[k] += w * weight
+        if j < n:
+            vals[j] += (t1 - j * w) * weight
+
+    def edges(self) -> list[float]:
+        return [k * self.width for k in range(self.n + 1)]
+
+    def __repr__(self) -> str:
+        return f"TimeBins(n={self.n}, width_s={self.width:g})"
+
+
+class WorkloadStats:
+    """Counters, segment sums, a latency sketch and the number-in-system integral of one
+    inference workload. Latency figures count requests that arrived after the warm-up."""
+
+    __slots__ = (
+        "name", "slo_s", "arrived", "completed", "failed", "late", "slo_met", "retries", "lat_sum",
+        "sketch", "up_s", "queue_s", "compute_s", "down_s", "measured", "in_system", "area", "t_last",
+        "batch_sum", "egress_bytes", "egress_usd", "bytes_sent", "net_energy_j",
+    )
+
+    def __init__(self, name: str, slo_s: float | None, alpha: float = 0.01):
+        self.name = name
+        self.slo_s = slo_s
+        self.arrived = 0
+        self.completed = 0
+        self.failed: dict[str, int] = {}
+        self.late = 0
+        self.slo_met = 0
+        self.retries = 0
+        self.lat_sum = 0.0
+        self.sketch = LogSketch(alpha)
+        self.up_s = self.queue_s = self.compute_s = self.down_s = 0.0
+        self.measured = 0  # completed after the warm-up: the denominator of the sums above
+        self.in_system = 0
+        self.area = 0.0  # integral of in_system over time (Little's law)
+        self.t_last = 0.0
+        self.batch_sum = 0
+        self.egress_bytes = 0.0
+        self.egress_usd = 0.0
+        self.bytes_sent = 0.0
+        self.net_energy_j = 0.0
+
+    @property
+    def failed_total(self) -> int:
+        return sum(self.failed.values())
+
+    def __repr__(self) -> str:
+        return (f"WorkloadStats({self.name!r}, arrived={self.arrived}, completed={self.completed}, "
+                f"failed={self.failed_total}, in_system={self.in_system})")
+
+
+class TraceWriter:
+    """A sampled per-request trace, written to Parquet in row groups as it fills; at most
+    `max_rows` rows in all, so a long run stays bounded on disk and in memory."""
+
+    COLUMNS = ("request_id", "workload", "status", "reason", "arrival_s", "latency_ms",
+               "uplink_ms", "queue_ms", "compute_ms", "downlink_ms", "batch", "attempts")
+
+    def __init__(self, path: str | Path, sample: float, max_rows: int = 1_000_000, flush_rows: int = 50_000):
+        self.path = Path(path)
+        self.sample = float(sample)
+        self.max_rows = max_rows
+        self.flush_rows = flush_rows
+        self.rows_written = 0
+        self._buf: list[tuple] = []
+        self._writer = None
+
+    @property
+    def full(self) -> bool:
+        return self.rows_written + len(self._buf) >= self.max_rows
+
+    def add(self, row: tuple) -> None:
+        if self.full:
+            return
+        self._buf.append(row)
+        if len(self._buf) >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buf:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        cols = list(zip(*self._buf))
+        table = pa.table({
+            "request_id": pa.array(cols[0], pa.int64()),
+            "workload": pa.array(cols[1], pa.string()).dictionary_encode(),
+            "status": pa.array(cols[2], pa.string()).dictionary_encode(),
+            "reason": pa.array(cols[3], pa.string()).dictionary_encode(),
+            **{name: pa.array(col, pa.float64()) for name, col in zip(self.COLUMNS[4:10], cols[4:10])},
+            "batch": pa.array(cols[10], pa.int32()),
+            "attempts": pa.array(cols[11], pa.int32()),
+        })
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table)
+        self.rows_written += len(self._buf)
+        self._buf.clear()
+
+    def close(self) -> None:
+        if self._writer is None and not self._buf:
+            # an empty trace still gets a file with the schema, so readers need no special case
+            self._buf.append((0, "", "", "", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0))
+            self.flush()
+            import pyarrow.parquet as pq
+
+            self._writer.close()
+            table = pq.read_table(self.path).slice(0, 0)
+            pq.write_table(table, self.path)
+            self.rows_written = 0
+            return
+        self.flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def __repr__(self) -> str:
+        return f"TraceWriter({str(self.path)!r}, sample={self.sample}, rows={self.rows_written + len(self._buf)}/{self.max_rows})"
+
+
+def merge_sketches(sketches: Iterable[LogSketch], alpha: float = 0.01) -> LogSketch:
+    out = LogSketch(alpha)
+    for s in sketches:
+        out.merge(s)
+    return out

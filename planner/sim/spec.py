@@ -1,0 +1,195 @@
+"""The simulator's own low-level model: sites, compute, links and workloads in SI units.
+
+`adapter.py` turns a `Scenario` and a placement into a `SimSpec`; the queueing tests and the
+benchmark build one directly. Everything here is plain data: times in seconds, sizes in bytes,
+bandwidth in bytes per second, power in watts, money in USD. Service times are callables
+``service_time_s(batch) -> seconds`` so the engine knows nothing of the cost model.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+ServiceTime = Callable[[int], float]
+
+
+def constant(seconds: float) -> ServiceTime:
+    """A service time that does not depend on the batch size (a batch costs as much as one)."""
+    return lambda batch: seconds
+
+
+def linear(first_s: float, per_extra_s: float) -> ServiceTime:
+    """A batch of b costs `first_s + (b - 1) * per_extra_s` (a GPU amortising its fixed cost)."""
+    return lambda batch: first_s + (batch - 1) * per_extra_s
+
+
+@dataclass
+class ArrivalSpec:
+    """An arrival process (see `arrivals.py`); `params` are the process's own fields, in SI units:
+
+    poisson: rate_per_s · periodic: rate_per_s, jitter_s · bursty: rate_low_per_s,
+    rate_high_per_s, mean_low_s, mean_high_s · diurnal: rate_per_s, profile (multipliers over
+    24 h, linearly interpolated), start_hour · trace: timestamps_s (a sequence, or an iterable
+    factory), loop.
+    """
+
+    process: str = "poisson"
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def poisson(cls, rate_per_s: float) -> ArrivalSpec:
+        return cls("poisson", {"rate_per_s": rate_per_s})
+
+    @classmethod
+    def periodic(cls, rate_per_s: float, jitter_s: float = 0.0) -> ArrivalSpec:
+        return cls("periodic", {"rate_per_s": rate_per_s, "jitter_s": jitter_s})
+
+
+@dataclass
+class SiteSpec:
+    """A place in the topology; `kind` is edge, cloud or any other label (aggregation...)."""
+
+    name: str
+    kind: str = "edge"
+
+
+@dataclass
+class ComputeSpec:
+    """A group of identical servers at a site sharing one queue (M/G/c with dynamic batching).
+
+    With `pool=True` the group is a cloud pool: `count` is ignored, instances scale between
+    `min_instances` and `max_instances` on utilisation, each new one ready after `cold_start_s`
+    and billed per second from its launch.
+    """
+
+    name: str
+    site: str
+    hardware: str = ""
+    count: int = 1
+    max_batch: int = 1
+    max_wait_s: float = 0.0
+    service_cv: float = 0.0  # 0 = deterministic, 1 = exponential (gamma in between and above)
+    queue_capacity: int | None = None  # waiting requests, whole group; None = unbounded
+    mtbf_s: float | None = None  # per server; None = never fails
+    mttr_s: float = 3600.0
+    idle_w: float = 0.0
+    active_w: float = 0.0
+    usd_per_s: float = 0.0  # per server (edge: amortisation; cloud: instance price)
+    electricity_usd_per_kwh: float = 0.0  # paid on top of usd_per_s (edge devices)
+    # cloud pool
+    pool: bool = False
+    min_instances: int = 0
+    max_instances: int = 1
+    cold_start_s: float = 0.0
+    target_utilization: float = 0.7
+    scale_interval_s: float = 15.0  # how often the autoscaler looks (Kubernetes HPA default)
+    scale_down_delay_s: float = 60.0  # no scale-down sooner than this after a scale-up
+
+
+@dataclass
+class LinkSpec:
+    """A full-duplex link; `a_to_b_Bps` is the direction from `a` to `b` (the scenario's uplink)."""
+
+    a: str
+    b: str
+    a_to_b_Bps: float
+    b_to_a_Bps: float
+    rtt_s: float = 0.0
+    jitter_s: float = 0.0  # mean of an exponential extra delay per traversal
+    loss: float = 0.0  # packet loss probability, turned into retransmission delay
+    egress_a_to_b_usd_per_gb: float = 0.0
+    egress_b_to_a_usd_per_gb: float = 0.0
+    energy_j_per_bit: float = 0.0
+    mtbf_s: float | None = None
+    mttr_s: float = 3600.0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = f"{self.a}<->{self.b}"
+
+
+@dataclass
+class Stage:
+    """One compute step of an inference: run on `compute` with `service_time_s(batch)`; then
+    `out_bytes` go to the next stage (or back to the source after the last)."""
+
+    compute: str
+    service_time_s: ServiceTime
+    out_bytes: float = 0.0
+
+
+@dataclass
+class InferenceSpec:
+    """Requests arriving at `source`, sent through `stages` (usually one; two for a split model)
+    and answered back to the source. `slo_s` is the end-to-end latency each request should meet."""
+
+    name: str
+    source: str
+    arrival: ArrivalSpec
+    stages: Sequence[Stage]
+    input_bytes: float = 0.0
+    slo_s: float | None = None
+    retries: int = 0  # re-sent from the source after a failure, at most this often
+    retry_backoff_s: float = 1.0
+    active_w: float | None = None  # power while serving; None: the compute group's active_w
+
+
+@dataclass
+class TrainingSpec:
+    """A periodic training job: move `dataset_bytes` from `source` to `compute`'s site, hold one
+    server (a dedicated instance on a pool) for `duration_s`, then push `model_bytes` to every
+    site in `deploy_sites`. A run should finish within `deadline_s` of its start."""
+
+    name: str
+    source: str
+    compute: str
+    dataset_bytes: float
+    duration_s: float
+    model_bytes: float
+    deploy_sites: Sequence[str] = ()
+    every_s: float = 7 * 86400.0
+    deadline_s: float = 86400.0
+    first_at_s: float = 0.0
+
+
+@dataclass
+class FederatedSpec:
+    """Federated rounds: local training at each of `sites` (on `local_compute[site]` for
+    `local_duration_s[site]`), upload of `model_bytes` to `aggregator`, aggregation for
+    `aggregate_s` on `aggregator_compute`, download to every site. `rounds` rounds make a run;
+    a run starts every `every_s` and should finish within `deadline_s`."""
+
+    name: str
+    sites: Sequence[str]
+    local_compute: dict[str, str]
+    local_duration_s: dict[str, float]
+    aggregator: str
+    aggregator_compute: str | None
+    aggregate_s: float
+    model_bytes: float
+    rounds: int = 1
+    every_s: float = 86400.0
+    deadline_s: float = 86400.0
+    first_at_s: float = 0.0
+
+
+@dataclass
+class SimSpec:
+    """Everything the engine needs to run: the topology, compute, workloads and run settings."""
+
+    sites: list[SiteSpec]
+    compute: list[ComputeSpec]
+    links: list[LinkSpec] = field(default_factory=list)
+    inference: list[InferenceSpec] = field(default_factory=list)
+    training: list[TrainingSpec] = field(default_factory=list)
+    federated: list[FederatedSpec] = field(default_factory=list)
+    horizon_s: float = 600.0
+    seed: int = 0
+    warmup_s: float = 0.0  # requests arriving before this are served but not counted
+    bins: int = 120  # utilisation time bins over the horizon (bounded memory)
+    mss_bytes: int = 1460  # packet payload, for loss -> retransmissions
+    window_bytes: int = 65536  # bytes in flight per round trip, for loss -> retransmissions
+    name: str = "sim"
+    # cost attribution the adapter knows and the engine reports back
+    notes: dict = field(default_factory=dict)
