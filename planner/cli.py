@@ -125,6 +125,73 @@ def profile(
     typer.echo(f"wrote {path}; use hardware '{as_name}' in scenarios and `planner estimate`")
 
 
+PLAN_COLUMNS = ["workload", "site", "hardware", "precision", "predicted_p99_ms", "slo_p99_ms", "monthly_cost_usd",
+                "utilization", "ok", "source"]
+
+
+def _print_plan(p, fmt: str) -> None:
+    t = p.table()
+    if fmt == "json":
+        out = {"scenario": p.scenario.name, "status": p.status, "feasible": p.feasible,
+               "monthly_cost_usd": p.monthly_cost_usd, "conflicts": p.conflicts,
+               "workloads": json.loads(t.to_json(orient="records"))}
+        typer.echo(json.dumps(out, indent=2))
+        return
+    if fmt == "csv":
+        _print_frame(t, "csv")
+        return
+    verdict = "feasible" if p.feasible else "NOT feasible"
+    typer.echo(f"{p.scenario.name}: {verdict}, ${p.monthly_cost_usd:,.0f}/month ({p.status}, objective {p.scenario.objective})")
+    for c in p.conflicts:
+        typer.echo(f"  conflict: {c}")
+    if p.options:
+        _print_frame(t[PLAN_COLUMNS].round(2), "table")
+        typer.echo("")
+        for _, row in t.iterrows():
+            typer.echo(f"{row['workload']}: {row['reason']}")
+            if row["violations"]:
+                typer.echo(f"  violates: {row['violations']}")
+
+
+@app.command("plan")
+def plan_cmd(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+    objective: Annotated[Optional[str], typer.Option(help="cost | latency | energy (default: the scenario's).")] = None,
+) -> None:
+    """Choose where every workload runs, and say why."""
+    _check_format(fmt)
+    if objective is not None and objective not in ("cost", "latency", "energy"):
+        raise PlannerError(f"--objective '{objective}' is not one of cost, latency, energy")
+    sc = planner.load_scenario(file)
+    _print_plan(planner.plan(sc, objective=objective), fmt)
+
+
+@app.command()
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    placement: Annotated[Path, typer.Option(help="Placement YAML: workload -> {site, hardware, precision}.")],
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+) -> None:
+    """The analytical verdict on a placement given by hand."""
+    from planner.placement import load_placement
+
+    _check_format(fmt)
+    sc = planner.load_scenario(file)
+    _print_plan(planner.evaluate(sc, load_placement(sc, placement)), fmt)
+
+
+@app.command()
+def pareto(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    points: Annotated[int, typer.Option(min=2, max=50, help="Latency bounds to try.")] = 8,
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+) -> None:
+    """The front of monthly cost against rate-weighted p99 latency."""
+    _check_format(fmt)
+    _print_frame(planner.pareto(planner.load_scenario(file), points=points), fmt)
+
+
 @app.command()
 def simulate(
     file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],

@@ -314,6 +314,7 @@ def from_proto(model: onnx.ModelProto, name: str, batch: int | None = None) -> G
         if node.op_type == "Constant" or (node.input and all(i in consts for i in node.input)) or (
                 not node.input and node.op_type in FREE):
             consts.update(node.output)
+            used_params.update(i for i in node.input if i in trainable)
             if node.op_type != "Constant":
                 ops.append(Op(node.name or node.output[0], "free", node.op_type, 0.0, 0.0, 0, 0.0,
                               tuple(node.input), tuple(node.output), {}, {"folded": True}))
@@ -374,23 +375,20 @@ def _load(path: str | os.PathLike) -> onnx.ModelProto:
 def _onnx_graph_cached(path: str, mtime_ns: int, batch: int) -> Graph:
     model = _load(path)
     name = Path(path).stem
-    try:
-        return from_proto(model, name, batch)
-    except PlannerError:
-        if batch == _model_batch(model):
-            raise
-    # the file fixes its batch inside (e.g. reshape targets): cost it at its own batch and scale
     base = from_proto(model, name, None)
-    return scale_batch(base, batch)
-
-
-def _model_batch(model: onnx.ModelProto) -> int | None:
-    inits = {i.name for i in model.graph.initializer}
-    for vi in model.graph.input:
-        if vi.name not in inits:
-            d = _dims(vi)
-            return d[0] if d else None
-    return None
+    if base.batch == batch:
+        return base
+    try:
+        g = from_proto(model, name, batch)
+    except PlannerError:
+        g = None
+    # FLOPs are linear in batch: if they are not, the file hard-codes its batch somewhere
+    # (a reshape target), so cost it at its own batch and scale instead
+    expected = base.flops * batch / max(base.batch, 1)
+    if g is None or abs(g.flops - expected) > 0.01 * expected or any(
+            op.attrs.get("unknown_shape") for op in g.ops if op.kind in ("conv", "gemm", "dwconv")):
+        return scale_batch(base, batch)
+    return g
 
 
 def onnx_graph(path: str | os.PathLike, batch: int = 1) -> Graph:
@@ -398,13 +396,7 @@ def onnx_graph(path: str | os.PathLike, batch: int = 1) -> Graph:
     p = Path(path)
     if not p.is_file():
         raise PlannerError(f"{p}: no such ONNX file")
-    g = _onnx_graph_cached(str(p.resolve()), p.stat().st_mtime_ns, int(batch))
-    if any(op.attrs.get("unknown_shape") for op in g.ops if op.kind in ("conv", "gemm", "dwconv")):
-        # batch rewriting broke shape inference (a hard-coded batch): cost at the file's batch and scale
-        base = from_proto(_load(p), p.stem, None)
-        if base.batch != batch:
-            return scale_batch(base, batch)
-    return g
+    return _onnx_graph_cached(str(p.resolve()), p.stat().st_mtime_ns, int(batch))
 
 
 def scale_batch(g: Graph, batch: int) -> Graph:

@@ -58,6 +58,9 @@ def explain(sc: Scenario, res: dict[str, Resource], options: dict[str, list[Opti
         else:
             head = f"aggregate at {o.site}, train at {o.precision}: {o.p99_alone_ms / 3.6e6:.2f} h per run, ${base.cost_usd[name]:,.0f}/month"
         reason = f"{head}; binding: {binding}"
+        barred = sorted({a.site for a in options.get(name, []) if a.infeasible.startswith("privacy")})
+        if barred and not binding.startswith("privacy"):
+            reason += f"; privacy '{sc.workloads[name].privacy}' rules out {', '.join(barred)}"
         if nb:
             reason += f"; next best {nb[1].label} lost: {nb[2]}"
         out[name] = {

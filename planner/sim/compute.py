@@ -1,0 +1,481 @@
+"""Compute: groups of identical servers sharing a queue, with dynamic batching and failures;
+cloud pools that scale between bounds on utilisation, with a cold start, billed per second.
+
+A `Group` holds one `Lane` per workload (or job) it serves: the lane is that workload's FIFO
+queue and knows its service times. A free server takes the lane whose head has waited longest
+and forms a batch from it: at once when `max_batch` requests are waiting, else when the head
+has waited `max_wait_s` (a single timer per group). Service time of a batch of b is the lane's
+``service_time_s(b)``, drawn from a gamma distribution with coefficient of variation
+`service_cv` around it (0 = deterministic, 1 = exponential).
+"""
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from collections.abc import Callable
+
+import simpy
+
+from planner.sim.metrics import TimeBins
+from planner.sim.spec import ComputeSpec, ServiceTime
+
+INF = math.inf
+
+
+class Server:
+    """One device or cloud instance."""
+
+    __slots__ = ("index", "up", "batch", "lane", "t0", "ev", "retiring", "t_launch", "ready", "down_since", "failures")
+
+    def __init__(self, index: int, t_launch: float = 0.0, ready: bool = True):
+        self.index = index
+        self.up = True
+        self.batch: list | None = None
+        self.lane: Lane | None = None
+        self.t0 = 0.0
+        self.ev = None
+        self.retiring = False
+        self.t_launch = t_launch
+        self.ready = ready
+        self.down_since = 0.0
+        self.failures = 0
+
+    def __repr__(self) -> str:
+        state = "down" if not self.up else "starting" if not self.ready else "busy" if self.batch else "idle"
+        return f"Server({self.index}, {state})"
+
+
+class Lane:
+    """One workload's queue at a group. Calling the lane enqueues a request (it is a step of
+    the workload's path); `finish(batch, seconds)` is called when a batch is done."""
+
+    __slots__ = ("group", "name", "q", "service_time_s", "cache", "cv", "finish", "busy_s", "served", "batches",
+                 "active_w", "is_job", "__weakref__")
+
+    def __init__(self, group: Group, name: str, service_time_s: ServiceTime, finish: Callable, cv: float,
+                 active_w: float | None = None, is_job: bool = False):
+        self.group = group
+        self.name = name
+        self.q: deque = deque()
+        self.service_time_s = service_time_s
+        self.cache: list[float] = [0.0]
+        self.cv = cv
+        self.finish = finish
+        self.busy_s = 0.0
+        self.served = 0
+        self.batches = 0
+        self.active_w = group.spec.active_w if active_w is None else active_w
+        self.is_job = is_job
+
+    def mean_s(self, b: int) -> float:
+        c = self.cache
+        while len(c) <= b:
+            s = float(self.service_time_s(len(c)))
+            if not s >= 0 or s == INF:
+                raise ValueError(f"{self.name} on {self.group.name}: service time for batch {len(c)} is {s}")
+            c.append(s)
+        return c[b]
+
+    def __call__(self, req) -> None:
+        self.group.enqueue(self, req)
+
+    def __repr__(self) -> str:
+        return f"Lane({self.name} @ {self.group.name}, {len(self.q)} waiting)"
+
+
+class Group:
+    """`count` identical servers (or a pool's instances) sharing one queue.
+
+    Requests that find the queue full fail with `queue_full`; when every server is down the
+    waiting ones, and new arrivals, fail with `device_down`, and so do those in service on a
+    server that fails.
+    """
+
+    def __init__(self, env: simpy.Environment, spec: ComputeSpec, rng: random.Random, horizon_s: float, bins_n: int):
+        self.env = env
+        self.spec = spec
+        self.name = spec.name
+        self.site = spec.site
+        self.rng = rng
+        self.max_batch = max(1, int(spec.max_batch))
+        self.max_wait_s = float(spec.max_wait_s)
+        self.capacity = spec.queue_capacity if spec.queue_capacity is not None else INF
+        self.lanes: list[Lane] = []
+        self.qlen = 0
+        self.idle: list[Server] = []
+        self.servers: list[Server] = []
+        self.n_up = 0
+        self.busy_s = 0.0
+        self.busy_bins = TimeBins(horizon_s, bins_n)
+        self.down_s = 0.0
+        self.failures = 0
+        self._timer_at = INF
+        self._timer_ver = 0
+        self.horizon_s = horizon_s
+        if not spec.pool:
+            for i in range(max(0, int(spec.count))):
+                s = Server(i)
+                self.servers.append(s)
+                self.idle.append(s)
+            self.n_up = len(self.servers)
+
+    # ------------------------------------------------------------------ lanes and queueing
+    def lane(self, name: str, service_time_s: ServiceTime, finish: Callable, cv: float | None = None,
+             active_w: float | None = None, is_job: bool = False) -> Lane:
+        lane = Lane(self, name, service_time_s, finish, self.spec.service_cv if cv is None else cv, active_w, is_job)
+        self.lanes.append(lane)
+        return lane
+
+    def enqueue(self, lane: Lane, req) -> None:
+        if self.n_up == 0 and not self._can_grow():
+            req.fail("device_down")
+            return
+        if self.qlen >= self.capacity:
+            req.fail("queue_full")
+            return
+        req.t_mark = self.env.now
+        lane.q.append(req)
+        self.qlen += 1
+        if self.idle:
+            self._dispatch()
+
+    def _can_grow(self) -> bool:
+        return False
+
+    def _dispatch(self) -> None:
+        """Start batches on idle servers while there is work ready to go."""
+        now = self.env.now
+        idle = self.idle
+        lanes = self.lanes
+        mb = self.max_batch
+        while idle and self.qlen:
+            if len(lanes) == 1:
+                lane = lanes[0]
+            else:  # the lane whose head has waited longest
+                lane = None
+                oldest = INF
+                for ln in lanes:
+                    if ln.q and ln.q[0].t_mark < oldest:
+                        lane, oldest = ln, ln.q[0].t_mark
+            q = lane.q
+            if mb > 1 and len(q) < mb and not lane.is_job:
+                ready_at = q[0].t_mark + self.max_wait_s
+                if ready_at > now + 1e-12:
+                    ready_lane = self._ready_lane(now) if len(lanes) > 1 else None
+                    if ready_lane is None:
+                        self._arm_timer(ready_at, now)
+                        return
+                    lane, q = ready_lane, ready_lane.q
+            if lane.is_job or mb == 1:
+                batch = [q.popleft()]
+            else:
+                b = len(q) if len(q) < mb else mb
+                batch = [q.popleft() for _ in range(b)]
+            self._start(idle.pop(), lane, batch, now)
+
+    def _ready_lane(self, now: float) -> Lane | None:
+        """With several lanes: one whose batch may start now (full, or head waited long enough)."""
+        mb, wait = self.max_batch, self.max_wait_s
+        best, best_t = None, INF
+        soonest = INF
+        for ln in self.lanes:
+            q = ln.q
+            if not q:
+                continue
+            if ln.is_job or len(q) >= mb or q[0].t_mark + wait <= now + 1e-12:
+                if q[0].t_mark < best_t:
+                    best, best_t = ln, q[0].t_mark
+            else:
+                soonest = min(soonest, q[0].t_mark + wait)
+        if best is None and soonest < INF:
+            self._arm_timer(soonest, now)
+        return best
+
+    def _arm_timer(self, at: float, now: float) -> None:
+        if at < self._timer_at:
+            self._timer_at = at
+            self._timer_ver += 1
+            ev = self.env.timeout(at - now, self._timer_ver)
+            ev.callbacks.append(self._on_timer)
+
+    def _on_timer(self, ev) -> None:
+        if ev._value != self._timer_ver:
+            return
+        self._timer_at = INF
+        if self.idle and self.qlen:
+            self._dispatch()
+
+    def _start(self, server: Server, lane: Lane, batch: list, now: float) -> None:
+        b = len(batch)
+        self.qlen -= b
+        if lane.is_job:
+            mean = batch[0].duration
+        else:
+            mean = lane.cache[b] if b < len(lane.cache) else lane.mean_s(b)
+        cv = lane.cv
+        if cv == 0.0 or mean == 0.0:
+            s = mean
+        elif cv == 1.0:
+            s = self.rng.expovariate(1.0 / mean)
+        else:
+            k = 1.0 / (cv * cv)
+            s = self.rng.gammavariate(k, mean / k)
+        for r in batch:
+            r.queue_s += now - r.t_mark
+            r.batch = b
+        server.batch = batch
+        server.lane = lane
+        server.t0 = now
+        ev = self.env.timeout(s, server)
+        server.ev = ev
+        ev.callbacks.append(self._done)
+
+    def _done(self, ev) -> None:
+        server = ev._value
+        if server.ev is not ev:
+            return  # the server failed meanwhile
+        now = self.env.now
+        batch, lane, t0 = server.batch, server.lane, server.t0
+        dur = now - t0
+        server.batch = server.lane = server.ev = None
+        self.busy_s += dur
+        lane.busy_s += dur
+        lane.served += len(batch)
+        lane.batches += 1
+        self.busy_bins.add(t0, now)
+        if server.retiring:
+            self._terminate(server)
+        else:
+            self.idle.append(server)
+        lane.finish(batch, dur)
+        if self.qlen and self.idle:
+            self._dispatch()
+
+    # ------------------------------------------------------------------ failures
+    def start_failures(self) -> None:
+        if self.spec.mtbf_s and not self.spec.pool:
+            for s in self.servers:
+                self.env.process(self._failures(s))
+
+    def _failures(self, server: Server):
+        env, spec, rng = self.env, self.spec, self.rng
+        while True:
+            yield env.timeout(rng.expovariate(1.0 / spec.mtbf_s))
+            self._server_down(server)
+            yield env.timeout(rng.expovariate(1.0 / spec.mttr_s))
+            self._server_up(server)
+
+    def _server_down(self, server: Server) -> None:
+        now = self.env.now
+        server.up = False
+        server.failures += 1
+        server.down_since = now
+        self.failures += 1
+        self.n_up -= 1
+        if server in self.idle:
+            self.idle.remove(server)
+        batch = server.batch
+        if batch is not None:
+            dur = now - server.t0
+            self.busy_s += dur
+            server.lane.busy_s += dur
+            self.busy_bins.add(server.t0, now)
+            server.batch = server.lane = server.ev = None
+            for r in batch:
+                r.fail("device_down")
+        if self.n_up == 0 and not self._can_grow():
+            waiting = [r for ln in self.lanes for r in ln.q]
+            for ln in self.lanes:
+                ln.q.clear()
+            self.qlen = 0
+            for r in waiting:
+                r.fail("device_down")
+
+    def _server_up(self, server: Server) -> None:
+        self.down_s += self.env.now - server.down_since
+        server.up = True
+        self.n_up += 1
+        self.idle.append(server)
+        if self.qlen:
+            self._dispatch()
+
+    def _terminate(self, server: Server) -> None:  # pools only
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ reporting
+    def busy_now_s(self, now: float) -> float:
+        """Busy server-seconds so far, batches in progress included."""
+        return self.busy_s + sum(now - s.t0 for s in self.servers if s.batch is not None)
+
+    def finish(self, now: float) -> None:
+        """Close open intervals at the end of the run (busy batches, down servers)."""
+        for s in self.servers:
+            if s.batch is not None:
+                self.busy_bins.add(s.t0, now)
+                dur = now - s.t0
+                self.busy_s += dur
+                s.lane.busy_s += dur
+                s.t0 = now
+            if not s.up:
+                self.down_s += now - s.down_since
+                s.down_since = now
+
+    def server_seconds(self, now: float) -> float:
+        """Server-seconds owned (devices: count x time)."""
+        return len(self.servers) * now
+
+    def in_service(self) -> int:
+        return sum(len(s.batch) for s in self.servers if s.batch is not None and not s.lane.is_job)
+
+    def waiting(self) -> int:
+        return sum(len(ln.q) for ln in self.lanes if not ln.is_job)
+
+    def __repr__(self) -> str:
+        busy = sum(1 for s in self.servers if s.batch is not None)
+        return f"Group({self.name} @ {self.site}, {busy}/{len(self.servers)} busy, {self.qlen} waiting, {self.n_up} up)"
+
+
+class Pool(Group):
+    """A cloud pool: instances launched and retired by an autoscaler between `min_instances` and
+    `max_instances`, each ready `cold_start_s` after launch and billed from launch to retirement.
+
+    Every `scale_interval_s` the autoscaler measures the busy instances over the last interval
+    plus the waiting backlog, and aims for ``ceil(demand / target_utilization)`` instances;
+    it scales down only `scale_down_delay_s` after its last scale-up, retiring starting
+    instances first, then idle ones, then busy ones once their batch is done. A request that
+    arrives when no instance is running or starting launches one at once (scale from zero).
+    """
+
+    def __init__(self, env: simpy.Environment, spec: ComputeSpec, rng: random.Random, horizon_s: float, bins_n: int):
+        super().__init__(env, spec, rng, horizon_s, bins_n)
+        self.instance_s = 0.0
+        self.instance_bins = TimeBins(horizon_s, bins_n)
+        self.starting: list[Server] = []
+        self.launches = 0
+        self.peak_instances = 0
+        self._last_up = -INF
+        self._next_index = 0
+        for _ in range(max(0, int(spec.min_instances))):
+            self._launch(cold=False)
+
+    def _can_grow(self) -> bool:
+        return self.spec.max_instances > 0
+
+    def live(self) -> int:
+        return len(self.servers)
+
+    def enqueue(self, lane: Lane, req) -> None:
+        Group.enqueue(self, lane, req)
+        if not self.servers and self.qlen:
+            self._launch()
+
+    def _launch(self, cold: bool = True) -> None:
+        now = self.env.now
+        s = Server(self._next_index, t_launch=now, ready=not cold or self.spec.cold_start_s <= 0)
+        self._next_index += 1
+        self.launches += 1
+        self.servers.append(s)
+        self.peak_instances = max(self.peak_instances, len(self.servers))
+        if s.ready:
+            self.n_up += 1
+            self.idle.append(s)
+            if self.qlen:
+                self._dispatch()
+        else:
+            self.starting.append(s)
+            ev = self.env.timeout(self.spec.cold_start_s, s)
+            ev.callbacks.append(self._ready)
+
+    def _ready(self, ev) -> None:
+        s = ev._value
+        if s not in self.starting:
+            return  # cancelled while starting
+        self.starting.remove(s)
+        s.ready = True
+        self.n_up += 1
+        self.idle.append(s)
+        if self.qlen:
+            self._dispatch()
+
+    def _terminate(self, server: Server) -> None:
+        now = self.env.now
+        self.instance_s += now - server.t_launch
+        self.instance_bins.add(server.t_launch, now)
+        self.servers.remove(server)
+        if server.ready:
+            self.n_up -= 1
+
+    def _retire(self, n: int) -> None:
+        for s in list(self.starting):
+            if n <= 0:
+                return
+            self.starting.remove(s)
+            self._terminate(s)
+            n -= 1
+        while n > 0 and self.idle:
+            self._terminate(self.idle.pop(0))  # the oldest idle instance
+            n -= 1
+        for s in self.servers:
+            if n <= 0:
+                return
+            if s.batch is not None and not s.retiring:
+                s.retiring = True
+                n -= 1
+
+    def start_autoscaler(self) -> None:
+        self.env.process(self._autoscaler())
+
+    def _autoscaler(self):
+        env, spec = self.env, self.spec
+        interval = spec.scale_interval_s
+        last_busy = 0.0
+        last_served = 0
+        while True:
+            yield env.timeout(interval)
+            now = env.now
+            busy = self.busy_now_s(now)
+            served = sum(ln.served for ln in self.lanes)
+            window_busy = busy - last_busy
+            window_served = served - last_served
+            last_busy, last_served = busy, served
+            demand = window_busy / interval
+            if self.qlen:
+                per_req = window_busy / window_served if window_served else interval
+                demand += self.qlen * per_req / interval
+            want = math.ceil(demand / spec.target_utilization - 1e-9)
+            if self.qlen and not self.idle:
+                want = max(want, len(self.servers) - sum(s.retiring for s in self.servers) + 1)
+            want = max(spec.min_instances, min(spec.max_instances, want))
+            have = len(self.servers) - sum(s.retiring for s in self.servers)
+            if want > have:
+                for s in self.servers:  # un-retire before launching anew
+                    if want <= have:
+                        break
+                    if s.retiring:
+                        s.retiring = False
+                        have += 1
+                for _ in range(want - have):
+                    self._launch()
+                self._last_up = now
+            elif want < have and now - self._last_up >= spec.scale_down_delay_s:
+                self._retire(have - want)
+
+    def finish(self, now: float) -> None:
+        super().finish(now)
+        for s in self.servers:  # bill what is still running
+            self.instance_s += now - s.t_launch
+            self.instance_bins.add(s.t_launch, now)
+            s.t_launch = now
+
+    def server_seconds(self, now: float) -> float:
+        return self.instance_s
+
+    def __repr__(self) -> str:
+        busy = sum(1 for s in self.servers if s.batch is not None)
+        return (f"Pool({self.name} @ {self.site}, {busy}/{len(self.servers)} busy, {len(self.starting)} starting, "
+                f"{self.qlen} waiting, bounds {self.spec.min_instances}..{self.spec.max_instances})")
+
+
+def make_group(env: simpy.Environment, spec: ComputeSpec, rng: random.Random, horizon_s: float, bins_n: int) -> Group:
+    return (Pool if spec.pool else Group)(env, spec, rng, horizon_s, bins_n)

@@ -1,0 +1,181 @@
+"""Inference workloads at run time: requests and the path each one follows.
+
+A workload's path is compiled once into a list of steps: transfers (`network.Transfer`) and
+compute lanes (`compute.Lane`), ending with the workload's own `complete`. A request carries
+the index of its current step; each component calls the next step when it is done with it, so
+a request costs no simpy process, only the events of the components it passes through.
+
+Arrivals come from a lazy generator (`arrivals.py`) driven by one simpy process per stream.
+"""
+from __future__ import annotations
+
+import math
+import random
+
+import simpy
+
+from planner.sim import arrivals
+from planner.sim.metrics import TraceWriter, WorkloadStats
+from planner.sim.spec import InferenceSpec
+
+
+class Request:
+    """One inference request: where it is on its path and the time spent in each segment."""
+
+    __slots__ = ("flow", "id", "t0", "k", "t_mark", "hop", "up_s", "queue_s", "compute_s", "down_s",
+                 "batch", "attempt")
+
+    def __init__(self, flow: InferenceFlow, rid: int, t0: float):
+        self.flow = flow
+        self.id = rid
+        self.t0 = t0
+        self.k = 0
+        self.t_mark = t0
+        self.hop = 0
+        self.up_s = 0.0
+        self.queue_s = 0.0
+        self.compute_s = 0.0
+        self.down_s = 0.0
+        self.batch = 0
+        self.attempt = 0
+
+    def fail(self, reason: str) -> None:
+        self.flow.fail(self, reason)
+
+    def __repr__(self) -> str:
+        return f"Request({self.flow.name}#{self.id}, step {self.k}, t0={self.t0:g})"
+
+
+class InferenceFlow:
+    """Runs one inference workload: arrivals, the compiled path, completion and failure."""
+
+    def __init__(self, env: simpy.Environment, spec: InferenceSpec, rng_arrivals: random.Random,
+                 rng_misc: random.Random, warmup_s: float, trace: TraceWriter | None):
+        self.env = env
+        self.spec = spec
+        self.name = spec.name
+        self.stats = WorkloadStats(spec.name, spec.slo_s)
+        self.steps: list = []
+        self.rng_arrivals = rng_arrivals
+        self.rng = rng_misc
+        self.warmup_s = warmup_s
+        self.trace = trace
+        self.trace_rng = random.Random(rng_misc.random())
+        self.next_id = 0
+        self.pending_retries = 0
+        self.lanes: list = []
+        self.transfers: list = []
+        self.up_transfers = 0  # steps before the last compute are uplink, after it downlink
+
+    # ------------------------------------------------------------------ path steps
+    def uplink_done(self, req: Request, elapsed_s: float) -> None:
+        req.up_s += elapsed_s
+        req.k += 1
+        self.steps[req.k](req)
+
+    def downlink_done(self, req: Request, elapsed_s: float) -> None:
+        req.down_s += elapsed_s
+        req.k += 1
+        self.steps[req.k](req)
+
+    def lane_done(self, batch: list, dur_s: float) -> None:
+        steps = self.steps
+        for r in batch:
+            r.compute_s += dur_s
+            r.k += 1
+            steps[r.k](r)
+
+    # ------------------------------------------------------------------ arrivals
+    def start(self, horizon_s: float) -> None:
+        a = self.spec.arrival
+        self.env.process(self._arrivals(arrivals.make(a.process, a.params, self.rng_arrivals), horizon_s))
+
+    def _arrivals(self, times, horizon_s: float):
+        env = self.env
+        timeout = env.timeout
+        first = self.steps[0]
+        st = self.stats
+        for t in times:
+            if t >= horizon_s:
+                return
+            yield timeout(t - env.now)
+            # a new request, inlined: this is the hottest loop of the simulator
+            now = env.now
+            rid = self.next_id
+            self.next_id = rid + 1
+            st.arrived += 1
+            st.area += st.in_system * (now - st.t_last)
+            st.t_last = now
+            st.in_system += 1
+            first(Request(self, rid, now))
+
+    # ------------------------------------------------------------------ outcomes
+    def complete(self, req: Request) -> None:
+        now = self.env.now
+        st = self.stats
+        st.completed += 1
+        st.area += st.in_system * (now - st.t_last)
+        st.t_last = now
+        st.in_system -= 1
+        lat = now - req.t0
+        if req.t0 >= self.warmup_s:
+            st.measured += 1
+            st.lat_sum += lat
+            sk = st.sketch
+            sk.count += 1
+            if lat > 1e-9:
+                i = math.ceil(math.log(lat) * sk.inv_log_gamma)
+                b = sk.buckets
+                b[i] = b.get(i, 0) + 1
+            else:
+                sk.zeros += 1
+            st.up_s += req.up_s
+            st.queue_s += req.queue_s
+            st.compute_s += req.compute_s
+            st.down_s += req.down_s
+            st.batch_sum += req.batch
+            slo = st.slo_s
+            if slo is not None:
+                if lat <= slo:
+                    st.slo_met += 1
+                else:
+                    st.late += 1
+        if self.trace is not None and self.trace_rng.random() < self.trace.sample:
+            self._trace(req, "completed", "", lat)
+
+    def fail(self, req: Request, reason: str) -> None:
+        if req.attempt < self.spec.retries:
+            req.attempt += 1
+            self.stats.retries += 1
+            self.pending_retries += 1
+            ev = self.env.timeout(self.spec.retry_backoff_s, req)
+            ev.callbacks.append(self._retry)
+            return
+        now = self.env.now
+        st = self.stats
+        st.failed[reason] = st.failed.get(reason, 0) + 1
+        st.area += st.in_system * (now - st.t_last)
+        st.t_last = now
+        st.in_system -= 1
+        if self.trace is not None and self.trace_rng.random() < self.trace.sample:
+            self._trace(req, "failed", reason, now - req.t0)
+
+    def _retry(self, ev) -> None:
+        self.pending_retries -= 1
+        req = ev._value
+        req.k = 0
+        self.steps[0](req)
+
+    def _trace(self, req: Request, status: str, reason: str, lat_s: float) -> None:
+        if status == "completed" and self.stats.slo_s is not None and lat_s > self.stats.slo_s:
+            reason = "slo_missed"
+        self.trace.add((req.id, self.name, status, reason, req.t0, lat_s * 1e3, req.up_s * 1e3, req.queue_s * 1e3,
+                        req.compute_s * 1e3, req.down_s * 1e3, req.batch, req.attempt + 1))
+
+    def finish(self, now: float) -> None:
+        st = self.stats
+        st.area += st.in_system * (now - st.t_last)
+        st.t_last = now
+
+    def __repr__(self) -> str:
+        return f"InferenceFlow({self.name!r}, {len(self.steps) - 1} steps, {self.stats.in_system} in system)"

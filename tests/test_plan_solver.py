@@ -1,0 +1,133 @@
+"""The MILP against brute force on random small instances, and privacy as a hard constraint."""
+from __future__ import annotations
+
+import itertools
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import planner
+from planner.plan.assess import assess
+from planner.plan.options import LEVELS, LINK_RHO, all_options
+from planner.plan.solver import solve
+from planner.scenario import parse_scenario
+
+EDGE_HW = ["jetson-orin-nano-8gb", "jetson-orin-nx-16gb", "raspberry-pi-5", "hailo-8"]
+CLOUD_HW = ["t4", "l4", "a10g"]
+MODELS = ["mobilenet-v2", "resnet-18", "resnet-50", "yolov8n", "efficientnet-b0"]
+
+
+@st.composite
+def small_scenarios(draw):
+    """2-3 edge sites and a cloud region, 2-3 inference workloads with random rates, SLOs and privacy."""
+    n_edge = draw(st.integers(1, 2))
+    sites = {}
+    links = []
+    for i in range(n_edge):
+        sites[f"e{i}"] = {"kind": "edge", "region": draw(st.sampled_from(["eu", "us"])), "devices": [
+            {"hardware": draw(st.sampled_from(EDGE_HW)), "count": draw(st.integers(1, 3)),
+             "max_batch": draw(st.sampled_from([1, 4]))}]}
+        links.append({"between": [f"e{i}", "cloud"], "network": draw(st.sampled_from(["fiber-wan", "broadband", "5g"])),
+                      "uplink_mbps": draw(st.sampled_from([5, 20, 100]))})
+    sites["cloud"] = {"kind": "cloud", "region": "us", "pools": [
+        {"hardware": draw(st.sampled_from(CLOUD_HW)), "max_instances": draw(st.integers(1, 4)), "max_batch": 4,
+         "min_instances": draw(st.integers(0, 1))}]}
+    workloads = {}
+    for j in range(draw(st.integers(2, 3))):
+        workloads[f"w{j}"] = {
+            "kind": "inference", "model": draw(st.sampled_from(MODELS)), "source": f"e{draw(st.integers(0, n_edge - 1))}",
+            "arrival": {"process": "poisson", "rate_per_s": draw(st.sampled_from([1, 10, 50, 200]))},
+            "slo": {"p99_ms": draw(st.sampled_from([20, 100, 1000]))},
+            "privacy": draw(st.sampled_from(["any", "region", "site"])),
+            "precisions": draw(st.sampled_from([["int8"], ["fp16"], ["int8", "fp16"], ["fp32", "int8"]])),
+        }
+    objective = draw(st.sampled_from(["cost", "energy"]))
+    budget = draw(st.sampled_from([None, 200.0, 5000.0]))
+    data = {"name": "rand", "objective": objective, "sites": sites, "links": links, "workloads": workloads}
+    if budget:
+        data["budget_usd_per_month"] = budget
+    return parse_scenario(data, file="random.yaml")
+
+
+def brute_force(sc):
+    """Every combination of options; the MILP's rules checked directly; the best objective."""
+    res, opts = all_options(sc)
+    names = list(opts)
+    best = (math.inf, None)
+    for combo in itertools.product(*(opts[n] for n in names)):
+        if any(o.infeasible for o in combo):
+            continue
+        load: dict[str, float] = {}
+        for o in combo:
+            for r, v in o.loads.items():
+                load[r] = load.get(r, 0.0) + v
+        ok = True
+        for r, v in load.items():
+            rr = res[r]
+            users = [o for o in combo if r in o.loads]
+            if rr.kind == "device":
+                top = min(o.max_level(r) for o in users)
+                level = max([u for u in LEVELS if u <= top + 1e-12], default=0.0)
+                ok &= v <= rr.capacity * level + 1e-7
+            elif rr.kind == "pool":
+                ok &= all(o.max_level(r) > 0 for o in users) and v <= rr.capacity + 1e-7
+            else:
+                ok &= v <= LINK_RHO * rr.capacity + 1e-7
+        if not ok:
+            continue
+        used = {r for o in combo for r in o.loads if res[r].kind in ("device", "pool")}
+        cost = sum(o.variable_usd_per_month for o in combo) + sum(res[r].fixed_usd_per_month for r in used)
+        if sc.budget_usd_per_month is not None and cost > sc.budget_usd_per_month + 1e-6:
+            continue
+        if sc.objective == "energy":
+            value = (sum(o.energy_j_per_month for o in combo) + sum(res[r].fixed_energy_j_per_month for r in used)) / 3.6e6
+        else:
+            value = cost
+        if value < best[0] - 1e-9:
+            best = (value, dict(zip(names, combo)))
+    return best
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_scenarios())
+def test_solver_matches_brute_force(sc):
+    res, opts = all_options(sc)
+    sol = solve(res, opts, objective=sc.objective, budget_usd_per_month=sc.budget_usd_per_month)
+    value, combo = brute_force(sc)
+    if combo is None:
+        assert not sol.chosen, "solver found a placement that brute force says is infeasible"
+        return
+    assert sol.chosen, f"solver says {sol.status} ({sol.message}) but brute force found {value}"
+    used = {r for o in sol.chosen.values() for r in o.loads if res[r].kind in ("device", "pool")}
+    if sc.objective == "energy":
+        got = (sum(o.energy_j_per_month for o in sol.chosen.values())
+               + sum(res[r].fixed_energy_j_per_month for r in used)) / 3.6e6
+    else:
+        got = sum(o.variable_usd_per_month for o in sol.chosen.values()) + sum(res[r].fixed_usd_per_month for r in used)
+    assert math.isclose(got, value, rel_tol=1e-4, abs_tol=1e-3), (got, value)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_scenarios())
+def test_privacy_never_violated(sc):
+    p = planner.plan(sc)
+    for name, choice in p.placement.items():
+        assert choice.site in sc.allowed_sites(name), f"{name} at {choice.site} breaks privacy {sc.workloads[name].privacy}"
+        w = sc.workloads[name]
+        if w.privacy == "site":
+            assert choice.site == w.source
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_scenarios())
+def test_plan_meets_its_own_constraints(sc):
+    """Whatever the solver returns, the assessment at the actual load finds no violation."""
+    p = planner.plan(sc)
+    if not p.placement:
+        assert p.conflicts, "an infeasible plan must say which constraints conflict"
+        return
+    res, _ = all_options(sc)
+    a = assess(sc, res, p.options)
+    assert a.feasible, (a.violations, a.plan_violations)
+    assert p.feasible
