@@ -215,6 +215,26 @@ def simulate(
     _print_frame(result.summary(), fmt)
 
 
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out: Annotated[Optional[Path], typer.Option(help="Folder for the plan, the simulated summary and report.html.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (default: the scenario's).")] = None,
+    rounds: Annotated[int, typer.Option(min=1, max=10, help="Plan-simulate rounds at most.")] = 3,
+) -> None:
+    """Plan, simulate, tighten what missed its SLO, and report."""
+    sc = planner.load_scenario(file)
+    result = planner.run(sc, out, seed=seed, max_rounds=rounds,
+                         progress=lambda i, n, msg: typer.echo(msg, err=True))
+    _print_plan(result.plan, "table")
+    if result.sim is not None:
+        typer.echo("\nSimulated:")
+        _print_frame(result.sim.summary().round(2), "table")
+        typer.echo("\n" + result.sentence)
+    if out is not None:
+        typer.echo(f"wrote {', '.join(p.name for p in result.written)} to {out}")
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     try:

@@ -111,12 +111,19 @@ def _rate_weights(sc: Scenario) -> dict[str, float]:
 
 
 def plan(scenario: Scenario, *, objective: str | None = None, time_limit_s: float = 60.0,
-         max_weighted_p99_ms: float | None = None) -> Plan:
-    """Choose where every workload runs (site, hardware, precision, split) by the scenario's objective."""
+         max_weighted_p99_ms: float | None = None, slo_margin: dict[str, float] | None = None) -> Plan:
+    """Choose where every workload runs (site, hardware, precision, split) by the scenario's objective.
+
+    `slo_margin` (workload -> factor < 1) plans those workloads to a tighter p99 than their SLO:
+    `run` uses it where simulation found the analytical estimate optimistic.
+    """
     import time
 
     t0 = time.perf_counter()
     res, opts = all_options(scenario)
+    for name, margin in (slo_margin or {}).items():
+        for o in opts.get(name, []):
+            o.slo_margin = margin
     sol = solve(res, opts, objective=objective or scenario.objective, budget_usd_per_month=scenario.budget_usd_per_month,
                 weights=_rate_weights(scenario), max_weighted_p99_ms=max_weighted_p99_ms, time_limit_s=time_limit_s)
     elapsed = time.perf_counter() - t0

@@ -69,6 +69,7 @@ class Option:
     network_ms: float = 0.0
     compute_ms: float = 0.0
     slo_ms: float | None = None
+    slo_margin: float = 1.0  # < 1 after simulation found the analytical p99 optimistic (run's tightening)
     memory_gb: float = 0.0
     mem_limit_gb: float = math.inf
     source: str = "assumed"  # the weakest estimate source
@@ -85,7 +86,7 @@ class Option:
         by_level = self.p99_ms_by_level.get(resource)
         if not by_level or self.slo_ms is None:
             return max(by_level) if by_level else 1.0
-        ok = [u for u, p in by_level.items() if p <= self.slo_ms]
+        ok = [u for u, p in by_level.items() if p <= self.slo_ms * self.slo_margin]
         return max(ok) if ok else 0.0
 
     def key(self) -> tuple:

@@ -131,7 +131,7 @@ class WorkloadStats:
     inference workload. Latency figures count requests that arrived after the warm-up."""
 
     __slots__ = (
-        "name", "slo_s", "arrived", "completed", "failed", "late", "slo_met", "retries", "lat_sum",
+        "name", "slo_s", "arrived", "completed", "failed", "failed_measured", "late", "slo_met", "retries", "lat_sum",
         "sketch", "up_s", "queue_s", "compute_s", "down_s", "measured", "in_system", "area", "t_last",
         "batch_sum", "egress_bytes", "egress_usd", "bytes_sent", "net_energy_j",
     )
@@ -142,6 +142,7 @@ class WorkloadStats:
         self.arrived = 0
         self.completed = 0
         self.failed: dict[str, int] = {}
+        self.failed_measured = 0  # failures of requests that arrived after the warm-up
         self.late = 0
         self.slo_met = 0
         self.retries = 0

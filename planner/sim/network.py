@@ -255,7 +255,7 @@ class Transfer:
     """
 
     __slots__ = ("env", "route", "channels", "nhops", "c0", "nbytes", "rng", "extra", "done", "in_prop",
-                 "rounds", "round_loss", "_arrive")
+                 "rounds", "round_loss", "_arrive", "delivered")
 
     def __init__(self, env: simpy.Environment, route: Route, nbytes: float, rng: random.Random, done,
                  mss_bytes: int = 1460, window_bytes: int = 65536):
@@ -268,6 +268,7 @@ class Transfer:
         self.rng = rng
         self.done = done
         self.in_prop = 0  # items propagating after their last hop (for the in-flight count)
+        self.delivered = 0
         # loss: each window-sized round trip that loses a packet costs one more round trip
         packets = max(1, math.ceil(self.nbytes / mss_bytes))
         self.rounds = max(1, math.ceil(self.nbytes / window_bytes))
@@ -314,6 +315,7 @@ class Transfer:
 
     def _arrived(self, ev) -> None:
         self.in_prop -= 1
+        self.delivered += 1
         item = ev._value
         self.done(item, self.env.now - item.t_mark)
 

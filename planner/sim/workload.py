@@ -154,6 +154,8 @@ class InferenceFlow:
         now = self.env.now
         st = self.stats
         st.failed[reason] = st.failed.get(reason, 0) + 1
+        if req.t0 >= self.warmup_s:
+            st.failed_measured += 1
         st.area += st.in_system * (now - st.t_last)
         st.t_last = now
         st.in_system -= 1

@@ -1,0 +1,74 @@
+"""`run`: plan, simulate, tighten what missed its SLO in simulation, plan again; then report.
+
+The planner knows no simulator and the simulator knows no solver; this module composes them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from planner.plan import Plan, plan
+from planner.report import agreement, agreement_sentence, write_report
+from planner.scenario import Scenario
+from planner.sim import SimResult, simulate
+
+#: How far to tighten a workload's planned p99 when simulation shows it missed, at most.
+MIN_MARGIN = 0.2
+
+
+@dataclass
+class RunResult:
+    """The final plan, its simulation, how they agree, and the rounds it took."""
+
+    plan: Plan
+    sim: SimResult | None
+    agreement: pd.DataFrame
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def sentence(self) -> str:
+        return agreement_sentence(self.agreement)
+
+    def __repr__(self) -> str:
+        return f"RunResult({self.plan!r}, rounds={len(self.rounds)}; {self.sentence})"
+
+
+def run(scenario: Scenario, out_dir: str | Path | None = None, *, seed: int | None = None, max_rounds: int = 3,
+        progress: Any = None) -> RunResult:
+    """Plan, then simulate; where a workload misses its p99 SLO in simulation, plan it to a
+    tighter p99 (the ratio by which it missed) and try again, `max_rounds` at most. Writes the
+    plan, the simulated summary and a report with figures into `out_dir` when given."""
+    seed = scenario.seed if seed is None else seed
+    margin: dict[str, float] = {}
+    rounds: list[dict[str, Any]] = []
+    p = plan(scenario)
+    sim = None
+    agree = pd.DataFrame()
+    for i in range(max_rounds):
+        if not p.placement:
+            break
+        sim = simulate(scenario, p, seed=seed)
+        agree = agreement(p, sim)
+        missed = agree[~agree["slo_met"]]
+        rounds.append({"round": i + 1, "monthly_cost_usd": p.monthly_cost_usd, "missed": list(missed["workload"])})
+        if progress:
+            progress(i + 1, max_rounds, f"round {i + 1}: {len(missed)} workload(s) missed their SLO in simulation")
+        if missed.empty or i == max_rounds - 1:
+            break
+        for row in missed.itertuples():
+            ratio = row.slo_p99_ms / row.simulated_p99_ms if row.simulated_p99_ms > 0 else 0.5
+            margin[row.workload] = max(MIN_MARGIN, margin.get(row.workload, 1.0) * min(ratio, 0.9))
+        tighter = plan(scenario, slo_margin=margin)
+        if not tighter.placement:  # tightening left nothing feasible: keep the last plan and say so
+            rounds[-1]["note"] = "tightening further leaves no feasible placement"
+            break
+        p = tighter
+    result = RunResult(p, sim, agree, rounds)
+    if out_dir is not None:
+        extra = {"rounds": pd.DataFrame(rounds)} if rounds else {}
+        result.written = write_report(out_dir, p, sim, extra)
+    return result

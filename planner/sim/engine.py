@@ -1,0 +1,174 @@
+"""Build the simulation model from a `SimSpec` and run it with plain simpy.
+
+    from planner.sim.engine import Engine
+    result = Engine(spec).run()          # -> SimResult
+
+Randomness: every stream (arrivals of a workload, service times of a group, failures of a
+link...) has its own `random.Random` seeded from the run's seed and the stream's name, so the
+same seed gives the same result, and adding a workload does not perturb the others.
+"""
+from __future__ import annotations
+
+import gc
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import simpy
+
+from planner.sim.compute import Group, Pool, make_group
+from planner.sim.jobs import FederatedJob, TrainingJob
+from planner.sim.metrics import TraceWriter
+from planner.sim.network import Topology, Transfer
+from planner.sim.result import SimResult, collect
+from planner.sim.spec import SimSpec
+from planner.sim.workload import InferenceFlow, Request
+
+
+def stream_rng(seed: int, name: str) -> random.Random:
+    """The random stream `name` of a run with `seed` (str seeding is stable across processes)."""
+    return random.Random(f"{seed}/{name}")
+
+
+class Engine:
+    """The simulation of one `SimSpec`: topology, compute groups, workloads and jobs."""
+
+    def __init__(self, spec: SimSpec, *, trace_path: str | Path | None = None, trace_sample: float = 0.0,
+                 trace_max_rows: int = 1_000_000, progress: Callable[[float], None] | None = None):
+        self.spec = spec
+        self.env = env = simpy.Environment()
+        self.progress = progress
+        seed = spec.seed
+        horizon, nb = float(spec.horizon_s), int(spec.bins)
+        if horizon <= 0:
+            raise ValueError("horizon_s must be > 0")
+        site_names = [s.name for s in spec.sites]
+        if len(set(site_names)) != len(site_names):
+            raise ValueError("duplicate site names")
+        self.sites = {s.name: s for s in spec.sites}
+        self.topo = Topology(env, site_names, spec.links, nb, horizon)
+        self.groups: dict[str, Group] = {}
+        for c in spec.compute:
+            if c.site not in self.sites:
+                raise ValueError(f"compute {c.name}: unknown site '{c.site}'")
+            if c.name in self.groups:
+                raise ValueError(f"duplicate compute name '{c.name}'")
+            self.groups[c.name] = make_group(env, c, stream_rng(seed, f"compute/{c.name}"), horizon, nb)
+        self.trace = TraceWriter(trace_path, trace_sample, trace_max_rows) if trace_path and trace_sample > 0 else None
+        self.flows: list[InferenceFlow] = []
+        for w in spec.inference:
+            if w.source not in self.sites:
+                raise ValueError(f"workload {w.name}: unknown source site '{w.source}'")
+            flow = InferenceFlow(env, w, stream_rng(seed, f"arrivals/{w.name}"), stream_rng(seed, f"misc/{w.name}"),
+                                 spec.warmup_s, self.trace)
+            self._compile(flow)
+            self.flows.append(flow)
+        self.jobs: list = []
+        for t in spec.training:
+            self.jobs.append(TrainingJob(env, t, self.topo, self.groups, stream_rng(seed, f"job/{t.name}"),
+                                         0.0, spec.mss_bytes, spec.window_bytes))
+        for f in spec.federated:
+            self.jobs.append(FederatedJob(env, f, self.topo, self.groups, stream_rng(seed, f"job/{f.name}"),
+                                          0.0, spec.mss_bytes, spec.window_bytes))
+        self.wall_s = 0.0
+        self._ran = False
+
+    def _compile(self, flow: InferenceFlow) -> None:
+        """The request path of one workload: [uplink] compute [transfer compute ...] [downlink] complete."""
+        w, env, spec = flow.spec, self.env, self.spec
+        if not w.stages:
+            raise ValueError(f"workload {w.name}: no compute stage")
+        rng = stream_rng(spec.seed, f"net/{w.name}")
+        loc, nbytes = w.source, float(w.input_bytes)
+        steps: list = []
+        for st in w.stages:
+            group = self.groups.get(st.compute)
+            if group is None:
+                raise ValueError(f"workload {w.name}: unknown compute '{st.compute}'")
+            if group.site != loc:
+                t = Transfer(env, self.topo.route(loc, group.site), nbytes, rng, flow.uplink_done,
+                             spec.mss_bytes, spec.window_bytes)
+                steps.append(t)
+                flow.transfers.append(t)
+            lane = group.lane(w.name, st.service_time_s, flow.lane_done, active_w=w.active_w)
+            steps.append(lane)
+            flow.lanes.append(lane)
+            loc, nbytes = group.site, float(st.out_bytes)
+        if loc != w.source:
+            t = Transfer(env, self.topo.route(loc, w.source), nbytes, rng, flow.downlink_done,
+                         spec.mss_bytes, spec.window_bytes)
+            steps.append(t)
+            flow.transfers.append(t)
+        steps.append(flow.complete)
+        flow.steps = steps
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> SimResult:
+        """Run to the horizon and collect the result (once per engine)."""
+        if self._ran:
+            raise RuntimeError("an Engine runs once; build a new one")
+        self._ran = True
+        env, spec = self.env, self.spec
+        horizon = float(spec.horizon_s)
+        for name, g in self.groups.items():
+            g.start_failures()
+            if isinstance(g, Pool):
+                g.start_autoscaler()
+        for link in self.topo.links.values():
+            link.start_failures(stream_rng(spec.seed, f"fail/{link.name}"))
+        for f in self.flows:
+            f.start(horizon)
+        for j in self.jobs:
+            j.start()
+        # Requests are short-lived and acyclic: freeze what exists and let the young generation
+        # grow, so the cyclic collector does not rescan the model every few thousand requests.
+        gc_was = gc.get_threshold()
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(100_000, 50, 50)
+        t0 = time.perf_counter()
+        try:
+            if self.progress is None:
+                env.run(until=horizon)
+            else:
+                steps = 100
+                for k in range(1, steps + 1):
+                    env.run(until=horizon * k / steps)
+                    self.progress(k / steps)
+        finally:
+            self.wall_s = time.perf_counter() - t0
+            gc.set_threshold(*gc_was)
+            gc.unfreeze()
+        now = env.now
+        for g in self.groups.values():
+            g.finish(now)
+        for ch in self.topo.channels():
+            ch.finish(now)
+        for f in self.flows:
+            f.finish(now)
+        if self.trace is not None:
+            self.trace.close()
+        return collect(self)
+
+    # ------------------------------------------------------------------ checks
+    def in_flight(self) -> int:
+        """Requests in the system now, counted where they are (queues, servers, links,
+        propagation, retry back-off), independently of the workloads' counters."""
+        n = sum(f.pending_retries for f in self.flows)
+        for g in self.groups.values():
+            n += g.waiting() + g.in_service()
+        for ch in self.topo.channels():
+            n += sum(1 for fl in ch.flows if isinstance(fl[2], Request))
+        for f in self.flows:
+            n += sum(t.in_prop for t in f.transfers)
+        return n
+
+    def __repr__(self) -> str:
+        return (f"Engine({self.spec.name!r}, {len(self.groups)} compute groups, {self.topo!r}, "
+                f"{len(self.flows)} inference workloads, {len(self.jobs)} jobs, t={self.env.now:g}/{self.spec.horizon_s:g} s)")
+
+
+def run(spec: SimSpec, **kwargs) -> SimResult:
+    """Build an `Engine` for `spec` and run it."""
+    return Engine(spec, **kwargs).run()
