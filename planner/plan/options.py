@@ -234,9 +234,18 @@ def candidate_sites(sc: Scenario, name: str) -> list[tuple[str, str]]:
     for site in sorted(sc.reachable_sites(w.source), key=list(sc.sites).index):
         if not (sc.sites[site].devices or sc.sites[site].pools):
             continue
+        if site != w.source and sc.sites[site].kind == "edge" and _via_cloud(sc, w.source, site):
+            continue  # another edge site reached only through a cloud region is never the sensible place
         why = "" if site in allowed else f"privacy '{w.privacy}': input may not leave {'site' if w.privacy == 'site' else 'the region'} of '{w.source}'"
         out.append((site, why))
     return out
+
+
+def _via_cloud(sc: Scenario, src: str, dst: str) -> bool:
+    """Whether the route from `src` to `dst` passes through a cloud site."""
+    hops = route(sc, src, dst).hops
+    path_sites = [sc.links[int(h.split(":")[1])].between[1 if h.endswith("up") else 0] for h in hops[:-1]]
+    return any(sc.sites[n].kind == "cloud" for n in path_sites)
 
 
 def _device_groups(sc: Scenario, site: str) -> list[tuple[str, str, int, float, int]]:

@@ -1,0 +1,295 @@
+"""What a simulation run reports: `SimResult` and the tables it gives.
+
+Money: cost accounted over the simulated horizon (cloud instance-seconds, edge amortisation
+and electricity, egress) is extrapolated to a 30-day month by multiplying by
+``30 days / horizon_s``; periodic jobs (training, federated) are costed per run instead, as
+their mean run cost times their runs per month (a short horizon says nothing of a weekly job).
+Shared compute is attributed to the workloads it serves in proportion to their busy time.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from planner.sim.jobs import MONTH_S
+from planner.sim.metrics import LogSketch
+
+if TYPE_CHECKING:
+    from planner.sim.engine import Engine
+
+SUMMARY_COLUMNS = [
+    "workload", "kind", "site", "hardware", "arrived", "completed", "failed", "in_flight", "late", "retries",
+    "throughput_per_s", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "slo_ms", "slo_met_frac", "mean_batch",
+    "monthly_cost_usd",
+]
+
+
+class SimResult:
+    """The outcome of one simulation: per-workload summary, latency segments, utilisation over
+    time, failures by reason, costs and energy. Tables are pandas DataFrames."""
+
+    def __init__(self, *, name: str, seed: int, horizon_s: float, wall_s: float, summary: pd.DataFrame,
+                 segments: pd.DataFrame, utilisation: pd.DataFrame, failures: pd.DataFrame, costs: pd.DataFrame,
+                 energy: pd.DataFrame, compute: pd.DataFrame, links: pd.DataFrame, jobs: pd.DataFrame,
+                 sketches: dict[str, LogSketch], counters: dict, trace_path: str | None):
+        self.name = name
+        self.seed = seed
+        self.horizon_s = horizon_s
+        self.wall_s = wall_s
+        self._summary = summary
+        self._segments = segments
+        self._utilisation = utilisation
+        self._failures = failures
+        self._costs = costs
+        self._energy = energy
+        self._compute = compute
+        self._links = links
+        self._jobs = jobs
+        self.sketches = sketches
+        self.counters = counters
+        self.trace_path = trace_path
+
+    # ------------------------------------------------------------------ tables
+    def summary(self) -> pd.DataFrame:
+        """A row per workload: counts, latency mean and quantiles (ms), SLO attainment, monthly
+        cost. Job rows (training, federated) count runs, and their latency is run duration."""
+        return self._summary.copy()
+
+    def segments(self) -> pd.DataFrame:
+        """Mean time per completed request in each segment: uplink, queue, compute, downlink (ms)."""
+        return self._segments.copy()
+
+    def utilisation(self) -> pd.DataFrame:
+        """Utilisation of every compute group and link direction over time, in fixed bins."""
+        return self._utilisation.copy()
+
+    def failures(self) -> pd.DataFrame:
+        """Failed requests (and job runs) by reason; completed-but-late ones as kind 'late'."""
+        return self._failures.copy()
+
+    def costs(self) -> pd.DataFrame:
+        """The cost breakdown: each item's cost over the horizon and per month."""
+        return self._costs.copy()
+
+    def energy(self) -> pd.DataFrame:
+        """Energy per compute group (idle and active power) and per link direction (per bit)."""
+        return self._energy.copy()
+
+    def compute(self) -> pd.DataFrame:
+        """Per compute group: servers, busy time, utilisation, failures; pools: instance-seconds."""
+        return self._compute.copy()
+
+    def links(self) -> pd.DataFrame:
+        """Per link direction: bytes, transfers, utilisation, egress."""
+        return self._links.copy()
+
+    def jobs(self) -> pd.DataFrame:
+        """Per training / federated job: runs, durations by phase, bytes moved, cost per run."""
+        return self._jobs.copy()
+
+    # ------------------------------------------------------------------ totals
+    @property
+    def monthly_cost_usd(self) -> float:
+        """Total monthly cost, all items (including compute no workload used)."""
+        return float(self._costs["monthly_usd"].sum()) if len(self._costs) else 0.0
+
+    @property
+    def arrived(self) -> int:
+        return int(self.counters["arrived"])
+
+    @property
+    def completed(self) -> int:
+        return int(self.counters["completed"])
+
+    @property
+    def failed(self) -> int:
+        return int(self.counters["failed"])
+
+    @property
+    def in_flight(self) -> int:
+        return int(self.counters["in_flight"])
+
+    @property
+    def requests_per_wall_s(self) -> float:
+        """Simulated requests (arrivals) per second of wall-clock time spent in the event loop."""
+        return self.arrived / self.wall_s if self.wall_s > 0 else math.inf
+
+    def quantile_ms(self, workload: str, q: float) -> float:
+        return self.sketches[workload].quantile(q) * 1e3
+
+    def littles_law(self) -> pd.DataFrame:
+        """Per inference workload: time-average number in system L, arrival rate lambda and mean
+        time in system W (completed requests); Little's law says L = lambda W."""
+        return pd.DataFrame(self.counters["little"], columns=["workload", "L", "lambda_per_s", "W_s"])
+
+    def __repr__(self) -> str:
+        s = self._summary
+        lines = [f"SimResult({self.name!r}, seed={self.seed}, horizon {self.horizon_s:g} s, "
+                 f"{self.arrived} arrived / {self.completed} completed / {self.failed} failed / {self.in_flight} in flight, "
+                 f"${self.monthly_cost_usd:,.0f}/month, {self.requests_per_wall_s:,.0f} req per wall-s)"]
+        for _, r in s.iterrows():
+            lines.append(f"  {r.workload}: {r.completed}/{r.arrived} done, p99 {r.p99_ms:.1f} ms, "
+                         f"SLO met {r.slo_met_frac:.1%}, ${r.monthly_cost_usd:,.0f}/month")
+        return "\n".join(lines)
+
+
+def _q(sk: LogSketch, q: float) -> float:
+    return sk.quantile(q) * 1e3 if sk.count else math.nan
+
+
+def collect(engine: Engine) -> SimResult:
+    """Turn a finished engine into a `SimResult` (plain tables, no references to the model)."""
+    spec = engine.spec
+    H = float(engine.env.now) or float(spec.horizon_s)
+    factor = MONTH_S / H
+    where: dict[str, tuple[str, str]] = {}
+    for f in engine.flows:
+        g = f.lanes[-1].group
+        where[f.name] = (g.site, g.spec.hardware)
+
+    # ---------------------------------------------------------------- compute: cost, energy, use
+    alloc: dict[str, float] = defaultdict(float)
+    cost_rows, energy_rows, compute_rows, util_rows = [], [], [], []
+    for g in engine.groups.values():
+        sp = g.spec
+        inf_lanes = [ln for ln in g.lanes if not ln.is_job]
+        inf_busy = sum(ln.busy_s for ln in inf_lanes)
+        pool = sp.pool
+        server_s = g.server_seconds(H)
+        own_usd = server_s * sp.usd_per_s
+        active_j = sum(ln.busy_s * max(0.0, ln.active_w - sp.idle_w) for ln in inf_lanes)
+        idle_j = sp.idle_w * server_s
+        energy_j = idle_j + active_j
+        elec_usd = energy_j / 3.6e6 * sp.electricity_usd_per_kwh
+        usd = own_usd + elec_usd
+        if inf_busy > 0:
+            for ln in inf_lanes:
+                alloc[ln.name] += usd * ln.busy_s / inf_busy
+        elif inf_lanes:
+            for ln in inf_lanes:
+                alloc[ln.name] += usd / len(inf_lanes)
+        users = ", ".join(sorted({ln.name for ln in g.lanes})) or "(unused)"
+        cost_rows.append((g.name, "cloud instances" if pool else "edge amortisation", users, own_usd, own_usd * factor))
+        if elec_usd:
+            cost_rows.append((g.name, "electricity", users, elec_usd, elec_usd * factor))
+        energy_rows.append((g.name, "pool" if pool else "device", idle_j, active_j, energy_j, energy_j / 3.6e6))
+        busy_total = g.busy_s
+        compute_rows.append((
+            g.name, g.site, sp.hardware, "pool" if pool else "device",
+            (sp.min_instances if pool else len(g.servers)), (sp.max_instances if pool else len(g.servers)),
+            server_s, busy_total, busy_total / server_s if server_s > 0 else math.nan,
+            g.failures, g.down_s, getattr(g, "launches", 0), getattr(g, "peak_instances", len(g.servers)),
+            len(g.servers), g.qlen,
+        ))
+        bins = g.busy_bins
+        cap_bins = g.instance_bins.values if pool else [len(g.servers) * bins.width] * bins.n
+        for k in range(bins.n):
+            cap = cap_bins[k]
+            util_rows.append((g.name, "pool" if pool else "device", k * bins.width, (k + 1) * bins.width,
+                              bins.values[k] / cap if cap > 0 else (0.0 if pool else math.nan),
+                              cap / bins.width if pool else float(len(g.servers)), math.nan))
+
+    # ---------------------------------------------------------------- links
+    link_rows = []
+    for link in engine.topo.links.values():
+        for ch in (link.ab, link.ba):
+            j = ch.bytes * 8 * ch.energy_j_per_bit
+            energy_rows.append((ch.name, "link", 0.0, j, j, j / 3.6e6))
+            link_rows.append((ch.name, link.name, ch.Bps * 8 / 1e6, ch.transfers, ch.bytes, ch.busy_s,
+                              ch.busy_s / H, ch.bytes * ch.egress_usd_per_gb / 1e9, link.failures, link.down_s))
+            b = ch.bins
+            for k in range(b.n):
+                busy = b.values[k]
+                util_rows.append((ch.name, "link", k * b.width, (k + 1) * b.width, busy / b.width,
+                                  math.nan, busy * ch.Bps * 8 / 1e6 / b.width))
+
+    # ---------------------------------------------------------------- inference workloads
+    summary_rows, seg_rows, fail_rows, little = [], [], [], []
+    sketches: dict[str, LogSketch] = {}
+    tot = {"arrived": 0, "completed": 0, "failed": 0, "in_flight": 0}
+    for f in engine.flows:
+        st = f.stats
+        sk = st.sketch
+        sketches[f.name] = sk
+        egress_usd = sum(t.delivered * t.nbytes * t.route.egress_usd_per_byte for t in f.transfers)
+        net_j = sum(t.delivered * t.nbytes * t.route.energy_j_per_byte for t in f.transfers)
+        if egress_usd:
+            cost_rows.append((f"egress: {f.name}", "egress", f.name, egress_usd, egress_usd * factor))
+        monthly = (alloc.get(f.name, 0.0) + egress_usd) * factor
+        failed = st.failed_total
+        m = st.measured
+        mean_ms = st.lat_sum / m * 1e3 if m else math.nan
+        denom = m + st.failed_measured
+        if st.slo_s is not None:
+            slo_frac = st.slo_met / denom if denom else math.nan
+        else:
+            slo_frac = m / denom if denom else math.nan
+        site, hw = where[f.name]
+        summary_rows.append((
+            f.name, "inference", site, hw, st.arrived, st.completed, failed, st.in_system, st.late, st.retries,
+            st.completed / H, mean_ms, _q(sk, 0.5), _q(sk, 0.95), _q(sk, 0.99),
+            st.slo_s * 1e3 if st.slo_s is not None else math.nan, slo_frac,
+            st.batch_sum / m if m else math.nan, monthly,
+        ))
+        seg_rows.append((f.name, m, *(x / m * 1e3 if m else math.nan for x in (st.up_s, st.queue_s, st.compute_s, st.down_s)),
+                         mean_ms, net_j))
+        for reason, n in sorted(st.failed.items()):
+            fail_rows.append((f.name, reason, "failed", n))
+        if st.late:
+            fail_rows.append((f.name, "slo_missed", "late", st.late))
+        little.append((f.name, st.area / H, st.arrived / H, st.lat_sum / m if m else math.nan))
+        tot["arrived"] += st.arrived
+        tot["completed"] += st.completed
+        tot["failed"] += failed
+        tot["in_flight"] += st.in_system
+
+    # ---------------------------------------------------------------- jobs
+    job_rows = []
+    for job in engine.jobs:
+        js = job.stats
+        monthly = js.monthly_cost_usd()
+        cost_rows.append((f"job: {js.name}", js.kind, js.name, js.compute_usd + js.egress_usd, monthly))
+        energy_rows.append((f"job: {js.name}", "job", 0.0, js.energy_j + js.net_energy_j, js.energy_j + js.net_energy_j,
+                            (js.energy_j + js.net_energy_j) / 3.6e6))
+        nfail = sum(js.failed.values())
+        mean_ms = js.duration_sum_s / js.completed * 1e3 if js.completed else math.nan
+        g = engine.groups[job.spec.compute if js.kind == "training" else (job.spec.aggregator_compute or next(iter(job.spec.local_compute.values())))]
+        summary_rows.append((
+            js.name, js.kind, g.site, g.spec.hardware, js.started, js.completed, nfail, js.started - js.completed - nfail,
+            js.completed - js.deadline_met, 0, js.completed / H, mean_ms, math.nan, math.nan,
+            js.duration_max_s * 1e3 if js.completed else math.nan, js.deadline_s * 1e3,
+            js.deadline_met / (js.completed + nfail) if js.completed + nfail else math.nan, math.nan, monthly,
+        ))
+        for reason, n in sorted(js.failed.items()):
+            fail_rows.append((js.name, reason, "failed", n))
+        if js.completed - js.deadline_met:
+            fail_rows.append((js.name, "deadline_missed", "late", js.completed - js.deadline_met))
+        job_rows.append((js.name, js.kind, js.started, js.completed, nfail, js.deadline_met, mean_ms / 1e3 if js.completed else math.nan,
+                         js.predicted_run_s, dict(js.phase_s), js.bytes_moved, js.instance_s, js.run_cost_usd(),
+                         js.every_s, monthly))
+
+    counters = dict(tot, little=little, in_flight_counted=engine.in_flight())
+    return SimResult(
+        name=spec.name, seed=spec.seed, horizon_s=H, wall_s=engine.wall_s,
+        summary=pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS),
+        segments=pd.DataFrame(seg_rows, columns=["workload", "measured", "uplink_ms", "queue_ms", "compute_ms",
+                                                 "downlink_ms", "total_ms", "network_energy_j"]),
+        utilisation=pd.DataFrame(util_rows, columns=["component", "kind", "t_start_s", "t_end_s", "utilisation",
+                                                     "servers", "mbps"]),
+        failures=pd.DataFrame(fail_rows, columns=["workload", "reason", "kind", "count"]),
+        costs=pd.DataFrame(cost_rows, columns=["item", "category", "workloads", "horizon_usd", "monthly_usd"]),
+        energy=pd.DataFrame(energy_rows, columns=["component", "kind", "idle_j", "active_j", "energy_j", "energy_kwh"]),
+        compute=pd.DataFrame(compute_rows, columns=["compute", "site", "hardware", "kind", "min_servers", "max_servers",
+                                                    "server_s", "busy_s", "utilisation", "failures", "down_s",
+                                                    "launches", "peak_servers", "servers_at_end", "waiting_at_end"]),
+        links=pd.DataFrame(link_rows, columns=["channel", "link", "mbps", "transfers", "bytes", "busy_s", "utilisation",
+                                               "egress_usd", "failures", "down_s"]),
+        jobs=pd.DataFrame(job_rows, columns=["job", "kind", "runs", "completed", "failed", "deadline_met", "mean_run_s",
+                                             "predicted_run_s", "phase_s", "bytes_moved", "instance_s", "run_cost_usd",
+                                             "every_s", "monthly_cost_usd"]),
+        sketches=sketches, counters=counters,
+        trace_path=str(engine.trace.path) if engine.trace is not None else None,
+    )
