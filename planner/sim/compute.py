@@ -47,11 +47,13 @@ class Server:
 
 
 class Lane:
-    """One workload's queue at a group. Calling the lane enqueues a request (it is a step of
-    the workload's path); `finish(batch, seconds)` is called when a batch is done."""
+    """A queue at a group for requests that share a service-time function (one model at one
+    precision): requests of different workloads running the same model batch together, as an
+    inference server batches across clients. Calling the lane enqueues a request (it is a step
+    of each workload's path); `finish(batch, seconds)` is called when a batch is done."""
 
     __slots__ = ("group", "name", "q", "service_time_s", "cache", "cv", "finish", "busy_s", "served", "batches",
-                 "active_w", "is_job", "__weakref__")
+                 "active_w", "is_job", "by_flow", "users")
 
     def __init__(self, group: Group, name: str, service_time_s: ServiceTime, finish: Callable, cv: float,
                  active_w: float | None = None, is_job: bool = False):
@@ -67,6 +69,8 @@ class Lane:
         self.batches = 0
         self.active_w = group.spec.active_w if active_w is None else active_w
         self.is_job = is_job
+        self.by_flow: dict[str, int] = {}  # requests served per workload, to share busy time and cost
+        self.users: list[str] = [name]  # the workloads (or the job) that use this lane
 
     def mean_s(self, b: int) -> float:
         c = self.cache
@@ -80,8 +84,21 @@ class Lane:
     def __call__(self, req) -> None:
         self.group.enqueue(self, req)
 
+    def busy_by_flow(self) -> dict[str, float]:
+        """This lane's busy seconds shared among its workloads by requests served."""
+        n = sum(self.by_flow.values())
+        return {k: self.busy_s * v / n for k, v in self.by_flow.items()} if n else {}
+
     def __repr__(self) -> str:
         return f"Lane({self.name} @ {self.group.name}, {len(self.q)} waiting)"
+
+
+def advance_batch(batch: list, dur_s: float) -> None:
+    """The `finish` of inference lanes: each request of the batch goes on to its next step."""
+    for r in batch:
+        r.compute_s += dur_s
+        r.k += 1
+        r.flow.steps[r.k](r)
 
 
 class Group:
@@ -121,9 +138,19 @@ class Group:
             self.n_up = len(self.servers)
 
     # ------------------------------------------------------------------ lanes and queueing
-    def lane(self, name: str, service_time_s: ServiceTime, finish: Callable, cv: float | None = None,
+    def lane(self, name: str, service_time_s: ServiceTime, finish: Callable = advance_batch, cv: float | None = None,
              active_w: float | None = None, is_job: bool = False) -> Lane:
-        lane = Lane(self, name, service_time_s, finish, self.spec.service_cv if cv is None else cv, active_w, is_job)
+        """The lane for `service_time_s` (shared by every workload that passes the same function
+        object), or a new one; jobs always get their own."""
+        cv = self.spec.service_cv if cv is None else cv
+        if not is_job:
+            for ln in self.lanes:
+                if ln.service_time_s is service_time_s and ln.cv == cv and not ln.is_job and (
+                        active_w is None or ln.active_w == active_w):
+                    if name not in ln.users:
+                        ln.users.append(name)
+                    return ln
+        lane = Lane(self, name, service_time_s, finish, cv, active_w, is_job)
         self.lanes.append(lane)
         return lane
 
@@ -243,6 +270,11 @@ class Group:
         lane.busy_s += dur
         lane.served += len(batch)
         lane.batches += 1
+        if not lane.is_job:
+            bf = lane.by_flow
+            for r in batch:
+                name = r.flow.name
+                bf[name] = bf.get(name, 0) + 1
         self.busy_bins.add(t0, now)
         if server.retiring:
             self._terminate(server)

@@ -91,7 +91,7 @@ class Engine:
                              spec.mss_bytes, spec.window_bytes)
                 steps.append(t)
                 flow.transfers.append(t)
-            lane = group.lane(w.name, st.service_time_s, flow.lane_done, active_w=w.active_w)
+            lane = group.lane(w.name, st.service_time_s, active_w=w.active_w)
             steps.append(lane)
             flow.lanes.append(lane)
             loc, nbytes = group.site, float(st.out_bytes)

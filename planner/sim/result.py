@@ -165,13 +165,19 @@ def collect(engine: Engine) -> SimResult:
         energy_j = idle_j + active_j
         elec_usd = energy_j / 3.6e6 * sp.electricity_usd_per_kwh
         usd = own_usd + elec_usd
-        if inf_busy > 0:
-            for ln in inf_lanes:
-                alloc[ln.name] += usd * ln.busy_s / inf_busy
-        elif inf_lanes:
-            for ln in inf_lanes:
-                alloc[ln.name] += usd / len(inf_lanes)
-        users = ", ".join(sorted({ln.name for ln in g.lanes})) or "(unused)"
+        busy_by: dict[str, float] = defaultdict(float)
+        for ln in inf_lanes:
+            for name, b in ln.busy_by_flow().items():
+                busy_by[name] += b
+        user_names = sorted({u for ln in inf_lanes for u in ln.users})
+        if inf_busy > 0 and busy_by:
+            tot_b = sum(busy_by.values())
+            for name, b in busy_by.items():
+                alloc[name] += usd * b / tot_b
+        elif user_names:
+            for name in user_names:
+                alloc[name] += usd / len(user_names)
+        users = ", ".join(sorted({u for ln in g.lanes for u in ln.users})) or "(unused)"
         cost_rows.append((g.name, "cloud instances" if pool else "edge amortisation", users, own_usd, own_usd * factor))
         if elec_usd:
             cost_rows.append((g.name, "electricity", users, elec_usd, elec_usd * factor))

@@ -78,13 +78,6 @@ class InferenceFlow:
         req.k += 1
         self.steps[req.k](req)
 
-    def lane_done(self, batch: list, dur_s: float) -> None:
-        steps = self.steps
-        for r in batch:
-            r.compute_s += dur_s
-            r.k += 1
-            steps[r.k](r)
-
     # ------------------------------------------------------------------ arrivals
     def start(self, horizon_s: float) -> None:
         a = self.spec.arrival
