@@ -63,6 +63,9 @@ def explain(sc: Scenario, res: dict[str, Resource], options: dict[str, list[Opti
             reason += f"; privacy '{sc.workloads[name].privacy}' rules out {', '.join(barred)}"
         if nb:
             reason += f"; next best {nb[1].label} lost: {nb[2]}"
+            elsewhere = next((t for t in alts if t[1].site != o.site), None)
+            if elsewhere and elsewhere is not nb and not elsewhere[1].infeasible.startswith("privacy"):
+                reason += f"; best at another site, {elsewhere[1].label}, lost: {elsewhere[2]}"
         out[name] = {
             "reason": reason,
             "binding": binding,

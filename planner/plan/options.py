@@ -263,7 +263,11 @@ def inference_options(sc: Scenario, res: dict[str, Resource], name: str) -> list
     info = catalog.model(w.model) if not w.model.lower().endswith(".onnx") else None
     in_bytes = w.input_bytes if w.input_bytes is not None else (info.input_bytes if info else 0)
     out_bytes = w.output_bytes if w.output_bytes is not None else (info.output_bytes if info else 0)
-    rate = w.arrival.mean_rate_per_s
+    # Capacity and SLOs are planned for the daily peak (it lasts long enough to fill any queue);
+    # money and energy follow the mean rate, as pools scale down and devices idle off-peak.
+    rate = getattr(w.arrival, "peak_rate_per_s", w.arrival.mean_rate_per_s) if w.arrival.process == "diurnal" \
+        else w.arrival.mean_rate_per_s
+    mean_share = w.arrival.mean_rate_per_s / rate
     usd_kwh = sc.electricity_usd_per_kwh()
     options = []
     for site, forbidden in candidate_sites(sc, name):
@@ -303,19 +307,19 @@ def inference_options(sc: Scenario, res: dict[str, Resource], name: str) -> list
                     servers or max(1, math.ceil(busy_per_s / levels[0])), min(alone_u, 0.999), service_s, 0.99, r.service_cv)
                 if r.kind == "device":
                     o.loads[key] = busy_per_s
-                    active_j = busy_per_s * (hw.tdp_w - hw.idle_w) * SECONDS_PER_MONTH
+                    active_j = mean_share * busy_per_s * (hw.tdp_w - hw.idle_w) * SECONDS_PER_MONTH
                     o.energy_j_per_month += active_j
                     o.variable_usd_per_month += active_j / 3.6e6 * usd_kwh
                 else:
                     instances = busy_per_s / r.levels[0]
                     o.loads[key] = instances
-                    o.variable_usd_per_month += instances * (hw.usd_per_hour or 0.0) * 730
-                    o.energy_j_per_month += instances * hw.tdp_w * SECONDS_PER_MONTH
+                    o.variable_usd_per_month += mean_share * instances * (hw.usd_per_hour or 0.0) * 730
+                    o.energy_j_per_month += mean_share * instances * hw.tdp_w * SECONDS_PER_MONTH
                 for hop in up.hops:
                     o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, in_bytes)
                 for hop in down.hops:
                     o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, out_bytes)
-                egress_gb = rate * out_bytes * SECONDS_PER_MONTH / 1e9
+                egress_gb = w.arrival.mean_rate_per_s * out_bytes * SECONDS_PER_MONTH / 1e9
                 o.variable_usd_per_month += egress_gb * egress_usd_per_gb(sc, site, down)
                 o.detail = {"batch": batch, "service_ms": eb.latency_ms, "busy_per_s": busy_per_s,
                             "input_bytes": in_bytes, "output_bytes": out_bytes, "egress_gb_per_month": egress_gb}
