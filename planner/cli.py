@@ -235,6 +235,59 @@ def run(
         typer.echo(f"wrote {', '.join(p.name for p in result.written)} to {out}")
 
 
+def _print_study(df, out: Path) -> None:
+    """One line of counts, the summary table, and each distinct failure reason."""
+    from planner.studies import summarize
+
+    runs = df.drop_duplicates("run_id")
+    failed = runs[runs["status"] != "ok"]
+    info = df.attrs.get("study", {})
+    typer.echo(f"{len(runs)} run{'s' if len(runs) != 1 else ''}: {len(runs) - len(failed)} ok, {len(failed)} failed "
+               f"({info.get('skipped', 0)} already done, {info.get('ran', 0)} run on {info.get('backend', '?')})")
+    summary = summarize(df)
+    cols = [c for c in summary.columns if c not in ("file", "params") and not c.endswith("_n")]
+    if len(summary) and "workload" in summary:
+        _print_frame(summary[cols].round(3), "table")
+    for reason, n in failed["reason"].value_counts().items():
+        typer.echo(f"failed ({n} run{'s' if n > 1 else ''}): {reason}")
+    typer.echo(f"wrote results.parquet, summary.parquet, summary.csv to {out}")
+
+
+@app.command("batch")
+def batch_cmd(
+    files: Annotated[list[Path], typer.Argument(help="Scenario YAML files (each with its `sweep:` block, if any).")],
+    out: Annotated[Path, typer.Option(help="Folder for runs/, results.parquet and the summary; a rerun resumes.")],
+    replications: Annotated[Optional[int], typer.Option(min=1, help="Seeds per scenario: its seed, seed+1, ...")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address (default: local processes).")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Local processes (default: one per core).")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs recorded as failed.")] = False,
+    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (when it is a terminal).")] = True,
+) -> None:
+    """Run many scenario files, each planned then simulated; results in Parquet."""
+    df = planner.batch(files, out, replications=replications, scheduler=scheduler, workers=workers,
+                       progress=progress and sys.stderr.isatty(), retry_failed=retry_failed)
+    _print_study(df, out)
+
+
+@app.command("sweep")
+def sweep_cmd(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out: Annotated[Path, typer.Option(help="Folder for runs/, results.parquet and the summary; a rerun resumes.")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="PATH=V1,V2: a dotted path and its values (repeatable).")] = None,
+    replications: Annotated[Optional[int], typer.Option(min=1, help="Seeds per variant: its seed, seed+1, ...")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address (default: local processes).")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Local processes (default: one per core).")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs recorded as failed.")] = False,
+    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (when it is a terminal).")] = True,
+) -> None:
+    """Run a scenario over every combination of --set values, each plan simulated per seed."""
+    from planner.studies import parse_set
+
+    df = planner.sweep(file, set=parse_set(set_ or []), replications=replications, out_dir=out, scheduler=scheduler,
+                       workers=workers, progress=progress and sys.stderr.isatty(), retry_failed=retry_failed)
+    _print_study(df, out)
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     try:

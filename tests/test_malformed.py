@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -131,35 +130,72 @@ def test_valid_base_is_valid() -> None:
     assert set(sc.workloads) == {"inspection", "retrain", "finetune"}
 
 
-@pytest.fixture(scope="module")
-def cli_results() -> dict[str, subprocess.CompletedProcess]:
-    """`planner validate FILE` for every case, run a few at a time (each is a fresh process)."""
-    def run(stem: str) -> subprocess.CompletedProcess:
-        rel = _path(stem).relative_to(ROOT)
-        return subprocess.run([*_planner_cmd(), "validate", str(rel)], capture_output=True, text=True,
-                              cwd=ROOT, timeout=120)
+# One file per kind of defect, each also run as its own `planner validate FILE` process. Every
+# other file runs through the same `main()` in this process (test_cli_main_reports_one_line) and
+# through one `planner validate` process holding all files (test_cli_validate_whole_corpus): a
+# fresh process per file would cost ~0.7 s each (pandas and networkx at import), ~50 s in all.
+SUBPROCESS_SAMPLE = [
+    "yaml_bad_indent", "yaml_duplicate_site", "unknown_field_device", "wrong_type_count_text",
+    "range_min_above_max", "unknown_workload_kind", "duplicate_link", "dangling_deploy_to",
+    "unknown_hardware", "unreachable_cloud", "trace_text_row", "top_level_list", "does_not_exist",
+]
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip(CASES, pool.map(run, CASES)))
 
-
-@pytest.mark.parametrize("stem", list(CASES))
-def test_cli_reports_one_line(stem: str, cli_results: dict[str, subprocess.CompletedProcess]) -> None:
+def _check_line(stem: str, line: str) -> None:
     field, reason = CASES[stem]
-    r = cli_results[stem]
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    assert r.stdout == ""
-    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1, r.stderr
-    line = lines[0]
-    assert line.startswith("error: ")
-    assert f"{stem}.yaml" in line
+    assert line.startswith("error: "), line
+    assert f"{stem}.yaml" in line, line
     assert reason.split("; did you mean")[0] in line, line
     if "; did you mean" in reason:
         assert "did you mean" + reason.split("; did you mean")[1] in line, line
     if field:
         assert f" in {field}" in line, line
+
+
+def _check_result(stem: str, rc: int, out: str, err: str) -> None:
+    assert rc == 2, (rc, err)
+    assert out == ""
+    assert "Traceback" not in err and "internal error" not in err, err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert err.endswith("\n")
+    _check_line(stem, lines[0])
+
+
+@pytest.mark.parametrize("stem", SUBPROCESS_SAMPLE)
+def test_cli_subprocess_reports_one_line(stem: str) -> None:
+    rel = _path(stem).relative_to(ROOT)
+    r = subprocess.run([*_planner_cmd(), "validate", str(rel)], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    _check_result(stem, r.returncode, r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("stem", list(CASES))
+def test_cli_main_reports_one_line(stem: str, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI's own entry point, in this process: exit code, one line, no traceback."""
+    from planner.cli import main
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "argv", ["planner", "validate", str(_path(stem).relative_to(ROOT))])
+    with pytest.raises(SystemExit) as info:
+        main()
+    captured = capsys.readouterr()
+    _check_result(stem, info.value.code, captured.out, captured.err)
+
+
+def test_cli_validate_whole_corpus() -> None:
+    """One process, every malformed file: exit 2 and exactly one line per file, in order."""
+    stems = list(CASES)
+    r = subprocess.run([*_planner_cmd(), "validate", *[str(_path(s).relative_to(ROOT)) for s in stems]],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == len(stems), r.stderr
+    for stem, line in zip(stems, lines):
+        _check_line(stem, line)
 
 
 @pytest.mark.parametrize("stem", list(CASES))

@@ -3,6 +3,7 @@ comment block stating its question, and together they use every arrival process 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,12 +23,18 @@ REQUIRED = [
 ]
 
 
+def _planner_cmd() -> list[str]:
+    """The installed `planner` command (beside this interpreter), else the module."""
+    exe = Path(sys.executable).parent / "planner"
+    if exe.is_file():
+        return [str(exe)]
+    found = shutil.which("planner")
+    return [found] if found else [sys.executable, "-m", "planner.cli"]
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    """Run the `planner` command the way a user would (the installed entry point's module)."""
-    return subprocess.run(
-        [sys.executable, "-c", "from planner.cli import main; main()", *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-    )
+    """Run the `planner` command the way a user would."""
+    return subprocess.run([*_planner_cmd(), *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
 def test_at_least_eight_examples() -> None:
@@ -61,7 +68,7 @@ def test_example_has_leading_comment_block(path: Path) -> None:
 
 
 def test_cli_validates_all_examples() -> None:
-    r = _cli("validate", *[str(p) for p in EXAMPLES])
+    r = _cli("validate", *[str(p.relative_to(ROOT)) for p in EXAMPLES])
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
     out = r.stdout.splitlines()

@@ -89,6 +89,7 @@ class Graph:
     tensor_bytes: Mapping[str, float] = field(default_factory=dict, repr=False)
     graph_outputs: tuple[str, ...] = ()
     batch: int = 1
+    tensor_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def flops(self) -> float:
@@ -158,6 +159,17 @@ def _attr(node: onnx.NodeProto, name: str, default=None):
     return default
 
 
+def _onnx_attrs(node: onnx.NodeProto) -> dict:
+    """Scalar and list attributes of a node (tensors and graphs left out)."""
+    out = {}
+    for a in node.attribute:
+        if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.FLOAT, onnx.AttributeProto.STRING,
+                      onnx.AttributeProto.INTS, onnx.AttributeProto.FLOATS):
+            v = helper.get_attribute_value(a)
+            out[a.name] = v.decode() if isinstance(v, bytes) else (tuple(v) if isinstance(v, list) else v)
+    return out
+
+
 def _prod(shape) -> int:
     return int(math.prod(shape)) if shape is not None else 0
 
@@ -170,7 +182,7 @@ def _node_cost(node: onnx.NodeProto, shapes: Mapping[str, tuple[int, ...] | None
     s_out = shapes.get(outs[0]) if outs else None
     out_elems = _prod(s_out)
     dims: dict = {}
-    attrs: dict = {}
+    attrs: dict = _onnx_attrs(node)
     if t in CONV and s_in and s_in[0] is not None and len(s_in) > 1 and s_in[1] is not None and s_out is not None:
         x, w = s_in[0], s_in[1]
         groups = int(_attr(node, "group", 1))
@@ -342,7 +354,8 @@ def from_proto(model: onnx.ModelProto, name: str, batch: int | None = None) -> G
     outs = tuple(o.name for o in g.output)
     lead = [shapes.get(i) for i in data_inputs if shapes.get(i)]
     return Graph(name, tuple(ops), int(params), float(in_bytes), float(sum(nbytes.get(o, 0.0) for o in outs)),
-                 frozenset(consts), nbytes, outs, int(batch if batch is not None else (lead[0][0] if lead else 1)))
+                 frozenset(consts), nbytes, outs, int(batch if batch is not None else (lead[0][0] if lead else 1)),
+                 {k: v for k, v in shapes.items() if v is not None})
 
 
 # -- entry points -----------------------------------------------------------------------------
@@ -417,8 +430,11 @@ def scale_batch(g: Graph, batch: int) -> Graph:
         w = op.weight_bytes
         ops.append(Op(op.name, op.kind, op.op_type, op.flops * f, (op.bytes_moved - w) * f + w, op.params,
                       op.output_bytes * f, op.inputs, op.outputs, dims, {**op.attrs, "batch_scaled": True}))
+    shapes = {k: ((max(1, round(v[0] * f)),) + tuple(v[1:]) if v and k not in g.consts else v)
+              for k, v in g.tensor_shapes.items()}
     return Graph(g.model, tuple(ops), g.params, g.input_bytes * f, g.output_bytes * f, g.consts,
-                 {k: v * f for k, v in g.tensor_bytes.items()}, g.graph_outputs, batch)
+                 {k: (v * f if k not in g.consts else v) for k, v in g.tensor_bytes.items()}, g.graph_outputs, batch,
+                 shapes)
 
 
 def graph(model: str | os.PathLike, batch: int = 1, seq_len: int | None = None) -> Graph:

@@ -213,7 +213,8 @@ class Net:
     def upsample2x(self, x: str) -> str:
         n, c, h, w = self.shape[x]
         scales = self.const(np.array([1, 1, 2, 2], np.float32))
-        return self.node("Resize", [x, "", scales], (n, c, 2 * h, 2 * w), mode="nearest")
+        return self.node("Resize", [x, "", scales], (n, c, 2 * h, 2 * w), mode="nearest",
+                         coordinate_transformation_mode="asymmetric", nearest_mode="floor")  # as torch exports
 
     def gemm(self, x: str, out_features: int, act: str | None = None) -> str:
         """A fully connected layer on a 2-D input (Gemm with transB, as PyTorch exports nn.Linear)."""

@@ -280,9 +280,10 @@ def mlp(net: Net, batch: int, sizes: tuple[int, ...] = (1024, 4096, 4096, 1024, 
 
 
 def lstm_lm(net: Net, batch: int, seq_len: int = 64, vocab: int = 10000, d: int = 512, layers: int = 2) -> None:
-    ids = net.input("tokens", (seq_len, batch), TensorProto.INT64)
-    x = net.lstm(net.embedding(ids, vocab, d), d, layers)
-    net.output(net.linear(x, vocab))
+    """Batch-first token ids, as a PyTorch batch_first LSTM exports (a transpose to time-major inside)."""
+    ids = net.input("tokens", (batch, seq_len), TensorProto.INT64)
+    x = net.lstm(net.transpose(net.embedding(ids, vocab, d), (1, 0, 2)), d, layers)
+    net.output(net.linear(net.transpose(x, (1, 0, 2)), vocab))
 
 
 def vgg_small(net: Net, batch: int, size: int = 112) -> None:

@@ -53,7 +53,7 @@ class Lane:
     of each workload's path); `finish(batch, seconds)` is called when a batch is done."""
 
     __slots__ = ("group", "name", "q", "service_time_s", "cache", "cv", "finish", "busy_s", "served", "batches",
-                 "active_w", "is_job", "by_flow", "users")
+                 "active_w", "is_job", "users")
 
     def __init__(self, group: Group, name: str, service_time_s: ServiceTime, finish: Callable, cv: float,
                  active_w: float | None = None, is_job: bool = False):
@@ -69,7 +69,6 @@ class Lane:
         self.batches = 0
         self.active_w = group.spec.active_w if active_w is None else active_w
         self.is_job = is_job
-        self.by_flow: dict[str, int] = {}  # requests served per workload, to share busy time and cost
         self.users: list[str] = [name]  # the workloads (or the job) that use this lane
 
     def mean_s(self, b: int) -> float:
@@ -81,13 +80,29 @@ class Lane:
             c.append(s)
         return c[b]
 
-    def __call__(self, req) -> None:
-        self.group.enqueue(self, req)
+    @staticmethod
+    def log_sigma2(cv: float) -> float:
+        return math.log1p(cv * cv)
 
-    def busy_by_flow(self) -> dict[str, float]:
-        """This lane's busy seconds shared among its workloads by requests served."""
-        n = sum(self.by_flow.values())
-        return {k: self.busy_s * v / n for k, v in self.by_flow.items()} if n else {}
+    def __call__(self, req) -> None:
+        """Enqueue `req` at the group (inlined `Group.enqueue`: the hot path)."""
+        g = self.group
+        if g.qlen >= g.capacity or (g.n_up == 0 and not g.can_grow):
+            g.enqueue(self, req)  # the slow path says why it fails
+            return
+        req.t_mark = g.env.now
+        self.q.append(req)
+        g.qlen += 1
+        if g.idle:
+            g._dispatch()
+        elif g.can_grow and not g.servers:
+            g._launch()
+
+    def busy_by_flow(self, served: dict[str, int]) -> dict[str, float]:
+        """This lane's busy seconds shared among its workloads by requests served (`served`:
+        each workload's count of finished compute steps)."""
+        n = sum(served.get(u, 0) for u in self.users)
+        return {u: self.busy_s * served.get(u, 0) / n for u in self.users} if n else {}
 
     def __repr__(self) -> str:
         return f"Lane({self.name} @ {self.group.name}, {len(self.q)} waiting)"
@@ -98,7 +113,9 @@ def advance_batch(batch: list, dur_s: float) -> None:
     for r in batch:
         r.compute_s += dur_s
         r.k += 1
-        r.flow.steps[r.k](r)
+        flow = r.flow
+        flow.served += 1
+        flow.steps[r.k](r)
 
 
 class Group:
@@ -108,6 +125,10 @@ class Group:
     waiting ones, and new arrivals, fail with `device_down`, and so do those in service on a
     server that fails.
     """
+
+    __slots__ = ("env", "spec", "name", "site", "rng", "max_batch", "max_wait_s", "capacity", "lanes", "qlen", "idle",
+                 "servers", "n_up", "busy_s", "busy_bins", "down_s", "failures", "_timer_at", "_timer_ver", "horizon_s",
+                 "can_grow")
 
     def __init__(self, env: simpy.Environment, spec: ComputeSpec, rng: random.Random, horizon_s: float, bins_n: int):
         self.env = env
@@ -130,6 +151,7 @@ class Group:
         self._timer_at = INF
         self._timer_ver = 0
         self.horizon_s = horizon_s
+        self.can_grow = bool(spec.pool and spec.max_instances > 0)  # a pool can launch on demand
         if not spec.pool:
             for i in range(max(0, int(spec.count))):
                 s = Server(i)
@@ -155,7 +177,7 @@ class Group:
         return lane
 
     def enqueue(self, lane: Lane, req) -> None:
-        if self.n_up == 0 and not self._can_grow():
+        if self.n_up == 0 and not self.can_grow:
             req.fail("device_down")
             return
         if self.qlen >= self.capacity:
@@ -166,9 +188,6 @@ class Group:
         self.qlen += 1
         if self.idle:
             self._dispatch()
-
-    def _can_grow(self) -> bool:
-        return False
 
     def _dispatch(self) -> None:
         """Start batches on idle servers while there is work ready to go."""
@@ -245,9 +264,9 @@ class Group:
             s = mean
         elif cv == 1.0:
             s = self.rng.expovariate(1.0 / mean)
-        else:
-            k = 1.0 / (cv * cv)
-            s = self.rng.gammavariate(k, mean / k)
+        else:  # lognormal with this mean and coefficient of variation
+            s2 = lane.log_sigma2(cv)
+            s = math.exp(self.rng.gauss(math.log(mean) - s2 / 2, math.sqrt(s2)))
         for r in batch:
             r.queue_s += now - r.t_mark
             r.batch = b
@@ -270,11 +289,6 @@ class Group:
         lane.busy_s += dur
         lane.served += len(batch)
         lane.batches += 1
-        if not lane.is_job:
-            bf = lane.by_flow
-            for r in batch:
-                name = r.flow.name
-                bf[name] = bf.get(name, 0) + 1
         self.busy_bins.add(t0, now)
         if server.retiring:
             self._terminate(server)
@@ -316,7 +330,7 @@ class Group:
             server.batch = server.lane = server.ev = None
             for r in batch:
                 r.fail("device_down")
-        if self.n_up == 0 and not self._can_grow():
+        if self.n_up == 0 and not self.can_grow:
             waiting = [r for ln in self.lanes for r in ln.q]
             for ln in self.lanes:
                 ln.q.clear()
@@ -379,6 +393,8 @@ class Pool(Group):
     arrives when no instance is running or starting launches one at once (scale from zero).
     """
 
+    __slots__ = ("instance_s", "instance_bins", "starting", "launches", "peak_instances", "_last_up", "_next_index")
+
     def __init__(self, env: simpy.Environment, spec: ComputeSpec, rng: random.Random, horizon_s: float, bins_n: int):
         super().__init__(env, spec, rng, horizon_s, bins_n)
         self.instance_s = 0.0
@@ -390,9 +406,6 @@ class Pool(Group):
         self._next_index = 0
         for _ in range(max(0, int(spec.min_instances))):
             self._launch(cold=False)
-
-    def _can_grow(self) -> bool:
-        return self.spec.max_instances > 0
 
     def live(self) -> int:
         return len(self.servers)
@@ -462,21 +475,27 @@ class Pool(Group):
         env, spec = self.env, self.spec
         interval = spec.scale_interval_s
         last_busy = 0.0
-        last_served = 0
         while True:
             yield env.timeout(interval)
             now = env.now
             busy = self.busy_now_s(now)
-            served = sum(ln.served for ln in self.lanes)
             window_busy = busy - last_busy
-            window_served = served - last_served
-            last_busy, last_served = busy, served
+            last_busy = busy
+            # instances kept busy over the last interval, plus those needed to clear the backlog
+            # within one interval (each lane's waiting requests at the batch size they would form)
             demand = window_busy / interval
             if self.qlen:
-                per_req = window_busy / window_served if window_served else interval
-                demand += self.qlen * per_req / interval
+                mb = self.max_batch
+                for ln in self.lanes:
+                    n = len(ln.q)
+                    if n:
+                        if ln.is_job:
+                            demand += sum(item.duration for item in ln.q) / interval
+                        else:
+                            b = min(mb, n)
+                            demand += n * ln.mean_s(b) / b / interval
             want = math.ceil(demand / spec.target_utilization - 1e-9)
-            if self.qlen and not self.idle:
+            if self.qlen and not self.idle and not self.starting:  # saturated: one more at least
                 want = max(want, len(self.servers) - sum(s.retiring for s in self.servers) + 1)
             want = max(spec.min_instances, min(spec.max_instances, want))
             have = len(self.servers) - sum(s.retiring for s in self.servers)

@@ -21,9 +21,7 @@ import simpy
 
 from planner.sim.compute import Group, Pool
 from planner.sim.network import Topology, Transfer
-from planner.sim.spec import FederatedSpec, TrainingSpec
-
-MONTH_S = 30 * 86400.0
+from planner.sim.spec import MONTH_S, FederatedSpec, TrainingSpec
 
 
 class JobFailed(Exception):

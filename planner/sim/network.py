@@ -27,7 +27,7 @@ class Channel:
     """One direction of a link: bandwidth `Bps` bytes per second shared by its transfers."""
 
     __slots__ = ("env", "name", "src", "dst", "Bps", "flows", "v", "t_last", "version", "seq", "up",
-                 "busy_since", "busy_s", "bins", "bytes", "transfers", "egress_usd_per_gb", "energy_j_per_bit")
+                 "busy_since", "bins", "bytes", "transfers", "egress_usd_per_gb", "energy_j_per_bit")
 
     def __init__(self, env: simpy.Environment, src: str, dst: str, Bps: float, bins: TimeBins,
                  egress_usd_per_gb: float = 0.0, energy_j_per_bit: float = 0.0):
@@ -44,7 +44,6 @@ class Channel:
         self.seq = 0
         self.up = True
         self.busy_since = 0.0
-        self.busy_s = 0.0
         self.bins = bins
         self.bytes = 0.0
         self.transfers = 0
@@ -61,15 +60,16 @@ class Channel:
         flows = self.flows
         n = len(flows)
         if n:
-            self.v += (now - self.t_last) * self.Bps / n
+            v = self.v = self.v + (now - self.t_last) * self.Bps / n
         else:
+            v = 0.0
             self.busy_since = now
         self.t_last = now
         self.seq += 1
-        heappush(flows, (self.v + nbytes, self.seq, item, cont, nbytes))
-        # the head's completion moves with every start, so re-arm the single timer
+        heappush(flows, (v + nbytes, self.seq, item, cont, nbytes))
+        # the head's completion moves with every start: re-arm the single timer
         self.version += 1
-        dt = (flows[0][0] - self.v) * (n + 1) / self.Bps
+        dt = (flows[0][0] - v) * (n + 1) / self.Bps
         ev = self.env.timeout(dt if dt > 0.0 else 0.0, self.version)
         ev.callbacks.append(self._fire)
 
@@ -78,6 +78,14 @@ class Channel:
             return  # superseded by a later start or end
         now = self.env.now
         flows = self.flows
+        if len(flows) == 1:  # the common case: the only transfer is done
+            _, _, item, cont, nbytes = flows.pop()
+            self.bytes += nbytes
+            self.transfers += 1
+            self.v = 0.0
+            self._close_busy(now)
+            cont(item)
+            return
         n = len(flows)
         v = self.v + (now - self.t_last) * self.Bps / n
         head = flows[0][0]
@@ -104,10 +112,21 @@ class Channel:
             cont(item)
 
     def _close_busy(self, now: float) -> None:
-        if now > self.busy_since:
-            self.busy_s += now - self.busy_since
-            self.bins.add(self.busy_since, now)
+        """Add the busy period that ends now to the utilisation bins."""
+        t0 = self.busy_since
         self.busy_since = now
+        b = self.bins
+        w = b.width
+        i = int(t0 / w)
+        if i == int(now / w) and i < b.n:
+            b.values[i] += now - t0
+        elif now > t0:
+            b.add(t0, now)
+
+    @property
+    def busy_s(self) -> float:
+        """Seconds with at least one transfer (the channel then runs at full rate)."""
+        return sum(self.bins.values)
 
     def fail(self) -> list:
         """Take the channel down: every transfer on it is dropped; returns their items."""

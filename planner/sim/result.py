@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from planner.sim.jobs import MONTH_S
 from planner.sim.metrics import LogSketch
+from planner.sim.spec import MONTH_S
 
 if TYPE_CHECKING:
     from planner.sim.engine import Engine
@@ -152,6 +152,7 @@ def collect(engine: Engine) -> SimResult:
 
     # ---------------------------------------------------------------- compute: cost, energy, use
     alloc: dict[str, float] = defaultdict(float)
+    served = {f.name: f.served for f in engine.flows}
     cost_rows, energy_rows, compute_rows, util_rows = [], [], [], []
     for g in engine.groups.values():
         sp = g.spec
@@ -167,7 +168,7 @@ def collect(engine: Engine) -> SimResult:
         usd = own_usd + elec_usd
         busy_by: dict[str, float] = defaultdict(float)
         for ln in inf_lanes:
-            for name, b in ln.busy_by_flow().items():
+            for name, b in ln.busy_by_flow(served).items():
                 busy_by[name] += b
         user_names = sorted({u for ln in inf_lanes for u in ln.users})
         if inf_busy > 0 and busy_by:

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 ServiceTime = Callable[[int], float]
 
+#: A month, for monthly costs: 30 days.
+MONTH_S = 30 * 86400.0
+
 
 def constant(seconds: float) -> ServiceTime:
     """A service time that does not depend on the batch size (a batch costs as much as one)."""
@@ -190,6 +193,7 @@ class SimSpec:
     bins: int = 120  # utilisation time bins over the horizon (bounded memory)
     mss_bytes: int = 1460  # packet payload, for loss -> retransmissions
     window_bytes: int = 65536  # bytes in flight per round trip, for loss -> retransmissions
+    merge_poisson: bool = True  # drive all Poisson streams as one superposed stream (exact, faster)
     name: str = "sim"
     # cost attribution the adapter knows and the engine reports back
     notes: dict = field(default_factory=dict)

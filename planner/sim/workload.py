@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect_right
 
 import simpy
 
@@ -49,6 +50,9 @@ class Request:
 class InferenceFlow:
     """Runs one inference workload: arrivals, the compiled path, completion and failure."""
 
+    __slots__ = ("env", "spec", "name", "stats", "steps", "rng_arrivals", "rng", "warmup_s", "trace", "trace_rng",
+                 "next_id", "served", "pending_retries", "lanes", "transfers", "up_transfers")
+
     def __init__(self, env: simpy.Environment, spec: InferenceSpec, rng_arrivals: random.Random,
                  rng_misc: random.Random, warmup_s: float, trace: TraceWriter | None):
         self.env = env
@@ -62,6 +66,7 @@ class InferenceFlow:
         self.trace = trace
         self.trace_rng = random.Random(rng_misc.random())
         self.next_id = 0
+        self.served = 0  # finished compute steps (shares a shared lane's busy time)
         self.pending_retries = 0
         self.lanes: list = []
         self.transfers: list = []
@@ -86,21 +91,25 @@ class InferenceFlow:
     def _arrivals(self, times, horizon_s: float):
         env = self.env
         timeout = env.timeout
-        first = self.steps[0]
-        st = self.stats
+        arrive = self.arrive
         for t in times:
             if t >= horizon_s:
                 return
             yield timeout(t - env.now)
-            # a new request, inlined: this is the hottest loop of the simulator
-            now = env.now
-            rid = self.next_id
-            self.next_id = rid + 1
-            st.arrived += 1
-            st.area += st.in_system * (now - st.t_last)
-            st.t_last = now
-            st.in_system += 1
-            first(Request(self, rid, now))
+            arrive()
+
+    def arrive(self) -> None:
+        """A new request arrives now and starts on its path (the hottest code of the simulator)."""
+        now = self.env.now
+        st = self.stats
+        rid = self.next_id
+        self.next_id = rid + 1
+        st.arrived += 1
+        st.area += st.in_system * (now - st.t_last)
+        st.t_last = now
+        st.in_system += 1
+        self.steps[0](Request(self, rid, now))
+
 
     # ------------------------------------------------------------------ outcomes
     def complete(self, req: Request) -> None:
@@ -174,3 +183,33 @@ class InferenceFlow:
 
     def __repr__(self) -> str:
         return f"InferenceFlow({self.name!r}, {len(self.steps) - 1} steps, {self.stats.in_system} in system)"
+
+
+def poisson_mux(env: simpy.Environment, flows: list[InferenceFlow], rng: random.Random, horizon_s: float):
+    """One process for many Poisson streams: their superposition is a Poisson stream at the sum
+    of the rates, and each arrival belongs to stream i with probability rate_i / sum (exact).
+    One pending event instead of one per stream keeps the event heap, and so the cost of an
+    event, small however many sources a scenario has."""
+    rates = [f.spec.arrival.params["rate_per_s"] for f in flows]
+    total = sum(rates)
+    if total <= 0:
+        return
+    arrive = [f.arrive for f in flows]
+    k = len(flows)
+    equal = max(rates) - min(rates) <= 1e-12 * max(rates)
+    cum, acc = [], 0.0
+    for r in rates:
+        acc += r
+        cum.append(acc / total)
+    cum[-1] = 1.0
+    expo, uni, timeout = rng.expovariate, rng.random, env.timeout
+    t = env.now
+    while True:
+        t += expo(total)
+        if t >= horizon_s:
+            return
+        yield timeout(t - env.now)
+        if equal:
+            arrive[int(uni() * k)]()
+        else:
+            arrive[bisect_right(cum, uni())]()

@@ -1,0 +1,222 @@
+"""The Streamlit app under `streamlit.testing`: every page opens, edits re-plan, errors name the
+field, the simulation runs, and an upload may name only files that came with it."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from streamlit.testing.v1 import AppTest
+
+from planner.errors import ScenarioError
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+RATE = "edit:workloads.inspection.arrival.rate_per_s"
+
+pytestmark = pytest.mark.slow
+
+
+def _app_module():
+    """app.py as a module (its page code runs only under `streamlit run`)."""
+    if "planner_app" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("planner_app", ROOT / "app.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["planner_app"] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["planner_app"]
+
+
+def _start() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _go(at: AppTest, page: str) -> AppTest:
+    at.sidebar.radio(key="page").set_value(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def test_every_page_opens() -> None:
+    at = _start()
+    assert "Valid:" in _texts(at.success)
+    for page in _app_module().PAGES:
+        _go(at, page)
+        assert at.header[0].value.startswith(page.split(" ")[0]), page
+        assert not at.error, (page, _texts(at.error))
+
+
+def test_changing_a_rate_changes_the_plan() -> None:
+    at = _go(_start(), "Plan")
+    before_cost = _metric(at, "Monthly cost")
+    before = at.dataframe[0].value[["workload", "site", "hardware", "precision", "monthly_cost_usd"]]
+    _go(at, "Scenario")
+    at.number_input(key=RATE).set_value(1800.0).run()  # ten times the cameras
+    assert not at.exception
+    _go(at, "Plan")
+    after = at.dataframe[0].value[["workload", "site", "hardware", "precision", "monthly_cost_usd"]]
+    assert not after.equals(before)
+    assert _metric(at, "Monthly cost") != before_cost
+    # The edited scenario is offered for download.
+    assert any(b.proto.label == "Download the scenario (YAML)" for b in at.get("download_button"))
+    assert at.session_state["scn"]["raw"]["workloads"]["inspection"]["arrival"]["rate_per_s"] == 1800.0
+
+
+def test_privacy_and_link_edits_replan() -> None:
+    at = _start()
+    at.selectbox(key="edit:workloads.inspection.privacy").set_value("site").run()
+    at.number_input(key="edit:links[0].uplink_mbps").set_value(5000.0).run()
+    at.number_input(key="edit:prices.electricity_usd_per_kwh").set_value(0.5).run()
+    assert not at.exception
+    raw = at.session_state["scn"]["raw"]
+    assert raw["workloads"]["inspection"]["privacy"] == "site"
+    assert raw["links"][0]["uplink_mbps"] == 5000.0
+    assert raw["prices"]["electricity_usd_per_kwh"] == 0.5
+    _go(at, "Plan")
+    t = at.dataframe[0].value
+    assert t.set_index("workload").loc["inspection", "site"] == "plant"  # privacy `site` keeps it there
+
+
+def test_invalid_value_is_shown_in_place_naming_the_field() -> None:
+    at = _start()
+    at.number_input(key=RATE).set_value(0.0).run()
+    assert not at.exception
+    errors = _texts(at.error)
+    assert "workloads.inspection.arrival.rate_per_s" in errors and "must be > 0" in errors
+    _go(at, "Plan")
+    assert "not valid" in _texts(at.error)
+    _go(at, "Scenario")
+    at.number_input(key=RATE).set_value(90.0).run()
+    assert "Valid:" in _texts(at.success) and not at.error
+
+
+def test_simulation_runs_with_results_and_downloads() -> None:
+    at = _start()
+    at.number_input(key="edit:horizon_s").set_value(60.0).run()
+    _go(at, "Simulation")
+    at.button(key="run_sim").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert int(_metric(at, "Arrived").replace(",", "")) > 0
+    summary = at.dataframe[0].value
+    assert {"workload", "p99_ms", "slo_met_frac"} <= set(summary.columns)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert any("results" in label for label in labels), labels
+    # Coming back shows the stored run without simulating again.
+    _go(at, "Plan")
+    _go(at, "Simulation")
+    assert _metric(at, "Arrived")
+
+
+def test_comparison_pareto_sweep_and_cost_explorer() -> None:
+    at = _go(_start(), "Comparison")
+    headings = _texts(at.markdown)
+    assert "### plan" in headings and "### all-edge" in headings and "### all-cloud" in headings
+    at.radio(key="compare_mode").set_value("Two scenarios side by side").run()
+    at.selectbox(key="compare_other").set_value("hospital_imaging.yaml").run()
+    assert not at.exception and len(at.dataframe) >= 2
+
+    _go(at, "Pareto & sweeps")
+    at.button(key="btn:pareto").click().run()
+    assert not at.exception and len(at.dataframe) >= 1
+    at.text_input(key="sweep:values:inspection: arrival rate_per_s").set_value("90, 180, 1800").run()
+    at.button(key="btn:sweep").click().run()
+    assert not at.exception
+    sweep = at.dataframe[-1].value
+    assert list(sweep["value"]) == [90.0, 180.0, 1800.0] and "inspection" in sweep.columns
+
+    _go(at, "Cost explorer")
+    assert _metric(at, "Source") in _app_module().SOURCES
+    at.selectbox(key="ce_hw").set_value("jetson-orin-nx-16gb").run()
+    at.selectbox(key="ce_prec").set_value("int8").run()
+    assert not at.exception and _metric(at, "Source") in _app_module().SOURCES
+
+
+def test_every_example_plans() -> None:
+    at = _start()
+    for name in _app_module().examples():
+        at.selectbox(key="example").set_value(name).run()
+        load = [b for b in at.button if b.label.startswith("Load")]
+        if load:
+            load[0].click().run()
+        assert at.session_state["scn"]["file"] == name
+        _go(at, "Plan")
+        assert not at.error, (name, _texts(at.error))
+        _go(at, "Scenario")
+
+
+def test_yaml_editor_applies() -> None:
+    at = _start()
+    s = at.session_state["scn"]
+    raw = yaml.safe_load(s["loaded"])
+    raw["workloads"]["ppe-detection"]["slo"]["p99_ms"] = 123
+    at.text_area(key=f"yaml:{s['label']}").input(yaml.safe_dump(raw, sort_keys=False)).run()
+    next(b for b in at.button if b.label == "Apply the YAML").click().run()
+    assert not at.exception
+    assert at.session_state["scn"]["raw"]["workloads"]["ppe-detection"]["slo"]["p99_ms"] == 123
+    assert at.number_input(key="edit:workloads.ppe-detection.slo.p99_ms").value == 123
+
+
+# ------------------------------------------------------------------------------ uploads
+REMOTE = (ROOT / "scenarios" / "remote_site.yaml").read_text()
+
+
+def test_upload_may_name_only_its_own_files(tmp_path: Path) -> None:
+    app = _app_module()
+    # Without the trace uploaded, the scenario loads (to be fixed in place) but does not validate.
+    s = app.load_upload("remote_site.yaml", REMOTE.encode(), {}, tmp_path)
+    assert s["attachments"] == {}
+    at = _start()
+    at.session_state["scn"] = s
+    at.run()
+    assert not at.exception
+    errors = _texts(at.error)
+    assert "workloads.fragmentation.arrival.file" in errors and "not uploaded" in errors
+    # A path on the server is never read, even one that exists.
+    evil = REMOTE.replace("traces/remote_site.csv", str(ROOT / "scenarios" / "traces" / "remote_site.csv"))
+    at.session_state["scn"] = app.load_upload("evil.yaml", evil.encode(), {}, tmp_path)
+    at.run()
+    assert "not uploaded" in _texts(at.error)
+    # With the trace uploaded beside it (by file name), it validates and plans.
+    trace = (ROOT / "scenarios" / "traces" / "remote_site.csv").read_bytes()
+    s = app.load_upload("remote_site.yaml", REMOTE.encode(), {"remote_site.csv": trace}, tmp_path)
+    assert Path(s["attachments"]["traces/remote_site.csv"]).parent == tmp_path
+    at.session_state["scn"] = s
+    at.run()
+    assert "Valid:" in _texts(at.success)
+    _go(at, "Plan")
+    assert not at.error
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("!!python/object/apply:os.system ['echo hi']", "YAML"),
+    ("name: x\nname: y\n", "duplicate key"),
+    ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefg", "bcdefgh")), "expands"),
+    ("- just\n- a list\n", "mapping"),
+])
+def test_upload_is_data_never_code(tmp_path: Path, text: str, reason: str) -> None:
+    with pytest.raises(ScenarioError, match=reason):
+        _app_module().load_upload("bad.yaml", text.encode(), {}, tmp_path)
+
+
+def test_upload_size_and_attachment_names(tmp_path: Path) -> None:
+    app = _app_module()
+    with pytest.raises(ScenarioError, match="larger than"):
+        app.load_upload("big.yaml", b"#" * (app.MAX_FILE_BYTES + 1), {}, tmp_path)
+    with pytest.raises(ScenarioError, match="attachments are"):
+        app.load_upload("remote_site.yaml", REMOTE.encode(), {"run.sh": b"echo"}, tmp_path)
+    # A name with a path is reduced to its file name and written only into the upload folder.
+    s = app.load_upload("remote_site.yaml", REMOTE.encode(), {"../../remote_site.csv": b"timestamp_s\n0\n1\n"}, tmp_path)
+    assert Path(s["attachments"]["traces/remote_site.csv"]) == tmp_path / "remote_site.csv"

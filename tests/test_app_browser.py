@@ -1,0 +1,133 @@
+"""The app in a real browser: `streamlit run app.py` on a loopback port, driven by Playwright in
+Debian's chromium (`.ci/run` installs it). It plans and simulates the default scenario, takes
+screenshots, and finds no error on the page.
+
+`UPDATE_SCREENSHOT=1 pytest tests/test_app_browser.py` also writes docs/screenshot.png (the README's).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="Debian's chromium is not at /usr/bin/chromium (`.ci/run` installs it: apt-get install chromium)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served on a free loopback port; its log is printed if it does not come up."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not come up (exit {proc.poll()}):\n{log_path.read_text(errors='replace')}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _no_errors(page, errors: list[str]) -> None:
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, exceptions.first.inner_text()
+    alerts = page.locator('[data-testid="stAlertContentError"]')
+    assert alerts.count() == 0, alerts.first.inner_text()
+    assert "Traceback" not in page.inner_text("body")
+    assert not errors, errors
+
+
+def _open_page(page, name: str) -> None:
+    page.locator('[data-testid="stSidebar"] label').filter(has_text=name).first.click()
+
+
+def _settle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the app has finished its run (no running indicator) and drawn its figures."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)",
+        timeout=timeout_ms)
+    page.wait_for_timeout(1500)  # plotly draws after the run ends
+
+
+def test_plan_and_simulate_default_scenario(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1100})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server, wait_until="domcontentloaded")
+            page.get_by_text("Hybrid placement planner").first.wait_for(timeout=90_000)
+            page.get_by_text("Valid:").first.wait_for(timeout=90_000)
+            _settle(page)
+            _no_errors(page, errors)
+
+            _open_page(page, "Plan")
+            page.get_by_text("Placement", exact=True).first.wait_for(timeout=120_000)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            _settle(page)
+            _no_errors(page, errors)
+            page.screenshot(path=str(tmp_path / "plan.png"))
+            if os.environ.get("UPDATE_SCREENSHOT") == "1":
+                (ROOT / "docs").mkdir(exist_ok=True)
+                shutil.copy(tmp_path / "plan.png", ROOT / "docs" / "screenshot.png")
+
+            _open_page(page, "Simulation")
+            page.get_by_role("button", name="Run simulation").click()
+            exception = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
+            page.get_by_text("Arrived", exact=True).or_(exception).first.wait_for(timeout=240_000)
+            _settle(page, 240_000)
+            _no_errors(page, errors)
+            page.screenshot(path=str(tmp_path / "simulation.png"))
+            assert (tmp_path / "simulation.png").stat().st_size > 10_000
+        finally:
+            browser.close()

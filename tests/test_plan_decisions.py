@@ -1,0 +1,140 @@
+"""The example scenarios reach the decisions an architect would defend, each with its reason;
+bad placements and infeasible scenarios are explained; the CLI's plan commands behave."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import planner
+from planner.scenario import parse_scenario
+
+EXAMPLES = ["smart_factory", "vehicle_fleet", "retail_stores", "hospital_imaging", "voice_assistant",
+            "llm_assistant", "federated_stores", "remote_site"]
+
+
+@pytest.fixture(scope="module")
+def plans():
+    return {name: planner.plan(planner.load_scenario(f"scenarios/{name}.yaml")) for name in EXAMPLES}
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_example_has_a_feasible_explained_plan(plans, name):
+    p = plans[name]
+    assert p.feasible, (p.conflicts, p.table()[["workload", "violations"]])
+    t = p.table()
+    assert set(t["workload"]) == set(p.scenario.workloads)
+    assert t["ok"].all()
+    assert (t["reason"].str.len() > 20).all() and (t["binding"] != "").all()
+    assert p.monthly_cost_usd == pytest.approx(t["monthly_cost_usd"].sum(), rel=1e-6)
+    inference = t[t["kind"] == "inference"]
+    assert (inference["predicted_p99_ms"] <= inference["slo_p99_ms"].fillna(float("inf"))).all()
+
+
+def test_hospital_imaging_stays_on_site(plans):
+    """CT images may not leave the hospital: the cloud, however cheap, is never chosen, and the
+    explanation says privacy ruled it out."""
+    t = plans["hospital_imaging"].table().set_index("workload")
+    assert t.loc["ct-triage", "site"] == "hospital"
+    assert "privacy" in t.loc["ct-triage", "reason"]
+
+
+def test_llm_goes_to_the_cloud(plans):
+    """An 8B model's code-completion load cannot be served by four Orin NX boards within its SLO:
+    it runs on cloud GPUs."""
+    t = plans["llm_assistant"].table().set_index("workload")
+    assert t.loc["code-complete", "site"] == "aws-eu-west-1"
+
+
+def test_store_video_is_reduced_at_the_edge(plans):
+    """200 stores' camera streams exceed the broadband uplink: footfall detection runs in the
+    stores, and the explanation names the bandwidth that keeps it off the cloud."""
+    t = plans["retail_stores"].table().set_index("workload")
+    assert t.loc["footfall", "site"] == "stores"
+    assert "bandwidth" in t.loc["footfall", "reason"] or "SLO" in t.loc["footfall", "reason"]
+
+
+def test_privacy_site_workloads_never_leave(plans):
+    for p in plans.values():
+        for name, c in p.placement.items():
+            w = p.scenario.workloads[name]
+            if w.privacy == "site":
+                assert c.site == w.source, (p.scenario.name, name)
+
+
+def test_evaluate_gives_the_same_numbers_as_the_plan(plans):
+    p = plans["smart_factory"]
+    q = planner.evaluate(p.scenario, p.to_dict())
+    assert q.feasible
+    assert q.monthly_cost_usd == pytest.approx(p.monthly_cost_usd, rel=1e-9)
+    pd_t, q_t = p.table().set_index("workload"), q.table().set_index("workload")
+    assert (pd_t["predicted_p99_ms"].fillna(-1) == q_t["predicted_p99_ms"].fillna(-1)).all()
+
+
+def test_evaluate_names_the_broken_constraint():
+    sc = planner.load_scenario("scenarios/hospital_imaging.yaml")
+    cloud = next(n for n, s in sc.sites.items() if s.kind == "cloud")
+    hw = sc.sites[cloud].pools[0].hardware
+    q = planner.evaluate(sc, {"ct-triage": {"site": cloud, "hardware": hw, "precision": "fp16"}})
+    assert not q.feasible
+    row = q.table().set_index("workload").loc["ct-triage"]
+    assert "privacy" in row["violations"]
+
+
+def _tiny(rate_per_s: float, p99_ms: float, privacy: str = "site") -> dict:
+    return {
+        "name": "tiny",
+        "sites": {"plant": {"kind": "edge", "devices": [{"hardware": "raspberry-pi-5", "count": 1}]},
+                  "cloud": {"kind": "cloud", "pools": [{"hardware": "l4", "max_instances": 2}]}},
+        "links": [{"between": ["plant", "cloud"], "network": "fiber-wan"}],
+        "workloads": {"inspection": {"kind": "inference", "model": "resnet-50", "source": "plant", "privacy": privacy,
+                                     "arrival": {"process": "poisson", "rate_per_s": rate_per_s},
+                                     "slo": {"p99_ms": p99_ms}, "precisions": ["fp32"]}},
+    }
+
+
+def test_infeasible_scenario_says_what_conflicts_and_by_how_much():
+    sc = parse_scenario(_tiny(1.0, 0.01), file="tiny.yaml")
+    p = planner.plan(sc)
+    assert not p.feasible
+    text = " ".join(p.conflicts)
+    assert "inspection needs p99 ≤ 0.01 ms; the best reachable is" in text
+    assert "raspberry-pi-5" in text
+
+
+def test_capacity_conflict_is_reported():
+    sc = parse_scenario(_tiny(5000.0, 100000), file="tiny.yaml")
+    p = planner.plan(sc)
+    assert not p.feasible
+    assert p.conflicts and any("raspberry-pi-5" in c for c in p.conflicts)
+
+
+def test_pareto_front_is_non_dominated():
+    sc = planner.load_scenario("scenarios/smart_factory.yaml")
+    front = planner.pareto(sc, points=5)
+    assert len(front) >= 1
+    assert front["monthly_cost_usd"].is_monotonic_increasing
+    assert front["weighted_p99_ms"].is_monotonic_decreasing
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "planner.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_plan_json():
+    r = _cli("plan", "scenarios/smart_factory.yaml", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["feasible"] is True
+    assert {w["workload"] for w in out["workloads"]} == set(planner.load_scenario("scenarios/smart_factory.yaml").workloads)
+
+
+def test_cli_evaluate_bad_placement_is_one_line(tmp_path):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("inspection: {site: plant, hardware: jetson-orin-nx, precision: int8}\n")
+    r = _cli("evaluate", "scenarios/smart_factory.yaml", "--placement", str(bad))
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert "inspection.hardware" in r.stderr and "jetson-orin-nx-16gb" in r.stderr
