@@ -164,6 +164,14 @@ def load_example(name: str) -> dict:
             "label": f"example {name}"}
 
 
+def _error_of(text: str, name: str, attachments: dict[str, Path]) -> ScenarioError | None:
+    try:
+        planner.parse_scenario(text, file=name, allow_paths=False, attachments=attachments)
+    except ScenarioError as e:
+        return e
+    return None
+
+
 def load_upload(name: str, data: bytes, files: dict[str, bytes], folder: str | Path) -> dict:
     """The state for an uploaded scenario, or `ScenarioError` when it cannot be read at all.
 
@@ -187,11 +195,12 @@ def load_upload(name: str, data: bytes, files: dict[str, bytes], folder: str | P
         raise ScenarioError(name, "", "expected a mapping of fields at the top level")
     if _count_nodes(raw, MAX_YAML_NODES) > MAX_YAML_NODES:
         raise ScenarioError(name, "", f"the document expands to more than {MAX_YAML_NODES:,} values (aliases?)")
-    try:
-        planner.parse_scenario(text, file=name, allow_paths=False, attachments={r: Path("-") for r in _file_refs(raw)})
-    except ScenarioError as e:
-        if not e.field:  # unreadable as a whole (duplicate keys and the like): refuse it
-            raise
+    # The text must mean what its safe-loaded dict means (no duplicate keys and the like): the app
+    # edits the dict, so a document whose errors the dict would hide is refused with the planner's reason.
+    stand_ins = {r: Path("-") for r in _file_refs(raw)}
+    text_err, dict_err = (_error_of(t, name, stand_ins) for t in (text, _dump(raw)))
+    if text_err is not None and str(text_err) != str(dict_err):
+        raise text_err
     saved: dict[str, Path] = {}
     folder = Path(folder)
     for fname, content in files.items():
@@ -376,10 +385,12 @@ def page_scenario() -> None:
             ex = examples()
             names = list(ex)
             current = s["file"] if s["label"].startswith("example") and s["file"] in names else DEFAULT_EXAMPLE
-            pick = st.selectbox("Example", names, index=names.index(current), key="example",
+            pick = st.selectbox("Example", names, index=names.index(current), key="example", on_change=_picked,
                                 format_func=lambda n: f"{n}: {ex[n][:90]}…" if len(ex[n]) > 90 else f"{n}: {ex[n]}")
             if pick != s["file"] or not s["label"].startswith("example"):
-                if st.button(f"Load {pick}", type="primary"):
+                edited = _dump(s["raw"]) != s["loaded"]
+                if st.button(f"Load {pick}" + (" (your edits are lost: download them first)" if edited else ""),
+                             type="primary"):
                     replace_state(load_example(pick))
                     st.rerun()
             with st.expander("The question this example asks"):
@@ -394,8 +405,20 @@ def page_scenario() -> None:
         st.error(f"Not valid: {err}", icon=":material/error:")
     else:
         st.success(f"Valid: {len(sc.sites)} sites, {len(sc.links)} links, {len(sc.workloads)} workloads.", icon=":material/check_circle:")
+        p = plan_of(*key)
+        where = "; ".join(f"**{n}** → {c.hardware}@{c.site} {c.precision}" for n, c in p.placement.items())
+        verdict = "feasible" if p.feasible else "**not feasible**"
+        st.markdown(f"Plan: {verdict}, ${p.monthly_cost_usd:,.0f} per month. {where or 'Nothing placed.'} "
+                    "(details on the Plan page)" if p.placement else f"Plan: {verdict}: {'; '.join(p.conflicts)}")
     _edit_widgets(s["raw"], err)
     _yaml_editor(s)
+
+
+def _picked() -> None:
+    """Load the example picked, unless that would lose edits (then a button asks)."""
+    s = state()
+    if _dump(s["raw"]) == s["loaded"]:
+        replace_state(load_example(st.session_state["example"]))
 
 
 def _upload_form() -> None:
@@ -646,7 +669,7 @@ def page_simulation() -> None:
     st.caption(f"A discrete-event simulation (simpy) of the plan over {sc.horizon_s:g} s of simulated time: "
                "arrivals, shared links, batching, autoscaling and failures, with service times from the cost model. "
                "Monthly costs extrapolate the horizon to 30 days; periodic jobs are costed per run.")
-    c1, c2 = st.columns([1, 3])
+    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
     seed = c1.number_input("seed", value=int(sc.seed), step=1, min_value=0, key=f"sim_seed:{sc.seed}")
     cached = (key, int(seed)) in _sim_store()
     run = c2.button("Run simulation" if not cached else "Show simulation", type="primary", key="run_sim")
@@ -658,13 +681,15 @@ def page_simulation() -> None:
     done[("sim", key, int(seed))] = True
     s = r.summary()
     agree = report.agreement(p, r)
-    m1, m2, m3, m4, m5 = st.columns(5)
+    m1, m2, m3, m4 = st.columns(4)
     m1.metric("Arrived", f"{r.arrived:,}", border=True)
     m2.metric("Completed", f"{r.completed:,}", border=True)
     m3.metric("Failed", f"{r.failed:,}", border=True)
-    m4.metric(f"Monthly cost (planned ${p.monthly_cost_usd:,.0f})", f"${r.monthly_cost_usd:,.0f}", border=True,
-              help="Simulated: the horizon's accounted cost extrapolated to 30 days; jobs per run.")
-    m5.metric(f"Wall time ({r.requests_per_wall_s:,.0f} req/s)", f"{r.wall_s:.1f} s", border=True)
+    m4.metric("Monthly cost, simulated", f"${r.monthly_cost_usd:,.0f}", border=True,
+              help="The horizon's accounted cost extrapolated to 30 days; periodic jobs per run.")
+    st.caption(f"Seed {r.seed}, {r.horizon_s:g} s simulated in {r.wall_s:.1f} s of wall time "
+               f"({r.requests_per_wall_s:,.0f} requests per second); {r.in_flight:,} still in flight at the end. "
+               f"The plan predicted ${p.monthly_cost_usd:,.0f} per month.")
     st.info(report.agreement_sentence(agree), icon=":material/fact_check:")
     st.dataframe(s, hide_index=True, column_config={
         "slo_met_frac": st.column_config.ProgressColumn("SLO met", min_value=0.0, max_value=1.0, format="percent"),
@@ -1007,12 +1032,12 @@ def page_costs() -> None:
             st.error(f"No estimate: {row['note']}")
         else:
             m = st.columns(5)
-            m[0].metric("Latency", f"{row['latency_ms']:,.3f} ms", border=True)
-            m[1].metric("Throughput", f"{row['throughput_per_s']:,.1f} /s", border=True)
-            m[2].metric("Memory", f"{row['memory_gb']:,.2f} GB", None if row["fits"] is None else
+            m[0].metric("Latency", f"{row['latency_ms']:.3g} ms", border=True, help="Per batch.")
+            m[1].metric("Throughput", f"{row['throughput_per_s']:,.4g} /s", border=True, help="Samples per second.")
+            m[2].metric("Memory", f"{row['memory_gb']:.3g} GB", None if row["fits"] is None else
                         ("fits" if row["fits"] else "does not fit"), delta_color="normal" if row["fits"] else "inverse",
                         border=True)
-            m[3].metric("Energy", f"{row['energy_j']:,.4f} J / batch", border=True)
+            m[3].metric("Energy", f"{row['energy_j']:.3g} J", border=True, help="Per batch.")
             m[4].metric("Source", row["source"], border=True, help=SOURCES.get(row["source"], ""))
             e = estimate_of(model, hw, prec, batch, training)
             with st.expander("Everything the estimate says"):

@@ -303,9 +303,9 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as e:  # click's usage errors and our own bugs
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+        # typer may bundle its own click: find ClickException through BadParameter's bases.
+        click_exc = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+        if isinstance(e, click_exc):
             e.show()
             sys.exit(e.exit_code)
         if os.environ.get("PLANNER_DEBUG"):

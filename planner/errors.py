@@ -23,7 +23,7 @@ class ScenarioError(PlannerError):
             msg += f" in {field}"
         if hint:
             msg += f"; {hint}"
-        super().__init__(msg)
+        super().__init__(one_line(msg))
 
 
 class CatalogError(PlannerError, KeyError):
@@ -36,6 +36,11 @@ class CatalogError(PlannerError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; we want it plain
         return str(self.args[0]) if self.args else ""
+
+
+def one_line(text: str) -> str:
+    """Escape newlines and other unprintable characters so a message stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -378,6 +378,8 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     seen: dict[Any, Any] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, Hashable):
+            raise yaml.constructor.ConstructorError(None, None, "a key must be a plain name, not a list or mapping", key_node.start_mark)
         if key in seen:
             mark = key_node.start_mark
             raise yaml.constructor.ConstructorError(
@@ -393,16 +395,18 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def load_scenario(path: str | Path) -> Scenario:
     """Read, parse and validate a scenario YAML file; `ScenarioError` on any bad input."""
     p = Path(path)
-    if not p.exists():
-        raise ScenarioError(str(path), "", "file not found")
-    if not p.is_file():
-        raise ScenarioError(str(path), "", "not a file")
-    if p.stat().st_size > MAX_FILE_BYTES:
-        raise ScenarioError(str(path), "", f"file is larger than {MAX_FILE_BYTES // 1_000_000} MB")
     try:
+        if not p.exists():
+            raise ScenarioError(str(path), "", "file not found")
+        if not p.is_file():
+            raise ScenarioError(str(path), "", "not a file")
+        if p.stat().st_size > MAX_FILE_BYTES:
+            raise ScenarioError(str(path), "", f"file is larger than {MAX_FILE_BYTES // 1_000_000} MB")
         text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError(str(path), "", f"cannot read file: {e}") from None
+    except OSError as e:
+        raise ScenarioError(str(path), "", f"cannot read file: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(str(path), "", "cannot read file: not UTF-8 text") from None
     return parse_scenario(text, file=str(path), base_dir=p.parent)
 
 
@@ -416,9 +420,13 @@ def parse_scenario(
     app) a scenario may only name files given in `attachments` (name -> local path), never a
     path on the server.
     """
+    if not isinstance(text, (str, Mapping)):
+        raise ScenarioError(file, "", f"expected a mapping of fields at the top level, got {_kind(text)}")
     data = _parse_yaml(text, file) if isinstance(text, str) else dict(text)
     if not isinstance(data, dict):
         raise ScenarioError(file, "", f"expected a mapping of fields at the top level, got {_kind(data)}")
+    if "source_file" in data:
+        raise ScenarioError(file, "source_file", "unknown field 'source_file'")
     try:
         sc = Scenario.model_validate({**data, "source_file": file})
     except ValidationError as e:
@@ -436,10 +444,40 @@ def _parse_yaml(text: str, file: str) -> Any:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = (e.problem or e.context or "invalid YAML").strip()
         if "duplicate key" in problem:
-            raise ScenarioError(file, "", problem) from None
+            raise ScenarioError(file, _duplicate_path(text, e.problem_mark), problem) from None
         raise ScenarioError(file, "", f"YAML syntax error{where}: {problem}") from None
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        col = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
+        raise ScenarioError(file, "", f"YAML syntax error at line {line}, column {col}: unacceptable character #x{e.character:04x}") from None
     except yaml.YAMLError as e:
-        raise ScenarioError(file, "", f"YAML error: {e}") from None
+        raise ScenarioError(file, "", f"YAML error: {' '.join(str(e).split())}") from None
+    except RecursionError:
+        raise ScenarioError(file, "", "YAML is nested too deeply") from None
+
+
+def _duplicate_path(text: str, mark: Any) -> str:
+    """The dotted path of the duplicated key at `mark` (composing does not check duplicates)."""
+    def walk(node: Any, path: str) -> str | None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                here = f"{path}.{k.value}" if path else str(k.value)
+                if mark is not None and k.start_mark.line == mark.line and k.start_mark.column == mark.column:
+                    return here
+                found = walk(v, here)
+                if found:
+                    return found
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                found = walk(v, f"{path}[{i}]")
+                if found:
+                    return found
+        return None
+
+    try:
+        return walk(yaml.compose(text, Loader=yaml.SafeLoader), "") or ""
+    except (yaml.YAMLError, RecursionError):
+        return ""
 
 
 def _kind(value: Any) -> str:
@@ -542,6 +580,7 @@ def _reason(err: dict, model: Any) -> tuple[str, str]:
         tag = ctx.get("discriminator", "").strip("'")
         expected = [x.strip().strip("'") for x in str(ctx.get("expected_tags", "")).split(",") if x.strip()]
         if t == "union_tag_not_found":
+            expected = expected or list(_TAGS.get(tag, ()))
             return f"missing '{tag}' (one of {', '.join(expected)})", ""
         got = ctx.get("tag")
         return f"unknown {tag} '{got}' (one of {', '.join(expected)})", did_you_mean(str(got), expected)
@@ -569,6 +608,9 @@ def _reason(err: dict, model: Any) -> tuple[str, str]:
     if t == "value_error":
         return str(ctx.get("error", err["msg"])), ""
     return err["msg"], ""
+
+
+_TAGS = {"kind": ("inference", "training", "federated"), "process": ("poisson", "periodic", "bursty", "diurnal", "trace")}
 
 
 def _short(value: Any) -> str:
@@ -672,7 +714,11 @@ def _resolve_file(name: str, field: str, base: Path, allow_paths: bool, attachme
         return Path(attachments[name])
     p = Path(name)
     p = p if p.is_absolute() else base / p
-    if not p.is_file():
+    try:
+        found = p.is_file()
+    except OSError as e:
+        fail(field, f"cannot read file: {e.strerror or e}")
+    if not found:
         fail(field, f"file not found: {p}")
     return p
 
@@ -684,8 +730,18 @@ def read_trace(path: Path, column: str = "timestamp_s") -> list[float]:
         raise ValueError("file not found")
     if path.stat().st_size > MAX_TRACE_BYTES:
         raise ValueError("trace file is too large")
+    try:
+        return _read_trace(path, column)
+    except csv.Error as e:
+        raise ValueError(f"not a CSV file: {e}") from None
+    except OSError as e:
+        raise ValueError(f"cannot read file: {e.strerror or e}") from None
+
+
+def _read_trace(path: Path, column: str) -> list[float]:
     out: list[float] = []
-    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+    # utf-8-sig: spreadsheets write a byte-order mark before the header.
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
         rows = csv.reader(fh)
         header = next(rows, None)
         if header is None:
@@ -704,6 +760,8 @@ def read_trace(path: Path, column: str = "timestamp_s") -> list[float]:
         out.extend(_trace_values(rows, col, 2, out[-1] if out else None))
     if not out:
         raise ValueError("trace has no timestamps")
+    if len(out) > 1 and out[-1] == out[0]:
+        raise ValueError("all timestamps are equal: the trace spans no time")
     return out
 
 

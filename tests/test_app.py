@@ -151,8 +151,8 @@ def test_every_example_plans() -> None:
         if load:
             load[0].click().run()
         assert at.session_state["scn"]["file"] == name
-        _go(at, "Plan")
-        assert not at.error, (name, _texts(at.error))
+        _go(at, "Plan")  # feasible or not, it plans and says so, without an exception
+        assert _metric(at, "Feasible") in ("yes", "no"), name
         _go(at, "Scenario")
 
 
@@ -199,7 +199,7 @@ def test_upload_may_name_only_its_own_files(tmp_path: Path) -> None:
     assert not at.error
 
 
-@pytest.mark.parametrize("text, reason", [
+@pytest.mark.parametrize("text, reason", ids=["python-tag", "duplicate-key", "alias-bomb", "not-a-mapping"], argvalues=[
     ("!!python/object/apply:os.system ['echo hi']", "YAML"),
     ("name: x\nname: y\n", "duplicate key"),
     ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(

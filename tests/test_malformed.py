@@ -26,9 +26,9 @@ CASES: dict[str, tuple[str, str]] = {
     "yaml_unclosed_flow": ("", "YAML syntax error at line 15, column"),
     "yaml_tab_indent": ("", "YAML syntax error at line 6, column 1"),
     # duplicate YAML keys: two sites, two workloads, a field twice
-    "yaml_duplicate_site": ("", "duplicate key 'plant' (line 10, column 3)"),
-    "yaml_duplicate_workload": ("", "duplicate key 'inspection' (line 24"),
-    "yaml_duplicate_field": ("", "duplicate key 'horizon_s' (line 4"),
+    "yaml_duplicate_site": ("sites.plant", "duplicate key 'plant' (line 10, column 3)"),
+    "yaml_duplicate_workload": ("workloads.inspection", "duplicate key 'inspection' (line 24"),
+    "yaml_duplicate_field": ("horizon_s", "duplicate key 'horizon_s' (line 4"),
     # unknown fields, with did-you-mean
     "unknown_field_top": ("horizon", "unknown field 'horizon'; did you mean 'horizon_s'?"),
     "unknown_field_device": ("sites.plant.devices[0].cnt", "unknown field 'cnt'; did you mean 'count'?"),
@@ -248,89 +248,66 @@ def _parse(text: str, base_dir: Path = CORPUS) -> planner.Scenario:
 BASE = (CORPUS / "valid_base.yaml").read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(strict=True, reason="scenario.py _construct_mapping: `key in seen` raises TypeError on an "
-                   "unhashable (complex) YAML key such as `? [a, b]`")
 def test_unhashable_yaml_key() -> None:
     with pytest.raises(ScenarioError):
         _parse(BASE.replace("  plant:\n", "  ? [p, q]\n  : {kind: edge}\n  plant:\n", 1))
 
 
-@pytest.mark.xfail(strict=True, reason="scenario.py _parse_yaml: deeply nested YAML raises RecursionError")
 def test_deeply_nested_yaml() -> None:
     with pytest.raises(ScenarioError):
         _parse("name: " + "[" * 3000 + "]" * 3000 + "\n")
 
 
-@pytest.mark.xfail(strict=True, reason="errors.py/scenario.py: a name holding a newline makes a multi-line message")
 def test_message_is_one_line_when_a_name_holds_a_newline() -> None:
     with pytest.raises(ScenarioError) as info:
         _parse(BASE.replace("source: plant", 'source: "pl\\nant"', 1))
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="scenario.py _parse_yaml: a yaml.reader.ReaderError (control character) "
-                   "is formatted with str(e), which spans two lines and gives no line/column")
 def test_control_character_is_one_line() -> None:
     with pytest.raises(ScenarioError) as info:
         _parse(BASE.replace("name: minimal", "name: mini\x07mal"))
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="scenario.py _reason: union_tag_not_found has no expected_tags in ctx, "
-                   "so the message reads \"missing 'kind' (one of )\"")
 def test_missing_kind_lists_the_choices() -> None:
     with pytest.raises(ScenarioError) as info:
         _parse(BASE.replace("    kind: inference\n", "", 1))
     assert "one of inference, training, federated" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="scenario.py read_trace: csv.Error (field larger than the csv field "
-                   "limit) is not a ValueError and escapes _check_references")
 def test_trace_with_huge_field(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_bytes(b"timestamp_s\n0.1\n" + b"1" * 200_000 + b"\n")
     with pytest.raises(ScenarioError):
         _parse(BASE.replace("{process: poisson, rate_per_s: 10}", "{process: trace, file: t.csv}"), tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="scenario.py _resolve_file: Path.is_file() raises OSError "
-                   "(ENAMETOOLONG) for a file name over 255 bytes")
 def test_trace_file_name_too_long() -> None:
     with pytest.raises(ScenarioError):
         _parse(BASE.replace("{process: poisson, rate_per_s: 10}", "{process: trace, file: %s.csv}" % ("a" * 300)))
 
 
-@pytest.mark.xfail(strict=True, reason="scenario.py load_scenario: Path.exists() raises OSError (ENAMETOOLONG); "
-                   "the CLI then prints 'internal error' and exits 1")
 def test_scenario_file_name_too_long() -> None:
     with pytest.raises(ScenarioError):
         planner.load_scenario(CORPUS / ("a" * 300 + ".yaml"))
 
 
-@pytest.mark.xfail(strict=True, reason="scenario.py read_trace: opens with encoding='utf-8', so the BOM that "
-                   "Excel writes hides the 'timestamp_s' header; 'utf-8-sig' would read it")
 def test_trace_with_bom(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_bytes("\ufefftimestamp_s\n0.1\n0.2\n".encode())
     _parse(BASE.replace("{process: poisson, rate_per_s: 10}", "{process: trace, file: t.csv}"), tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="scenario.py parse_scenario: a non-mapping, non-text argument (list, None) "
-                   "raises ValueError/TypeError from dict(text)")
 def test_parse_scenario_rejects_a_list() -> None:
     with pytest.raises(ScenarioError):
         planner.parse_scenario(["name", "x"], file="x.yaml")  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(strict=True, reason="scenario.py _parse_yaml: a duplicate key names only the key and line, "
-                   "not its field path (sites.plant)")
 def test_duplicate_key_names_its_path() -> None:
     with pytest.raises(ScenarioError) as info:
         planner.load_scenario(_path("yaml_duplicate_site"))
     assert info.value.field == "sites.plant"
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py main: typer>=0.17 vendors click as typer._click, so "
-                   "isinstance(e, click.exceptions.ClickException) is False and usage errors exit 1 as "
-                   "'internal error'")
 @pytest.mark.parametrize("args", [["validate"], ["validate", "--bogus"]], ids=["no-files", "bad-option"])
 def test_cli_usage_error_exits_2(args: list[str]) -> None:
     r = subprocess.run([*_planner_cmd(), *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
