@@ -313,59 +313,69 @@ def on_demand(slot: str, key: Any, label: str, compute: Callable[[], Any], *, he
 
 
 # =============================================================================== widgets
-def field_error(path: tuple, err: ScenarioError | None) -> None:
-    """Show the validation error here when it is about this field."""
-    if err is not None and err.field and err.field == _field(path):
-        st.error(f"**{err.field}**: {err.reason}" + (f"; {err.hint}" if err.hint else ""), icon=":material/warning:")
-
-
 def _edited(path: tuple, wkey: str) -> None:
     _set(state()["raw"], path, st.session_state[wkey])
-
-
-def num(label: str, path: tuple, err: ScenarioError | None, *, default: float | None = None, integer: bool = False,
-        step: float | None = None, help: str | None = None) -> None:
-    """A number input bound to a scenario field; left empty, the field is removed (its default applies)."""
-    cur = _get(state()["raw"], path)
-    shown = cur if cur is not None else default
-    if shown is not None and (isinstance(shown, bool) or not isinstance(shown, (int, float))):
-        st.text_input(label, value=str(shown), disabled=True, key=f"bad:{_field(path)}",
-                      help="Not a number: edit it in the YAML below.")
-        field_error(path, err)
-        return
-    wkey = f"edit:{_field(path)}"
-    if integer:
-        value = None if shown is None else int(shown)
-        st.number_input(label, value=value, step=int(step or 1), key=wkey, on_change=_edited, args=(path, wkey),
-                        help=help, placeholder="default")
-    else:
-        value = None if shown is None else float(shown)
-        st.number_input(label, value=value, step=float(step or 1.0), format="%g", key=wkey, on_change=_edited,
-                        args=(path, wkey), help=help, placeholder="default")
-    field_error(path, err)
-
-
-def choose(label: str, path: tuple, options: list[str], err: ScenarioError | None, *, default: str,
-           help: str | None = None) -> None:
-    cur = _get(state()["raw"], path) or default
-    opts = options if cur in options else [*options, str(cur)]
-    wkey = f"edit:{_field(path)}"
-    st.selectbox(label, opts, index=opts.index(cur), key=wkey, on_change=_edited, args=(path, wkey), help=help)
-    field_error(path, err)
 
 
 def _edited_list(path: tuple, wkey: str) -> None:
     _set(state()["raw"], path, list(st.session_state[wkey]) or None)
 
 
-def choose_many(label: str, path: tuple, options: list[str], err: ScenarioError | None, help: str | None = None) -> None:
-    cur = _get(state()["raw"], path)
-    cur = [c for c in cur if isinstance(c, str)] if isinstance(cur, list) else []
-    opts = list(dict.fromkeys([*options, *cur]))
-    wkey = f"edit:{_field(path)}"
-    st.multiselect(label, opts, default=cur, key=wkey, on_change=_edited_list, args=(path, wkey), help=help,
-                   placeholder="all the hardware runs")
-    field_error(path, err)
+def show_error(err: ScenarioError) -> None:
+    st.error(f"**{err.field}**: {err.reason}" + (f"; {err.hint}" if err.hint else ""), icon=":material/warning:")
+
+
+class Editor:
+    """Widgets bound to fields of the edited scenario. Each shows the validation error about its
+    own field beneath it; `rest(prefix)` shows one about a field under `prefix` that has no widget."""
+
+    def __init__(self, raw: dict, err: ScenarioError | None):
+        self.raw, self.err, self.fields = raw, err, set()
+
+    def here(self, path: tuple) -> None:
+        field = _field(path)
+        self.fields.add(field)
+        if self.err is not None and self.err.field == field:
+            show_error(self.err)
+
+    def rest(self, prefix: str) -> None:
+        f = self.err.field if self.err is not None else ""
+        if f and f not in self.fields and (f == prefix or f.startswith((prefix + ".", prefix + "["))):
+            show_error(self.err)
+
+    def num(self, label: str, path: tuple, *, default: float | None = None, integer: bool = False,
+            step: float | None = None, help: str | None = None) -> None:
+        """A number input; left empty, the field is removed (its default applies)."""
+        cur = _get(self.raw, path)
+        shown = cur if cur is not None else default
+        wkey = f"edit:{_field(path)}"
+        if shown is not None and (isinstance(shown, bool) or not isinstance(shown, (int, float))):
+            st.text_input(label, value=str(shown), disabled=True, key=f"bad:{_field(path)}:{shown}",
+                          help="Not a number: edit it in the YAML below.")
+        elif integer:
+            st.number_input(label, value=None if shown is None else int(shown), step=int(step or 1), key=wkey,
+                            on_change=_edited, args=(path, wkey), help=help, placeholder="default")
+        else:
+            st.number_input(label, value=None if shown is None else float(shown), step=float(step or 1.0),
+                            format="%g", key=wkey, on_change=_edited, args=(path, wkey), help=help,
+                            placeholder="default")
+        self.here(path)
+
+    def choose(self, label: str, path: tuple, options: list[str], *, default: str, help: str | None = None) -> None:
+        cur = _get(self.raw, path) or default
+        opts = options if cur in options else [*options, str(cur)]
+        wkey = f"edit:{_field(path)}"
+        st.selectbox(label, opts, index=opts.index(str(cur)), key=wkey, on_change=_edited, args=(path, wkey),
+                     help=help)
+        self.here(path)
+
+    def choose_many(self, label: str, path: tuple, options: list[str], *, help: str | None = None) -> None:
+        cur = _get(self.raw, path)
+        cur = [c for c in cur if isinstance(c, str)] if isinstance(cur, list) else []
+        wkey = f"edit:{_field(path)}"
+        st.multiselect(label, list(dict.fromkeys([*options, *cur])), default=cur, key=wkey, on_change=_edited_list,
+                       args=(path, wkey), help=help, placeholder="all the hardware runs")
+        self.here(path)
 
 
 def _catalog_default(fn: Callable[[], float]) -> float | None:
@@ -404,7 +414,8 @@ def page_scenario() -> None:
     if err is not None:
         st.error(f"Not valid: {err}", icon=":material/error:")
     else:
-        st.success(f"Valid: {len(sc.sites)} sites, {len(sc.links)} links, {len(sc.workloads)} workloads.", icon=":material/check_circle:")
+        st.success(f"Valid: {len(sc.sites)} sites, {len(sc.links)} links, {len(sc.workloads)} workloads.",
+                   icon=":material/check_circle:")
         p = plan_of(*key)
         where = "; ".join(f"**{n}** → {c.hardware}@{c.site} {c.precision}" for n, c in p.placement.items())
         verdict = "feasible" if p.feasible else "**not feasible**"
@@ -426,7 +437,8 @@ def _upload_form() -> None:
                f".onnx model (at most {MAX_ATTACHMENT_BYTES // 1_000_000} MB each). It is read as data, and may "
                "name only files uploaded with it, by file name.")
     up = st.file_uploader("Scenario YAML", type=["yaml", "yml"], key="upload_yaml")
-    att = st.file_uploader("Files it names", type=list(ATTACHMENT_TYPES), accept_multiple_files=True, key="upload_files")
+    att = st.file_uploader("Files it names", type=list(ATTACHMENT_TYPES), accept_multiple_files=True,
+                           key="upload_files")
     if up is not None and st.button("Load the upload", type="primary"):
         folder = st.session_state.setdefault("upload_dir", tempfile.mkdtemp(prefix="planner-upload-"))
         try:
@@ -446,117 +458,105 @@ def _upload_form() -> None:
 def _edit_widgets(raw: dict, err: ScenarioError | None) -> None:
     st.caption("Edit the scenario here; every change re-plans. Leave a number empty for its default (for links, "
                "the catalog's figure for the network).")
+    ed = Editor(raw, err)
     tab_w, tab_l, tab_s, tab_g = st.tabs(["Workloads", "Links", "Sites", "Objective, prices, horizon"])
     with tab_w:
         for name, w in (raw.get("workloads") or {}).items():
-            if not isinstance(w, dict):
-                continue
-            kind = w.get("kind", "?")
-            with st.expander(f"**{name}** · {kind} · {w.get('model', '?')} from {w.get('source', '?')}",
-                             expanded=True):
-                base = ("workloads", name)
-                c1, c2, c3, c4 = st.columns(4)
-                arrival = w.get("arrival") if isinstance(w.get("arrival"), dict) else {}
-                with c1:
-                    if kind == "inference":
-                        process = arrival.get("process")
-                        if process == "bursty":
-                            num("burst rate (requests/s)", (*base, "arrival", "rate_high_per_s"), err)
-                            num("quiet rate (requests/s)", (*base, "arrival", "rate_low_per_s"), err)
-                        elif process == "trace":
-                            st.text_input("arrivals", value=f"trace {arrival.get('file')}", disabled=True,
-                                          key=f"trace:{name}")
-                            field_error((*base, "arrival", "file"), err)
-                        else:
-                            num(f"rate (requests/s, {process})", (*base, "arrival", "rate_per_s"), err)
-                    elif kind == "training":
-                        num("dataset (GB)", (*base, "dataset_gb"), err)
-                        num("epochs", (*base, "epochs"), err)
-                    else:
-                        num("rounds", (*base, "rounds"), err, integer=True)
-                with c2:
-                    if kind == "inference":
-                        num("SLO p99 (ms)", (*base, "slo", "p99_ms"), err, step=10.0)
-                    else:
-                        num("deadline (h)", (*base, "deadline_h"), err)
-                        num("every (h)", (*base, "every_h"), err)
-                with c3:
-                    choose("privacy", (*base, "privacy"), PRIVACY, err,
-                           default="site" if kind == "federated" else "any",
-                           help="How far the raw input may travel: any site, sites in its region, or its own site only.")
-                with c4:
-                    choose_many("precisions allowed", (*base, "precisions"), list(PRECISIONS), err)
-                for sub in ("source", "model", "slo", "arrival", "deploy_to", "sites", "aggregator"):
-                    if err is not None and err.field.startswith(_field((*base, sub))) and err.field not in _shown(base):
-                        st.error(f"**{err.field}**: {err.reason}" + (f"; {err.hint}" if err.hint else ""), icon=":material/warning:")
-                        break
+            if isinstance(w, dict):
+                _workload_widgets(ed, name, w)
     with tab_l:
         for i, link in enumerate(raw.get("links") or []):
             if not isinstance(link, dict):
                 continue
             net = link.get("network", "?")
-            between = link.get("between", ["?", "?"])
-            st.markdown(f"**{' ↔ '.join(map(str, between))}** · `{net}`")
+            ends = [str(e) for e in link.get("between") or []] + ["?", "?"]
+            st.markdown(f"**{ends[0]} ↔ {ends[1]}** · `{net}`")
             c1, c2, c3 = st.columns(3)
             with c1:
-                num(f"uplink (Mbit/s, {between[0]} → {between[-1]})", ("links", i, "uplink_mbps"), err,
-                    default=_catalog_default(lambda: catalog.network(net).uplink_mbps))
+                ed.num(f"uplink (Mbit/s, {ends[0]} → {ends[1]})", ("links", i, "uplink_mbps"),
+                       default=_catalog_default(lambda: catalog.network(net).uplink_mbps))
             with c2:
-                num("downlink (Mbit/s)", ("links", i, "downlink_mbps"), err,
-                    default=_catalog_default(lambda: catalog.network(net).downlink_mbps))
+                ed.num("downlink (Mbit/s)", ("links", i, "downlink_mbps"),
+                       default=_catalog_default(lambda: catalog.network(net).downlink_mbps))
             with c3:
-                num("RTT (ms)", ("links", i, "rtt_ms"), err, default=_catalog_default(lambda: catalog.network(net).rtt_ms))
-            if err is not None and err.field.startswith(f"links[{i}]") and err.field not in {
-                    f"links[{i}].uplink_mbps", f"links[{i}].downlink_mbps", f"links[{i}].rtt_ms"}:
-                st.error(f"**{err.field}**: {err.reason}" + (f"; {err.hint}" if err.hint else ""), icon=":material/warning:")
+                ed.num("RTT (ms)", ("links", i, "rtt_ms"),
+                       default=_catalog_default(lambda: catalog.network(net).rtt_ms))
+            ed.rest(f"links[{i}]")
         if not raw.get("links"):
             st.info("No links: every workload runs where its data is.")
+        ed.rest("links")
     with tab_s:
         for site, spec in (raw.get("sites") or {}).items():
             if not isinstance(spec, dict):
                 continue
-            st.markdown(f"**{site}** · {spec.get('kind', '?')}" + (f" · region {spec['region']}" if spec.get("region") else ""))
-            groups = [("devices", g) for g in spec.get("devices") or []] + [("pools", g) for g in spec.get("pools") or []]
-            cols = st.columns(max(len(groups), 1))
-            counters = {"devices": 0, "pools": 0}
-            for col, (what, g) in zip(cols, groups):
-                j = counters[what]
-                counters[what] += 1
-                hw = g.get("hardware", "?") if isinstance(g, dict) else "?"
+            region = f" · region {spec['region']}" if spec.get("region") else ""
+            st.markdown(f"**{site}** · {spec.get('kind', '?')}{region}")
+            groups = [(what, j, g) for what in ("devices", "pools")
+                      for j, g in enumerate(spec.get(what) or []) if isinstance(g, dict)]
+            for col, (what, j, g) in zip(st.columns(max(len(groups), 1)), groups):
                 with col:
                     if what == "devices":
-                        num(f"{hw}: devices", ("sites", site, "devices", j, "count"), err, integer=True, default=1)
+                        ed.num(f"{g.get('hardware')}: devices", ("sites", site, what, j, "count"), integer=True,
+                               default=1)
                     else:
-                        num(f"{hw}: max instances", ("sites", site, "pools", j, "max_instances"), err, integer=True,
-                            default=8)
-            if err is not None and err.field.startswith(f"sites.{site}") and not err.field.endswith(("count", "max_instances")):
-                st.error(f"**{err.field}**: {err.reason}" + (f"; {err.hint}" if err.hint else ""), icon=":material/warning:")
+                        ed.num(f"{g.get('hardware')}: max instances", ("sites", site, what, j, "max_instances"),
+                               integer=True, default=8)
+            ed.rest(f"sites.{site}")
     with tab_g:
         c1, c2, c3 = st.columns(3)
         with c1:
-            choose("objective", ("objective",), ["cost", "latency", "energy"], err, default="cost")
-            num("budget (USD / month)", ("budget_usd_per_month",), err, step=1000.0, help="Empty: no budget.")
+            ed.choose("objective", ("objective",), ["cost", "latency", "energy"], default="cost")
+            ed.num("budget (USD / month)", ("budget_usd_per_month",), step=1000.0, help="Empty: no budget.")
         with c2:
-            num("electricity (USD / kWh)", ("prices", "electricity_usd_per_kwh"), err, step=0.01,
-                default=_catalog_default(lambda: catalog.price("electricity_usd_per_kwh")))
-            num("edge amortisation (months)", ("prices", "amortisation_months"), err,
-                default=_catalog_default(lambda: catalog.price("amortisation_months")))
+            ed.num("electricity (USD / kWh)", ("prices", "electricity_usd_per_kwh"), step=0.01,
+                   default=_catalog_default(lambda: catalog.price("electricity_usd_per_kwh")))
+            ed.num("edge amortisation (months)", ("prices", "amortisation_months"),
+                   default=_catalog_default(lambda: catalog.price("amortisation_months")))
         with c3:
-            num("simulated horizon (s)", ("horizon_s",), err, step=30.0)
-            num("seed", ("seed",), err, integer=True, default=0)
+            ed.num("simulated horizon (s)", ("horizon_s",), step=30.0)
+            ed.num("seed", ("seed",), integer=True, default=0)
+        ed.rest("prices")
 
 
-def _shown(base: tuple) -> set[str]:
-    """Fields of a workload that have a widget (their errors show beside it)."""
-    return {_field((*base, *p)) for p in [("arrival", "rate_per_s"), ("arrival", "rate_high_per_s"),
-                                          ("arrival", "rate_low_per_s"), ("arrival", "file"), ("slo", "p99_ms"),
-                                          ("privacy",), ("precisions",), ("dataset_gb",), ("epochs",), ("rounds",),
-                                          ("deadline_h",), ("every_h",)]}
+def _workload_widgets(ed: Editor, name: str, w: dict) -> None:
+    kind = w.get("kind", "?")
+    base = ("workloads", name)
+    with st.expander(f"**{name}** · {kind} · {w.get('model', '?')} from {w.get('source', '?')}", expanded=True):
+        c1, c2, c3, c4 = st.columns(4)
+        arrival = w.get("arrival") if isinstance(w.get("arrival"), dict) else {}
+        with c1:
+            if kind == "inference" and arrival.get("process") == "bursty":
+                ed.num("burst rate (requests/s)", (*base, "arrival", "rate_high_per_s"))
+                ed.num("quiet rate (requests/s)", (*base, "arrival", "rate_low_per_s"))
+            elif kind == "inference" and arrival.get("process") == "trace":
+                st.text_input("arrivals", value=f"trace {arrival.get('file')}", disabled=True,
+                              key=f"trace:{name}:{arrival.get('file')}")
+                ed.here((*base, "arrival", "file"))
+            elif kind == "inference":
+                ed.num(f"rate (requests/s, {arrival.get('process')})", (*base, "arrival", "rate_per_s"))
+            elif kind == "training":
+                ed.num("dataset (GB)", (*base, "dataset_gb"))
+                ed.num("epochs", (*base, "epochs"))
+            else:
+                ed.num("rounds", (*base, "rounds"), integer=True)
+        with c2:
+            if kind == "inference":
+                ed.num("SLO p99 (ms)", (*base, "slo", "p99_ms"), step=10.0)
+            else:
+                ed.num("deadline (h)", (*base, "deadline_h"))
+                ed.num("every (h)", (*base, "every_h"))
+        with c3:
+            ed.choose("privacy", (*base, "privacy"), PRIVACY, default="site" if kind == "federated" else "any",
+                      help="How far the raw input may travel: any site, sites in its region, or its own site only.")
+        with c4:
+            ed.choose_many("precisions allowed", (*base, "precisions"), list(PRECISIONS))
+        ed.rest(_field(base))
 
 
 def _yaml_editor(s: dict) -> None:
     with st.expander("The scenario as YAML (edit any field)"):
-        text = st.text_area("YAML", value=_dump(s["raw"]), height=360, key=f"yaml:{s['label']}",
+        current = _dump(s["raw"])
+        text = st.text_area("YAML", value=current, height=360, key=f"yaml:{hash(current)}",
                             label_visibility="collapsed")
         if st.button("Apply the YAML"):
             try:
@@ -695,7 +695,8 @@ def page_simulation() -> None:
         "slo_met_frac": st.column_config.ProgressColumn("SLO met", min_value=0.0, max_value=1.0, format="percent"),
         "monthly_cost_usd": NUMBER_FORMAT["monthly_cost_usd"],
         **{c: st.column_config.NumberColumn(c, format="%.1f") for c in ("mean_ms", "p50_ms", "p95_ms", "p99_ms")}})
-    tabs = st.tabs(["Latency", "SLO attainment", "Segments", "Utilisation", "Failures", "Costs", "Planned vs simulated"])
+    tabs = st.tabs(["Latency", "SLO attainment", "Segments", "Utilisation", "Failures", "Costs",
+                    "Planned vs simulated"])
     inference = s[(s["kind"] == "inference") & (s["completed"] > 0)]
     with tabs[0]:
         st.plotly_chart(report.latency_figure(p, r), key="sim_latency")
@@ -708,8 +709,9 @@ def page_simulation() -> None:
                           height=380)
         st.plotly_chart(fig, key="sim_cdf")
     with tabs[1]:
-        fig = go.Figure(go.Bar(x=s["workload"], y=s["slo_met_frac"], text=[f"{v:.1%}" for v in s["slo_met_frac"]],
-                               marker_color=["#2ca02c" if v >= 0.99 else "#d62728" for v in s["slo_met_frac"].fillna(0)]))
+        met = s["slo_met_frac"]
+        fig = go.Figure(go.Bar(x=s["workload"], y=met, text=[f"{v:.1%}" for v in met],
+                               marker_color=["#2ca02c" if v >= 0.99 else "#d62728" for v in met.fillna(0)]))
         fig.update_layout(title="Share of requests (job runs: of deadlines) within the SLO", yaxis_range=[0, 1.05],
                           yaxis_tickformat=".0%", height=360)
         st.plotly_chart(fig, key="sim_slo")
@@ -830,8 +832,9 @@ def _compare_baselines(key: tuple, sc: Any) -> None:
     for col, (label, q) in zip(cols, verdicts.items()):
         with col, st.container(border=True):
             st.markdown(f"### {label}")
-            st.metric("Monthly cost", f"${q.monthly_cost_usd:,.0f}" if q.placement else "–",
-                      None if label == "plan" or not q.placement else f"{q.monthly_cost_usd - p.monthly_cost_usd:+,.0f} vs plan",
+            delta = (None if label == "plan" or not q.placement
+                     else f"{q.monthly_cost_usd - p.monthly_cost_usd:+,.0f} vs plan")
+            st.metric("Monthly cost", f"${q.monthly_cost_usd:,.0f}" if q.placement else "–", delta,
                       delta_color="inverse")
             st.markdown("Feasible: **yes**" if q.feasible else "Feasible: **no**")
             t = q.table()
@@ -853,7 +856,8 @@ def _compare_baselines(key: tuple, sc: Any) -> None:
     slo = inf.drop_duplicates("workload")
     fig.add_trace(go.Scatter(x=slo["workload"], y=slo["slo_p99_ms"], mode="markers", name="SLO p99",
                              marker={"symbol": "line-ew-open", "size": 30, "line": {"width": 3, "color": "red"}}))
-    fig.update_layout(barmode="group", title="Predicted p99 per workload", yaxis_title="ms", yaxis_type="log", height=380)
+    fig.update_layout(barmode="group", title="Predicted p99 per workload", yaxis_title="ms", yaxis_type="log",
+                      height=380)
     c2.plotly_chart(fig, key="cmp_p99")
     st.dataframe(rows, hide_index=True, column_config=NUMBER_FORMAT)
 
@@ -932,7 +936,8 @@ def sweep_rows(key: tuple, raw: dict, path: tuple, values: list[float]) -> pd.Da
         sc, err = scenario_of(k)
         row: dict[str, Any] = {"value": v}
         if err is not None:
-            row.update(feasible=False, monthly_cost_usd=float("nan"), status="invalid", note=f"{err.field}: {err.reason}")
+            row.update(feasible=False, monthly_cost_usd=float("nan"), status="invalid",
+                       note=f"{err.field}: {err.reason}")
         else:
             q = plan_of(*k)
             row.update(feasible=q.feasible, monthly_cost_usd=q.monthly_cost_usd if q.placement else float("nan"),
@@ -991,7 +996,8 @@ def page_pareto() -> None:
                    lambda: sweep_rows(key, state()["raw"], path, values), help="Plans the scenario once per value.")
     if df is not None:
         fig = go.Figure(go.Scatter(x=df["value"], y=df["monthly_cost_usd"], mode="lines+markers",
-                                   marker={"size": 12, "color": ["#2ca02c" if f else "#d62728" for f in df["feasible"]]},
+                                   marker={"size": 12,
+                                           "color": ["#2ca02c" if f else "#d62728" for f in df["feasible"]]},
                                    hovertext=df["status"]))
         fig.update_layout(title=f"Monthly cost against {label} (green: feasible, red: not)", xaxis_title=label,
                           yaxis_title="USD per month", height=380)
@@ -1020,7 +1026,8 @@ def page_costs() -> None:
                + "; ".join(f"**{k}**: {v}" for k, v in SOURCES.items()) + ".")
     models, hws = catalog.model_ids(), catalog.hardware_ids()
     c1, c2, c3, c4, c5 = st.columns([2, 2, 1, 1, 1])
-    model = c1.selectbox("Model", models, index=models.index("resnet-50") if "resnet-50" in models else 0, key="ce_model")
+    model = c1.selectbox("Model", models, index=models.index("resnet-50") if "resnet-50" in models else 0,
+                         key="ce_model")
     hw = c2.selectbox("Hardware", hws, index=hws.index("l4") if "l4" in hws else 0, key="ce_hw")
     runs = list(catalog.hardware(hw).precisions) or list(PRECISIONS)
     prec = c3.selectbox("Precision", runs, index=runs.index("fp16") if "fp16" in runs else 0, key="ce_prec")
@@ -1070,7 +1077,8 @@ def page_costs() -> None:
             "usd_per_hour": st.column_config.NumberColumn("USD / h (cloud)", format="$%.2f"),
             "price_usd": st.column_config.NumberColumn("price (edge)", format="$%,.0f")})
     st.subheader("The catalog")
-    st.caption("Every row carries its `source`; `basis` names each value that is derived or assumed rather than copied.")
+    st.caption("Every row carries its `source`; `basis` names each value that is derived or assumed rather than "
+               "copied.")
     tabs = st.tabs(["hardware", "networks", "models", "prices"])
     for tab, kind in zip(tabs, ["hardware", "networks", "models", "prices"]):
         with tab:

@@ -161,7 +161,7 @@ def test_yaml_editor_applies() -> None:
     s = at.session_state["scn"]
     raw = yaml.safe_load(s["loaded"])
     raw["workloads"]["ppe-detection"]["slo"]["p99_ms"] = 123
-    at.text_area(key=f"yaml:{s['label']}").input(yaml.safe_dump(raw, sort_keys=False)).run()
+    at.text_area[0].input(yaml.safe_dump(raw, sort_keys=False)).run()
     next(b for b in at.button if b.label == "Apply the YAML").click().run()
     assert not at.exception
     assert at.session_state["scn"]["raw"]["workloads"]["ppe-detection"]["slo"]["p99_ms"] == 123
@@ -218,5 +218,6 @@ def test_upload_size_and_attachment_names(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="attachments are"):
         app.load_upload("remote_site.yaml", REMOTE.encode(), {"run.sh": b"echo"}, tmp_path)
     # A name with a path is reduced to its file name and written only into the upload folder.
-    s = app.load_upload("remote_site.yaml", REMOTE.encode(), {"../../remote_site.csv": b"timestamp_s\n0\n1\n"}, tmp_path)
+    trace = {"../../remote_site.csv": b"timestamp_s\n0\n1\n"}
+    s = app.load_upload("remote_site.yaml", REMOTE.encode(), trace, tmp_path)
     assert Path(s["attachments"]["traces/remote_site.csv"]) == tmp_path / "remote_site.csv"

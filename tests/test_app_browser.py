@@ -27,7 +27,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="Debian's chromium is not at /usr/bin/chromium (`.ci/run` installs it: apt-get install chromium)"),
+                       reason="Debian's chromium is not at /usr/bin/chromium "
+                              "(`.ci/run` installs it: apt-get install chromium)"),
 ]
 
 

@@ -73,7 +73,7 @@ def test_trace_replays_and_loops():
     once = list(arrivals.trace(ts, loop=False))
     assert once == ts
     looped = _take_until(arrivals.trace(ts, loop=True), 6.0)
-    assert looped[:3] == ts and looped[3] == pytest.approx(2.75) and len(looped) == 7
+    assert looped[:3] == ts and looped[3] == pytest.approx(2.75) and len(looped) == 8
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -138,7 +138,7 @@ def test_propagation_does_not_hold_the_link():
     spec = link_spec([1.0, 1.1], 125_000, rtt_s=0.5)  # 125 kB at 10 Mbit/s = 100 ms
     r = run(spec)
     assert r.segments().uplink_ms[0] == pytest.approx(350.0, rel=1e-6)  # 100 ms serialisation + 250 ms propagation
-    assert r.summary().mean_ms[0] == pytest.approx(350.0, rel=1e-6)
+    assert r.summary().mean_ms[0] == pytest.approx(600.0, rel=1e-6)  # and 250 ms back with the (empty) answer
 
 
 def test_routes_by_latency_over_several_hops():
@@ -243,14 +243,14 @@ def test_link_failures_fail_transfers_with_link_down_and_retries_help():
     def spec(retries):
         return SimSpec(
             sites=[SiteSpec("a"), SiteSpec("b")], compute=[ComputeSpec("g", "b", count=10)],
-            links=[LinkSpec("a", "b", 1 * MBPS, 1 * MBPS, rtt_s=0.01, mtbf_s=50.0, mttr_s=5.0)],
+            links=[LinkSpec("a", "b", 10 * MBPS, 10 * MBPS, rtt_s=0.01, mtbf_s=50.0, mttr_s=5.0)],
             inference=[InferenceSpec("w", "a", ArrivalSpec.poisson(5.0), [Stage("g", constant(0.01))],
                                      input_bytes=50_000, retries=retries, retry_backoff_s=10.0)],
             horizon_s=2000.0, seed=4)
     r0, r3 = run(spec(0)), run(spec(3))
     f0 = r0.failures().set_index("reason")
-    assert f0.loc["link_down", "count"] > 20
-    assert r3.summary().retries[0] > 20
+    assert f0.loc["link_down", "count"] > 5
+    assert r3.summary().retries[0] > 5
     assert r3.summary().failed[0] < r0.summary().failed[0] / 3
 
 
@@ -294,10 +294,13 @@ def test_training_moves_data_trains_and_deploys():
 
 
 def test_training_shares_the_link_with_inference():
-    topo = _job_topology()
-    infer = [InferenceSpec("cam", "edge", ArrivalSpec.poisson(5.0), [Stage("gpu", constant(0.005))], input_bytes=200_000)]
-    quiet = run(SimSpec(**topo, inference=infer, horizon_s=60.0, seed=1))
-    busy = run(SimSpec(**_job_topology(), inference=infer, horizon_s=60.0, seed=1, training=[TrainingSpec(
+    def topo():
+        t = _job_topology()
+        t["compute"].append(ComputeSpec("serve", "cloud", count=2))
+        return t
+    infer = [InferenceSpec("cam", "edge", ArrivalSpec.poisson(5.0), [Stage("serve", constant(0.005))], input_bytes=200_000)]
+    quiet = run(SimSpec(**topo(), inference=infer, horizon_s=60.0, seed=1))
+    busy = run(SimSpec(**topo(), inference=infer, horizon_s=60.0, seed=1, training=[TrainingSpec(
         "retrain", "edge", "gpu", dataset_bytes=5e9, duration_s=60.0, model_bytes=1e6, every_s=1e6)]))
     assert busy.segments().uplink_ms[0] > 1.5 * quiet.segments().uplink_ms[0]
 
