@@ -293,7 +293,8 @@ def inference_options(sc: Scenario, res: dict[str, Resource], name: str) -> list
                 if not eb.fits:
                     o.infeasible = f"needs {eb.memory_gb:.1f} GB, {hw_id} has {hw.mem_gb:g} GB"
                 o.network_ms = transfer_ms(sc, res, up, in_bytes) + transfer_ms(sc, res, down, out_bytes)
-                batch_wait_ms = max_wait_ms if batch > 1 else 0.0
+                # A batching server holds a lone request up to max_wait for company.
+                batch_wait_ms = max_wait_ms if max_batch > 1 else 0.0
                 o.compute_ms = eb.latency_ms + batch_wait_ms
                 levels = r.levels
                 servers = count if r.kind == "device" else None
