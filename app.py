@@ -44,10 +44,11 @@ MAX_YAML_NODES = 200_000
 PAGES = ["Scenario", "Plan", "Simulation", "Comparison", "Pareto & sweeps", "Cost explorer"]
 PRIVACY = ["any", "region", "site"]
 SOURCES = {
-    "measured": "timed on this machine",
-    "interpolated": "between kernel profiles on calibrated hardware",
-    "extrapolated": "carried past the profiled range by the roofline fit",
-    "assumed": "a stated assumption (no profile or calibration covers it)",
+    "measured": "the model itself was run and timed on this machine",
+    "interpolated": "predicted from a kernel profile of the machine, within the profiled range",
+    "extrapolated": "carried to this hardware by a roofline calibrated on published MLPerf results "
+                    "(or past a profile's range)",
+    "assumed": "this hardware has no calibration point: it shares its class's calibration, untested",
 }
 PLAN_COLUMNS = ["workload", "kind", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
                 "monthly_cost_usd", "utilization", "ok", "violations", "binding", "next_best",
@@ -1038,22 +1039,20 @@ def page_costs() -> None:
         if row.get("note"):
             st.error(f"No estimate: {row['note']}")
         else:
-            m = st.columns(5)
-            m[0].metric("Latency", f"{row['latency_ms']:.3g} ms", border=True, help="Per batch.")
+            m = st.columns(4)
+            m[0].metric("Latency", f"{row['latency_ms']:.3g} ms", border=True, help="One batch.")
             m[1].metric("Throughput", f"{row['throughput_per_s']:,.4g} /s", border=True, help="Samples per second.")
             m[2].metric("Memory", f"{row['memory_gb']:.3g} GB", None if row["fits"] is None else
                         ("fits" if row["fits"] else "does not fit"), delta_color="normal" if row["fits"] else "inverse",
-                        border=True)
-            m[3].metric("Energy", f"{row['energy_j']:.3g} J", border=True, help="Per batch.")
-            m[4].metric("Source", row["source"], border=True, help=SOURCES.get(row["source"], ""))
-            e = estimate_of(model, hw, prec, batch, training)
-            with st.expander("Everything the estimate says"):
-                try:
-                    from dataclasses import asdict
-
-                    st.json(json.loads(json.dumps(asdict(e), default=str)))
-                except TypeError:
-                    st.write(repr(e))
+                        border=True, help=f"Against the {catalog.hardware(hw).mem_gb:g} GB of {hw}.")
+            m[3].metric("Energy", f"{row['energy_j']:.3g} J", border=True, help="One batch.")
+            st.markdown(f"Source: **:blue-badge[{row['source']}]** {SOURCES.get(row['source'], '')}.")
+            detail = getattr(estimate_of(model, hw, prec, batch, training), "detail", None) or {}
+            if detail:
+                st.caption("How the latency is made up: " + ", ".join(
+                    f"{k.removesuffix('_ms').removesuffix('_gb').replace('_', ' ')} "
+                    f"{v:.3g} {'ms' if k.endswith('_ms') else 'GB' if k.endswith('_gb') else ''}".rstrip()
+                    for k, v in detail.items() if isinstance(v, (int, float))) + ".")
     st.subheader(f"{model} on every hardware")
     precs = st.multiselect("Precisions", list(PRECISIONS), default=[prec], key="ce_precs")
     rows = [_estimate_row(model, h, pr, batch, training) for h in hws for pr in precs

@@ -132,3 +132,36 @@ def test_plan_and_simulate_default_scenario(server: str, tmp_path: Path) -> None
             assert (tmp_path / "simulation.png").stat().st_size > 10_000
         finally:
             browser.close()
+
+
+def test_upload_names_only_its_own_files(server: str) -> None:
+    """Upload a scenario that names a trace: refused until the trace is uploaded with it."""
+    from playwright.sync_api import sync_playwright
+
+    scenario = ROOT / "scenarios" / "remote_site.yaml"
+    trace = ROOT / "scenarios" / "traces" / "remote_site.csv"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1100})
+            page.goto(server, wait_until="domcontentloaded")
+            page.get_by_text("Valid:").first.wait_for(timeout=90_000)
+            page.get_by_text("An upload", exact=True).click()
+            uploads = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+            uploads.first.wait_for(state="attached", timeout=30_000)
+            uploads.nth(0).set_input_files(str(scenario))
+            page.get_by_role("button", name="Load the upload").click()
+            page.get_by_text("upload remote_site.yaml").first.wait_for(timeout=60_000)
+            error = page.locator('[data-testid="stAlertContentError"]').filter(has_text="not uploaded").first
+            error.wait_for(timeout=30_000)
+            assert "workloads.fragmentation.arrival.file" in error.inner_text()
+
+            uploads.nth(0).set_input_files(str(scenario))
+            uploads.nth(1).set_input_files(str(trace))
+            page.get_by_text("remote_site.csv").first.wait_for(timeout=30_000)
+            page.get_by_role("button", name="Load the upload").click()
+            page.get_by_text("Valid:").first.wait_for(timeout=60_000)
+            _settle(page)
+            assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            browser.close()
