@@ -13,7 +13,7 @@ each figure was obtained (`source`).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
@@ -170,3 +170,25 @@ def _measured_ms(model: str, hardware: str, batch: int, seq_len: int | None) -> 
         proto = zoo.build(model, batch, seq_len, weights="random")
     t = measure(proto)
     return t.low_ms, "measured", {"median_ms": t.median_ms, "p90_ms": t.p90_ms}
+
+
+def estimate_part(model: str | os.PathLike, hardware: str, precision: str, batch: int, start: int, stop: int) -> Estimate:
+    """The cost of ops[start:stop] of a model alone: one side of a split between two devices.
+
+    Catalog hardware uses the roofline over those ops; a profiled machine scales its whole-model
+    prediction by the part's share of FLOPs (its kernels are fused across the cut otherwise).
+    """
+    whole = estimate(model, hardware, precision, batch)
+    g = graph(str(model), batch)
+    part = replace(g, ops=g.ops[start:stop])
+    hw = catalog.hardware(hardware)
+    if _profile(hardware) is not None:
+        share = sum(op.flops for op in part.ops) / max(g.flops, 1.0)
+        latency_ms, source = whole.latency_ms * share, "extrapolated"
+    else:
+        latency_ms, source, _ = _roofline_ms(part, hw, precision, False)
+        source = whole.source
+    weights = sum(op.params for op in part.ops) * BYTES_PER_ELEMENT[precision]
+    memory_gb = (weights + g.peak_activation_bytes() * BYTES_PER_ELEMENT[precision] / 4) * 1.1 / 1e9
+    return Estimate(whole.model, hardware, precision, batch, latency_ms, batch / (latency_ms / 1000), memory_gb,
+                    hw.tdp_w * latency_ms / 1000, source, memory_gb <= hw.mem_gb, {"start": start, "stop": stop})

@@ -94,16 +94,15 @@ def _p99(sc: Scenario, res: dict[str, Resource], o: Option, util: dict[str, floa
     up, down = route(sc, w.source, o.site), route(sc, o.site, w.source)
     net = transfer_ms(sc, res, up, o.detail["input_bytes"], link_rho=link_rho) + \
         transfer_ms(sc, res, down, o.detail["output_bytes"], link_rho=link_rho)
-    (r,) = o.p99_ms_by_level  # the compute resource
-    rr = res[r]
-    service_s = o.detail["service_ms"] / 1000
-    if rr.kind == "pool":
-        target = rr.levels[0]
-        servers = max(1, math.ceil(load[r] - 1e-9))
-        u = min(load[r] * target / servers, 0.999) if servers else target
-    else:
-        servers, u = rr.servers, util[r]
-    wait_ms = 1000 * wait_quantile_s(servers, u, service_s, 0.99, rr.service_cv)
+    wait_ms = 0.0  # the sum of each stage's p99 wait: an upper bound on the p99 of their sum
+    for r, service_s in o.stages:
+        rr = res[r]
+        if rr.kind == "pool":
+            servers = max(1, math.ceil(load[r] - 1e-9))
+            u = min(load[r] * rr.levels[0] / servers, 0.999)
+        else:
+            servers, u = rr.servers, util[r]
+        wait_ms += 1000 * wait_quantile_s(servers, u, service_s, 0.99, rr.service_cv)
     return net + o.compute_ms + wait_ms
 
 

@@ -82,11 +82,12 @@ def _binding(sc: Scenario, o: Option, alts: list, base, name: str) -> str:
     if not cheaper:
         return f"{sc.objective} (the best option that meets every constraint)"
     kinds = [why.split(":")[0].split(" ")[0] for _, why in cheaper]
-    for k, label in (("privacy", "privacy"), ("SLO", "latency SLO"), ("needs", "memory"), ("takes", "deadline"),
-                     ("capacity", "capacity"), ("bandwidth", "bandwidth"), ("budget", "budget")):
-        if k in kinds:
-            a, why = cheaper[kinds.index(k)]
-            return f"{label} (cheaper {a.label} is out: {why})"
+    # Root causes first: an overloaded device also misses its SLO, but capacity is why.
+    for k, label in (("privacy", "privacy"), ("needs", "memory"), ("takes", "deadline"), ("capacity", "capacity"),
+                     ("bandwidth", "bandwidth"), ("SLO", "latency SLO"), ("budget", "budget")):
+        hit = next(((a, why) for a, why in cheaper if why.startswith(k) or f"; {k}" in why), None)
+        if hit:
+            return f"{label} (cheaper {hit[0].label} is out: {hit[1]})"
     a, why = cheaper[0]
     return f"{why} ({a.label})"
 
@@ -111,6 +112,15 @@ def diagnose(sc: Scenario, res: dict[str, Resource], options: dict[str, list[Opt
             if best_ms > w.slo.p99_ms:
                 out.append(f"{name} needs p99 ≤ {w.slo.p99_ms:g} ms; the best reachable is {best_ms:,.0f} ms on "
                            f"{best.hardware} at {best.precision} ({best.site})")
+    if not out:
+        # A workload whose every option, alone on the infrastructure, overloads something.
+        for name, opts in options.items():
+            live = [o for o in opts if not o.infeasible]
+            alone = [(o, assess(sc, res, {name: o}).violations[name]) for o in live]
+            if alone and all(v for _, v in alone):
+                best = sorted(alone, key=lambda t: len(t[1]))[:2]
+                out.append(f"{name}: every option overloads a resource even alone, e.g. "
+                           + "; ".join(f"{o.label}: {', '.join(v)}" for o, v in best))
     if not out:
         # Each workload alone is fine: resources or the budget conflict. Find forced overloads.
         forced: dict[str, float] = {}

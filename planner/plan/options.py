@@ -17,7 +17,8 @@ from functools import lru_cache
 import networkx as nx
 
 from planner import catalog
-from planner.costs.estimator import Estimate, estimate
+from planner.costs.estimator import Estimate, estimate, estimate_part
+from planner.costs.graphs import graph
 from planner.errors import PlannerError
 from planner.plan.queueing import ps_transfer_s, wait_quantile_s
 from planner.scenario import Federated, Inference, Scenario, Training
@@ -66,6 +67,7 @@ class Option:
     energy_j_per_month: float = 0.0
     p99_ms_by_level: dict[str, dict[float, float]] = field(default_factory=dict)  # compute resource -> level -> p99
     p99_alone_ms: float = 0.0  # at this option's own load only: the latency objective's coefficient
+    stages: list[tuple[str, float]] = field(default_factory=list)  # (compute resource, service s per batch) in order
     network_ms: float = 0.0
     compute_ms: float = 0.0
     slo_ms: float | None = None
@@ -303,6 +305,7 @@ def inference_options(sc: Scenario, res: dict[str, Resource], name: str) -> list
                     n = servers or max(1, math.ceil(busy_per_s / u))
                     by_level[u] = o.network_ms + o.compute_ms + 1000 * wait_quantile_s(n, u, service_s, 0.99, r.service_cv)
                 o.p99_ms_by_level[key] = by_level
+                o.stages = [(key, service_s)]
                 alone_u = busy_per_s / (servers or max(1, math.ceil(busy_per_s / levels[0])))
                 o.p99_alone_ms = o.network_ms + o.compute_ms + 1000 * wait_quantile_s(
                     servers or max(1, math.ceil(busy_per_s / levels[0])), min(alone_u, 0.999), service_s, 0.99, r.service_cv)
@@ -326,6 +329,79 @@ def inference_options(sc: Scenario, res: dict[str, Resource], name: str) -> list
                             "input_bytes": in_bytes, "output_bytes": out_bytes, "egress_gb_per_month": egress_gb}
                 o.infeasible = forbidden or o.infeasible
                 options.append(o)
+    return options
+
+
+# --------------------------------------------------------------------------- split
+#: split points tried per model: the cuts whose activations are smallest
+MAX_SPLITS = 3
+
+
+def split_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Option]:
+    """The model's first layers on the source's edge devices, the rest on a cloud pool: worth it
+    where a layer's output is smaller than the input the workload would otherwise upload."""
+    w: Inference = sc.workloads[name]
+    src = sc.sites[w.source]
+    if not w.allow_split or not src.devices or w.model.lower().endswith(".onnx"):
+        return []
+    info = catalog.model(w.model)
+    in_bytes = w.input_bytes if w.input_bytes is not None else info.input_bytes
+    out_bytes = w.output_bytes if w.output_bytes is not None else info.output_bytes
+    rate = w.arrival.mean_rate_per_s
+    g = graph(w.model, 1)
+    edge_key, edge_hw = f"dev:{w.source}:0", src.devices[0].hardware
+    edge = res[edge_key]
+    options = []
+    for site, forbidden in candidate_sites(sc, name):
+        if sc.sites[site].kind != "cloud":
+            continue
+        up, down = route(sc, w.source, site), route(sc, site, w.source)
+        for key, hw_id, max_batch, max_wait_ms, _ in _device_groups(sc, site):
+            pool = res[key]
+            if pool.kind != "pool":
+                continue
+            for prec in [p for p in _precisions(sc, w, hw_id) if p in _precisions(sc, w, edge_hw)]:
+                bpe = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}[prec]
+                cuts = [(i, b * bpe / 4) for i, b in g.split_points()[:-1] if b * bpe / 4 < in_bytes]
+                for k, cut_bytes in sorted(cuts, key=lambda t: (t[1], t[0]))[:MAX_SPLITS]:
+                    try:
+                        e_edge = estimate_part(w.model, edge_hw, prec, 1, 0, k + 1)
+                        batch = max(1, min(max_batch, int(rate * max_wait_ms / 1000) + 1))
+                        e_cloud = estimate_part(w.model, hw_id, prec, batch, k + 1, len(g.ops))
+                    except PlannerError:
+                        continue
+                    o = Option(name, site, hw_id, prec, "inference", split=k, edge_hardware=edge_hw,
+                               slo_ms=w.slo.p99_ms, source=_weakest(e_edge.source, e_cloud.source))
+                    if not (e_edge.fits and e_cloud.fits):
+                        o.infeasible = "the model's parts do not fit in memory"
+                    edge_s, cloud_s = e_edge.latency_ms / 1000, e_cloud.latency_ms / 1000
+                    o.network_ms = transfer_ms(sc, res, up, cut_bytes) + transfer_ms(sc, res, down, out_bytes)
+                    o.compute_ms = e_edge.latency_ms + e_cloud.latency_ms + (max_wait_ms if max_batch > 1 else 0.0)
+                    busy_edge = rate * edge_s
+                    instances = rate * cloud_s / batch / pool.levels[0]
+                    n_cloud = max(1, math.ceil(instances))
+                    cloud_wait_ms = 1000 * wait_quantile_s(n_cloud, instances * pool.levels[0] / n_cloud, cloud_s, 0.99, pool.service_cv)
+                    o.p99_ms_by_level[edge_key] = {
+                        u: o.network_ms + o.compute_ms + cloud_wait_ms + 1000 * wait_quantile_s(edge.servers, u, edge_s, 0.99, edge.service_cv)
+                        for u in edge.levels}
+                    o.p99_alone_ms = o.network_ms + o.compute_ms + cloud_wait_ms
+                    o.stages = [(edge_key, edge_s), (key, cloud_s)]
+                    o.loads = {edge_key: busy_edge, key: instances}
+                    for hop in up.hops:
+                        o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, cut_bytes)
+                    for hop in down.hops:
+                        o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, out_bytes)
+                    hw, ehw = catalog.hardware(hw_id), catalog.hardware(edge_hw)
+                    active_j = busy_edge * (ehw.tdp_w - ehw.idle_w) * SECONDS_PER_MONTH
+                    egress_gb = rate * out_bytes * SECONDS_PER_MONTH / 1e9
+                    o.variable_usd_per_month = (instances * (hw.usd_per_hour or 0.0) * 730 + active_j / 3.6e6 * sc.electricity_usd_per_kwh()
+                                                + egress_gb * egress_usd_per_gb(sc, site, down))
+                    o.energy_j_per_month = active_j + instances * hw.tdp_w * SECONDS_PER_MONTH
+                    o.memory_gb = max(e_edge.memory_gb, e_cloud.memory_gb)
+                    o.detail = {"batch": batch, "service_ms": e_cloud.latency_ms, "edge_ms": e_edge.latency_ms,
+                                "input_bytes": cut_bytes, "output_bytes": out_bytes, "egress_gb_per_month": egress_gb}
+                    o.infeasible = forbidden or o.infeasible
+                    options.append(o)
     return options
 
 
@@ -474,6 +550,7 @@ def federated_options(sc: Scenario, res: dict[str, Resource], name: str) -> list
 def all_options(sc: Scenario) -> tuple[dict[str, Resource], dict[str, list[Option]]]:
     """Resources and every option of every workload (infeasible ones kept, with their reason)."""
     res = resources(sc)
-    builders = {"inference": inference_options, "training": training_options, "federated": federated_options}
+    builders = {"inference": lambda *a: inference_options(*a) + split_options(*a), "training": training_options,
+                "federated": federated_options}
     opts = {name: builders[w.kind](sc, res, name) for name, w in sc.workloads.items()}
     return res, opts
