@@ -51,8 +51,8 @@ SOURCES = {
     "assumed": "this hardware has no calibration point: it shares its class's calibration, untested",
 }
 PLAN_COLUMNS = ["workload", "kind", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
-                "monthly_cost_usd", "utilization", "ok", "violations", "binding", "next_best",
-                "next_best_delta_usd", "source", "reason"]
+                "source", "monthly_cost_usd", "utilization", "ok", "violations", "binding", "next_best",
+                "next_best_delta_usd", "reason"]
 NUMBER_FORMAT = {
     "predicted_p99_ms": st.column_config.NumberColumn("predicted p99 (ms)", format="%.1f"),
     "slo_p99_ms": st.column_config.NumberColumn("SLO p99 (ms)", format="%g"),

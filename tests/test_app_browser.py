@@ -83,6 +83,11 @@ def _no_errors(page, errors: list[str]) -> None:
     assert not errors, errors
 
 
+def _valid(page):
+    """The banner that says the scenario validates."""
+    return page.locator('[data-testid="stAlertContentSuccess"]').filter(has_text="Valid:").first
+
+
 def _open_page(page, name: str) -> None:
     page.locator('[data-testid="stSidebar"] label').filter(has_text=name).first.click()
 
@@ -108,7 +113,7 @@ def test_plan_and_simulate_default_scenario(server: str, tmp_path: Path) -> None
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(server, wait_until="domcontentloaded")
             page.get_by_text("Hybrid placement planner").first.wait_for(timeout=90_000)
-            page.get_by_text("Valid:").first.wait_for(timeout=90_000)
+            _valid(page).wait_for(timeout=90_000)
             _settle(page)
             _no_errors(page, errors)
 
@@ -145,7 +150,7 @@ def test_upload_names_only_its_own_files(server: str) -> None:
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1100})
             page.goto(server, wait_until="domcontentloaded")
-            page.get_by_text("Valid:").first.wait_for(timeout=90_000)
+            _valid(page).wait_for(timeout=90_000)
             page.get_by_text("An upload", exact=True).click()
             uploads = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
             uploads.first.wait_for(state="attached", timeout=30_000)
@@ -160,7 +165,7 @@ def test_upload_names_only_its_own_files(server: str) -> None:
             uploads.nth(1).set_input_files(str(trace))
             page.get_by_text("remote_site.csv").first.wait_for(timeout=30_000)
             page.get_by_role("button", name="Load the upload").click()
-            page.get_by_text("Valid:").first.wait_for(timeout=60_000)
+            _valid(page).wait_for(timeout=60_000)
             _settle(page)
             assert page.locator('[data-testid="stException"]').count() == 0
         finally:

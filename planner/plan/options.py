@@ -148,10 +148,13 @@ def _routes(sc: Scenario) -> Callable[[str, str], Route]:
     def get(src: str, dst: str) -> Route:
         if (src, dst) in cache:
             return cache[src, dst]
+        paths = sc.__dict__.setdefault("_path_cache", {})
+        if src not in paths:  # one Dijkstra per source gives the paths to every site
+            paths[src] = nx.single_source_dijkstra_path(sc.graph, src, weight="latency_ms")
         if src == dst:
             r = Route((), 0.0, 0.0, 0.0)
         else:
-            path = nx.shortest_path(sc.graph, src, dst, weight="latency_ms")
+            path = paths[src][dst]
             hops, prop, jit2, keep = [], 0.0, 0.0, 1.0
             for u, v in zip(path, path[1:]):
                 i = sc.graph.edges[u, v]["index"]
@@ -231,6 +234,10 @@ def candidate_sites(sc: Scenario, name: str) -> list[tuple[str, str]]:
     """(site, reason it is forbidden or '') for every reachable site with compute. Sites beyond
     the workload's privacy level are kept, marked, so explanations can say privacy ruled them out."""
     w = sc.workloads[name]
+    cache = sc.__dict__.setdefault("_candidate_cache", {})
+    key = (w.source, w.privacy)
+    if key in cache:
+        return cache[key]
     allowed = set(sc.allowed_sites(name))
     out = []
     for site in sorted(sc.reachable_sites(w.source), key=list(sc.sites).index):
@@ -240,6 +247,7 @@ def candidate_sites(sc: Scenario, name: str) -> list[tuple[str, str]]:
             continue  # another edge site reached only through a cloud region is never the sensible place
         why = "" if site in allowed else f"privacy '{w.privacy}': input may not leave {'site' if w.privacy == 'site' else 'the region'} of '{w.source}'"
         out.append((site, why))
+    cache[key] = out
     return out
 
 
@@ -337,6 +345,19 @@ def inference_options(sc: Scenario, res: dict[str, Resource], name: str) -> list
 MAX_SPLITS = 3
 
 
+@lru_cache(maxsize=65536)
+def _part(model: str, hardware: str, precision: str, batch: int, start: int, stop: int) -> Estimate:
+    return estimate_part(model, hardware, precision, batch, start, stop)
+
+
+@lru_cache(maxsize=4096)
+def _cuts(model: str, precision: str, input_bytes: float) -> list[tuple[int, float]]:
+    """The MAX_SPLITS cuts whose activations (at `precision`) are smallest and below the input."""
+    bpe = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}[precision]
+    cuts = [(i, b * bpe / 4) for i, b in graph(model, 1).split_points()[:-1] if b * bpe / 4 < input_bytes]
+    return sorted(cuts, key=lambda t: (t[1], t[0]))[:MAX_SPLITS]
+
+
 def split_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Option]:
     """The model's first layers on the source's edge devices, the rest on a cloud pool: worth it
     where a layer's output is smaller than the input the workload would otherwise upload."""
@@ -348,7 +369,7 @@ def split_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Opt
     in_bytes = w.input_bytes if w.input_bytes is not None else info.input_bytes
     out_bytes = w.output_bytes if w.output_bytes is not None else info.output_bytes
     rate = w.arrival.mean_rate_per_s
-    g = graph(w.model, 1)
+    n_ops = len(graph(w.model, 1).ops)
     edge_key, edge_hw = f"dev:{w.source}:0", src.devices[0].hardware
     edge = res[edge_key]
     options = []
@@ -361,13 +382,11 @@ def split_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Opt
             if pool.kind != "pool":
                 continue
             for prec in [p for p in _precisions(sc, w, hw_id) if p in _precisions(sc, w, edge_hw)]:
-                bpe = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}[prec]
-                cuts = [(i, b * bpe / 4) for i, b in g.split_points()[:-1] if b * bpe / 4 < in_bytes]
-                for k, cut_bytes in sorted(cuts, key=lambda t: (t[1], t[0]))[:MAX_SPLITS]:
+                for k, cut_bytes in _cuts(w.model, prec, in_bytes):
                     try:
-                        e_edge = estimate_part(w.model, edge_hw, prec, 1, 0, k + 1)
+                        e_edge = _part(w.model, edge_hw, prec, 1, 0, k + 1)
                         batch = max(1, min(max_batch, int(rate * max_wait_ms / 1000) + 1))
-                        e_cloud = estimate_part(w.model, hw_id, prec, batch, k + 1, len(g.ops))
+                        e_cloud = _part(w.model, hw_id, prec, batch, k + 1, n_ops)
                     except PlannerError:
                         continue
                     o = Option(name, site, hw_id, prec, "inference", split=k, edge_hardware=edge_hw,
