@@ -311,6 +311,14 @@ class Prices(_Model):
     egress_usd_per_gb: NonNeg | None = None
 
 
+class Sweep(_Model):
+    """A study declared in the scenario: `planner sweep FILE` runs every combination of `set`
+    (dotted path -> values) with `replications` seeds each."""
+
+    set: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
+    replications: PosInt = 1
+
+
 class Scenario(_Model):
     """A whole architecture question: sites, links and workloads, with the objective."""
 
@@ -324,6 +332,7 @@ class Scenario(_Model):
     sites: Annotated[dict[str, Site], Field(min_length=1)]
     links: list[Link] = []
     workloads: Annotated[dict[str, Workload], Field(min_length=1)]
+    sweep: Sweep | None = None
 
     # Where the file came from: relative paths (traces, .onnx models) resolve against it.
     source_file: Annotated[str, Field(exclude=True)] = ""

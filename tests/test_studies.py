@@ -193,10 +193,14 @@ def test_a_two_worker_dask_cluster_gives_the_local_results(tmp_path):
     pd.testing.assert_frame_equal(_numeric(remote), _numeric(local))
 
 
-def _sweep_cli(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "planner.cli", "sweep", str(FACTORY), "--set", "horizon_s=30",
-            "--set", "links.0.uplink_mbps=100,150,200", "--replications", "2", "--workers", "1",
-            "--no-progress", "--out", str(out), *extra]
+#: The killed study: 3 uplinks x 3 seeds, one worker, so runs finish one by one.
+KILLED_RUNS = 9
+
+
+def _sweep_cli(out: Path) -> list[str]:
+    return [sys.executable, "-m", "planner.cli", "sweep", str(FACTORY), "--set", "horizon_s=60",
+            "--set", "links.0.uplink_mbps=100,150,200", "--replications", "3", "--workers", "1",
+            "--no-progress", "--out", str(out)]
 
 
 def test_a_killed_study_resumes_with_every_run_exactly_once(tmp_path):
@@ -211,17 +215,17 @@ def test_a_killed_study_resumes_with_every_run_exactly_once(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)  # the study and its worker processes, mid-run
     proc.wait()
     finished = {p.name: p.stat().st_mtime_ns for p in runs_dir.glob("*.parquet")}
-    assert 1 <= len(finished) < 6
+    assert 1 <= len(finished) < KILLED_RUNS
     assert not (out / "results.parquet").exists()
 
     done = subprocess.run(_sweep_cli(out), cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     study = json.loads((out / "study.json").read_text())
-    assert study["skipped"] == len(finished) and study["ran"] == 6 - len(finished)
+    assert study["skipped"] == len(finished) and study["ran"] == KILLED_RUNS - len(finished)
     for name, mtime_ns in finished.items():  # finished runs were not recomputed
         assert (runs_dir / name).stat().st_mtime_ns == mtime_ns
     df = pd.read_parquet(out / "results.parquet")
-    assert df["run_id"].nunique() == 6 and len(list(runs_dir.glob("*.parquet"))) == 6
+    assert df["run_id"].nunique() == KILLED_RUNS and len(list(runs_dir.glob("*.parquet"))) == KILLED_RUNS
     assert (df.groupby("run_id").size() == len(FACTORY_WORKLOADS)).all()
     assert not df.duplicated(["run_id", "workload"]).any()
 

@@ -28,7 +28,6 @@ Runner = Callable[[Any, int], pd.DataFrame]
 RUN_COLUMNS = ["run_id", "file", "scenario", "params", "replication", "seed", "status", "reason", "wall_s"]
 
 
-
 class RunFailed(PlannerError):
     """A run that cannot go on, with the reason recorded in its row (e.g. no feasible placement)."""
 
@@ -81,7 +80,7 @@ def execute_run(spec: RunSpec, runner: Runner | None = None) -> pd.DataFrame:
     from planner.scenario import parse_scenario
 
     start_s = time.perf_counter()
-    name = str((spec.data or {}).get("name", "")) if isinstance(spec.data, dict) else ""
+    name = _scenario_name(spec)
     if spec.error or spec.data is None:
         return label_rows(spec, None, "failed", spec.error or "no scenario", 0.0, name)
     try:
@@ -94,7 +93,12 @@ def execute_run(spec: RunSpec, runner: Runner | None = None) -> pd.DataFrame:
 
 def failed_frame(spec: RunSpec, reason: str) -> pd.DataFrame:
     """The row of a run whose worker died or was lost (the run itself never reported)."""
-    return label_rows(spec, None, "failed", reason[:MAX_REASON_CHARS], math.nan, "")
+    return label_rows(spec, None, "failed", reason[:MAX_REASON_CHARS], math.nan, _scenario_name(spec))
+
+
+def _scenario_name(spec: RunSpec) -> str:
+    """The scenario's `name` as written in the file (also for a variant that fails validation)."""
+    return str(spec.data.get("name", "")) if isinstance(spec.data, dict) else ""
 
 
 # --------------------------------------------------------------------------- backends
