@@ -373,3 +373,33 @@ def test_result_repr_and_tables():
     for table in (r.summary(), r.segments(), r.utilisation(), r.failures(), r.costs(), r.energy(), r.compute(), r.links()):
         assert table is not None
     assert not math.isnan(r.summary().p99_ms[0])
+
+
+def test_unstable_placement_stays_bounded_with_overload_failures():
+    """Twice the capacity and an unbounded queue: the in-flight bound refuses arrivals with reason
+    'overload' instead of letting the queue (and memory) grow with the horizon."""
+    spec = one_site(200.0, 0.01, horizon=100.0)
+    spec.max_in_flight = 1000
+    r = run(spec)
+    s = r.summary().iloc[0]
+    assert s.in_flight <= 1000
+    f = r.failures().set_index("reason")
+    assert f.loc["overload", "count"] == s.failed > 5000
+    assert s.arrived == s.completed + s.failed + s.in_flight
+
+
+def test_training_on_a_shared_device_interleaves_by_step():
+    """A 100 s training job on the device that also serves inference: queued as 50 ms steps,
+    requests wait at most about a step; as one piece, they wait for the whole job."""
+    def spec(step_s):
+        return SimSpec(
+            sites=[SiteSpec("edge")], compute=[ComputeSpec("jet", "edge", count=1)],
+            inference=[InferenceSpec("cam", "edge", ArrivalSpec.poisson(2.0), [Stage("jet", constant(0.01))])],
+            training=[TrainingSpec("tune", "edge", "jet", dataset_bytes=0, duration_s=100.0, model_bytes=0,
+                                   every_s=1e6, step_s=step_s)],
+            horizon_s=200.0, seed=2)
+    stepped, whole = run(spec(0.05)), run(spec(None))
+    assert stepped.summary().set_index("workload").loc["cam", "p99_ms"] < 80
+    assert whole.summary().set_index("workload").loc["cam", "p99_ms"] > 10_000
+    j = stepped.jobs().iloc[0]
+    assert j.completed == 1 and 100.0 < j.phase_s["train"] < 103.0  # stretched by the requests served between steps

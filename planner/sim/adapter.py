@@ -39,8 +39,12 @@ class _Estimates:
     so that workloads running the same model on the same group share a lane (and batch together)."""
 
     def __init__(self, scenario: Any, estimator: Estimator | None):
+        self.estimate_part = None
         if estimator is None:
-            from planner.costs.estimator import estimate as estimator
+            from planner.costs import estimator as module
+
+            estimator = module.estimate
+            self.estimate_part = getattr(module, "estimate_part", None)
         self.estimator = estimator
         self.scenario = scenario
         self._cache: dict[tuple, Any] = {}
@@ -63,14 +67,36 @@ class _Estimates:
                                                    batch=int(batch), training=bool(training))
         return e
 
-    def service_time(self, model: str, hardware: str, precision: str, fraction: float = 1.0) -> Callable[[int], float]:
-        """service_time_s(batch) from the estimator's latency of one batch (x `fraction` for a
-        part of a split model)."""
-        key = (model, hardware, precision, round(fraction, 12))
+    def part_ms(self, model: str, hardware: str, precision: str, batch: int, start: int, stop: int) -> float:
+        """Latency of ops[start:stop] of a model (one side of a split): the estimator's own
+        `estimate_part` where it has one, else the whole model's latency x the part's FLOPs share."""
+        key = (model, hardware, precision, int(batch), start, stop)
+        e = self._cache.get(key)
+        if e is None:
+            if self.estimate_part is not None:
+                e = self.estimate_part(self.model_ref(model), hardware, precision, int(batch), start, stop).latency_ms
+            else:
+                from planner.costs.graphs import graph
+
+                g = graph(self.model_ref(model))
+                share = sum(op.flops for op in g.ops[start:stop]) / max(g.flops, 1.0)
+                e = self.get(model, hardware, precision, batch).latency_ms * share
+            self._cache[key] = e
+        return e
+
+    def service_time(self, model: str, hardware: str, precision: str,
+                     part: tuple[int, int] | None = None) -> Callable[[int], float]:
+        """service_time_s(batch) from the estimator's latency of one batch (of ops[start:stop]
+        for one side of a split model)."""
+        key = (model, hardware, precision, part)
         fn = self._svc.get(key)
         if fn is None:
-            def fn(batch: int, _m=model, _h=hardware, _p=precision, _f=fraction) -> float:
-                return self.get(_m, _h, _p, batch).latency_ms / 1000.0 * _f
+            if part is None:
+                def fn(batch: int, _m=model, _h=hardware, _p=precision) -> float:
+                    return self.get(_m, _h, _p, batch).latency_ms / 1000.0
+            else:
+                def fn(batch: int, _m=model, _h=hardware, _p=precision, _a=part[0], _b=part[1]) -> float:
+                    return self.part_ms(_m, _h, _p, batch, _a, _b) / 1000.0
             self._svc[key] = fn
         return fn
 
@@ -238,12 +264,12 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             training.append(TrainingSpec(
                 name, w.source, by_hw[(ch.site, ch.hardware)], dataset_bytes=w.dataset_gb * 1e9, duration_s=duration,
                 model_bytes=params * FP16_BYTES, deploy_sites=deploy, every_s=w.every_h * 3600,
-                deadline_s=w.deadline_h * 3600))
+                deadline_s=w.deadline_h * 3600, step_s=step.latency_ms / 1000))
         else:  # federated
             aggregator = w.aggregator or ch.site
             agg_compute = by_hw.get((aggregator, ch.hardware)) or first_group.get(aggregator)
             model_bytes = w.model_bytes or params * FP32_BYTES
-            local_compute, local_s = {}, {}
+            local_compute, local_s, local_step = {}, {}, {}
             for s in w.sites:
                 g = first_group.get(s)
                 if g is None:
@@ -252,11 +278,12 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                 step = est.get(w.model, hw_id, ch.precision, w.batch, training=True)
                 local_compute[s] = g
                 local_s[s] = w.local_epochs * w.samples_per_site / w.batch * step.latency_ms / 1000
+                local_step[s] = step.latency_ms / 1000
             agg_hw = cat.hardware(next(c.hardware for c in compute if c.name == agg_compute)) if agg_compute else None
             aggregate_s = ((len(w.sites) + 1) * model_bytes / (agg_hw.mem_bw_gb_per_s * 1e9)) if agg_hw else 0.0
             federated.append(FederatedSpec(
                 name, list(w.sites), local_compute, local_s, aggregator, agg_compute, aggregate_s, model_bytes,
-                rounds=w.rounds, every_s=w.every_h * 3600, deadline_s=w.deadline_h * 3600))
+                rounds=w.rounds, every_s=w.every_h * 3600, deadline_s=w.deadline_h * 3600, local_step_s=local_step))
 
     return SimSpec(
         sites=sites, compute=compute, links=links, inference=inference, training=training, federated=federated,
@@ -265,24 +292,23 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
 
 
 def _split_stages(sc: Any, w: Any, ch: Any, est: _Estimates, by_hw: dict, target: str, out_bytes: float) -> list[Stage]:
-    """A split model: ops 0..split on `edge_hardware` at the source, the rest at the choice's site.
-    Each part's service time is the full model's scaled by its share of the FLOPs; the cut's
-    activations (at the precision's width) cross the network between the stages."""
+    """A split model (as the planner's split options): ops[0:split+1] on `edge_hardware` at the
+    source, the rest at the choice's site; the activations live at the cut (at the precision's
+    width) cross the network between the two."""
     from planner.costs.graphs import graph
 
-    edge_hw = ch.edge_hardware
+    edge_hw = ch.edge_hardware or (sc.sites[w.source].devices[0].hardware if sc.sites[w.source].devices else None)
     if edge_hw is None or (w.source, edge_hw) not in by_hw:
-        raise ValueError(f"workload '{w}': a split needs edge_hardware present at the source site '{w.source}'")
-    g = graph(est.model_ref(w.model))
-    if not 0 <= ch.split < len(g.ops) - 1:
-        raise ValueError(f"split {ch.split} outside the model's {len(g.ops)} ops")
-    total = g.flops or 1.0
-    head = sum(op.flops for op in g.ops[: ch.split + 1]) / total
-    live = g.live_bytes()[ch.split]
-    act_bytes = live / 4 * PRECISION_BYTES.get(ch.precision, 4)
+        raise ValueError(f"a split needs edge hardware at the source site '{w.source}'")
+    g = graph(est.model_ref(w.model), 1)
+    n_ops = len(g.ops)
+    k = ch.split
+    if not 0 <= k < n_ops - 1:
+        raise ValueError(f"split {k} outside the model's {n_ops} ops")
+    cut_bytes = g.live_bytes()[k] * PRECISION_BYTES.get(ch.precision, 4) / 4
     return [
-        Stage(by_hw[(w.source, edge_hw)], est.service_time(w.model, edge_hw, ch.precision, head), act_bytes),
-        Stage(target, est.service_time(w.model, ch.hardware, ch.precision, 1.0 - head), out_bytes),
+        Stage(by_hw[(w.source, edge_hw)], est.service_time(w.model, edge_hw, ch.precision, (0, k + 1)), cut_bytes),
+        Stage(target, est.service_time(w.model, ch.hardware, ch.precision, (k + 1, n_ops)), out_bytes),
     ]
 
 

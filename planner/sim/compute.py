@@ -128,14 +128,17 @@ class Group:
 
     __slots__ = ("env", "spec", "name", "site", "rng", "max_batch", "max_wait_s", "capacity", "lanes", "qlen", "idle",
                  "servers", "n_up", "busy_s", "busy_bins", "down_s", "failures", "_timer_at", "_timer_ver", "horizon_s",
-                 "can_grow")
+                 "can_grow", "fail_rng", "_done_cb", "_acc", "_acc_bin", "_inv_w")
 
-    def __init__(self, env: simpy.Environment, spec: ComputeSpec, rng: random.Random, horizon_s: float, bins_n: int):
+    def __init__(self, env: simpy.Environment, spec: ComputeSpec, rng: random.Random, horizon_s: float, bins_n: int,
+                 fail_rng: random.Random | None = None):
         self.env = env
         self.spec = spec
         self.name = spec.name
         self.site = spec.site
-        self.rng = rng
+        self.rng = rng  # service times
+        self.fail_rng = fail_rng or rng  # failures and repairs
+        self._done_cb = self._done
         self.max_batch = max(1, int(spec.max_batch))
         self.max_wait_s = float(spec.max_wait_s)
         self.capacity = spec.queue_capacity if spec.queue_capacity is not None else INF
@@ -146,6 +149,9 @@ class Group:
         self.n_up = 0
         self.busy_s = 0.0
         self.busy_bins = TimeBins(horizon_s, bins_n)
+        self._acc = 0.0  # busy time of the current bin, flushed to busy_bins when the bin changes
+        self._acc_bin = 0
+        self._inv_w = 1.0 / self.busy_bins.width
         self.down_s = 0.0
         self.failures = 0
         self._timer_at = INF
@@ -275,7 +281,7 @@ class Group:
         server.t0 = now
         ev = self.env.timeout(s, server)
         server.ev = ev
-        ev.callbacks.append(self._done)
+        ev.callbacks.append(self._done_cb)
 
     def _done(self, ev) -> None:
         server = ev._value
@@ -289,7 +295,11 @@ class Group:
         lane.busy_s += dur
         lane.served += len(batch)
         lane.batches += 1
-        self.busy_bins.add(t0, now)
+        i = int(t0 * self._inv_w)
+        if i == self._acc_bin and i == int(now * self._inv_w):
+            self._acc += dur
+        else:
+            self._add_busy(t0, now)
         if server.retiring:
             self._terminate(server)
         else:
@@ -298,6 +308,22 @@ class Group:
         if self.qlen and self.idle:
             self._dispatch()
 
+    def _add_busy(self, t0: float, t1: float) -> None:
+        """Busy time [t0, t1] into the utilisation bins, through the current-bin accumulator."""
+        i = int(t0 * self._inv_w)
+        if i == int(t1 * self._inv_w):
+            self._flush()
+            self._acc_bin = i
+            self._acc = t1 - t0
+        else:
+            self.busy_bins.add(t0, t1)
+
+    def _flush(self) -> None:
+        if self._acc:
+            b = self.busy_bins
+            b.values[min(self._acc_bin, b.n - 1)] += self._acc
+            self._acc = 0.0
+
     # ------------------------------------------------------------------ failures
     def start_failures(self) -> None:
         if self.spec.mtbf_s and not self.spec.pool:
@@ -305,7 +331,7 @@ class Group:
                 self.env.process(self._failures(s))
 
     def _failures(self, server: Server):
-        env, spec, rng = self.env, self.spec, self.rng
+        env, spec, rng = self.env, self.spec, self.fail_rng
         while True:
             yield env.timeout(rng.expovariate(1.0 / spec.mtbf_s))
             self._server_down(server)
@@ -326,7 +352,7 @@ class Group:
             dur = now - server.t0
             self.busy_s += dur
             server.lane.busy_s += dur
-            self.busy_bins.add(server.t0, now)
+            self._add_busy(server.t0, now)
             server.batch = server.lane = server.ev = None
             for r in batch:
                 r.fail("device_down")
@@ -358,7 +384,7 @@ class Group:
         """Close open intervals at the end of the run (busy batches, down servers)."""
         for s in self.servers:
             if s.batch is not None:
-                self.busy_bins.add(s.t0, now)
+                self._add_busy(s.t0, now)
                 dur = now - s.t0
                 self.busy_s += dur
                 s.lane.busy_s += dur
@@ -366,6 +392,7 @@ class Group:
             if not s.up:
                 self.down_s += now - s.down_since
                 s.down_since = now
+        self._flush()
 
     def server_seconds(self, now: float) -> float:
         """Server-seconds owned (devices: count x time)."""
@@ -395,8 +422,9 @@ class Pool(Group):
 
     __slots__ = ("instance_s", "instance_bins", "starting", "launches", "peak_instances", "_last_up", "_next_index")
 
-    def __init__(self, env: simpy.Environment, spec: ComputeSpec, rng: random.Random, horizon_s: float, bins_n: int):
-        super().__init__(env, spec, rng, horizon_s, bins_n)
+    def __init__(self, env: simpy.Environment, spec: ComputeSpec, rng: random.Random, horizon_s: float, bins_n: int,
+                 fail_rng: random.Random | None = None):
+        super().__init__(env, spec, rng, horizon_s, bins_n, fail_rng)
         self.instance_s = 0.0
         self.instance_bins = TimeBins(horizon_s, bins_n)
         self.starting: list[Server] = []
@@ -528,5 +556,6 @@ class Pool(Group):
                 f"{self.qlen} waiting, bounds {self.spec.min_instances}..{self.spec.max_instances})")
 
 
-def make_group(env: simpy.Environment, spec: ComputeSpec, rng: random.Random, horizon_s: float, bins_n: int) -> Group:
-    return (Pool if spec.pool else Group)(env, spec, rng, horizon_s, bins_n)
+def make_group(env: simpy.Environment, spec: ComputeSpec, rng: random.Random, horizon_s: float, bins_n: int,
+               fail_rng: random.Random | None = None) -> Group:
+    return (Pool if spec.pool else Group)(env, spec, rng, horizon_s, bins_n, fail_rng)

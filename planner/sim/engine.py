@@ -3,17 +3,20 @@
     from planner.sim.engine import Engine
     result = Engine(spec).run()          # -> SimResult
 
-Randomness: every stream (arrivals of a workload, service times of a group, failures of a
-link...) has its own `random.Random` seeded from the run's seed and the stream's name, so the
-same seed gives the same result. Poisson arrival streams are merged into one superposed stream
-(`SimSpec.merge_poisson`, exact in distribution and much cheaper with many sources); they share
-one random stream.
+Randomness: each kind of randomness has its own `random.Random`, seeded from the run's seed
+and the stream's name, so the same seed gives the same result: the Poisson arrivals (merged into
+one superposed stream, `SimSpec.merge_poisson`, exact in distribution), the other arrival
+processes one stream each, service times, network jitter and loss, failures of each device
+group and link, each job. The hot-path kinds (service, network) share one generator across
+components: thousands of per-component generators would cost cache misses on every draw.
 """
 from __future__ import annotations
 
 import gc
 import random
+import threading
 import time
+from contextlib import contextmanager
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +29,35 @@ from planner.sim.network import Topology, Transfer
 from planner.sim.result import SimResult, collect
 from planner.sim.spec import SimSpec
 from planner.sim.workload import InferenceFlow, Request, poisson_mux
+
+
+_gc_lock = threading.Lock()
+_gc_runs = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+@contextmanager
+def _quiet_gc():
+    """Requests are short-lived and acyclic: while simulations run, freeze what exists and let
+    the young generation grow, so the cyclic collector does not rescan the model every few
+    thousand requests. Process-wide settings, so concurrent runs (threads) share one change:
+    the first run in makes it, the last one out restores it."""
+    global _gc_runs, _gc_saved
+    with _gc_lock:
+        if _gc_runs == 0:
+            _gc_saved = gc.get_threshold()
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(100_000, 50, 50)
+        _gc_runs += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_runs -= 1
+            if _gc_runs == 0:
+                gc.set_threshold(*_gc_saved)
+                gc.unfreeze()
 
 
 def stream_rng(seed: int, name: str) -> random.Random:
@@ -51,28 +83,31 @@ class Engine:
         self.sites = {s.name: s for s in spec.sites}
         self.topo = Topology(env, site_names, spec.links, nb, horizon)
         self.groups: dict[str, Group] = {}
+        service_rng = stream_rng(seed, "service")
+        self._net_rng = stream_rng(seed, "network")
         for c in spec.compute:
             if c.site not in self.sites:
                 raise ValueError(f"compute {c.name}: unknown site '{c.site}'")
             if c.name in self.groups:
                 raise ValueError(f"duplicate compute name '{c.name}'")
-            self.groups[c.name] = make_group(env, c, stream_rng(seed, f"compute/{c.name}"), horizon, nb)
+            fail_rng = stream_rng(seed, f"fail/{c.name}") if c.mtbf_s and not c.pool else None
+            self.groups[c.name] = make_group(env, c, service_rng, horizon, nb, fail_rng)
         self.trace = TraceWriter(trace_path, trace_sample, trace_max_rows) if trace_path and trace_sample > 0 else None
         self.flows: list[InferenceFlow] = []
         for w in spec.inference:
             if w.source not in self.sites:
                 raise ValueError(f"workload {w.name}: unknown source site '{w.source}'")
-            flow = InferenceFlow(env, w, stream_rng(seed, f"arrivals/{w.name}"), stream_rng(seed, f"misc/{w.name}"),
-                                 spec.warmup_s, self.trace)
+            flow = InferenceFlow(env, w, lambda kind, _n=w.name: stream_rng(seed, f"{kind}/{_n}"), spec.warmup_s,
+                                 self.trace, spec.max_in_flight)
             self._compile(flow)
             self.flows.append(flow)
         self.jobs: list = []
         for t in spec.training:
             self.jobs.append(TrainingJob(env, t, self.topo, self.groups, stream_rng(seed, f"job/{t.name}"),
-                                         0.0, spec.mss_bytes, spec.window_bytes))
+                                         spec.mss_bytes, spec.window_bytes))
         for f in spec.federated:
             self.jobs.append(FederatedJob(env, f, self.topo, self.groups, stream_rng(seed, f"job/{f.name}"),
-                                          0.0, spec.mss_bytes, spec.window_bytes))
+                                          spec.mss_bytes, spec.window_bytes))
         self.wall_s = 0.0
         self._ran = False
 
@@ -81,7 +116,7 @@ class Engine:
         w, env, spec = flow.spec, self.env, self.spec
         if not w.stages:
             raise ValueError(f"workload {w.name}: no compute stage")
-        rng = stream_rng(spec.seed, f"net/{w.name}")
+        rng = self._net_rng
         loc, nbytes = w.source, float(w.input_bytes)
         steps: list = []
         for st in w.stages:
@@ -127,30 +162,23 @@ class Engine:
                 f.start(horizon)
         for j in self.jobs:
             j.start()
-        # Requests are short-lived and acyclic: freeze what exists and let the young generation
-        # grow, so the cyclic collector does not rescan the model every few thousand requests.
-        gc_was = gc.get_threshold()
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(100_000, 50, 50)
         t0 = time.perf_counter()
-        try:
-            if self.progress is None:
-                env.run(until=horizon)
-            else:
-                steps = 100
-                for k in range(1, steps + 1):
-                    env.run(until=horizon * k / steps)
-                    self.progress(k / steps)
-        finally:
-            self.wall_s = time.perf_counter() - t0
-            gc.set_threshold(*gc_was)
-            gc.unfreeze()
+        with _quiet_gc():
+            try:
+                if self.progress is None:
+                    env.run(until=horizon)
+                else:
+                    steps = 100
+                    for k in range(1, steps + 1):
+                        env.run(until=horizon * k / steps)
+                        self.progress(k / steps)
+            finally:
+                self.wall_s = time.perf_counter() - t0
         now = env.now
         for g in self.groups.values():
             g.finish(now)
-        for ch in self.topo.channels():
-            ch.finish(now)
+        for link in self.topo.links.values():
+            link.finish(now)
         for f in self.flows:
             f.finish(now)
         if self.trace is not None:

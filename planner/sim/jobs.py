@@ -14,7 +14,6 @@ its runs per month, not an extrapolation of a short horizon.
 """
 from __future__ import annotations
 
-import math
 import random
 
 import simpy
@@ -22,6 +21,10 @@ import simpy
 from planner.sim.compute import Group, Pool
 from planner.sim.network import Topology, Transfer
 from planner.sim.spec import MONTH_S, FederatedSpec, TrainingSpec
+
+
+#: A job's work on a shared device is queued in at most this many steps.
+MAX_STEPS = 20_000
 
 
 class JobFailed(Exception):
@@ -91,12 +94,11 @@ class JobStats:
 
 class _JobBase:
     def __init__(self, env: simpy.Environment, topo: Topology, groups: dict[str, Group], rng: random.Random,
-                 electricity_usd_per_kwh: float, mss_bytes: int, window_bytes: int):
+                 mss_bytes: int, window_bytes: int):
         self.env = env
         self.topo = topo
         self.groups = groups
         self.rng = rng
-        self.kwh_usd = electricity_usd_per_kwh
         self.mss, self.window = mss_bytes, window_bytes
         self._lanes: dict[str, object] = {}
         self._run_cost = 0.0
@@ -120,19 +122,28 @@ class _JobBase:
         Transfer(self.env, route, nbytes, self.rng, arrived, self.mss, self.window)(item)
         return item.event
 
-    def occupy(self, compute: str, duration_s: float):
-        """Hold one server of `compute` for `duration_s` (a dedicated instance on a pool)."""
+    def occupy(self, compute: str, duration_s: float, step_s: float | None = None):
+        """Hold one server of `compute` for `duration_s` of work (a dedicated instance on a pool).
+
+        On a device the work goes through the device's queue in steps of `step_s` (a training
+        iteration): requests that arrive meanwhile are served between steps, as on a GPU shared by
+        a training loop and an inference server, instead of waiting for the whole job. At most
+        MAX_STEPS steps (longer ones beyond that)."""
         group = self.groups[compute]
         if isinstance(group, Pool):
             return self.env.process(self._dedicated(group, duration_s))
         lane = self._lanes.get(compute)
         if lane is None:
             lane = self._lanes[compute] = group.lane(self.stats.name, lambda b: 0.0, self._lane_done, cv=0.0, is_job=True)
-        item = JobItem(self.env, duration_s)
-        lane(item)
-        ev = item.event
-        ev.callbacks.append(lambda e, g=group, d=duration_s: self._account_device(g, d) if e.ok else None)
-        return ev
+        n = 1 if not step_s or step_s <= 0 else max(1, min(MAX_STEPS, round(duration_s / step_s)))
+        return self.env.process(self._steps(group, lane, duration_s / n, n))
+
+    def _steps(self, group: Group, lane, step_s: float, n: int):
+        for _ in range(n):
+            item = JobItem(self.env, step_s)
+            lane(item)
+            yield item.event  # a failure of the device raises JobFailed here
+            self._account_device(group, step_s)
 
     def _lane_done(self, batch: list, dur_s: float) -> None:
         for item in batch:
@@ -202,8 +213,8 @@ class _JobBase:
 class TrainingJob(_JobBase):
     """A periodic centralised training job (see the module docstring)."""
 
-    def __init__(self, env, spec: TrainingSpec, topo, groups, rng, electricity_usd_per_kwh, mss_bytes, window_bytes):
-        super().__init__(env, topo, groups, rng, electricity_usd_per_kwh, mss_bytes, window_bytes)
+    def __init__(self, env, spec: TrainingSpec, topo, groups, rng, mss_bytes, window_bytes):
+        super().__init__(env, topo, groups, rng, mss_bytes, window_bytes)
         self.spec = spec
         self.site = groups[spec.compute].site
         self.stats = JobStats(spec.name, "training", spec.deadline_s, spec.every_s)
@@ -222,7 +233,7 @@ class TrainingJob(_JobBase):
         yield self.send(spec.source, self.site, spec.dataset_bytes)
         self._phase("dataset", t)
         t = env.now
-        yield self.occupy(spec.compute, spec.duration_s)
+        yield self.occupy(spec.compute, spec.duration_s, spec.step_s)
         self._phase("train", t)
         t = env.now
         sends = [self.send(self.site, s, spec.model_bytes) for s in sorted(set(spec.deploy_sites))]
@@ -234,8 +245,8 @@ class TrainingJob(_JobBase):
 class FederatedJob(_JobBase):
     """Periodic federated training (see the module docstring)."""
 
-    def __init__(self, env, spec: FederatedSpec, topo, groups, rng, electricity_usd_per_kwh, mss_bytes, window_bytes):
-        super().__init__(env, topo, groups, rng, electricity_usd_per_kwh, mss_bytes, window_bytes)
+    def __init__(self, env, spec: FederatedSpec, topo, groups, rng, mss_bytes, window_bytes):
+        super().__init__(env, topo, groups, rng, mss_bytes, window_bytes)
         self.spec = spec
         self.stats = JobStats(spec.name, "federated", spec.deadline_s, spec.every_s)
         per_round = sum(self.predict_compute_usd(spec.local_compute[s], spec.local_duration_s[s]) for s in spec.sites)
@@ -245,7 +256,6 @@ class FederatedJob(_JobBase):
             per_round += self.predict_compute_usd(spec.aggregator_compute, spec.aggregate_s)
         self.stats.predicted_run_usd = per_round * spec.rounds
         self.stats.predicted_run_s = spec.rounds * (max(spec.local_duration_s.values(), default=0.0) + spec.aggregate_s)
-        self._lanes_by_group: dict[str, dict] = {}
 
     def start(self) -> None:
         self.env.process(self._schedule(self.spec.first_at_s, self.spec.every_s))
@@ -254,7 +264,7 @@ class FederatedJob(_JobBase):
         """Local training then upload at one site; returns the failure reason or None."""
         spec = self.spec
         try:
-            yield self.occupy(spec.local_compute[site], spec.local_duration_s[site])
+            yield self.occupy(spec.local_compute[site], spec.local_duration_s[site], spec.local_step_s.get(site))
             yield self.send(site, spec.aggregator, spec.model_bytes)
         except JobFailed as e:
             return e.reason
@@ -278,7 +288,3 @@ class FederatedJob(_JobBase):
             t = env.now
             yield env.all_of([self.send(spec.aggregator, s, spec.model_bytes) for s in spec.sites])
             self._phase("download", t)
-
-
-def round_up(x: float) -> int:
-    return int(math.ceil(x))

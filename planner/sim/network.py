@@ -27,7 +27,8 @@ class Channel:
     """One direction of a link: bandwidth `Bps` bytes per second shared by its transfers."""
 
     __slots__ = ("env", "name", "src", "dst", "Bps", "flows", "v", "t_last", "version", "seq", "up",
-                 "busy_since", "bins", "bytes", "transfers", "egress_usd_per_gb", "energy_j_per_bit")
+                 "busy_since", "bins", "bytes", "transfers", "egress_usd_per_gb", "energy_j_per_bit", "_fire_cb",
+                 "_acc", "_acc_bin", "_inv_w")
 
     def __init__(self, env: simpy.Environment, src: str, dst: str, Bps: float, bins: TimeBins,
                  egress_usd_per_gb: float = 0.0, energy_j_per_bit: float = 0.0):
@@ -49,6 +50,12 @@ class Channel:
         self.transfers = 0
         self.egress_usd_per_gb = egress_usd_per_gb
         self.energy_j_per_bit = energy_j_per_bit
+        self._fire_cb = self._fire  # one bound method, not one per event
+        # busy time of the current utilisation bin, kept here (hot) and flushed to `bins` when
+        # the bin changes: a busy period usually touches only this object
+        self._acc = 0.0
+        self._acc_bin = 0
+        self._inv_w = 1.0 / bins.width
 
     def start(self, item, nbytes: float, cont) -> None:
         """Begin sending `nbytes` for `item`; `cont(item)` is called when the last byte is out.
@@ -71,7 +78,7 @@ class Channel:
         self.version += 1
         dt = (flows[0][0] - v) * (n + 1) / self.Bps
         ev = self.env.timeout(dt if dt > 0.0 else 0.0, self.version)
-        ev.callbacks.append(self._fire)
+        ev.callbacks.append(self._fire_cb)
 
     def _fire(self, ev) -> None:
         if ev._value != self.version:
@@ -104,7 +111,7 @@ class Channel:
             self.version += 1
             dt = (flows[0][0] - v) * len(flows) / self.Bps
             tev = self.env.timeout(dt if dt > 0.0 else 0.0, self.version)
-            tev.callbacks.append(self._fire)
+            tev.callbacks.append(self._fire_cb)
         else:
             self.v = 0.0  # idle: restart virtual time so it stays small
             self._close_busy(now)
@@ -112,21 +119,31 @@ class Channel:
             cont(item)
 
     def _close_busy(self, now: float) -> None:
-        """Add the busy period that ends now to the utilisation bins."""
+        """Count the busy period that ends now in the utilisation of its time bin."""
         t0 = self.busy_since
         self.busy_since = now
-        b = self.bins
-        w = b.width
-        i = int(t0 / w)
-        if i == int(now / w) and i < b.n:
-            b.values[i] += now - t0
+        i = int(t0 * self._inv_w)
+        if i == int(now * self._inv_w):
+            if i == self._acc_bin:
+                self._acc += now - t0
+                return
+            self.flush()
+            self._acc_bin = i
+            self._acc = now - t0
         elif now > t0:
-            b.add(t0, now)
+            self.bins.add(t0, now)
+
+    def flush(self) -> None:
+        """Move the current bin's accumulated busy time into `bins`."""
+        if self._acc:
+            b = self.bins
+            b.values[min(self._acc_bin, b.n - 1)] += self._acc
+            self._acc = 0.0
 
     @property
     def busy_s(self) -> float:
         """Seconds with at least one transfer (the channel then runs at full rate)."""
-        return sum(self.bins.values)
+        return sum(self.bins.values) + self._acc
 
     def fail(self) -> list:
         """Take the channel down: every transfer on it is dropped; returns their items."""
@@ -146,6 +163,7 @@ class Channel:
         """Close the busy interval at the end of the run."""
         if self.flows:
             self._close_busy(now)
+        self.flush()
 
     def __len__(self) -> int:
         return len(self.flows)
@@ -168,6 +186,7 @@ class Link:
                           spec.egress_b_to_a_usd_per_gb, spec.energy_j_per_bit)
         self.failures = 0
         self.down_s = 0.0
+        self._down_since: float | None = None
 
     @property
     def up(self) -> bool:
@@ -185,14 +204,23 @@ class Link:
         while True:
             yield env.timeout(rng.expovariate(1.0 / spec.mtbf_s))
             self.failures += 1
-            t_down = env.now
+            self._down_since = env.now
             for ch in (self.ab, self.ba):
                 for item in ch.fail():
                     item.fail("link_down")
             yield env.timeout(rng.expovariate(1.0 / spec.mttr_s))
-            self.down_s += env.now - t_down
+            self.down_s += env.now - self._down_since
+            self._down_since = None
             self.ab.recover()
             self.ba.recover()
+
+    def finish(self, now: float) -> None:
+        """Close the run: channels' busy time, and down time of a link still down."""
+        self.ab.finish(now)
+        self.ba.finish(now)
+        if self._down_since is not None:
+            self.down_s += now - self._down_since
+            self._down_since = now
 
     def __repr__(self) -> str:
         return f"Link({self.name}, {'up' if self.up else 'DOWN'}, {len(self.ab)}/{len(self.ba)} transfers)"
@@ -236,18 +264,15 @@ class Topology:
             self.links[frozenset((spec.a, spec.b))] = link
             self.graph.add_edge(spec.a, spec.b, latency_s=spec.rtt_s / 2, link=link)
         self._routes: dict[tuple[str, str], Route] = {}
-        self._paths: dict[str, dict[str, list[str]]] = {}
 
     def route(self, src: str, dst: str) -> Route:
+        """The least-latency path from `src` to `dst` (fewest hops among equals), computed once."""
         key = (src, dst)
         r = self._routes.get(key)
         if r is None:
-            if src not in self._paths:
-                # one Dijkstra per source, ties broken by hop count then name for determinism
-                self._paths[src] = nx.single_source_dijkstra_path(self.graph, src, weight=_latency_weight)
             try:
-                sites = self._paths[src][dst]
-            except KeyError:
+                sites = nx.shortest_path(self.graph, src, dst, weight=_latency_weight)
+            except nx.NetworkXNoPath:
                 raise ValueError(f"no route from '{src}' to '{dst}'") from None
             links = [self.links[frozenset((a, b))] for a, b in zip(sites, sites[1:])]
             r = self._routes[key] = Route(src, dst, sites, links)
@@ -274,7 +299,7 @@ class Transfer:
     """
 
     __slots__ = ("env", "route", "channels", "nhops", "c0", "nbytes", "rng", "extra", "done", "in_prop",
-                 "rounds", "round_loss", "_arrive", "delivered")
+                 "rounds", "round_loss", "_arrive", "_hop", "delivered")
 
     def __init__(self, env: simpy.Environment, route: Route, nbytes: float, rng: random.Random, done,
                  mss_bytes: int = 1460, window_bytes: int = 65536):
@@ -294,7 +319,8 @@ class Transfer:
         per_round = packets / self.rounds
         self.round_loss = 1.0 - (1.0 - route.loss) ** per_round if route.loss > 0 else 0.0
         self.extra = route.jitter_s > 0 or self.round_loss > 0
-        self._arrive = self._arrived
+        self._arrive = self._arrived  # bound once, not per request
+        self._hop = self._hop_done
 
     def __call__(self, item) -> None:
         item.t_mark = self.env.now
@@ -302,13 +328,13 @@ class Transfer:
         if self.c0 is None:
             self.done(item, 0.0)
             return
-        self.c0.start(item, self.nbytes, self._hop_done)
+        self.c0.start(item, self.nbytes, self._hop)
 
     def _hop_done(self, item) -> None:
         h = item.hop + 1
         if h < self.nhops:
             item.hop = h
-            self.channels[h].start(item, self.nbytes, self._hop_done)
+            self.channels[h].start(item, self.nbytes, self._hop)
             return
         d = self.route.prop_s
         if self.extra:

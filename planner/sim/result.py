@@ -4,7 +4,9 @@ Money: cost accounted over the simulated horizon (cloud instance-seconds, edge a
 and electricity, egress) is extrapolated to a 30-day month by multiplying by
 ``30 days / horizon_s``; periodic jobs (training, federated) are costed per run instead, as
 their mean run cost times their runs per month (a short horizon says nothing of a weekly job).
-Shared compute is attributed to the workloads it serves in proportion to their busy time.
+Shared compute is attributed to the inference workloads it serves in proportion to their busy
+time (requests of one model batched together share their batches' time by count); a job on an
+edge device pays the electricity of its active time, on a pool its dedicated instance.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import math
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from planner.sim.metrics import LogSketch
@@ -136,6 +139,33 @@ class SimResult:
         return "\n".join(lines)
 
 
+class _UtilTable:
+    """The utilisation table built column-wise (a row per component per bin can be 10^5 rows)."""
+
+    def __init__(self):
+        self.names, self.kinds, self.parts = [], [], []
+
+    def add(self, name: str, kind: str, bins, util, servers, mbps) -> None:
+        n = bins.n
+        nan = np.full(n, math.nan)
+        edges = np.arange(n + 1, dtype=np.float64) * bins.width
+        self.names.append((name, n))
+        self.kinds.append((kind, n))
+        self.parts.append((edges[:-1], edges[1:], np.asarray(util, dtype=np.float64),
+                           nan if servers is None else np.asarray(servers, dtype=np.float64),
+                           nan if mbps is None else np.asarray(mbps, dtype=np.float64)))
+
+    def frame(self) -> pd.DataFrame:
+        cols = ["t_start_s", "t_end_s", "utilisation", "servers", "mbps"]
+        if not self.parts:
+            return pd.DataFrame(columns=["component", "kind", *cols])
+        data = {"component": pd.Categorical(np.repeat([n for n, _ in self.names], [k for _, k in self.names])),
+                "kind": pd.Categorical(np.repeat([n for n, _ in self.kinds], [k for _, k in self.kinds]))}
+        for i, c in enumerate(cols):
+            data[c] = np.concatenate([p[i] for p in self.parts])
+        return pd.DataFrame(data)
+
+
 def _q(sk: LogSketch, q: float) -> float:
     return sk.quantile(q) * 1e3 if sk.count else math.nan
 
@@ -153,7 +183,8 @@ def collect(engine: Engine) -> SimResult:
     # ---------------------------------------------------------------- compute: cost, energy, use
     alloc: dict[str, float] = defaultdict(float)
     served = {f.name: f.served for f in engine.flows}
-    cost_rows, energy_rows, compute_rows, util_rows = [], [], [], []
+    cost_rows, energy_rows, compute_rows = [], [], []
+    util = _UtilTable()
     for g in engine.groups.values():
         sp = g.spec
         inf_lanes = [ln for ln in g.lanes if not ln.is_job]
@@ -192,12 +223,16 @@ def collect(engine: Engine) -> SimResult:
             len(g.servers), g.qlen,
         ))
         bins = g.busy_bins
-        cap_bins = g.instance_bins.values if pool else [len(g.servers) * bins.width] * bins.n
-        for k in range(bins.n):
-            cap = cap_bins[k]
-            util_rows.append((g.name, "pool" if pool else "device", k * bins.width, (k + 1) * bins.width,
-                              bins.values[k] / cap if cap > 0 else (0.0 if pool else math.nan),
-                              cap / bins.width if pool else float(len(g.servers)), math.nan))
+        busy = np.frombuffer(bins.values, dtype=np.float64)
+        if pool:
+            cap = np.frombuffer(g.instance_bins.values, dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u = np.where(cap > 0, busy / np.where(cap > 0, cap, 1.0), 0.0)
+            util.add(g.name, "pool", bins, u, cap / bins.width, None)
+        else:
+            cap = len(g.servers) * bins.width
+            u = busy / cap if cap > 0 else np.full(bins.n, math.nan)
+            util.add(g.name, "device", bins, u, np.full(bins.n, float(len(g.servers))), None)
 
     # ---------------------------------------------------------------- links
     link_rows = []
@@ -208,10 +243,8 @@ def collect(engine: Engine) -> SimResult:
             link_rows.append((ch.name, link.name, ch.Bps * 8 / 1e6, ch.transfers, ch.bytes, ch.busy_s,
                               ch.busy_s / H, ch.bytes * ch.egress_usd_per_gb / 1e9, link.failures, link.down_s))
             b = ch.bins
-            for k in range(b.n):
-                busy = b.values[k]
-                util_rows.append((ch.name, "link", k * b.width, (k + 1) * b.width, busy / b.width,
-                                  math.nan, busy * ch.Bps * 8 / 1e6 / b.width))
+            busy = np.frombuffer(b.values, dtype=np.float64)
+            util.add(ch.name, "link", b, busy / b.width, None, busy * ch.Bps * 8 / 1e6 / b.width)
 
     # ---------------------------------------------------------------- inference workloads
     summary_rows, seg_rows, fail_rows, little = [], [], [], []
@@ -284,8 +317,7 @@ def collect(engine: Engine) -> SimResult:
         summary=pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS),
         segments=pd.DataFrame(seg_rows, columns=["workload", "measured", "uplink_ms", "queue_ms", "compute_ms",
                                                  "downlink_ms", "total_ms", "network_energy_j"]),
-        utilisation=pd.DataFrame(util_rows, columns=["component", "kind", "t_start_s", "t_end_s", "utilisation",
-                                                     "servers", "mbps"]),
+        utilisation=util.frame(),
         failures=pd.DataFrame(fail_rows, columns=["workload", "reason", "kind", "count"]),
         costs=pd.DataFrame(cost_rows, columns=["item", "category", "workloads", "horizon_usd", "monthly_usd"]),
         energy=pd.DataFrame(energy_rows, columns=["component", "kind", "idle_j", "active_j", "energy_j", "energy_kwh"]),

@@ -62,7 +62,7 @@ class ComputeSpec:
 
     With `pool=True` the group is a cloud pool: `count` is ignored, instances scale between
     `min_instances` and `max_instances` on utilisation, each new one ready after `cold_start_s`
-    and billed per second from its launch.
+    and billed per second from its launch. (Pools do not fail: `mtbf_s` applies to devices.)
     """
 
     name: str
@@ -141,8 +141,10 @@ class InferenceSpec:
 @dataclass
 class TrainingSpec:
     """A periodic training job: move `dataset_bytes` from `source` to `compute`'s site, hold one
-    server (a dedicated instance on a pool) for `duration_s`, then push `model_bytes` to every
-    site in `deploy_sites`. A run should finish within `deadline_s` of its start."""
+    server (a dedicated instance on a pool) for `duration_s` of work, then push `model_bytes` to
+    every site in `deploy_sites`. A run should finish within `deadline_s` of its start. On a
+    device the work is queued in steps of `step_s` (one iteration; None = one piece), so that
+    requests sharing the device are served between steps."""
 
     name: str
     source: str
@@ -154,6 +156,7 @@ class TrainingSpec:
     every_s: float = 7 * 86400.0
     deadline_s: float = 86400.0
     first_at_s: float = 0.0
+    step_s: float | None = None
 
 
 @dataclass
@@ -175,6 +178,7 @@ class FederatedSpec:
     every_s: float = 86400.0
     deadline_s: float = 86400.0
     first_at_s: float = 0.0
+    local_step_s: dict[str, float] = field(default_factory=dict)  # iteration time per site (see TrainingSpec)
 
 
 @dataclass
@@ -194,6 +198,9 @@ class SimSpec:
     mss_bytes: int = 1460  # packet payload, for loss -> retransmissions
     window_bytes: int = 65536  # bytes in flight per round trip, for loss -> retransmissions
     merge_poisson: bool = True  # drive all Poisson streams as one superposed stream (exact, faster)
+    # a workload with this many requests in the system refuses new ones (reason "overload"): an
+    # unstable placement cannot grow memory without bound (about 0.3 kB per request in flight)
+    max_in_flight: int = 250_000
     name: str = "sim"
     # cost attribution the adapter knows and the engine reports back
     notes: dict = field(default_factory=dict)

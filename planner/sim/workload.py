@@ -5,13 +5,15 @@ compute lanes (`compute.Lane`), ending with the workload's own `complete`. A req
 the index of its current step; each component calls the next step when it is done with it, so
 a request costs no simpy process, only the events of the components it passes through.
 
-Arrivals come from a lazy generator (`arrivals.py`) driven by one simpy process per stream.
+Arrivals come from lazy generators (`arrivals.py`), one simpy process per stream; all Poisson
+streams share one process (`poisson_mux`).
 """
 from __future__ import annotations
 
 import math
 import random
 from bisect import bisect_right
+from collections.abc import Callable
 
 import simpy
 
@@ -50,27 +52,28 @@ class Request:
 class InferenceFlow:
     """Runs one inference workload: arrivals, the compiled path, completion and failure."""
 
-    __slots__ = ("env", "spec", "name", "stats", "steps", "rng_arrivals", "rng", "warmup_s", "trace", "trace_rng",
-                 "next_id", "served", "pending_retries", "lanes", "transfers", "up_transfers")
+    __slots__ = ("env", "spec", "name", "stats", "steps", "rng", "warmup_s", "trace", "trace_rng", "max_in_flight",
+                 "next_id", "served", "pending_retries", "lanes", "transfers")
 
-    def __init__(self, env: simpy.Environment, spec: InferenceSpec, rng_arrivals: random.Random,
-                 rng_misc: random.Random, warmup_s: float, trace: TraceWriter | None):
+    def __init__(self, env: simpy.Environment, spec: InferenceSpec, rng: Callable[[str], random.Random],
+                 warmup_s: float, trace: TraceWriter | None, max_in_flight: int = 250_000):
+        """`rng(kind)` gives this workload's random stream of a kind ('arrivals', 'trace'),
+        made only when needed: a generator's state is 2.5 kB."""
         self.env = env
         self.spec = spec
         self.name = spec.name
         self.stats = WorkloadStats(spec.name, spec.slo_s)
         self.steps: list = []
-        self.rng_arrivals = rng_arrivals
-        self.rng = rng_misc
+        self.rng = rng
         self.warmup_s = warmup_s
         self.trace = trace
-        self.trace_rng = random.Random(rng_misc.random())
+        self.trace_rng = rng("trace") if trace is not None else None
+        self.max_in_flight = max_in_flight
         self.next_id = 0
         self.served = 0  # finished compute steps (shares a shared lane's busy time)
         self.pending_retries = 0
         self.lanes: list = []
         self.transfers: list = []
-        self.up_transfers = 0  # steps before the last compute are uplink, after it downlink
 
     # ------------------------------------------------------------------ path steps
     def uplink_done(self, req: Request, elapsed_s: float) -> None:
@@ -86,7 +89,7 @@ class InferenceFlow:
     # ------------------------------------------------------------------ arrivals
     def start(self, horizon_s: float) -> None:
         a = self.spec.arrival
-        self.env.process(self._arrivals(arrivals.make(a.process, a.params, self.rng_arrivals), horizon_s))
+        self.env.process(self._arrivals(arrivals.make(a.process, a.params, self.rng("arrivals")), horizon_s))
 
     def _arrivals(self, times, horizon_s: float):
         env = self.env
@@ -102,6 +105,9 @@ class InferenceFlow:
         """A new request arrives now and starts on its path (the hottest code of the simulator)."""
         now = self.env.now
         st = self.stats
+        if st.in_system >= self.max_in_flight:
+            self._overload(now)
+            return
         rid = self.next_id
         self.next_id = rid + 1
         st.arrived += 1
@@ -125,10 +131,12 @@ class InferenceFlow:
             st.lat_sum += lat
             sk = st.sketch
             sk.count += 1
-            if lat > 1e-9:
-                i = math.ceil(math.log(lat) * sk.inv_log_gamma)
-                b = sk.buckets
-                b[i] = b.get(i, 0) + 1
+            if lat > sk.min_value:
+                i = math.ceil(math.log(lat) * sk.inv_log_gamma) + sk.offset
+                c = sk.counts
+                if i >= len(c):
+                    i = len(c) - 1
+                c[i] += 1
             else:
                 sk.zeros += 1
             st.up_s += req.up_s
@@ -144,6 +152,16 @@ class InferenceFlow:
                     st.late += 1
         if self.trace is not None and self.trace_rng.random() < self.trace.sample:
             self._trace(req, "completed", "", lat)
+
+    def _overload(self, now: float) -> None:
+        """Refuse an arrival: this workload already has `max_in_flight` requests in the system
+        (an unstable placement), and memory must stay bounded however long the run."""
+        st = self.stats
+        self.next_id += 1
+        st.arrived += 1
+        st.failed["overload"] = st.failed.get("overload", 0) + 1
+        if now >= self.warmup_s:
+            st.failed_measured += 1
 
     def fail(self, req: Request, reason: str) -> None:
         if req.attempt < self.spec.retries:
