@@ -50,6 +50,20 @@ def small_scenarios(draw):
     return parse_scenario(data, file="random.yaml")
 
 
+def _resource_costs(res, load):
+    """Devices cost their fixed amount once used; pools bill ceil(instance-load) instances, at
+    least their minimum: the cost model the MILP must reproduce exactly."""
+    usd = joules = 0.0
+    for r, v in load.items():
+        rr = res[r]
+        if rr.kind == "device" and v > 0:
+            usd, joules = usd + rr.fixed_usd_per_month, joules + rr.fixed_energy_j_per_month
+        elif rr.kind == "pool" and v > 0:
+            n = max(math.ceil(v - 1e-9), rr.min_units, 1)
+            usd, joules = usd + n * rr.unit_usd_per_month, joules + n * rr.unit_energy_j_per_month
+    return usd, joules
+
+
 def brute_force(sc):
     """Every combination of options; the MILP's rules checked directly; the best objective."""
     res, opts = all_options(sc)
@@ -76,14 +90,11 @@ def brute_force(sc):
                 ok &= v <= LINK_RHO * rr.capacity + 1e-7
         if not ok:
             continue
-        used = {r for o in combo for r in o.loads if res[r].kind in ("device", "pool")}
-        cost = sum(o.variable_usd_per_month for o in combo) + sum(res[r].fixed_usd_per_month for r in used)
+        usd, joules = _resource_costs(res, load)
+        cost = sum(o.variable_usd_per_month for o in combo) + usd
         if sc.budget_usd_per_month is not None and cost > sc.budget_usd_per_month + 1e-6:
             continue
-        if sc.objective == "energy":
-            value = (sum(o.energy_j_per_month for o in combo) + sum(res[r].fixed_energy_j_per_month for r in used)) / 3.6e6
-        else:
-            value = cost
+        value = (sum(o.energy_j_per_month for o in combo) + joules) / 3.6e6 if sc.objective == "energy" else cost
         if value < best[0] - 1e-9:
             best = (value, dict(zip(names, combo)))
     return best
@@ -99,12 +110,15 @@ def test_solver_matches_brute_force(sc):
         assert not sol.chosen, "solver found a placement that brute force says is infeasible"
         return
     assert sol.chosen, f"solver says {sol.status} ({sol.message}) but brute force found {value}"
-    used = {r for o in sol.chosen.values() for r in o.loads if res[r].kind in ("device", "pool")}
+    load: dict[str, float] = {}
+    for o in sol.chosen.values():
+        for r, v in o.loads.items():
+            load[r] = load.get(r, 0.0) + v
+    usd, joules = _resource_costs(res, load)
     if sc.objective == "energy":
-        got = (sum(o.energy_j_per_month for o in sol.chosen.values())
-               + sum(res[r].fixed_energy_j_per_month for r in used)) / 3.6e6
+        got = (sum(o.energy_j_per_month for o in sol.chosen.values()) + joules) / 3.6e6
     else:
-        got = sum(o.variable_usd_per_month for o in sol.chosen.values()) + sum(res[r].fixed_usd_per_month for r in used)
+        got = sum(o.variable_usd_per_month for o in sol.chosen.values()) + usd
     assert math.isclose(got, value, rel_tol=1e-4, abs_tol=1e-3), (got, value)
 
 

@@ -44,7 +44,7 @@ def assess(sc: Scenario, res: dict[str, Resource], chosen: dict[str, Option]) ->
     instances = {}  # pools run whole instances at about their target utilisation
     for r, v in load.items():
         if res[r].kind == "pool":
-            instances[r] = max(1, math.ceil(v - 1e-9)) if v > 0 else 0
+            instances[r] = max(1, math.ceil(v - 1e-9), res[r].min_units) if v > 0 else 0
             util[r] = v * res[r].levels[0] / instances[r] if v > 0 else 0.0
 
     violations: dict[str, list[str]] = {}
@@ -73,11 +73,12 @@ def assess(sc: Scenario, res: dict[str, Resource], chosen: dict[str, Option]) ->
         rr = res[r]
         if rr.kind == "link" or total <= 0:
             continue
+        usd, joules = rr.cost(total)
         for name, o in chosen.items():
             if o.loads.get(r):
                 share = o.loads[r] / total
-                cost[name] += rr.fixed_usd_per_month * share
-                energy[name] += rr.fixed_energy_j_per_month * share
+                cost[name] += usd * share
+                energy[name] += joules * share
     total_cost = sum(cost.values())
     plan_v = []
     if sc.budget_usd_per_month is not None and total_cost > sc.budget_usd_per_month * (1 + 1e-9):
@@ -98,7 +99,7 @@ def _p99(sc: Scenario, res: dict[str, Resource], o: Option, util: dict[str, floa
     for r, service_s in o.stages:
         rr = res[r]
         if rr.kind == "pool":
-            servers = max(1, math.ceil(load[r] - 1e-9))
+            servers = max(1, math.ceil(load[r] - 1e-9), rr.min_units)
             u = min(load[r] * rr.levels[0] / servers, 0.999)
         else:
             servers, u = rr.servers, util[r]

@@ -41,11 +41,24 @@ class Resource:
     site: str
     hardware: str  # hardware id, or the network id for links
     capacity: float  # devices (device-seconds per second), max instances, or Mbps
-    fixed_usd_per_month: float  # paid when anything uses it (edge amortisation and idle power, pool minimum)
+    fixed_usd_per_month: float  # devices: paid when anything uses them (amortisation and idle power)
     fixed_energy_j_per_month: float
     levels: tuple[float, ...]  # utilisation levels allowed (a single target for pools)
     servers: int  # devices in a group; instances at the level for pools are derived from load
     service_cv: float = 0.0
+    unit_usd_per_month: float = 0.0  # pools: one instance running all month
+    unit_energy_j_per_month: float = 0.0
+    min_units: int = 0  # pools: instances kept running once the pool is used
+
+    def cost(self, load: float) -> tuple[float, float]:
+        """(USD, J) per month of this resource under `load`: a used device group costs its fixed
+        amount; a pool bills whole instances (at least its minimum), however little they do."""
+        if load <= 0:
+            return 0.0, 0.0
+        if self.kind == "pool":
+            n = max(math.ceil(load - 1e-9), self.min_units, 1)
+            return n * self.unit_usd_per_month, n * self.unit_energy_j_per_month
+        return self.fixed_usd_per_month, self.fixed_energy_j_per_month
 
     def __repr__(self) -> str:
         return f"Resource({self.key}, capacity={self.capacity:g})"
@@ -115,10 +128,10 @@ def resources(sc: Scenario) -> dict[str, Resource]:
                                               fixed, idle_j, LEVELS, d.count, d.service_cv)
         for i, p in enumerate(site.pools):
             hw = catalog.hardware(p.hardware)
-            fixed = p.min_instances * (hw.usd_per_hour or 0.0) * 730
             out[f"pool:{name}:{i}"] = Resource(f"pool:{name}:{i}", "pool", name, p.hardware, float(p.max_instances),
-                                               fixed, p.min_instances * hw.tdp_w * SECONDS_PER_MONTH,
-                                               (p.target_utilization,), p.max_instances, p.service_cv)
+                                               0.0, 0.0, (p.target_utilization,), p.max_instances, p.service_cv,
+                                               (hw.usd_per_hour or 0.0) * 730, hw.tdp_w * SECONDS_PER_MONTH,
+                                               p.min_instances)
     for i, link in enumerate(sc.links):
         a, b = link.between
         out[f"link:{i}:up"] = Resource(f"link:{i}:up", "link", a, link.network, link.up_mbps, 0.0, 0.0, (LINK_RHO,), 1)
@@ -322,11 +335,8 @@ def inference_options(sc: Scenario, res: dict[str, Resource], name: str) -> list
                     active_j = mean_share * busy_per_s * (hw.tdp_w - hw.idle_w) * SECONDS_PER_MONTH
                     o.energy_j_per_month += active_j
                     o.variable_usd_per_month += active_j / 3.6e6 * usd_kwh
-                else:
-                    instances = busy_per_s / r.levels[0]
-                    o.loads[key] = instances
-                    o.variable_usd_per_month += mean_share * instances * (hw.usd_per_hour or 0.0) * 730
-                    o.energy_j_per_month += mean_share * instances * hw.tdp_w * SECONDS_PER_MONTH
+                else:  # the pool bills whole instances: the solver counts them (Resource.cost)
+                    o.loads[key] = busy_per_s / r.levels[0]
                 for hop in up.hops:
                     o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, in_bytes)
                 for hop in down.hops:
@@ -413,9 +423,9 @@ def split_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Opt
                     hw, ehw = catalog.hardware(hw_id), catalog.hardware(edge_hw)
                     active_j = busy_edge * (ehw.tdp_w - ehw.idle_w) * SECONDS_PER_MONTH
                     egress_gb = rate * out_bytes * SECONDS_PER_MONTH / 1e9
-                    o.variable_usd_per_month = (instances * (hw.usd_per_hour or 0.0) * 730 + active_j / 3.6e6 * sc.electricity_usd_per_kwh()
+                    o.variable_usd_per_month = (active_j / 3.6e6 * sc.electricity_usd_per_kwh()
                                                 + egress_gb * egress_usd_per_gb(sc, site, down))
-                    o.energy_j_per_month = active_j + instances * hw.tdp_w * SECONDS_PER_MONTH
+                    o.energy_j_per_month = active_j
                     o.memory_gb = max(e_edge.memory_gb, e_cloud.memory_gb)
                     o.detail = {"batch": batch, "service_ms": e_cloud.latency_ms, "edge_ms": e_edge.latency_ms,
                                 "input_bytes": cut_bytes, "output_bytes": out_bytes, "egress_gb_per_month": egress_gb}
@@ -469,8 +479,7 @@ def training_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[
                     active_j = duty * (hw.tdp_w - hw.idle_w) * SECONDS_PER_MONTH
                     o.energy_j_per_month = active_j
                     o.variable_usd_per_month = active_j / 3.6e6 * usd_kwh
-                else:
-                    o.loads[key] = duty  # one instance for the job's length, on average
+                else:  # a job launches its own instance and pays per second of it
                     o.variable_usd_per_month = duty * (hw.usd_per_hour or 0.0) * 730
                     o.energy_j_per_month = duty * hw.tdp_w * SECONDS_PER_MONTH
                 for hop in up.hops:
@@ -558,7 +567,6 @@ def federated_options(sc: Scenario, res: dict[str, Resource], name: str) -> list
             if agg_key and res[agg_key].kind == "pool":
                 hw = catalog.hardware(agg_hw)
                 agg_duty = w.rounds * 1.0 / every_s  # about a second of instance time per round to average updates
-                o.loads[agg_key] = agg_duty
                 o.variable_usd_per_month += agg_duty * (hw.usd_per_hour or 0.0) * 730
             o.p99_alone_ms = w.rounds * round_s * 1000
             o.detail = {"round_s": round_s, "local_s": local_s, "model_bytes": model_bytes}

@@ -1,13 +1,15 @@
 """The joint placement MILP, solved by HiGHS through `scipy.optimize.milp`.
 
-Variables: x[o] = 1 when option o is chosen (one per workload); y[r] = 1 when resource r with a
-fixed monthly cost is used; z[g, l] = 1 when device group g runs at utilisation level l.
+Variables: x[o] = 1 when option o is chosen (one per workload); y[r] = 1 when device group or
+pool r is used; z[g, l] = 1 when device group g runs at utilisation level l; n[p] = whole
+instances running in pool p.
 
 Constraints:
 - one option per workload;
 - a device group's load <= devices x its chosen level; an option on the group needs a level at
   which it still meets its SLO (so p99 predictions stay valid whatever else shares the group);
-- a pool's instances <= max_instances; a link direction's Mbps <= LINK_RHO x capacity;
+- a pool runs whole instances (an integer, up to max_instances, at least its minimum once used)
+  enough for its instance-loads, billed per instance; a link direction's Mbps <= LINK_RHO x capacity;
 - monthly cost <= budget; optionally the rate-weighted p99 <= a bound (the Pareto front).
 Objective: monthly cost, rate-weighted p99, or energy; ties broken towards lower cost.
 """
@@ -58,16 +60,21 @@ def solve(
     flat: list[Option] = [o for w in cand for o in cand[w]]
     n_x = len(flat)
     used = sorted({r for o in flat for r in o.loads})
-    fixed = [r for r in used if resources[r].kind in ("device", "pool") and (resources[r].fixed_usd_per_month > 0 or resources[r].kind == "device")]
-    y_index = {r: n_x + i for i, r in enumerate(fixed)}
     groups = [r for r in used if resources[r].kind == "device"]
+    pools = [r for r in used if resources[r].kind == "pool"]
+    fixed = groups + [r for r in pools if resources[r].min_units > 0]
+    y_index = {r: n_x + i for i, r in enumerate(fixed)}
     z_index: dict[tuple[str, float], int] = {}
     nxt = n_x + len(fixed)
     for g in groups:
         for u in resources[g].levels:
             z_index[g, u] = nxt
             nxt += 1
-    n = nxt
+    n_index = {r: nxt + i for i, r in enumerate(pools)}  # whole instances running in each pool
+    n = nxt + len(pools)
+    upper = np.ones(n)
+    for r, k in n_index.items():
+        upper[k] = resources[r].capacity
 
     rows: list[int] = []
     cols: list[int] = []
@@ -106,10 +113,11 @@ def solve(
                 ok = [(z_index[r, u], -1.0) for u in res.levels if u <= top + 1e-12]
                 add_row([(j, 1.0)] + ok, -np.inf, 0.0)
         elif res.kind == "pool":
-            add_row(entries, -np.inf, res.capacity)
-            if r in y_index:
+            add_row(entries + [(n_index[r], -1.0)], -np.inf, 0.0)  # instance-loads <= whole instances
+            if r in y_index:  # once used, the pool keeps its minimum running
                 for j, _ in entries:
                     add_row([(j, 1.0), (y_index[r], -1.0)], -np.inf, 0.0)
+                add_row([(n_index[r], 1.0), (y_index[r], -float(res.min_units))], 0.0, np.inf)
         else:  # link direction
             add_row(entries, -np.inf, LINK_RHO * res.capacity)
 
@@ -118,6 +126,8 @@ def solve(
         cost[j] = o.variable_usd_per_month
     for r, k in y_index.items():
         cost[k] = resources[r].fixed_usd_per_month
+    for r, k in n_index.items():
+        cost[k] = resources[r].unit_usd_per_month
     if budget_usd_per_month is not None:
         add_row([(k, cost[k]) for k in range(n) if cost[k]], -np.inf, budget_usd_per_month)
     p99 = np.zeros(n)
@@ -136,6 +146,8 @@ def solve(
             c[j] = o.energy_j_per_month / 3.6e6  # kWh per month
         for r, k in y_index.items():
             c[k] = resources[r].fixed_energy_j_per_month / 3.6e6
+        for r, k in n_index.items():
+            c[k] = resources[r].unit_energy_j_per_month / 3.6e6
         c = c + 1e-6 * cost
     else:
         raise ValueError(f"unknown objective '{objective}'")
@@ -145,7 +157,7 @@ def solve(
         c,
         constraints=LinearConstraint(a, np.array(lo), np.array(hi)),
         integrality=np.ones(n),
-        bounds=Bounds(np.zeros(n), np.ones(n)),
+        bounds=Bounds(np.zeros(n), upper),
         options={"time_limit": time_limit_s, "presolve": True, "mip_rel_gap": 1e-6},
     )
     if res.x is None:

@@ -183,6 +183,10 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
     months = sc.amortisation_months()
 
     sites = [SiteSpec(name, s.kind) for name, s in sc.sites.items()]
+    # A Plan knows how many instances each pool runs at steady state: start there, warm, so the
+    # simulation measures the planned system rather than its first cold start. A placement
+    # given by hand starts at min_instances and scales up through cold starts.
+    planned = getattr(getattr(placement, "assessment", None), "instances", {}) or {}
 
     # ------------------------------------------------------------------ compute
     compute: list[ComputeSpec] = []
@@ -208,7 +212,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             cname = compute_name(name, "pool", i, p.hardware)
             compute.append(ComputeSpec(
                 cname, name, hardware=p.hardware, pool=True, min_instances=p.min_instances,
-                max_instances=p.max_instances, cold_start_s=p.cold_start_s, target_utilization=p.target_utilization,
+                initial_instances=int(planned.get(f"pool:{name}:{i}", 0)), max_instances=p.max_instances, cold_start_s=p.cold_start_s, target_utilization=p.target_utilization,
                 max_batch=p.max_batch, max_wait_s=p.max_wait_ms / 1000, service_cv=p.service_cv,
                 queue_capacity=p.queue_capacity, idle_w=hw.idle_w, active_w=hw.tdp_w,
                 usd_per_s=(hw.usd_per_hour or 0.0) / 3600.0))

@@ -432,7 +432,7 @@ class Pool(Group):
         self.peak_instances = 0
         self._last_up = -INF
         self._next_index = 0
-        for _ in range(max(0, int(spec.min_instances))):
+        for _ in range(max(0, int(spec.min_instances), min(int(spec.initial_instances), int(spec.max_instances)))):
             self._launch(cold=False)
 
     def live(self) -> int:

@@ -82,6 +82,7 @@ class ComputeSpec:
     # cloud pool
     pool: bool = False
     min_instances: int = 0
+    initial_instances: int = 0  # running (warm) at time 0: a plan starts at its steady state
     max_instances: int = 1
     cold_start_s: float = 0.0
     target_utilization: float = 0.7
