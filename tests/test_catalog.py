@@ -14,8 +14,18 @@ from planner.catalog import PRECISIONS, basis_fields
 from planner.errors import CatalogError
 from planner.paths import data_dir
 
-FACTS = Path(os.environ.get("PLANNER_FACTS_DIR", Path(__file__).resolve().parents[2] / "shared" / "facts"))
+# The shared facts beside the checkout when present (they are the source of truth), else the
+# copy the repository keeps in data/facts/ (a test below checks the two agree).
+SHARED_FACTS = Path(__file__).resolve().parents[2] / "shared" / "facts"
+REPO_FACTS = Path(__file__).resolve().parents[1] / "data" / "facts"
+FACTS = Path(os.environ.get("PLANNER_FACTS_DIR", SHARED_FACTS if SHARED_FACTS.is_dir() else REPO_FACTS))
 needs_facts = pytest.mark.skipif(not FACTS.is_dir(), reason=f"facts folder {FACTS} not present")
+
+
+@pytest.mark.skipif(not SHARED_FACTS.is_dir(), reason="no shared facts beside this checkout")
+def test_repo_copy_of_facts_is_current():
+    for f in SHARED_FACTS.glob("*.csv"):
+        assert (REPO_FACTS / f.name).read_bytes() == f.read_bytes(), f"data/facts/{f.name} is stale: copy it again"
 
 # DESIGN.md, "Catalog ids"
 HARDWARE_IDS = ["jetson-orin-nano-8gb", "jetson-orin-nx-16gb", "jetson-agx-orin-64gb", "jetson-xavier-nx", "coral-edgetpu",
