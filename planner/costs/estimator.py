@@ -1,14 +1,18 @@
 """What a model costs on a piece of hardware: latency, throughput, memory and energy, and how
 each figure was obtained (`source`).
 
-- On a profiled machine (`host`, or any `planner profile --as NAME`), the model's kernels are
-  predicted from the profile (`hostmodel`), and the session overhead is counted once.
-- On catalog hardware, a roofline per op (FLOPs over peak × efficiency, bytes over bandwidth ×
-  efficiency, whichever is longer) plus a launch overhead per compute kernel. The efficiencies
-  and launch overheads are calibrated against MLPerf ResNet-50 (`data/mlperf_calibration.csv`):
-  Offline throughput fixes the compute efficiency, SingleStream latency the launch overhead.
-  Elementwise ops, norms and activations are fused into the kernel before them (as TensorRT
-  and onnxruntime do), so they move no extra bytes and launch nothing.
+- On a profiled machine (`host`, or any `planner profile --as NAME`), inference is predicted
+  from the machine's kernel profile: the model's graph is turned into the kernels
+  onnxruntime will run (`fusion`), each kernel is priced from the profiled ones (`hostmodel`),
+  and the per-run overhead is counted once. Training steps are priced from the numpy
+  forward/backward kernel timings of the same profile. The model itself is never run.
+- On catalog hardware, a roofline per kernel (`roofline`) with efficiencies and per-kernel
+  costs fitted to MLPerf ResNet-50 results (`calibration`).
+- `measure=True` runs the model in onnxruntime on this machine instead (`measured`).
+
+`source` is the weakest of: measured < interpolated (inside the profiled grid) < extrapolated
+(outside it, or carried to a device by a calibrated roofline) < assumed (no calibration point
+for the device kind, or an op never profiled).
 """
 from __future__ import annotations
 
@@ -18,33 +22,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
+
 from planner import catalog
-from planner.costs.graphs import Graph, graph
-from planner.errors import PlannerError
-from planner.paths import profile_dir
+from planner.costs import roofline
+from planner.costs.graphs import FP32_BYTES, Graph, graph
+from planner.errors import CatalogError, PlannerError
 
-BYTES_PER_ELEMENT = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
+BYTES_PER_ELEMENT = roofline.BYTES_PER_ELEMENT
 TRAINING_PRECISIONS = ("fp32", "fp16", "bf16")
-COMPUTE_KINDS = {"gemm", "conv", "dwconv", "attention", "rnn"}
-#: ops that fuse into the kernel before them on an optimising runtime: no launch, no extra traffic
-FUSED_KINDS = {"act", "norm", "elementwise", "free"}
-
-# Calibration (see module docstring and bench/README.md "Calibration"): fraction of peak a
-# compute kernel reaches at large batch, per op class, per device kind; depthwise convolutions
-# have little reuse and reach far less.
-COMPUTE_EFFICIENCY = {"gpu": 0.60, "cpu": 0.40, "tpu": 0.35, "npu": 0.35}
-CLASS_FACTOR = {"gemm": 1.0, "conv": 1.0, "attention": 0.7, "rnn": 0.3, "dwconv": 0.12}
-#: effective bandwidth over the datasheet's: > 1 because on-chip caches keep part of the
-#: activation traffic of fused kernels (fitted with the compute efficiency on the MLPerf points:
-#: median absolute error 13% over 4 SingleStream latencies and 4 Offline throughputs)
-MEMORY_EFFICIENCY = 1.5
-#: per compute kernel launch, in microseconds (SingleStream latency less the roofline time)
-LAUNCH_US = {("gpu", "cloud"): 6.0, ("gpu", "edge"): 8.0, ("cpu", "cloud"): 2.0, ("cpu", "edge"): 4.0,
-             ("tpu", "cloud"): 8.0, ("tpu", "edge"): 15.0, ("npu", "edge"): 15.0, ("npu", "cloud"): 8.0}
-#: devices with a published point in the calibration set: their figures are carried from a
-#: calibrated roofline ("extrapolated"); others share the class calibration untested ("assumed")
-CALIBRATED = {"jetson-agx-orin-64gb", "jetson-orin-nx-16gb", "l4", "a100-40gb", "a100-80gb", "h100-sxm",
-              "h100-pcie", "h200", "xeon-8592-2s", "t4", "a10g", "l40s", "jetson-orin-nano-8gb", "jetson-xavier-nx"}
+#: runtime workspace, allocator slack (assumed)
+MEMORY_OVERHEAD = 1.10
+SOURCES = ("measured", "interpolated", "extrapolated", "assumed")
 
 
 @dataclass(frozen=True)
@@ -55,18 +44,25 @@ class Estimate:
     hardware: str
     precision: str
     batch: int
-    latency_ms: float
-    throughput_per_s: float
-    memory_gb: float
-    energy_j: float
-    source: str  # measured | interpolated | extrapolated | assumed
-    fits: bool
+    latency_ms: float            # one batch, end to end
+    throughput_per_s: float      # samples per second at this batch
+    memory_gb: float             # weights + activations (+ gradients and optimizer state when training)
+    energy_j: float              # per batch: power x time
+    source: str                  # measured | interpolated | extrapolated | assumed
+    fits: bool                   # memory_gb <= the hardware's memory
     detail: Mapping[str, float] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (f"Estimate({self.model} on {self.hardware} {self.precision} b{self.batch}: {self.latency_ms:.3f} ms, "
-                f"{self.throughput_per_s:,.0f}/s, {self.memory_gb:.2f} GB, {self.source})")
+                f"{self.throughput_per_s:,.1f}/s, {self.memory_gb:.3f} GB{'' if self.fits else ' (does not fit)'}, "
+                f"{self.energy_j:.4g} J, {self.source})")
 
+
+def weakest(*sources: str) -> str:
+    return max(sources, key=SOURCES.index)
+
+
+# -- entry points ------------------------------------------------------------------------------------
 
 def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", batch: int = 1, *,
              training: bool = False, measure: bool = False, seq_len: int | None = None) -> Estimate:
@@ -75,8 +71,10 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
     `training=True`: one training step (forward, backward, Adam update) and its memory.
     `measure=True`: time the model on this machine with onnxruntime instead (hardware `host`).
     """
-    if batch < 1:
-        raise PlannerError(f"batch must be >= 1, not {batch}")
+    if not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise PlannerError(f"batch must be an integer >= 1, not {batch!r}")
+    if seq_len is not None and seq_len < 1:
+        raise PlannerError(f"seq_len must be >= 1, not {seq_len!r}")
     hw = catalog.hardware(hardware)
     if precision not in BYTES_PER_ELEMENT:
         raise PlannerError(f"unknown precision '{precision}' (one of {', '.join(BYTES_PER_ELEMENT)})")
@@ -84,111 +82,251 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
         raise PlannerError(f"{hardware} does not run {precision} (it runs {', '.join(hw.precisions)})")
     if training and precision not in TRAINING_PRECISIONS:
         raise PlannerError(f"training at {precision} is not supported (use {', '.join(TRAINING_PRECISIONS)})")
-    return _estimate(str(model), hardware, precision, batch, training, measure, seq_len)
+    if training and measure:
+        raise PlannerError("measure=True times inference; training steps are estimated only")
+    key = _model_key(model)
+    return _estimate(key, hardware, precision, int(batch), training, measure, seq_len, _mtime(key))
+
+
+def _model_key(model: str | os.PathLike) -> str:
+    s = os.fspath(model)
+    if s.lower().endswith(".onnx") or os.sep in s:
+        p = Path(s)
+        if not p.is_file():
+            raise PlannerError(f"{s}: no such ONNX file")
+        return str(p.resolve())
+    from planner.costs import zoo
+
+    if s not in zoo.ZOO and s not in zoo.EXTRA:
+        known = catalog.model_ids() if _catalog_has_models() else list(zoo.ZOO)
+        raise CatalogError("model", s, known)
+    return s
+
+
+def _catalog_has_models() -> bool:
+    try:
+        return bool(catalog.model_ids())
+    except Exception:  # noqa: BLE001 - a catalog still being written must not break estimates
+        return False
+
+
+def _mtime(key: str) -> int:
+    return Path(key).stat().st_mtime_ns if key.lower().endswith(".onnx") else 0
+
+
+def _default_seq(model: str, seq_len: int | None) -> int | None:
+    if seq_len is not None or model.lower().endswith(".onnx"):
+        return seq_len
+    try:
+        return catalog.model(model).default_seq_len
+    except (CatalogError, Exception):  # noqa: BLE001 - zoo-only ids (bench models) have no row
+        return None
+
+
+def _name(model: str) -> str:
+    return Path(model).stem if model.lower().endswith(".onnx") else model
 
 
 @lru_cache(maxsize=65536)
 def _estimate(model: str, hardware: str, precision: str, batch: int, training: bool, measure: bool,
-              seq_len: int | None) -> Estimate:
+              seq_len: int | None, mtime_ns: int) -> Estimate:
     hw = catalog.hardware(hardware)
-    g = graph(model, batch, seq_len)
-    memory_gb = _memory_gb(g, precision, training)
+    seq = _default_seq(model, seq_len)
+    g1 = graph(model, 1, seq)
+    mem = memory(g1, batch, precision, training)
+    profile = profile_path(hw)
+    detail: dict[str, float] = {}
     if measure:
-        latency_ms, source, detail = _measured_ms(model, hardware, batch, seq_len)
-    elif _profile(hardware) is not None and not training:
-        latency_ms, source, detail = _profiled_ms(g, hardware)
+        latency_ms, source, detail = _measured(model, hardware, batch, seq)
+    elif profile is not None and not training:
+        latency_ms, source, detail = _profiled(model, batch, seq, profile)
+    elif profile is not None:
+        latency_ms, source, detail = _profiled_training(graph(model, batch, seq), profile, precision)
     else:
-        latency_ms, source, detail = _roofline_ms(g, hw, precision, training)
-    if _profile(hardware) is None and hardware not in CALIBRATED and source == "extrapolated":
-        source = "assumed"
-    energy_j = hw.tdp_w * latency_ms / 1000  # busy at its rated power for the batch's duration
-    return Estimate(Path(model).stem if model.lower().endswith(".onnx") else model, hardware, precision, batch,
-                    latency_ms, batch / (latency_ms / 1000), memory_gb, energy_j, source, memory_gb <= hw.mem_gb,
-                    {**detail, "weights_gb": g.params * BYTES_PER_ELEMENT[precision] / 1e9})
+        latency_ms, source, detail = _catalog(g1, hw, precision, batch, training, _table(model, seq, mtime_ns))
+    if g1.guessed_dims:
+        source = weakest(source, "assumed")
+        detail["guessed_dims"] = 1.0
+    busy = detail.get("busy_fraction", 1.0)
+    power_w = hw.idle_w + (hw.tdp_w - hw.idle_w) * busy
+    fam = _family(model)
+    if fam == "llm" and not training and not measure:
+        detail["decode_ms_per_token"] = _decode_ms(model, hw, precision, batch, seq or 1, profile)
+    detail.update({k: v for k, v in mem.items()})
+    detail["power_w"] = power_w
+    return Estimate(_name(model), hardware, precision, batch, latency_ms, batch / (latency_ms / 1e3),
+                    mem["memory_gb"], power_w * latency_ms / 1e3, source, mem["memory_gb"] <= hw.mem_gb,
+                    detail)
 
 
-def _roofline_ms(g: Graph, hw: catalog.Hardware, precision: str, training: bool) -> tuple[float, str, dict]:
-    """Per-op roofline on catalog hardware, calibrated per device kind."""
-    peak_flops = hw.peak_tflops[precision] * 1e12
-    eff = COMPUTE_EFFICIENCY.get(hw.kind, 0.35)
-    bw = hw.mem_bw_gb_per_s * 1e9 * MEMORY_EFFICIENCY
-    scale = BYTES_PER_ELEMENT[precision] / 4.0  # graphs count fp32 tensors
-    launch_s = LAUNCH_US.get((hw.kind, "cloud" if hw.tier == "cloud" else "edge"), 10.0) / 1e6
-    compute_s = memory_s = overhead_s = 0.0
-    for op in g.ops:
-        if op.kind in FUSED_KINDS:
-            continue
-        flops = op.flops * (3.0 if training else 1.0)  # backward costs about twice the forward
-        bytes_ = op.bytes_moved * scale * (2.0 if training else 1.0)
-        t_c = flops / (peak_flops * eff * CLASS_FACTOR.get(op.kind, 1.0)) if op.kind in COMPUTE_KINDS else 0.0
-        t_m = bytes_ / bw
-        compute_s += t_c if t_c >= t_m else 0.0
-        memory_s += t_m if t_m > t_c else 0.0
-        overhead_s += launch_s * (3 if training else 1)
-    if training:  # Adam reads and writes weights, gradients and two moments in fp32
-        memory_s += g.params * 4 * 4 * 2 / bw
-    total_s = compute_s + memory_s + overhead_s
-    return total_s * 1000, "extrapolated", {"compute_ms": compute_s * 1000, "memory_ms": memory_s * 1000,
-                                            "overhead_ms": overhead_s * 1000}
+def _family(model: str) -> str:
+    if model.lower().endswith(".onnx"):
+        return "onnx"
+    try:
+        return catalog.model(model).family
+    except Exception:  # noqa: BLE001
+        return "llm" if model.startswith("llama") else "other"
 
 
-def _memory_gb(g: Graph, precision: str, training: bool) -> float:
-    """Weights + activations; for training also gradients and Adam moments (fp32) and every
-    op's output kept for the backward pass."""
+# -- memory ----------------------------------------------------------------------------------------------
+
+def memory(g1: Graph, batch: int, precision: str, training: bool) -> dict[str, float]:
+    """GB of weights, activations and (training) gradients and Adam state, at `batch`.
+    Inference keeps the peak of live activations; training keeps every op's output for backward."""
     bpe = BYTES_PER_ELEMENT[precision]
+    weights = g1.params * bpe
+    scale = bpe / FP32_BYTES * batch / max(g1.batch, 1)
+    out = {"weights_gb": weights / 1e9}
     if not training:
-        return (g.params * bpe + g.peak_activation_bytes() * bpe / 4) * 1.1 / 1e9
-    kept = sum(op.output_bytes for op in g.ops if op.kind != "free") * bpe / 4
-    return (g.params * (bpe + 4 + 8) + kept) * 1.1 / 1e9
+        act = g1.peak_activation_bytes() * scale
+        out["activations_gb"] = act / 1e9
+        out["memory_gb"] = (weights + act) * MEMORY_OVERHEAD / 1e9
+        return out
+    act = sum(op.output_bytes for op in g1.ops if op.kind != "free") * scale
+    grads = g1.params * bpe
+    opt = g1.params * (8 + (4 if bpe < 4 else 0))  # two fp32 moments (+ an fp32 master copy)
+    out.update(activations_gb=act / 1e9, gradients_gb=grads / 1e9, optimizer_gb=opt / 1e9)
+    out["memory_gb"] = (weights + act + grads + opt) * MEMORY_OVERHEAD / 1e9
+    return out
 
 
-def _profile(hardware: str) -> Path | None:
-    p = profile_dir() / f"{hardware}.csv"
-    return p if p.is_file() else None
+# -- catalog hardware --------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=256)
+def _table(model: str, seq_len: int | None, mtime_ns: int) -> roofline.OpTable:
+    return roofline.OpTable.of(graph(model, 1, seq_len))
 
 
-def _profiled_ms(g: Graph, hardware: str) -> tuple[float, str, dict]:
-    """Predict onnxruntime latency on a profiled machine from its kernel profile."""
+def _catalog(g1: Graph, hw: catalog.Hardware, precision: str, batch: int, training: bool,
+             table: roofline.OpTable | None = None) -> tuple[float, str, dict]:
+    from planner.costs.calibration import calibrate
+
+    params, calibrated = calibrate().for_hardware(hw.kind, hw.tier)
+    calibrated = calibrated and not (hw.source or "").startswith("live")  # an unprofiled host: nothing known
+    t = table or roofline.OpTable.of(g1)
+    b = roofline.latency(t, batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s, precision, params, training)
+    total = b.total_ms
+    busy = (b.compute_ms + b.memory_ms + b.optimizer_ms) / total if total > 0 else 1.0
+    return total, "extrapolated" if calibrated else "assumed", {
+        "compute_ms": b.compute_ms, "memory_ms": b.memory_ms, "overhead_ms": b.overhead_ms,
+        "optimizer_ms": b.optimizer_ms, "kernels": float(t.n_kernels), "busy_fraction": max(busy, 0.3),
+        "compute_eff": params.compute_eff, "memory_eff": params.memory_eff, "kernel_us": params.kernel_us}
+
+
+def _decode_ms(model: str, hw: catalog.Hardware, precision: str, batch: int, context: int,
+               profile: Path | None) -> float:
+    """One generated token per sequence: a forward pass over one token (every weight read once)
+    plus reading the K and V cache of `context` tokens."""
+    g = graph(model, 1, 1)
+    layers = sum(1 for op in g.ops if op.op_type == "Softmax")
+    kv_bytes = 2 * layers * context * _kv_width(g) * batch * BYTES_PER_ELEMENT[precision]
+    if profile is not None:
+        ms, _, _ = _profiled(model, batch, 1, profile)
+        return ms + kv_bytes / (hw.mem_bw_gb_per_s * 1e9) * 1e3
+    from planner.costs.calibration import calibrate
+
+    params, _ = calibrate().for_hardware(hw.kind, hw.tier)
+    b = roofline.latency(_table(model, 1, 0), batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s, precision,
+                         params)
+    return b.total_ms + kv_bytes / (hw.mem_bw_gb_per_s * 1e9 * params.memory_eff) * 1e3
+
+
+def _kv_width(g: Graph) -> int:
+    """Width of one layer's K (= V) projection: the output size of the second weight GEMM of a layer."""
+    widths = [op.dims.get("n", 0) for op in g.ops if op.kind == "gemm" and op.dims.get("wconst")]
+    return int(widths[1]) if len(widths) > 1 else 0
+
+
+# -- profiled machines --------------------------------------------------------------------------------------
+
+def profile_path(hw: catalog.Hardware) -> Path | None:
+    """The profile a hardware entry was read from (host or `planner profile --as NAME`), else None."""
+    src = hw.source or ""
+    if src.startswith("profile "):
+        p = Path(src[len("profile "):])
+        return p if p.is_file() else None
+    return None
+
+
+@lru_cache(maxsize=512)
+def _profiled(model: str, batch: int, seq_len: int | None, profile: Path) -> tuple[float, str, dict]:
+    """Predict onnxruntime latency from the machine's kernel profile."""
     from planner.costs.fusion import host_kernels
     from planner.costs.hostmodel import host_model
 
-    model = host_model(_profile(hardware))
-    us, source, by_class = model.model_us(host_kernels(g), g.output_bytes)
-    return us / 1000, source, {f"{k}_ms": v / 1000 for k, v in by_class.items()}
+    hm = host_model(profile)
+    g = graph(model, batch, seq_len)
+    kernels = host_kernels(g, hm.block)
+    us, source, by = hm.model_us(kernels, g.output_bytes)
+    detail = {"compute_ms": by.get("compute", 0.0) / 1e3, "memory_ms": by.get("memory", 0.0) / 1e3,
+              "overhead_ms": by.get("overhead", 0.0) / 1e3, "kernels": float(len(kernels)), "busy_fraction": 1.0}
+    if g.ops and any(op.attrs.get("batch_scaled") for op in g.ops[:1]):
+        source = weakest(source, "extrapolated")
+    if g.guessed_dims:  # a dynamic sequence or image size had to be guessed
+        source = weakest(source, "assumed")
+    return us / 1e3, source, detail
 
 
-def _measured_ms(model: str, hardware: str, batch: int, seq_len: int | None) -> tuple[float, str, dict]:
+def _profiled_training(g: Graph, profile: Path, precision: str) -> tuple[float, str, dict]:
+    """A training step from the profile's numpy forward/backward kernel timings."""
+    from planner.costs.training import step_ms
+
+    if precision != "fp32":
+        raise PlannerError(f"{profile.stem} trains at fp32 only (numpy kernels)")
+    ms, detail = step_ms(g, profile)
+    return ms, "extrapolated", {**detail, "busy_fraction": 1.0}
+
+
+def _measured(model: str, hardware: str, batch: int, seq_len: int | None) -> tuple[float, str, dict]:
     """Time the model itself in onnxruntime on this machine."""
-    if hardware != "host" and _profile(hardware) is None:
+    if hardware != catalog.HOST:
         raise PlannerError(f"measure=True times this machine: use hardware 'host', not '{hardware}'")
     from planner.costs import zoo
     from planner.costs.measure import measure
 
     if model.lower().endswith(".onnx"):
-        proto = model
+        src: object = model
     else:
-        proto = zoo.build(model, batch, seq_len, weights="random")
-    t = measure(proto)
-    return t.low_ms, "measured", {"median_ms": t.median_ms, "p90_ms": t.p90_ms}
+        g = graph(model, batch, seq_len)
+        if g.params * 4 > 4e9:
+            raise PlannerError(f"{model} has {g.params / 1e9:.1f}B parameters: too large to run here")
+        src = zoo.build(model, batch, seq_len, weights="random")
+    t = measure(src)  # type: ignore[arg-type]
+    return t.low_ms, "measured", {"median_ms": t.median_ms, "p90_ms": t.p90_ms, "runs": float(t.runs),
+                                  "busy_fraction": 1.0}
 
 
-def estimate_part(model: str | os.PathLike, hardware: str, precision: str, batch: int, start: int, stop: int) -> Estimate:
+# -- one side of a split model -------------------------------------------------------------------------------
+
+def estimate_part(model: str | os.PathLike, hardware: str, precision: str, batch: int, start: int,
+                  stop: int) -> Estimate:
     """The cost of ops[start:stop] of a model alone: one side of a split between two devices.
 
-    Catalog hardware uses the roofline over those ops; a profiled machine scales its whole-model
-    prediction by the part's share of FLOPs (its kernels are fused across the cut otherwise).
+    Catalog hardware prices those ops with the calibrated roofline; a profiled machine scales its
+    whole-model prediction by the part's share of FLOPs (its kernels fuse across the cut otherwise).
     """
     whole = estimate(model, hardware, precision, batch)
-    g = graph(str(model), batch)
+    key = _model_key(model)
+    g = graph(key, 1, _default_seq(key, None))
     part = replace(g, ops=g.ops[start:stop])
     hw = catalog.hardware(hardware)
-    if _profile(hardware) is not None:
+    if profile_path(hw) is not None:
         share = sum(op.flops for op in part.ops) / max(g.flops, 1.0)
-        latency_ms, source = whole.latency_ms * share, "extrapolated"
+        latency_ms, source = whole.latency_ms * share, weakest(whole.source, "extrapolated")
     else:
-        latency_ms, source, _ = _roofline_ms(part, hw, precision, False)
-        source = whole.source
-    weights = sum(op.params for op in part.ops) * BYTES_PER_ELEMENT[precision]
-    memory_gb = (weights + g.peak_activation_bytes() * BYTES_PER_ELEMENT[precision] / 4) * 1.1 / 1e9
-    return Estimate(whole.model, hardware, precision, batch, latency_ms, batch / (latency_ms / 1000), memory_gb,
-                    hw.tdp_w * latency_ms / 1000, source, memory_gb <= hw.mem_gb, {"start": start, "stop": stop})
+        latency_ms, source, _ = _catalog(part, hw, precision, batch, False)
+        source = weakest(source, whole.source)
+    bpe = BYTES_PER_ELEMENT[precision]
+    weights = sum(op.params for op in part.ops) * bpe
+    act = max([op.output_bytes for op in part.ops] or [0.0]) * bpe / FP32_BYTES * batch
+    memory_gb = (weights + act) * MEMORY_OVERHEAD / 1e9
+    latency_ms = max(latency_ms, 1e-6)
+    return Estimate(whole.model, hardware, precision, batch, latency_ms, batch / (latency_ms / 1e3), memory_gb,
+                    whole.detail.get("power_w", hw.tdp_w) * latency_ms / 1e3, source, memory_gb <= hw.mem_gb,
+                    {"start": float(start), "stop": float(stop)})
+
+
+def clear_caches() -> None:
+    """Forget cached estimates (after a new profile or catalog)."""
+    for f in (_estimate, _table, _profiled):
+        f.cache_clear()

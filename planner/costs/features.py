@@ -11,7 +11,7 @@ from planner.costs.fusion import Kernel
 #: feature columns written to the profile CSV, in order
 COLUMNS = ("cls", "op", "nchwc", "n", "cin", "cout", "kelems", "stride", "groups", "hw_in", "hw_out", "sum", "act",
            "b", "m", "nn", "kk", "rows", "cols", "window", "seq", "hidden", "input", "gates", "elems_in",
-           "elems_out", "weights", "flops")
+           "elems_out", "weights", "flops", "lastaxis")
 COMPUTE_CLASSES = ("conv_kxk", "conv_1x1", "conv_dw", "conv_direct", "conv_plain", "gemm", "gemm_batched", "rnn")
 GEMM_OPS = {"Gemm", "FusedGemm", "MatMul", "FusedMatMul"}
 
@@ -84,6 +84,8 @@ def features(k: Kernel, block: int = 16) -> dict:
         f["window"] = int(math.prod(ks)) if ks else (int(a.get("window", 1)) or 1)
         f["stride"] = int(max(a.get("strides", (1,)) or (1,)))
         f["flops"] = float(f["elems_out"])
+        axis = int(a.get("axis", -1)) if k.op in ("Softmax", "LogSoftmax") else -1
+        f["lastaxis"] = int(axis in (-1, len(k.out) - 1))
     return f
 
 

@@ -19,6 +19,7 @@ GEMM_ACTS = {"Relu", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid"}
 NCHWC_FUSABLE_ACTS = {"Relu", "Sigmoid", "Tanh"}  # activations the NCHWc pass folds into a conv
 ELEMENTWISE_KINDS = {"act", "elementwise", "reduce"}
 DROPPED = {"Identity", "Dropout", "Shape", "Size", "Constant"}
+RESHAPES = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}
 
 
 @dataclass
@@ -101,11 +102,25 @@ class _Emulator:
                 out.extend(self._matmul(i, op))
             elif t == "Add" and len(self.acts(op)) >= 1 and len(op.inputs) == 2:
                 out.append(self._skip_ln(i, op))
+            elif t in RESHAPES and self._reshape_vanishes(op):
+                continue
+            elif t == "HardSwish":  # no CPU kernel: run as its function body
+                k = self.kernel("HardSigmoid", op, op.outputs[0], **self._attrs(op))
+                out.extend([k, self.kernel("Mul", op, op.outputs[0], **self._attrs(op))])
             elif op.kind in ELEMENTWISE_KINDS:
                 out.extend(self._cluster(i, op))
             else:
                 out.append(self.kernel(t, op, self.r(op.outputs[0]) if op.outputs else "", **self._attrs(op)))
         return out
+
+    def _reshape_vanishes(self, op: Op) -> bool:
+        """A chain of reshapes runs as its last one."""
+        src, out = self.r(op.inputs[0]), op.outputs[0]
+        nxt = self.sole_consumer(out)
+        if nxt and nxt[1].op_type in RESHAPES:
+            self.alias[out] = src
+            return True
+        return False
 
     @staticmethod
     def _attrs(op: Op) -> dict:
@@ -193,46 +208,66 @@ class _Emulator:
             return k
         return self.kernel("Add", op, op.outputs[0], **op.dims)
 
+    #: known elementwise patterns onnxruntime fuses, with their largest size in ops
+    PATTERN_SIZE = {"Gelu": 5, "FastGelu": 8, "QuickGelu": 3, "LayerNormalization": 9,
+                    "SimplifiedLayerNormalization": 7}
+
+    @staticmethod
+    def _pattern(types: list[str]) -> str | None:
+        t = sorted(types)
+        if t in (["Add", "Div", "Erf", "Mul", "Mul"], ["Add", "Erf", "Mul", "Mul", "Mul"]):
+            return "Gelu"
+        kinds = set(t)
+        if "Tanh" in t and kinds <= {"Mul", "Pow", "Add", "Tanh"} and t.count("Add") == 2 and len(t) >= 7:
+            return "FastGelu"
+        if t in (["Mul", "Sigmoid"], ["Mul", "Mul", "Sigmoid"]):
+            return "QuickGelu"
+        norm_ops = {"ReduceMean", "Sub", "Pow", "Mul", "Add", "Sqrt", "Div", "Reciprocal"}
+        if kinds <= norm_ops and t.count("ReduceMean") == 2 and "Sub" in t and kinds & {"Sqrt", "Reciprocal"}:
+            return "LayerNormalization"
+        if kinds <= norm_ops - {"Sub"} and t.count("ReduceMean") == 1 and kinds & {"Sqrt", "Reciprocal"} and \
+                kinds & {"Pow", "Mul"}:
+            return "SimplifiedLayerNormalization"
+        return None
+
     def _cluster(self, i: int, op: Op) -> list[Kernel]:
-        """Known elementwise patterns with one activation input: GELU, x*sigmoid(x), LayerNorm, RMSNorm."""
+        """Known elementwise patterns with one activation input: GELU, x*sigmoid(x), LayerNorm, RMSNorm.
+        The ops after `op` that read only `x` and the cluster's own outputs join one at a time; the
+        largest cluster that is a complete known pattern handing one tensor on wins."""
         single = self.kernel(op.op_type, op, op.outputs[0], **self._attrs(op))
         srcs = set(self.acts(op))
         if len(srcs) != 1:
             return [single]
         x = srcs.pop()
         members, outs = [i], set(op.outputs)
+        best: tuple[list[int], str, str] | None = None
         for j in range(i + 1, min(i + 14, len(self.ops))):
             c = self.ops[j]
             if j in self.absorbed or c.kind not in ELEMENTWISE_KINDS:
                 continue
             a = set(self.acts(c))
-            if a and a <= outs | {x} and a & outs:
-                members.append(j)
-                outs.update(c.outputs)
-        types = [self.ops[j].op_type for j in members]
-        pattern = None
-        if "Erf" in types and len(members) <= 5:
-            pattern = "Gelu"
-        elif "Tanh" in types and "Pow" in types and len(members) <= 8:
-            pattern = "FastGelu"
-        elif set(types) <= {"Sigmoid", "Mul"} and "Sigmoid" in types and 2 <= len(members) <= 3:
-            pattern = "QuickGelu"
-        elif "ReduceMean" in types and ("Sqrt" in types or "Reciprocal" in types):
-            pattern = "LayerNormalization" if "Sub" in types else "SimplifiedLayerNormalization"
-        if pattern is None:
+            if not (a and a <= outs | {x} and a & outs):
+                continue
+            members.append(j)
+            outs.update(c.outputs)
+            if len(members) > 9:
+                break
+            pattern = self._pattern([self.ops[m].op_type for m in members])
+            if pattern is None or len(members) > self.PATTERN_SIZE[pattern]:
+                continue
+            member_set = set(members)
+            exposed = [t for m in members for t in self.ops[m].outputs
+                       if t in self.outputs or any(c2 not in member_set for c2 in self.consumers.get(t, []))]
+            if len(exposed) == 1:
+                best = (list(members), pattern, exposed[0])
+        if best is None:
             return [single]
-        # the cluster must hand exactly one tensor to the rest of the graph
-        member_set = set(members)
-        exposed = [t for j in members for t in self.ops[j].outputs
-                   if t in self.outputs or any(c not in member_set for c in self.consumers.get(t, []))]
-        if len(exposed) != 1:
-            return [single]
+        members, pattern, out = best
         self.absorbed.update(members[1:])
-        shp = self.shape.get(exposed[0], ())
+        shp = self.shape.get(out, ())
         attrs = {"elems": _numel(shp), "cols": shp[-1] if shp else 1}
-        k = Kernel(pattern, [self.shape.get(x, ())], shp, False, attrs, [self.ops[j].name for j in members],
-                   exposed[0], [x])
-        return [k]
+        return [Kernel(pattern, [self.shape.get(x, ())], shp, False, attrs, [self.ops[m].name for m in members],
+                       out, [x])]
 
     # -- pass 2: the NCHWc layout transform (level 3) ------------------------------------------
     def nchwc(self, kernels: list[Kernel]) -> list[Kernel]:

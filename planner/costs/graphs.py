@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from planner.costs import nets, zoo
 from planner.errors import CatalogError, PlannerError
@@ -90,6 +90,7 @@ class Graph:
     graph_outputs: tuple[str, ...] = ()
     batch: int = 1
     tensor_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    guessed_dims: bool = False  # a symbolic non-batch dim was set to 1 for want of a seq_len
 
     @property
     def flops(self) -> float:
@@ -274,17 +275,27 @@ def _set_batch(model: onnx.ModelProto, data_inputs: list[str], batch: int) -> bo
     return changed
 
 
-def _symbolic_to_one(model: onnx.ModelProto, data_inputs: list[str]) -> None:
+def _fill_symbolic(model: onnx.ModelProto, data_inputs: list[str], seq_len: int | None) -> bool:
+    """Give every symbolic dim a value: after a data input's leading (batch) dim, `seq_len` where
+    given, else 1. True when a value had to be guessed (no seq_len)."""
+    guessed = False
     for vi in model.graph.input:
-        if vi.name in data_inputs:
-            for d in vi.type.tensor_type.shape.dim:
-                if not d.HasField("dim_value") or d.dim_value <= 0:
-                    d.Clear()
+        if vi.name not in data_inputs:
+            continue
+        for i, d in enumerate(vi.type.tensor_type.shape.dim):
+            if not d.HasField("dim_value") or d.dim_value <= 0:
+                d.Clear()
+                if i == 0:
                     d.dim_value = 1
+                else:
+                    d.dim_value = seq_len or 1
+                    guessed = guessed or seq_len is None
+    return guessed
 
 
-def from_proto(model: onnx.ModelProto, name: str, batch: int | None = None) -> Graph:
-    """Convert an ONNX model to a Graph. `batch` sets the leading dim of data inputs (None keeps them)."""
+def from_proto(model: onnx.ModelProto, name: str, batch: int | None = None, seq_len: int | None = None) -> Graph:
+    """Convert an ONNX model to a Graph. `batch` sets the leading dim of data inputs (None keeps
+    them); other symbolic dims take `seq_len` (else 1, and the graph says it guessed)."""
     props = {p.key: p.value for p in model.metadata_props}
     weight_inputs = set(json.loads(props.get(nets.WEIGHTS_KEY, "[]")))
     buffer_inputs = set(json.loads(props.get(nets.BUFFERS_KEY, "[]")))
@@ -295,7 +306,7 @@ def from_proto(model: onnx.ModelProto, name: str, batch: int | None = None) -> G
     work.CopyFrom(model)
     if batch is not None:
         _set_batch(work, data_inputs, batch)
-    _symbolic_to_one(work, data_inputs)
+    guessed = _fill_symbolic(work, data_inputs, seq_len)
     try:
         inferred = onnx.shape_inference.infer_shapes(work, strict_mode=False, data_prop=True)
     except Exception as exc:  # noqa: BLE001 - onnx raises several types
@@ -355,7 +366,7 @@ def from_proto(model: onnx.ModelProto, name: str, batch: int | None = None) -> G
     lead = [shapes.get(i) for i in data_inputs if shapes.get(i)]
     return Graph(name, tuple(ops), int(params), float(in_bytes), float(sum(nbytes.get(o, 0.0) for o in outs)),
                  frozenset(consts), nbytes, outs, int(batch if batch is not None else (lead[0][0] if lead else 1)),
-                 {k: v for k, v in shapes.items() if v is not None})
+                 {k: v for k, v in shapes.items() if v is not None}, guessed)
 
 
 # -- entry points -----------------------------------------------------------------------------
@@ -385,14 +396,14 @@ def _load(path: str | os.PathLike) -> onnx.ModelProto:
 
 
 @lru_cache(maxsize=64)
-def _onnx_graph_cached(path: str, mtime_ns: int, batch: int) -> Graph:
+def _onnx_graph_cached(path: str, mtime_ns: int, batch: int, seq_len: int | None) -> Graph:
     model = _load(path)
     name = Path(path).stem
-    base = from_proto(model, name, None)
+    base = from_proto(model, name, None, seq_len)
     if base.batch == batch:
         return base
     try:
-        g = from_proto(model, name, batch)
+        g = from_proto(model, name, batch, seq_len)
     except PlannerError:
         g = None
     # FLOPs are linear in batch: if they are not, the file hard-codes its batch somewhere
@@ -404,12 +415,13 @@ def _onnx_graph_cached(path: str, mtime_ns: int, batch: int) -> Graph:
     return g
 
 
-def onnx_graph(path: str | os.PathLike, batch: int = 1) -> Graph:
-    """Import an ONNX file: ops through onnx shape inference, at `batch` (the leading input dim)."""
+def onnx_graph(path: str | os.PathLike, batch: int = 1, seq_len: int | None = None) -> Graph:
+    """Import an ONNX file: ops through onnx shape inference, at `batch` (the leading input dim);
+    other symbolic input dims take `seq_len`."""
     p = Path(path)
     if not p.is_file():
         raise PlannerError(f"{p}: no such ONNX file")
-    return _onnx_graph_cached(str(p.resolve()), p.stat().st_mtime_ns, int(batch))
+    return _onnx_graph_cached(str(p.resolve()), p.stat().st_mtime_ns, int(batch), seq_len)
 
 
 def scale_batch(g: Graph, batch: int) -> Graph:
@@ -434,12 +446,12 @@ def scale_batch(g: Graph, batch: int) -> Graph:
               for k, v in g.tensor_shapes.items()}
     return Graph(g.model, tuple(ops), g.params, g.input_bytes * f, g.output_bytes * f, g.consts,
                  {k: (v * f if k not in g.consts else v) for k, v in g.tensor_bytes.items()}, g.graph_outputs, batch,
-                 shapes)
+                 shapes, g.guessed_dims)
 
 
 def graph(model: str | os.PathLike, batch: int = 1, seq_len: int | None = None) -> Graph:
     """A zoo id or a path to an .onnx file."""
     s = str(model)
     if s.endswith(".onnx") or os.sep in s or Path(s).is_file():
-        return onnx_graph(model, batch)
+        return onnx_graph(model, batch, seq_len)
     return zoo_graph(s, batch, seq_len)

@@ -68,7 +68,7 @@ def conv2d(x: Array, w: Array, b: Array | None = None, stride: int = 1, pad: int
     """2-D convolution (cross-correlation, as in every framework) through im2col + GEMM."""
     n, c, _, _ = x.shape
     k, cg, kh, kw = w.shape
-    if groups == c and cg == 1 and groups > 1:
+    if groups == c == k and cg == 1 and groups > 1:
         y = depthwise_conv2d(x, w, stride, pad)
     else:
         cols = _im2col(x, kh, kw, stride, pad)  # N Ho Wo C kh kw
@@ -87,7 +87,7 @@ def conv2d_backward(x: Array, w: Array, dy: Array, stride: int = 1, pad: int = 0
     """(dx, dw, db) of conv2d."""
     n, c, h, wd = x.shape
     k, cg, kh, kw = w.shape
-    if groups == c and cg == 1 and groups > 1:
+    if groups == c == k and cg == 1 and groups > 1:
         dx, dw = depthwise_conv2d_backward(x, w, dy, stride, pad)
         return dx, dw, dy.sum(axis=(0, 2, 3))
     _, _, ho, wo = dy.shape

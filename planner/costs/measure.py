@@ -13,7 +13,7 @@ from planner.costs.profiler import feeds, low_mean, session, time_session
 class Timing:
     """Wall-clock latency of one run, in ms: the uncontended estimate and the spread."""
 
-    low_ms: float      # mean of the 10th-40th percentile: what the model takes when nothing interferes
+    low_ms: float      # mean of the fastest tenth of runs: what the model takes when nothing interferes
     median_ms: float
     p90_ms: float
     runs: int

@@ -141,14 +141,14 @@ def time_session(sess, inputs: dict, *, min_runs: int = 10, min_s: float = 0.3, 
 
 
 def low_mean(x: Iterable[float]) -> float:
-    """Mean of the 10th-40th percentile slice: the uncontended time. Other processes on a shared
-    machine only ever add time, so the low quantiles are the stable ones; a slice mean is also
-    finer than a median of integer microseconds."""
+    """Mean of the fastest tenth of the samples (at least two): the uncontended time. Other
+    processes on a shared machine only ever add time, so the fastest runs are the stable ones;
+    a mean of a few is finer than one integer-microsecond minimum."""
     a = np.sort(np.asarray(list(x), dtype=float))
-    if len(a) < 5:
-        return float(a[0]) if len(a) else float("nan")
-    lo, hi = int(len(a) * 0.1), max(int(len(a) * 0.4), int(len(a) * 0.1) + 1)
-    return float(a[lo:hi].mean())
+    if len(a) == 0:
+        return float("nan")
+    n = min(len(a), max(2, len(a) // 10))
+    return float(a[:n].mean())
 
 
 def _node_times(model: onnx.ModelProto, min_runs: int, min_s: float) -> dict[str, dict]:
@@ -164,9 +164,10 @@ def _node_times(model: onnx.ModelProto, min_runs: int, min_s: float) -> dict[str
         if e.get("cat") != "Node" or not e["name"].endswith("_kernel_time"):
             continue
         args = e.get("args", {})
+        shapes = args.get("input_type_shape") or []
         rec = nodes.setdefault(e["name"], {"op": args.get("op_name", ""), "durs": [],
                                            "out": _shape(args.get("output_type_shape")),
-                                           "in0": _shape(args.get("input_type_shape"))})
+                                           "in0": _shape(shapes), "in1": _shape(shapes[1:])})
         rec["durs"].append(float(e["dur"]))
     for rec in nodes.values():
         rec["durs"] = rec["durs"][warm:] or rec["durs"]
@@ -180,36 +181,165 @@ def _shape(items) -> tuple[int, ...]:
     return tuple(next(iter(first.values()))) if isinstance(first, dict) else ()
 
 
-def _padded_numel(k: fusion.Kernel, block: int) -> int:
-    shape = list(k.out)
-    if k.nchwc and len(shape) == 4 and k.op != "ReorderOutput" and block:
+def _pad_numel(shape, block: int, padded: bool) -> int:
+    shape = list(shape)
+    if padded and len(shape) == 4 and block:
         shape[1] = -(-shape[1] // block) * block
     return int(np.prod(shape)) if shape else 1
 
 
-def run_probe(model: onnx.ModelProto, block: int, *, min_runs: int = 10, min_s: float = 0.25) -> list[dict]:
-    """Time every kernel of a probe graph; rows of features + timings."""
+def _padded_numel(k: fusion.Kernel, block: int) -> int:
+    """Elements of a kernel's output as onnxruntime reports them (NCHWc channels padded)."""
+    return _pad_numel(k.out, block, k.nchwc and k.op != "ReorderOutput")
+
+
+GEMM_OPS = ("Gemm", "FusedGemm", "MatMul", "FusedMatMul")
+
+
+def kernel_signature(k: fusion.Kernel, block: int) -> tuple[str, int, int, int]:
+    """(op, output elements, first input elements, kernel taps) as onnxruntime's profiler reports
+    a kernel; a conv's taps tell apart convolutions whose tensors are the same size (a GEMM's
+    prepacked weights are not reported, but its M x N and M x K sizes rarely coincide)."""
+    in_padded = k.nchwc and k.op != "ReorderInput" and not k.attrs.get("nchw_in")
+    if k.op == "Gather":  # its first input is the table, a constant the kernel does not list
+        return k.op, _padded_numel(k, block), 0, 0
+    extra = 0
+    if k.op == "Conv":
+        extra = int(k.attrs.get("kelems", 1))
+    return k.op, _padded_numel(k, block), _pad_numel(k.ins[0] if k.ins else (), block, in_padded), extra
+
+
+def event_signature(rec: dict) -> tuple[str, int, int, int]:
+    """The same four numbers read from a profiler event."""
+    op = rec["op"]
+    out = int(np.prod(rec["out"])) if rec["out"] else 1
+    if op == "Gather":
+        return op, out, 0, 0
+    in0 = int(np.prod(rec["in0"])) if rec["in0"] else 1
+    extra = 0
+    w = rec.get("in1") or ()
+    if op == "Conv" and len(w) >= 3:
+        extra = int(np.prod(w[2:]))
+    return op, out, in0, extra
+
+
+def run_probe(model: onnx.ModelProto, block: int, *, min_runs: int = 10, min_s: float = 0.25) -> tuple[list[dict], float]:
+    """Time every kernel of a probe graph: (rows of features + timings, cores other processes
+    kept busy meanwhile)."""
     g = graphs.from_proto(model, model.graph.name)
     kern = fusion.host_kernels(g, block)
-    pool: dict[tuple, list[fusion.Kernel]] = defaultdict(list)
+    exact: dict[tuple, list[fusion.Kernel]] = defaultdict(list)
     for k in kern:
-        pool[(k.op, _padded_numel(k, block))].append(k)
+        exact[kernel_signature(k, block)].append(k)
     rows = []
-    for rec in _node_times(model, min_runs, min_s).values():
-        cands = pool.get((rec["op"], int(np.prod(rec["out"])) if rec["out"] else 1))
-        if not cands:
+    before = _load_counters()
+    times = _node_times(model, min_runs, min_s)
+    load = _load_since(before)
+    for rec in times.values():
+        cands = exact.get(event_signature(rec))
+        if not cands:  # no unambiguous kernel for this node: leave it out rather than guess
             continue
         k = cands.pop(0)
         d = np.array(rec["durs"])
         rows.append({**features(k, block), "us": low_mean(d), "us_median": float(np.median(d)),
                      "us_p10": float(np.percentile(d, 10)), "us_p90": float(np.percentile(d, 90)),
                      "runs": len(d), "runtime": "onnxruntime", "precision": "fp32"})
-    return rows
+    return rows, load
+
+
+def _busy_s() -> float | None:
+    """CPU seconds all processes have spent busy since boot (Linux /proc/stat), else None."""
+    try:
+        with open("/proc/stat") as fh:
+            v = [int(x) for x in fh.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / os.sysconf("SC_CLK_TCK")
+
+
+def _mine_s() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _load_counters() -> tuple[float | None, float, float]:
+    return _busy_s(), _mine_s(), time.perf_counter()
+
+
+def _load_since(before: tuple[float | None, float, float]) -> float:
+    """Cores other processes kept busy since `before` (0 where /proc/stat is missing)."""
+    b0, m0, t0 = before
+    b1 = _busy_s()
+    if b0 is None or b1 is None:
+        return 0.0
+    return max((b1 - b0 - (_mine_s() - m0)) / max(time.perf_counter() - t0, 1e-6), 0.0)
+
+
+def others_load(window_s: float = 0.25) -> float | None:
+    """Cores kept busy by other processes over a short window in which this one sleeps."""
+    import resource
+
+    def mine() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+    b0, m0, t0 = _busy_s(), mine(), time.perf_counter()
+    if b0 is None:
+        return None
+    time.sleep(window_s)
+    b1, m1 = _busy_s(), mine()
+    return max(((b1 or 0.0) - b0 - (m1 - m0)) / (time.perf_counter() - t0), 0.0)
+
+
+class QuietGate:
+    """Waits for a quiet machine before a timing: while other processes keep more than
+    `max_cores` cores busy (read from /proc/stat while this process sleeps), wait, up to
+    `max_wait_s`. On a shared machine this keeps timings comparable with a dedicated one; the
+    time waited and the load at each timing are reported."""
+
+    def __init__(self, max_cores: float = 0.3, max_wait_s: float = 20.0, budget_s: float = float("inf")):
+        self.max_cores, self.max_wait_s, self.budget_s = max_cores, max_wait_s, budget_s
+        self.waited_s = 0.0
+        self.loud = 0  # timings taken without a quiet moment
+
+    def wait(self) -> float:
+        """Block until quiet (or the wait runs out); returns the other processes' load last seen."""
+        start = time.perf_counter()
+        while True:
+            load = others_load()
+            if load is None or load <= self.max_cores:
+                break
+            if time.perf_counter() - start > min(self.max_wait_s, self.budget_s - self.waited_s):
+                self.loud += 1
+                break
+        self.waited_s += time.perf_counter() - start
+        return load or 0.0
 
 
 # -- probe graphs --------------------------------------------------------------------------------------
 # Each probe is a list of branches (independent inputs); a probe graph holds several branches so
 # one session times many kernels. Designs are seeded: the same grid on every machine.
+
+def _hot(net: Net, x: str) -> str:
+    """A producer in front of the kernel under test: its input is then a fresh activation in the
+    runtime's arena, as inside a model, not a graph input."""
+    return net.node("Relu", [x], net.shape[x])
+
+
+def _sink(net: Net, y: str) -> None:
+    """Reduce the kernel's output to one number: a graph output is a fresh allocation every run
+    (page faults a model's intermediate tensors never pay)."""
+    net.output(net.node("ReduceMax", [y], (1,) * len(net.shape[y]), keepdims=1))
+
+
+def _sink_ordered(net: Net, y: str) -> None:
+    """`_sink` through a 1x1 convolution: the runtime pushes a transpose through reductions,
+    elementwise ops and matrix products (or fuses it into them) and would never run it."""
+    shape = net.shape[y]
+    w = net.const(np.ones((1, shape[1]) + (1,) * (len(shape) - 2), np.float32))
+    _sink(net, net.node("Conv", [y, w], (shape[0], 1) + shape[2:], kernel_shape=[1] * (len(shape) - 2)))
+
 
 def _gap_out(net: Net, y: str) -> None:
     net.output(net.gap(y) if len(net.shape[y]) == 4 else y)
@@ -237,11 +367,11 @@ def conv1d_branch(cin: int, cout: int, k: int, stride: int, length: int, n: int)
 def gemm_branch(m: int, n: int, k: int, kind: str = "gemm", act: str | None = None) -> Probe:
     def build(net: Net, i: int) -> None:
         if kind == "gemm":
-            x = net.input(f"x{i}", (m, k))
-            net.output(net.gemm(x, n, act=act))
+            x = _hot(net, net.input(f"x{i}", (m, k)))
+            _sink(net, net.gemm(x, n, act=act))
         elif kind == "matmul3d":  # a bias-free N-D linear layer (Llama-style)
-            x = net.input(f"x{i}", (1, m, k))
-            net.output(net.linear(x, n, bias=False))
+            x = _hot(net, net.input(f"x{i}", (1, m, k)))
+            _sink(net, net.linear(x, n, bias=False))
         else:
             raise ValueError(kind)
     return build
@@ -249,18 +379,18 @@ def gemm_branch(m: int, n: int, k: int, kind: str = "gemm", act: str | None = No
 
 def bmm_branch(b: int, m: int, n: int, k: int, scaled: bool) -> Probe:
     def build(net: Net, i: int) -> None:
-        x = net.input(f"a{i}", (b, m, k))
-        w = net.input(f"b{i}", (b, k, n))
+        x = _hot(net, net.input(f"a{i}", (b, m, k)))
+        w = _hot(net, net.input(f"b{i}", (b, k, n)))
         y = net.matmul(x, w)
         if scaled:
             y = net.node("Mul", [y, net.const(np.float32(0.125))], net.shape[y])
-        net.output(y)
+        _sink(net, y)
     return build
 
 
-def unary_branch(op: str, elems: int, repeat: int = 3) -> Probe:
+def unary_branch(op: str, elems: int, repeat: int = 2) -> Probe:
     def build(net: Net, i: int) -> None:
-        y = net.input(f"x{i}", (1, elems))
+        y = _hot(net, net.input(f"x{i}", (1, elems)))
         for _ in range(repeat):
             if op in ("relu", "relu6", "sigmoid", "tanh", "silu", "gelu", "hardswish"):
                 y = net.act(y, op)
@@ -270,7 +400,7 @@ def unary_branch(op: str, elems: int, repeat: int = 3) -> Probe:
                 y = net.node(op, [net.node("Abs", [y], net.shape[y])], net.shape[y])
             else:
                 y = net.node(op, [y], net.shape[y])
-        net.output(y)
+        _sink(net, y)
     return build
 
 
@@ -278,27 +408,27 @@ def binary_branch(op: str, rows: int, cols: int, kind: str) -> Probe:
     """kind: same (two activations), row (a per-column constant, like a bias), chan (N,C,1,1 scale)."""
     def build(net: Net, i: int) -> None:
         if kind == "chan":
-            x = net.input(f"x{i}", (1, rows, cols, 1))
+            x = _hot(net, net.input(f"x{i}", (1, rows, cols, 1)))
             s = net.input(f"s{i}", (1, rows, 1, 1))
-            net.output(net.node(op, [x, s], net.shape[x]))
+            _sink(net, net.node(op, [x, s], net.shape[x]))
             return
-        x = net.input(f"x{i}", (rows, cols))
-        other = net.input(f"y{i}", (rows, cols)) if kind == "same" else net.const(
+        x = _hot(net, net.input(f"x{i}", (rows, cols)))
+        other = _hot(net, net.input(f"y{i}", (rows, cols))) if kind == "same" else net.const(
             np.ones(cols, np.float32) * 1.5)
         y = x
         for _ in range(2):
             y = net.node(op, [y, other], (rows, cols))
-        net.output(y)
+        _sink(net, y)
     return build
 
 
 def norm_branch(kind: str, rows: int, cols: int) -> Probe:
     def build(net: Net, i: int) -> None:
-        x = net.input(f"x{i}", (1, rows, cols))
+        x = _hot(net, net.input(f"x{i}", (1, rows, cols)))
         if kind == "ln":
             y = net.layernorm(x)
         elif kind == "skip":
-            y = net.layernorm(net.add(x, net.input(f"r{i}", (1, rows, cols))))
+            y = net.layernorm(net.add(x, _hot(net, net.input(f"r{i}", (1, rows, cols)))))
         elif kind == "rms":
             y = net.rmsnorm(x)
         elif kind == "softmax":
@@ -307,7 +437,7 @@ def norm_branch(kind: str, rows: int, cols: int) -> Probe:
             y = net.node("ReduceMean", [x], (1, rows, 1), axes=[-1], keepdims=1)
         else:
             raise ValueError(kind)
-        net.output(y)
+        _sink(net, y)
     return build
 
 
@@ -323,53 +453,45 @@ def pool_branch(kind: str, c: int, hw: int, k: int, stride: int, n: int) -> Prob
             y = net.gap(y)
         elif kind == "up":
             y = net.upsample2x(y)
-        net.output(net.node("ReduceMax", [y], (n, 1, 1, 1), keepdims=1))
+        net.output(net.node("ReduceMax", [y], (n, 1, 1, 1), axes=[1, 2, 3], keepdims=1))
     return build
 
 
 def memory_branch(kind: str, a: int, b: int, c: int) -> Probe:
     def build(net: Net, i: int) -> None:
+        def inp(name: str, shape) -> str:
+            return _hot(net, net.input(f"{name}{i}", shape))
         if kind == "t0213":
-            x = net.input(f"x{i}", (1, a, b, c))
-            net.output(net.transpose(x, (0, 2, 1, 3)))
+            _sink_ordered(net, net.transpose(inp("x", (1, a, b, c)), (0, 2, 1, 3)))
         elif kind == "t0231":
-            x = net.input(f"x{i}", (1, a, b, c))
-            net.output(net.transpose(x, (0, 2, 3, 1)))
+            _sink_ordered(net, net.transpose(inp("x", (1, a, b, c)), (0, 2, 3, 1)))
         elif kind == "t021":
-            x = net.input(f"x{i}", (a, b, c))
-            net.output(net.transpose(x, (0, 2, 1)))
+            _sink_ordered(net, net.transpose(inp("x", (a, b, c)), (0, 2, 1)))
         elif kind == "t102":
-            x = net.input(f"x{i}", (a, b, c))
-            net.output(net.transpose(x, (1, 0, 2)))
+            _sink_ordered(net, net.transpose(inp("x", (a, b, c)), (1, 0, 2)))
         elif kind == "concat":
-            x, y = net.input(f"x{i}", (1, a, b, c)), net.input(f"y{i}", (1, a, b, c))
-            net.output(net.concat([x, y], axis=1))
+            _sink(net, net.concat([inp("x", (1, a, b, c)), inp("y", (1, a, b, c))], axis=1))
         elif kind == "concat_last":
-            x, y = net.input(f"x{i}", (a, b, c)), net.input(f"y{i}", (a, b, c))
-            net.output(net.concat([x, y], axis=2))
+            _sink(net, net.concat([inp("x", (a, b, c)), inp("y", (a, b, c))], axis=2))
         elif kind == "split":
-            x = net.input(f"x{i}", (1, 2 * a, b, c))
-            for t in net.split(x, [a, a]):
-                net.output(t)
+            for t in net.split(inp("x", (1, 2 * a, b, c)), [a, a]):
+                _sink(net, t)
         elif kind == "resize":
-            x = net.input(f"x{i}", (1, a, b, c))
             s = net.const(np.array([1, 1, 2, 2], np.float32))
-            net.output(net.node("Resize", [x, "", s], (1, a, 2 * b, 2 * c), mode="nearest"))
+            _sink(net, net.node("Resize", [inp("x", (1, a, b, c)), "", s], (1, a, 2 * b, 2 * c), mode="nearest"))
         elif kind == "gather":
             ids = net.input(f"x{i}", (a, b), TensorProto.INT64)
-            net.output(net.embedding(ids, 1000, c))
+            _sink(net, net.embedding(ids, 1000, c))
         elif kind == "expand":
-            x = net.input(f"x{i}", (a, 1, b, c))
-            net.output(net.node("Expand", [x, net.const([a, 4, b, c])], (a, 4, b, c)))
+            _sink(net, net.node("Expand", [inp("x", (a, 1, b, c)), net.const([a, 4, b, c])], (a, 4, b, c)))
         elif kind == "reshape":
-            y = net.input(f"x{i}", (a, b * c))
+            y = inp("x", (a, b * c))
             for _ in range(2):
                 y = net.reshape(net.reshape(y, (a * b, c)), (a, b * c))
-            net.output(net.node("Relu", [y], net.shape[y]))
+            _sink(net, net.node("Relu", [y], net.shape[y]))
         elif kind == "slice":
-            x = net.input(f"x{i}", (a, b, c))
-            net.output(net.node("Slice", [x, net.const([0]), net.const([c // 2]), net.const([2])],
-                                (a, b, c // 2)))
+            x = inp("x", (a, b, c))
+            _sink(net, net.node("Slice", [x, net.const([0]), net.const([c // 2]), net.const([2])], (a, b, c // 2)))
         else:
             raise ValueError(kind)
     return build
@@ -377,8 +499,8 @@ def memory_branch(kind: str, a: int, b: int, c: int) -> Probe:
 
 def rnn_branch(kind: str, seq: int, batch: int, feat: int, hidden: int) -> Probe:
     def build(net: Net, i: int) -> None:
-        x = net.input(f"x{i}", (seq, batch, feat))
-        net.output(net.lstm(x, hidden) if kind == "lstm" else net.gru(x, hidden))
+        x = _hot(net, net.input(f"x{i}", (seq, batch, feat)))
+        _sink(net, net.lstm(x, hidden) if kind == "lstm" else net.gru(x, hidden))
     return build
 
 
@@ -389,7 +511,7 @@ def _choice(rng: random.Random, xs):
 def design(quick: bool = False, seed: int = 0) -> dict[str, list[Probe]]:
     """The probe grid, by family. Shapes span edge CNNs to transformer encoders."""
     rng = random.Random(seed)
-    scale = 0.12 if quick else 1.0
+    scale = 0.04 if quick else 1.0
     fam: dict[str, list[Probe]] = defaultdict(list)
     chans = [16, 24, 32, 40, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024]
 
@@ -456,9 +578,9 @@ def design(quick: bool = False, seed: int = 0) -> dict[str, list[Probe]]:
     sizes = [int(x) for x in np.logspace(2, 7.3, 12)]
     for op in ("relu", "relu6", "sigmoid", "tanh", "silu", "gelu", "hardswish", "LeakyRelu", "Erf", "Exp", "Neg",
                "Sqrt", "Softplus"):
-        fam["unary"].extend(unary_branch(op, e) for e in sizes[:: (3 if quick else 1)])
+        fam["unary"].extend(unary_branch(op, e) for e in sizes[:: (6 if quick else 1)])
     for op in ("Add", "Mul", "Sub", "Div"):
-        for e in sizes[:: (3 if quick else 1)]:
+        for e in sizes[:: (6 if quick else 1)]:
             cols = _choice(rng, [64, 384, 768, 1024])
             rows = max(1, e // cols)
             fam["binary"].append(binary_branch(op, rows, cols, "same"))
@@ -504,7 +626,7 @@ def _probe_models(fam: dict[str, list[Probe]], per_graph: int) -> Iterable[tuple
 
 # -- per-call overheads --------------------------------------------------------------------------------
 
-def measure_overheads(block: int) -> dict[str, float]:
+def measure_overheads(block: int, quick: bool = False) -> dict[str, float]:
     """Session-run overhead, per-node dispatch cost, the profiler's own per-node cost (all us),
     and the cost per MB of handing a graph output back to Python."""
     def chain(r: int, elems: int = 4096) -> onnx.ModelProto:
@@ -519,20 +641,21 @@ def measure_overheads(block: int) -> dict[str, float]:
     walls = []
     for r in reps:
         s = session(chain(r))
-        walls.append(low_mean(time_session(s, feeds(s), min_runs=300, min_s=0.3, max_runs=3000)) * 1e6)
+        walls.append(low_mean(time_session(s, feeds(s), min_runs=60 if quick else 300, min_s=0.02 if quick else 0.3,
+                                           max_runs=3000)) * 1e6)
     slope, icpt = np.polyfit(reps, walls, 1)
-    prof = _node_times(chain(16), 300, 0.3)
+    prof = _node_times(chain(16), 60 if quick else 300, 0.02 if quick else 0.3)
     prof_us = low_mean([d for rec in prof.values() for d in rec["durs"]])
     # handing a large graph output back to Python costs an allocation and a copy per run
     outs = []
-    for mb in (4, 16, 64):
+    for mb in (4, 16) if quick else (4, 16, 64):
         elems = mb * 2**20 // 4
         net = Net("out")
         x = net.input("x", (1, elems))
         net.output(net.node("Relu", [x], (1, elems)))
         s = session(net.build())
-        wall = low_mean(time_session(s, feeds(s), min_runs=30, min_s=0.5)) * 1e6
-        kern = _node_times(net.build(), 30, 0.5)
+        wall = low_mean(time_session(s, feeds(s), min_runs=10 if quick else 30, min_s=0.02 if quick else 0.5)) * 1e6
+        kern = _node_times(net.build(), 10 if quick else 30, 0.02 if quick else 0.5)
         k_us = low_mean([d for rec in kern.values() for d in rec["durs"]])
         outs.append((mb, wall - k_us - icpt))
     per_mb = max(0.0, float(np.polyfit([o[0] for o in outs], [o[1] for o in outs], 1)[0]))
@@ -698,26 +821,46 @@ def profile(name: str = "host", *, quick: bool = False, out_dir: Path | None = N
     say = log or (lambda msg: None)
     t0 = time.perf_counter()
     block = nchwc_block()
-    runs = [measure_overheads(block) for _ in range(1 if quick else 3)]
+    runs = [measure_overheads(block, quick) for _ in range(1 if quick else 3)]
     over = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
     say(f"overheads: {over}")
-    rows: list[dict] = []
     fam = design(quick)
-    min_runs, min_s = (5, 0.05) if quick else (10, 0.25)
-    for family, model in _probe_models(fam, per_graph=6 if quick else 10):
-        rows.extend(run_probe(model, block, min_runs=min_runs, min_s=min_s))
-        say(f"{family}: {len(rows)} kernels timed ({time.perf_counter() - t0:.0f} s)")
+    min_runs, min_s = (4, 0.02) if quick else (10, 0.2)
+    probes = list(_probe_models(fam, per_graph=16 if quick else 10))
+    gate = QuietGate(max_wait_s=1.0 if quick else 30.0, budget_s=5.0 if quick else 300.0)
+    best: list[list[dict] | None] = [None] * len(probes)
+    loud = 0
+    for attempt in range(1 if quick else 2):  # two passes at different times; keep each kernel's faster
+        for i, (family, model) in enumerate(probes):
+            for _ in range(1 if quick else 3):  # timed while others were busy: try again later
+                gate.wait()
+                got, load = run_probe(model, block, min_runs=min_runs, min_s=min_s)
+                prev = best[i]
+                if prev is None or len(prev) != len(got):
+                    best[i] = got if prev is None or len(got) >= len(prev) else prev
+                else:
+                    best[i] = [a if a["us"] <= b["us"] else b for a, b in zip(prev, got)]
+                if load <= gate.max_cores:
+                    break
+            else:
+                loud += 1
+            if i % 10 == 0:
+                say(f"pass {attempt + 1}, {family}: graph {i + 1}/{len(probes)} "
+                    f"({time.perf_counter() - t0:.0f} s, waited {gate.waited_s:.0f} s)")
+    rows: list[dict] = [r for b in best if b for r in b]
     rows.extend(training_rows(quick))
     bw = measure_mem_bw_gb_per_s(64 if quick else 256)
-    ort_best = max((r["flops"] / r["us"] / 1e6 for r in rows
-                    if r["runtime"] == "onnxruntime" and r["cls"] in ("gemm", "conv_kxk", "conv_1x1") and r["us"] > 0),
-                   default=0.0)
+    rates = [r["flops"] / r["us"] / 1e3 for r in rows
+             if r["runtime"] == "onnxruntime" and r["cls"] in ("gemm", "conv_kxk", "conv_1x1") and r["us"] > 50]
+    ort_best = float(np.percentile(rates, 98)) if rates else 0.0  # a high quantile, not one lucky timing
     peak = max(measure_peak_gflops(1024 if quick else 2048), ort_best)
     head = header(name, {"mem_bw_gb_per_s": bw, "peak_fp32_tflops": round(peak / 1e3, 4),
                          "precisions": "fp32", "nchwc_block": block, **over,
                          "tdp_w": round(10.0 * (os.cpu_count() or 1), 1), "idle_w": round(2.0 * (os.cpu_count() or 1), 1),
                          "power_basis": "assumed: 10 W per core busy, 2 W per core idle (no power meter read)",
-                         "quick": quick, "profile_s": round(time.perf_counter() - t0, 1), "rows": len(rows)})
+                         "quick": quick, "profile_s": round(time.perf_counter() - t0, 1),
+                         "waited_for_quiet_s": round(gate.waited_s, 1), "graphs_timed_under_load": loud,
+                         "rows": len(rows)})
     out = Path(out_dir) if out_dir is not None else profile_dir()
     return write_profile(out / f"{name}.csv", head, rows)
 
