@@ -1,5 +1,8 @@
 """Predict onnxruntime kernel times on a profiled machine from its profile CSV.
 
+Kernels are priced by their median run (`us_median`), as whole models are measured: a sum of
+per-kernel fastest runs would be biased low.
+
 Compute kernels (convolutions, GEMMs, RNNs) are predicted by their efficiency (time per FLOP),
 interpolated between the nearest profiled shapes in log-shape space; memory-bound kernels by a
 time-vs-elements curve per op, interpolated in log-log space. A prediction inside the profiled
@@ -214,8 +217,10 @@ def _size(f: dict) -> float:
 class HostModel:
     """Kernel-time predictor for one profiled machine (onnxruntime rows of its profile)."""
 
-    def __init__(self, head: dict[str, str], df: pd.DataFrame):
+    def __init__(self, head: dict[str, str], df: pd.DataFrame, column: str = "us_median"):
         self.head = head
+        if column in df and column != "us":  # price kernels by their median run
+            df = df.assign(us=df[column].where(df[column] > 0, df["us"]))
         self.block = int(float(head.get("nchwc_block", 16)))
         self.session_us = float(head.get("session_overhead_us", 5.0))
         self.prof_us = float(head.get("profiler_overhead_us", 3.0))

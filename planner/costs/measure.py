@@ -13,8 +13,8 @@ from planner.costs.profiler import feeds, low_mean, session, time_session
 class Timing:
     """Wall-clock latency of one run, in ms: the uncontended estimate and the spread."""
 
-    low_ms: float      # mean of the fastest tenth of runs: what the model takes when nothing interferes
-    median_ms: float
+    low_ms: float      # mean of the fastest tenth of runs
+    median_ms: float   # the figure a profile predicts (kernels are priced by their median run)
     p90_ms: float
     runs: int
 

@@ -808,6 +808,26 @@ def write_profile(path: Path, head: dict, rows: list[dict]) -> Path:
     return path
 
 
+def _combine(attempts: list[tuple[list[dict], bool]]) -> list[dict]:
+    """One probe graph's rows from its timed attempts: the mean of the quiet ones (matched row by
+    row), else the row-wise faster of all."""
+    if not attempts:
+        return []
+    n = max(len(r) for r, _ in attempts)
+    full = [(r, q) for r, q in attempts if len(r) == n]
+    quiet = [r for r, q in full if q]
+    if quiet:
+        out = []
+        for rows in zip(*quiet):
+            row = dict(rows[0])
+            for col in ("us", "us_median", "us_p10", "us_p90"):
+                row[col] = float(np.mean([r[col] for r in rows]))
+            row["runs"] = int(sum(r["runs"] for r in rows))
+            out.append(row)
+        return out
+    return [min(rows, key=lambda r: r["us"]) for rows in zip(*[r for r, _ in full])]
+
+
 def profile(name: str = "host", *, quick: bool = False, out_dir: Path | None = None,
             log: Callable[[str], None] | None = None) -> Path:
     """Time kernels on this machine; write `<out_dir or profile_dir()>/<name>.csv` and return its path.
@@ -828,18 +848,16 @@ def profile(name: str = "host", *, quick: bool = False, out_dir: Path | None = N
     min_runs, min_s = (4, 0.02) if quick else (10, 0.2)
     probes = list(_probe_models(fam, per_graph=16 if quick else 10))
     gate = QuietGate(max_wait_s=1.0 if quick else 30.0, budget_s=5.0 if quick else 300.0)
-    best: list[list[dict] | None] = [None] * len(probes)
+    # two passes at different times: a kernel's figures are the mean of its quiet passes (the
+    # machine's speed drifts by several percent over minutes), or its faster pass if none was quiet
+    passes: list[list[tuple[list[dict], bool]]] = [[] for _ in probes]
     loud = 0
-    for attempt in range(1 if quick else 2):  # two passes at different times; keep each kernel's faster
+    for attempt in range(1 if quick else 2):
         for i, (family, model) in enumerate(probes):
             for _ in range(1 if quick else 3):  # timed while others were busy: try again later
                 gate.wait()
                 got, load = run_probe(model, block, min_runs=min_runs, min_s=min_s)
-                prev = best[i]
-                if prev is None or len(prev) != len(got):
-                    best[i] = got if prev is None or len(got) >= len(prev) else prev
-                else:
-                    best[i] = [a if a["us"] <= b["us"] else b for a, b in zip(prev, got)]
+                passes[i].append((got, load <= gate.max_cores))
                 if load <= gate.max_cores:
                     break
             else:
@@ -847,7 +865,7 @@ def profile(name: str = "host", *, quick: bool = False, out_dir: Path | None = N
             if i % 10 == 0:
                 say(f"pass {attempt + 1}, {family}: graph {i + 1}/{len(probes)} "
                     f"({time.perf_counter() - t0:.0f} s, waited {gate.waited_s:.0f} s)")
-    rows: list[dict] = [r for b in best if b for r in b]
+    rows: list[dict] = [r for p in passes for r in _combine(p)]
     rows.extend(training_rows(quick))
     bw = measure_mem_bw_gb_per_s(64 if quick else 256)
     rates = [r["flops"] / r["us"] / 1e3 for r in rows
