@@ -6,6 +6,11 @@ onnxruntime's own per-node profile so a kernel is timed in its real layout (NCHW
 without the per-run overhead. That overhead, the per-node dispatch cost and the profiler's
 own cost are measured apart and stored in the header, so a model counts them once. Training
 kernels (forward and backward) are timed in numpy, and in PyTorch when it is installed.
+
+Each CSV row is one timed kernel: its features (`features.COLUMNS`), `us` (mean of its fastest
+tenth of runs), `us_median` (what the estimator prices with), `us_p10`/`us_p90` (spread), `runs`,
+`runtime` and `precision`. Timings wait for idle cores (`QuietGate`), and every probe graph is
+timed in two passes a few minutes apart (the mean of the quiet ones is kept).
 """
 from __future__ import annotations
 
@@ -808,24 +813,37 @@ def write_profile(path: Path, head: dict, rows: list[dict]) -> Path:
     return path
 
 
+def _row_key(row: dict) -> tuple:
+    return tuple(row[c] for c in COLUMNS)
+
+
 def _combine(attempts: list[tuple[list[dict], bool]]) -> list[dict]:
-    """One probe graph's rows from its timed attempts: the mean of the quiet ones (matched row by
-    row), else the row-wise faster of all."""
-    if not attempts:
-        return []
-    n = max(len(r) for r, _ in attempts)
-    full = [(r, q) for r, q in attempts if len(r) == n]
-    quiet = [r for r, q in full if q]
-    if quiet:
-        out = []
-        for rows in zip(*quiet):
-            row = dict(rows[0])
-            for col in ("us", "us_median", "us_p10", "us_p90"):
-                row[col] = float(np.mean([r[col] for r in rows]))
-            row["runs"] = int(sum(r["runs"] for r in rows))
+    """One probe graph's rows from its timed attempts, matched by their features (a session may
+    run independent branches in another order): the mean of the quiet attempts, else the
+    fastest of all."""
+    groups: dict[tuple, list[list[dict]]] = {}
+    for rows, quiet in attempts:
+        per_key: dict[tuple, list[dict]] = defaultdict(list)
+        for r in rows:
+            per_key[_row_key(r)].append(r)
+        for key, rs in per_key.items():
+            groups.setdefault(key, []).append((rs, quiet))  # type: ignore[arg-type]
+    out = []
+    for key, tries in groups.items():
+        quiet = [rs for rs, q in tries if q]  # type: ignore[misc]
+        pool = quiet or [rs for rs, _ in tries]  # type: ignore[misc]
+        n = min(len(rs) for rs in pool)
+        for j in range(n):
+            same = [rs[j] for rs in pool]
+            row = dict(same[0])
+            if quiet:
+                for col in ("us", "us_median", "us_p10", "us_p90"):
+                    row[col] = float(np.mean([r[col] for r in same]))
+            else:
+                row = dict(min(same, key=lambda r: r["us"]))
+            row["runs"] = int(sum(r["runs"] for r in same))
             out.append(row)
-        return out
-    return [min(rows, key=lambda r: r["us"]) for rows in zip(*[r for r, _ in full])]
+    return out
 
 
 def profile(name: str = "host", *, quick: bool = False, out_dir: Path | None = None,
