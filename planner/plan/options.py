@@ -17,7 +17,7 @@ from functools import lru_cache
 import networkx as nx
 
 from planner import catalog
-from planner.costs.estimator import Estimate, estimate, estimate_part
+from planner.costs.estimator import BYTES_PER_ELEMENT, Estimate, estimate, estimate_part
 from planner.costs.graphs import graph
 from planner.errors import PlannerError
 from planner.plan.queueing import ps_transfer_s, wait_quantile_s
@@ -363,7 +363,7 @@ def _part(model: str, hardware: str, precision: str, batch: int, start: int, sto
 @lru_cache(maxsize=4096)
 def _cuts(model: str, precision: str, input_bytes: float) -> list[tuple[int, float]]:
     """The MAX_SPLITS cuts whose activations (at `precision`) are smallest and below the input."""
-    bpe = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}[precision]
+    bpe = BYTES_PER_ELEMENT[precision]
     cuts = [(i, b * bpe / 4) for i, b in graph(model, 1).split_points()[:-1] if b * bpe / 4 < input_bytes]
     return sorted(cuts, key=lambda t: (t[1], t[0]))[:MAX_SPLITS]
 

@@ -24,7 +24,6 @@ from scipy.sparse import coo_matrix
 
 from planner.plan.options import LINK_RHO, Option, Resource
 
-SECONDS_PER_MONTH = 730 * 3600
 
 
 @dataclass
