@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from planner import catalog
 from planner.errors import CatalogError, ScenarioError, did_you_mean
+from planner.tokens import TokenDist
 
 #: Largest scenario file we read (the app takes uploads): far above any real scenario.
 MAX_FILE_BYTES = 2_000_000
@@ -163,6 +164,7 @@ class Pool(_Model):
     max_wait_ms: NonNeg = 5.0
     service_cv: NonNeg = 0.0
     queue_capacity: PosInt | None = None
+    gpus: Annotated[int, Field(ge=1, le=16)] = 1  # accelerators per instance: a language model is tensor-parallel over them
 
     @model_validator(mode="after")
     def _bounds(self) -> Pool:
@@ -240,6 +242,27 @@ class Link(_Model):
 
 
 # --------------------------------------------------------------------------- workloads
+class Tokens(_Model):
+    """Tokens per request drawn from a distribution (language models); a plain integer is fixed."""
+
+    dist: Literal["fixed", "lognormal", "exponential", "uniform"] = "lognormal"
+    mean: Pos
+    cv: NonNeg = 0.5  # lognormal spread (standard deviation / mean)
+    min: PosInt = 1
+    max: PosInt | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Tokens:
+        if self.mean < self.min:
+            raise ValueError(f"mean ({self.mean:g}) is below min ({self.min})")
+        if self.max is not None and self.mean > self.max:
+            raise ValueError(f"mean ({self.mean:g}) exceeds max ({self.max})")
+        return self
+
+    def to_dist(self) -> TokenDist:
+        return TokenDist(self.dist, float(self.mean), self.cv, self.min, self.max)
+
+
 class Slo(_Model):
     """Latency objectives, end to end (input upload, queue, compute, result download)."""
 
@@ -266,8 +289,34 @@ class Inference(_WorkloadBase):
     output_bytes: NonNeg | None = None
     slo: Slo = Slo()
     allow_split: bool = True  # may the model be split between the edge and the cloud
-    prompt_tokens: PosInt | None = None  # language models
-    output_tokens: PosInt | None = None
+    prompt_tokens: PosInt | Tokens | None = None  # language models; None: the model's default prompt
+    output_tokens: PosInt | Tokens | None = None  # None: DEFAULT_OUTPUT_TOKENS
+
+    def prompt_dist(self) -> TokenDist:
+        """Prompt tokens per request (language models)."""
+        return _dist(self.prompt_tokens, _default_prompt(self.model))
+
+    def output_dist(self) -> TokenDist:
+        """Generated tokens per request (language models)."""
+        return _dist(self.output_tokens, DEFAULT_OUTPUT_TOKENS)
+
+
+#: generated tokens per request when a language-model workload does not say (assumed: a short
+#: chat answer; the catalog's LLM output_bytes assume the same 128 tokens of ~4 B of text)
+DEFAULT_OUTPUT_TOKENS = 128
+
+
+def _dist(value: int | Tokens | None, default: int) -> TokenDist:
+    if value is None:
+        return TokenDist.fixed(default)
+    return TokenDist.fixed(value) if isinstance(value, int) else value.to_dist()
+
+
+def _default_prompt(model: str) -> int:
+    try:
+        return catalog.model(model).default_seq_len or 512
+    except CatalogError:
+        return 512
 
 
 class Training(_WorkloadBase):
@@ -661,6 +710,8 @@ def _check_references(sc: Scenario, file: str, base: Path, allow_paths: bool, at
         if w.source not in sc.sites:
             fail(f"{at}.source", f"unknown site '{w.source}'", did_you_mean(w.source, sc.sites))
         _check_model(w.model, f"{at}.model", base, allow_paths, attachments, fail)
+        if isinstance(w, Inference):
+            _check_llm(w, at, fail)
         if isinstance(w, Inference) and isinstance(w.arrival, Trace):
             path = _resolve_file(w.arrival.file, f"{at}.arrival.file", base, allow_paths, attachments, fail)
             w.arrival.__dict__["path"] = path  # resolved against the scenario file (cached_property slot)
@@ -705,6 +756,27 @@ def _check_routes(sc: Scenario, name: str, fail: Any) -> None:
         if n not in reach:
             fail(f"workloads.{name}.source", f"site '{n}' is unreachable from source '{w.source}' (no path of links)",
                  "add a link, or narrow the workload's privacy")
+
+
+def _check_llm(w: Inference, at: str, fail: Any) -> None:
+    """Token counts and token SLOs belong to language models, and must fit the model's context."""
+    from planner.costs.zoo import LLM_ARCH
+
+    arch = LLM_ARCH.get(w.model)
+    if arch is None:
+        for field, value in (("prompt_tokens", w.prompt_tokens), ("output_tokens", w.output_tokens),
+                             ("slo.ttft_ms", w.slo.ttft_ms), ("slo.tpot_ms", w.slo.tpot_ms)):
+            if value is not None:
+                fail(f"{at}.{field}", f"'{w.model}' is not a language model (token counts and SLOs apply to "
+                     f"{', '.join(LLM_ARCH)})")
+        return
+    prompt, output = w.prompt_dist(), w.output_dist()
+    if prompt.low + output.low > arch.max_context:
+        fail(f"{at}.prompt_tokens", f"{prompt.low} prompt + {output.low} output tokens exceed {w.model}'s "
+             f"context of {arch.max_context} tokens")
+    if prompt.dist == "fixed" and output.dist == "fixed" and prompt.mean + output.mean > arch.max_context:
+        fail(f"{at}.prompt_tokens", f"{prompt.mean:g} prompt + {output.mean:g} output tokens exceed {w.model}'s "
+             f"context of {arch.max_context} tokens")
 
 
 def _check_model(model: str, field: str, base: Path, allow_paths: bool, attachments: Mapping[str, Path], fail: Any) -> None:

@@ -7,6 +7,7 @@ and the ops are the ones a PyTorch export would contain.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -251,22 +252,67 @@ def whisper_base(net: Net, batch: int, seq_len: int = 32) -> None:
     whisper(net, batch, seq_len, d=512, layers=6, heads=8)
 
 
-def llama(net: Net, batch: int, seq_len: int = 512, d: int = 4096, layers: int = 32, heads: int = 32,
-          kv_heads: int = 32, ff: int = 11008, vocab: int = 32000) -> None:
-    """A prefill pass over `seq_len` tokens (decode steps are priced from the same weights)."""
+@dataclass(frozen=True)
+class LlmArch:
+    """A decoder-only language model's shape: what prefill, decode and the KV cache cost."""
+
+    layers: int
+    d_model: int
+    heads: int
+    kv_heads: int  # < heads: grouped-query attention (one K and V head per group)
+    ff: int
+    vocab: int
+    max_context: int  # tokens (prompt + output) the model was trained for
+    gated_ffn: bool = True  # SwiGLU (3 matrices) rather than GELU (2)
+    tied_head: bool = False  # LM head shares the token embedding
+    parallel_block: bool = False  # GPT-J: attention and MLP read the same normalised input
+    biases: bool = False  # FFN and LM head biases (GPT-J)
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.heads
+
+    @property
+    def kv_width(self) -> int:
+        """Elements of K (= of V) per token per layer."""
+        return self.kv_heads * self.head_dim
+
+
+#: Architectures (from each model's published config.json; see data/models.csv for sources).
+LLM_ARCH: dict[str, LlmArch] = {
+    "llama-2-7b": LlmArch(32, 4096, 32, 32, 11008, 32000, 4096),
+    "llama-3-8b": LlmArch(32, 4096, 32, 8, 14336, 128256, 8192),
+    "llama-3.2-1b": LlmArch(16, 2048, 32, 8, 8192, 128256, 131072, tied_head=True),
+    "llama-2-70b": LlmArch(80, 8192, 64, 8, 28672, 32000, 4096),
+    "gpt-j-6b": LlmArch(28, 4096, 16, 16, 16384, 50400, 2048, gated_ffn=False, parallel_block=True, biases=True),
+}
+
+
+def decoder(net: Net, batch: int, seq_len: int, a: LlmArch) -> None:
+    """A prefill pass of a decoder-only LLM over `seq_len` tokens (decode steps and the KV cache
+    are priced from the same architecture in `llm.py`)."""
     ids = net.input("input_ids", (batch, seq_len), TensorProto.INT64)
-    x = net.embedding(ids, vocab, d)
-    for _ in range(layers):
-        x = net.add(x, net.attention(net.rmsnorm(x), heads, kv_heads=kv_heads, causal=True,
-                                     qkv_bias=(False, False, False), out_bias=False, rope=True))
-        h = net.rmsnorm(x)
-        g = net.act(net.linear(h, ff, bias=False), "silu")
-        x = net.add(x, net.linear(net.mul(g, net.linear(h, ff, bias=False)), d, bias=False))
-    net.output(net.linear(net.rmsnorm(x), vocab, bias=False))
-
-
-def llama3_8b(net: Net, batch: int, seq_len: int = 512) -> None:
-    llama(net, batch, seq_len, kv_heads=8, ff=14336, vocab=128256)
+    table = net.weight((a.vocab, a.d_model), fan_in=a.d_model, prefix="emb")
+    x = net.node("Gather", [table, ids], (batch, seq_len, a.d_model), axis=0)
+    norm = net.layernorm if a.parallel_block else net.rmsnorm
+    for _ in range(a.layers):
+        h = norm(x)
+        attn = net.attention(h, a.heads, kv_heads=a.kv_heads, causal=True, qkv_bias=(False, False, False),
+                             out_bias=False, rope=True)
+        if not a.parallel_block:
+            x = net.add(x, attn)
+            h = norm(x)
+        if a.gated_ffn:
+            g = net.act(net.linear(h, a.ff, bias=a.biases), "silu")
+            mlp = net.linear(net.mul(g, net.linear(h, a.ff, bias=a.biases)), a.d_model, bias=a.biases)
+        else:
+            mlp = net.linear(net.linear(h, a.ff, bias=a.biases, act="gelu"), a.d_model, bias=a.biases)
+        x = net.add(net.add(x, attn), mlp) if a.parallel_block else net.add(x, mlp)
+    x = norm(x)
+    if a.tied_head:
+        net.output(net.matmul(x, net.transpose(table, (1, 0))))
+    else:
+        net.output(net.linear(x, a.vocab, bias=a.biases))
 
 
 # -- extra models for benchmarks ---------------------------------------------------------------
@@ -321,8 +367,7 @@ ZOO: dict[str, tuple[Builder, bool]] = {
     "distilbert": (distilbert, True),
     "whisper-tiny": (whisper, True),
     "whisper-base": (whisper_base, True),
-    "llama-2-7b": (llama, True),
-    "llama-3-8b": (llama3_8b, True),
+    **{m: (lambda net, b, seq, _a=a: decoder(net, b, seq, _a), True) for m, a in LLM_ARCH.items()},
 }
 
 #: extra architectures used by bench/fidelity.py (not in the catalog)
@@ -335,7 +380,7 @@ EXTRA: dict[str, tuple[Builder, bool]] = {
 
 #: default sequence lengths where the catalog gives none
 DEFAULT_SEQ_LEN = {"bert-base": 128, "distilbert": 128, "whisper-tiny": 32, "whisper-base": 32,
-                   "llama-2-7b": 512, "llama-3-8b": 512, "lstm-lm": 64}
+                   "lstm-lm": 64, **{m: 512 for m in LLM_ARCH}}
 
 
 def build(model_id: str, batch: int = 1, seq_len: int | None = None, *, weights: str = "symbolic",

@@ -26,7 +26,8 @@ INF = math.inf
 class Server:
     """One device or cloud instance."""
 
-    __slots__ = ("index", "up", "batch", "lane", "t0", "ev", "retiring", "t_launch", "ready", "down_since", "failures")
+    __slots__ = ("index", "up", "batch", "lane", "t0", "ev", "retiring", "t_launch", "ready", "down_since", "failures",
+                 "plan")
 
     def __init__(self, index: int, t_launch: float = 0.0, ready: bool = True):
         self.index = index
@@ -40,6 +41,7 @@ class Server:
         self.ready = ready
         self.down_since = 0.0
         self.failures = 0
+        self.plan = None  # a language-model server's current iteration (llmserve)
 
     def __repr__(self) -> str:
         state = "down" if not self.up else "starting" if not self.ready else "busy" if self.batch else "idle"
@@ -53,7 +55,7 @@ class Lane:
     of each workload's path); `finish(batch, seconds)` is called when a batch is done."""
 
     __slots__ = ("group", "name", "q", "service_time_s", "cache", "cv", "finish", "busy_s", "served", "batches",
-                 "active_w", "is_job", "users")
+                 "active_w", "is_job", "users", "is_llm")
 
     def __init__(self, group: Group, name: str, service_time_s: ServiceTime, finish: Callable, cv: float,
                  active_w: float | None = None, is_job: bool = False):
@@ -69,6 +71,7 @@ class Lane:
         self.batches = 0
         self.active_w = group.spec.active_w if active_w is None else active_w
         self.is_job = is_job
+        self.is_llm = False  # served token by token (llmserve.LlmLane)
         self.users: list[str] = [name]  # the workloads (or the job) that use this lane
 
     def mean_s(self, b: int) -> float:
@@ -211,6 +214,9 @@ class Group:
                     if ln.q and ln.q[0].t_mark < oldest:
                         lane, oldest = ln, ln.q[0].t_mark
             q = lane.q
+            if lane.is_llm:  # a language model's server admits from the queue itself
+                lane.start(idle.pop(), now)
+                continue
             if mb > 1 and len(q) < mb and not lane.is_job:
                 ready_at = q[0].t_mark + self.max_wait_s
                 if ready_at > now + 1e-12:
@@ -235,7 +241,7 @@ class Group:
             q = ln.q
             if not q:
                 continue
-            if ln.is_job or len(q) >= mb or q[0].t_mark + wait <= now + 1e-12:
+            if ln.is_job or ln.is_llm or len(q) >= mb or q[0].t_mark + wait <= now + 1e-12:
                 if q[0].t_mark < best_t:
                     best, best_t = ln, q[0].t_mark
             else:

@@ -23,6 +23,7 @@ from pathlib import Path
 import simpy
 
 from planner.sim.compute import Group, Pool, make_group
+from planner.sim.llmserve import LlmLane
 from planner.sim.jobs import FederatedJob, TrainingJob
 from planner.sim.metrics import TraceWriter
 from planner.sim.network import Topology, Transfer
@@ -128,7 +129,11 @@ class Engine:
                              spec.mss_bytes, spec.window_bytes)
                 steps.append(t)
                 flow.transfers.append(t)
-            lane = group.lane(w.name, st.service_time_s, active_w=w.active_w)
+            if st.llm is not None:
+                lane = LlmLane(group, w.name, st.llm, stream_rng(spec.seed, f"tokens/{w.name}"), w.active_w)
+                group.lanes.append(lane)
+            else:
+                lane = group.lane(w.name, st.service_time_s, active_w=w.active_w)
             steps.append(lane)
             flow.lanes.append(lane)
             loc, nbytes = group.site, float(st.out_bytes)

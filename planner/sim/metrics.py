@@ -147,7 +147,7 @@ class WorkloadStats:
     __slots__ = (
         "name", "slo_s", "arrived", "completed", "failed", "failed_measured", "late", "slo_met", "retries", "lat_sum",
         "sketch", "up_s", "queue_s", "compute_s", "down_s", "measured", "in_system", "area", "t_last",
-        "batch_sum", "egress_bytes", "egress_usd", "bytes_sent", "net_energy_j",
+        "batch_sum", "egress_bytes", "egress_usd", "bytes_sent", "net_energy_j", "ttft", "tpot", "tokens_out",
     )
 
     def __init__(self, name: str, slo_s: float | None, alpha: float = 0.01):
@@ -172,6 +172,9 @@ class WorkloadStats:
         self.egress_usd = 0.0
         self.bytes_sent = 0.0
         self.net_energy_j = 0.0
+        self.ttft = LogSketch(alpha)  # language models: time to first token, s
+        self.tpot = LogSketch(alpha)  # time per output token after the first, s
+        self.tokens_out = 0
 
     @property
     def failed_total(self) -> int:

@@ -26,8 +26,11 @@ if TYPE_CHECKING:
 SUMMARY_COLUMNS = [
     "workload", "kind", "site", "hardware", "arrived", "completed", "failed", "in_flight", "late", "retries",
     "throughput_per_s", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "slo_ms", "slo_met_frac", "mean_batch",
-    "monthly_cost_usd",
+    "monthly_cost_usd", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "ttft_slo_ms", "tpot_slo_ms",
+    "tokens_per_s", "kv_preemptions",
 ]
+#: the columns only language models fill
+_TOKEN_NAN = (math.nan,) * 7 + (0,)
 
 
 class SimResult:
@@ -263,7 +266,7 @@ def collect(engine: Engine) -> SimResult:
         m = st.measured
         mean_ms = st.lat_sum / m * 1e3 if m else math.nan
         denom = m + st.failed_measured
-        if st.slo_s is not None:
+        if st.slo_s is not None or f.spec.ttft_slo_s is not None or f.spec.tpot_slo_s is not None:
             slo_frac = st.slo_met / denom if denom else math.nan
         else:
             slo_frac = m / denom if denom else math.nan
@@ -272,7 +275,7 @@ def collect(engine: Engine) -> SimResult:
             f.name, "inference", site, hw, st.arrived, st.completed, failed, st.in_system, st.late, st.retries,
             st.completed / H, mean_ms, _q(sk, 0.5), _q(sk, 0.95), _q(sk, 0.99),
             st.slo_s * 1e3 if st.slo_s is not None else math.nan, slo_frac,
-            st.batch_sum / m if m else math.nan, monthly,
+            st.batch_sum / m if m else math.nan, monthly, *_token_columns(f, H),
         ))
         seg_rows.append((f.name, m, *(x / m * 1e3 if m else math.nan for x in (st.up_s, st.queue_s, st.compute_s, st.down_s)),
                          mean_ms, net_j))
@@ -302,6 +305,7 @@ def collect(engine: Engine) -> SimResult:
             js.completed - js.deadline_met, 0, js.completed / H, mean_ms, math.nan, math.nan,
             js.duration_max_s * 1e3 if js.completed else math.nan, js.deadline_s * 1e3,
             js.deadline_met / (js.completed + nfail) if js.completed + nfail else math.nan, math.nan, monthly,
+            *_TOKEN_NAN,
         ))
         for reason, n in sorted(js.failed.items()):
             fail_rows.append((js.name, reason, "failed", n))
@@ -332,3 +336,15 @@ def collect(engine: Engine) -> SimResult:
         sketches=sketches, counters=counters,
         trace_path=str(engine.trace.path) if engine.trace is not None else None,
     )
+
+
+def _token_columns(flow, horizon_s: float) -> tuple:
+    """TTFT and TPOT quantiles (ms), their SLOs, output tokens per second and KV-cache
+    preemptions of a language-model workload (NaN and 0 for others)."""
+    st, spec = flow.stats, flow.spec
+    lanes = [ln for ln in flow.lanes if getattr(ln, "is_llm", False)]
+    if not lanes:
+        return _TOKEN_NAN
+    ms = lambda s: s * 1e3 if s is not None else math.nan  # noqa: E731
+    return (_q(st.ttft, 0.5), _q(st.ttft, 0.99), _q(st.tpot, 0.5), _q(st.tpot, 0.99), ms(spec.ttft_slo_s),
+            ms(spec.tpot_slo_s), st.tokens_out / horizon_s, sum(ln.preemptions for ln in lanes))

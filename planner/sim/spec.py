@@ -7,6 +7,7 @@ bandwidth in bytes per second, power in watts, money in USD. Service times are c
 """
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -114,13 +115,35 @@ class LinkSpec:
 
 
 @dataclass
+class TokenServing:
+    """A language model served with continuous batching on each server of a stage's compute.
+
+    `step_s(tokens, logits, attn_pairs, kv_read_tokens)` is the duration of one iteration (see
+    `costs.llm.LlmCost.step_s`); `prompt_tokens(rng)` and `output_tokens(rng)` draw a request's
+    token counts. A server holds at most `kv_capacity_tokens` of context over its running
+    sequences, `max_seqs` sequences, and `max_batched_tokens` tokens per iteration."""
+
+    step_s: Callable[[float, float, float, float], float]
+    kv_capacity_tokens: int
+    prompt_tokens: Callable[[random.Random], int]
+    output_tokens: Callable[[random.Random], int]
+    max_context: int = 1 << 30
+    max_seqs: int = 256
+    max_batched_tokens: int = 2048
+    mean_prompt: float = 512.0  # for the autoscaler's demand estimate of queued requests
+    mean_output: float = 128.0
+
+
+@dataclass
 class Stage:
     """One compute step of an inference: run on `compute` with `service_time_s(batch)`; then
-    `out_bytes` go to the next stage (or back to the source after the last)."""
+    `out_bytes` go to the next stage (or back to the source after the last). With `llm`, the
+    stage is served token by token instead (`service_time_s` is then unused)."""
 
     compute: str
     service_time_s: ServiceTime
     out_bytes: float = 0.0
+    llm: TokenServing | None = None
 
 
 @dataclass
@@ -134,6 +157,8 @@ class InferenceSpec:
     stages: Sequence[Stage]
     input_bytes: float = 0.0
     slo_s: float | None = None
+    ttft_slo_s: float | None = None  # language models: time to first token ...
+    tpot_slo_s: float | None = None  # ... and time per output token after it
     retries: int = 0  # re-sent from the source after a failure, at most this often
     retry_backoff_s: float = 1.0
     active_w: float | None = None  # power while serving; None: the compute group's active_w

@@ -26,7 +26,7 @@ class Request:
     """One inference request: where it is on its path and the time spent in each segment."""
 
     __slots__ = ("flow", "id", "t0", "k", "t_mark", "hop", "up_s", "queue_s", "compute_s", "down_s",
-                 "batch", "attempt")
+                 "batch", "attempt", "llm")
 
     def __init__(self, flow: InferenceFlow, rid: int, t0: float):
         self.flow = flow
@@ -41,6 +41,7 @@ class Request:
         self.down_s = 0.0
         self.batch = 0
         self.attempt = 0
+        self.llm = None  # a language model's progress (llmserve.Seq)
 
     def fail(self, reason: str) -> None:
         self.flow.fail(self, reason)
@@ -145,13 +146,33 @@ class InferenceFlow:
             st.down_s += req.down_s
             st.batch_sum += req.batch
             slo = st.slo_s
-            if slo is not None:
+            if req.llm is not None:
+                self._tokens(req, lat)
+            elif slo is not None:
                 if lat <= slo:
                     st.slo_met += 1
                 else:
                     st.late += 1
         if self.trace is not None and self.trace_rng.random() < self.trace.sample:
             self._trace(req, "completed", "", lat)
+
+    def _tokens(self, req: Request, lat: float) -> None:
+        """A language model's time to first token (as streamed to the source: the server's
+        first token plus the trip back) and time per output token after it; the request meets
+        its SLOs only if it meets every one it has."""
+        st, seq, spec = self.stats, req.llm, self.spec
+        ttft = seq.t_first - req.t0 + req.down_s
+        tpot = (seq.t_last - seq.t_first) / (seq.generated - 1) if seq.generated > 1 else 0.0
+        st.ttft.add(ttft)
+        st.tpot.add(tpot)
+        st.tokens_out += seq.generated
+        if st.slo_s is None and spec.ttft_slo_s is None and spec.tpot_slo_s is None:
+            return
+        if ((st.slo_s is None or lat <= st.slo_s) and (spec.ttft_slo_s is None or ttft <= spec.ttft_slo_s)
+                and (spec.tpot_slo_s is None or tpot <= spec.tpot_slo_s)):
+            st.slo_met += 1
+        else:
+            st.late += 1
 
     def _overload(self, now: float) -> None:
         """Refuse an arrival: this workload already has `max_in_flight` requests in the system

@@ -1,0 +1,231 @@
+"""What a language model costs per serving iteration: prefill, decode and the KV cache.
+
+A serving engine (vLLM, TensorRT-LLM, MLC) runs *iterations*: each one reads every weight once
+and processes a set of tokens, some of them prompt tokens being prefilled (compute-bound: a
+large GEMM per layer, and attention over the prefix, which grows with the square of the prompt)
+and some of them one new token per running sequence being decoded (memory-bound: the weights and
+the sequence's K and V cache are read for a single token). One roofline prices any mix:
+
+    t = max(FLOPs / (peak x compute eff), bytes / (bandwidth x stream eff)) + kernels x cost per kernel
+
+- FLOPs: 2 x layer weights per token, 2 x LM head per token that needs logits (the last prompt
+  token and every decoded one), and 4 x layers x attention width per (query, key) pair.
+- Bytes: weights once (at the weight precision, int4 with a group-128 fp16 scale and zero), the
+  KV cache of every context token read, the new tokens' K and V written, and the activations.
+- Weight precision sets the compute rate: fp32/fp16/bf16 run at their own peak, int8 at the int8
+  rate (W8A8, SmoothQuant-style) where the hardware has one, int4 at the fp16 rate (W4A16: weights
+  are dequantised into fp16 tensor cores, as AWQ, MLC and llama.cpp do).
+- The KV cache is kept at fp16 (fp32 for fp32 models); it fills the memory the weights and a
+  workspace leave, which bounds how many tokens (prompt + output, over every sequence) fit.
+- `gpus` > 1 shards the model by tensor parallelism: weights, KV heads, FLOPs and bytes split
+  evenly, with two all-reduces of the activations per layer over the interconnect.
+
+The compute efficiency and per-kernel cost are the ones calibrated on MLPerf for the device kind
+(`calibration.py`); the streaming efficiency is the roofline's weight-stream assumption.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from planner import catalog
+from planner.costs import roofline
+from planner.costs.zoo import LLM_ARCH, LlmArch
+from planner.errors import CatalogError, PlannerError
+
+#: int4 weights carry an fp16 scale and zero per group of 128 (AWQ/GPTQ default): +4 B / 128
+INT4_GROUP_OVERHEAD = 4 / 128
+#: fraction of memory the engine may use (vLLM's gpu_memory_utilization default 0.9) ...
+MEMORY_UTILIZATION = 0.9
+#: ... and at least this much is left to the OS, CUDA context and runtime (assumed: a Jetson
+#: image with a CUDA context holds about 1.5 GB)
+RESERVED_GB = 1.5
+#: kernels per layer with fused attention (norm, QKV, RoPE+attention, O, norm+residual, gate/up,
+#: act x mul, down): the launch/fill cost each (assumed count)
+KERNELS_PER_LAYER = 8
+#: activation elements written and read per token per layer, in units of d_model and ff
+#: (normalised input, Q/K/V, attention output, O; gate/up/product) (assumed)
+ACT_D, ACT_FF = 6, 3
+#: tokens an iteration may process (vLLM's max_num_batched_tokens for chunked prefill)
+MAX_BATCHED_TOKENS = 2048
+#: sequences an iteration may hold (vLLM's max_num_seqs default)
+MAX_SEQS = 256
+#: GPU-to-GPU bandwidth per direction for tensor parallelism, GB/s (assumed from the interconnect:
+#: NVLink 3 on A100 SXM 300, NVLink 4 on H100/H200 SXM 450, MI300X Infinity Fabric 448; others
+#: talk over PCIe 4.0 x16, about 25 GB/s sustained) and the fixed cost of one all-reduce
+INTERCONNECT_GB_PER_S = {"a100-40gb": 300.0, "a100-80gb": 300.0, "h100-sxm": 450.0, "h200": 450.0, "mi300x": 448.0}
+PCIE_GB_PER_S = 25.0
+ALLREDUCE_US = 10.0
+
+
+def is_llm(model: str) -> bool:
+    """Whether `model` is a decoder-only language model the serving model knows."""
+    return model in LLM_ARCH
+
+
+def arch(model: str) -> LlmArch:
+    try:
+        return LLM_ARCH[model]
+    except KeyError:
+        raise CatalogError("language model", model, list(LLM_ARCH)) from None
+
+
+def weight_bytes_per_param(precision: str) -> float:
+    """Bytes per weight at `precision` (int4 with its group scales)."""
+    return roofline.BYTES_PER_ELEMENT[precision] + (INT4_GROUP_OVERHEAD if precision == "int4" else 0.0)
+
+
+def llm_precisions(hardware: str) -> tuple[str, ...]:
+    """Weight precisions a language model can be served at on `hardware`: those it computes in,
+    plus int4 weights (W4A16) wherever it has a 16-bit or fp32 rate to dequantise into."""
+    hw = catalog.hardware(hardware)
+    runs = set(hw.precisions)
+    if runs & {"fp16", "bf16", "fp32"}:
+        runs.add("int4")
+    return tuple(p for p in catalog.PRECISIONS if p in runs)
+
+
+@dataclass(frozen=True)
+class LlmCost:
+    """Iteration costs of one model on one device (or a `gpus`-way tensor-parallel instance) at
+    one weight precision; every figure is for the whole instance."""
+
+    model: str
+    hardware: str
+    precision: str
+    gpus: int
+    weight_gb: float                 # the whole model's weights
+    kv_bytes_per_token: float        # K and V of one token over every layer
+    usable_gb: float                 # memory the engine may fill (all GPUs)
+    workspace_gb: float              # activations of a full iteration
+    kv_capacity_tokens: int          # context tokens (over every running sequence) that fit
+    max_context: int                 # the model's own limit, prompt + output
+    flops_per_s: float               # effective compute rate (peak x efficiency x gpus)
+    bytes_per_s: float               # effective streaming bandwidth (x gpus)
+    layer_flops_per_token: float     # 2 x layer weights
+    head_flops_per_logit: float      # 2 x LM head
+    attn_flops_per_pair: float       # 4 x layers x attention width
+    act_bytes_per_token: float
+    fixed_s: float                   # per iteration: kernel launches and fill/drain
+    comm_s_per_token: float          # tensor-parallel all-reduce bytes per token
+    comm_fixed_s: float              # tensor-parallel all-reduce latency per iteration
+    source: str                      # extrapolated (calibrated device kind) | assumed
+    compute_eff: float
+    stream_eff: float
+
+    @property
+    def fits(self) -> bool:
+        """Whether the weights, the workspace and one full-length sequence's KV cache fit."""
+        return self.kv_capacity_tokens >= 1
+
+    def step_s(self, tokens: float, logits: float, attn_pairs: float, kv_read_tokens: float) -> float:
+        """One iteration processing `tokens` (prompt tokens and one per decoding sequence), of
+        which `logits` need the LM head, with `attn_pairs` (query, key) pairs in attention and
+        `kv_read_tokens` cached tokens read."""
+        if tokens <= 0:
+            return 0.0
+        flops = self.layer_flops_per_token * tokens + self.head_flops_per_logit * logits \
+            + self.attn_flops_per_pair * attn_pairs
+        moved = self.weight_gb * 1e9 + self.kv_bytes_per_token * (kv_read_tokens + tokens) \
+            + self.act_bytes_per_token * tokens
+        return max(flops / self.flops_per_s, moved / self.bytes_per_s) + self.fixed_s \
+            + self.comm_fixed_s + self.comm_s_per_token * tokens
+
+    def prefill_s(self, prompt_tokens: int, batch: int = 1) -> float:
+        """Prefill of `batch` prompts of `prompt_tokens` each in one iteration (no chunking):
+        the time to the first token of an otherwise idle server."""
+        n = prompt_tokens * batch
+        return self.step_s(n, batch, batch * prompt_tokens * (prompt_tokens + 1) / 2, 0.0)
+
+    def decode_step_s(self, batch: int, context_tokens: float) -> float:
+        """One decode iteration: `batch` sequences each add a token to `context_tokens` of context."""
+        return self.step_s(batch, batch, batch * (context_tokens + 1), batch * context_tokens)
+
+    def max_batch(self, context_tokens: float) -> int:
+        """Sequences of `context_tokens` (prompt + output) whose KV cache fits at once (<= MAX_SEQS)."""
+        if context_tokens > self.max_context:
+            return 0
+        return int(min(MAX_SEQS, self.kv_capacity_tokens // max(context_tokens, 1)))
+
+    def __repr__(self) -> str:
+        return (f"LlmCost({self.model} on {self.gpus}x {self.hardware} {self.precision}: weights {self.weight_gb:.1f} GB, "
+                f"KV {self.kv_bytes_per_token / 1e3:.0f} kB/token, room for {self.kv_capacity_tokens:,} tokens)")
+
+
+def llm_cost(model: str, hardware: str, precision: str = "fp16", gpus: int = 1) -> LlmCost:
+    """The iteration cost model of `model` on `hardware` at weight `precision` over `gpus` GPUs."""
+    if not isinstance(gpus, int) or gpus < 1:
+        raise PlannerError(f"gpus must be an integer >= 1, not {gpus!r}")
+    return _llm_cost(model, hardware, precision, gpus)
+
+
+@lru_cache(maxsize=4096)
+def _llm_cost(model: str, hardware: str, precision: str, gpus: int) -> LlmCost:
+    a = arch(model)
+    hw = catalog.hardware(hardware)
+    if precision not in llm_precisions(hardware):
+        raise PlannerError(f"{hardware} does not serve {precision} weights (it serves {', '.join(llm_precisions(hardware))})")
+    if gpus > 1 and hw.tier != "cloud":
+        raise PlannerError(f"tensor parallelism ({gpus} GPUs) is modelled for cloud instances, not {hardware}")
+    compute_p = {"int4": "fp16" if "fp16" in hw.peak_tflops else "bf16" if "bf16" in hw.peak_tflops else "fp32"}.get(
+        precision, precision)
+    from planner.costs.calibration import calibrate
+
+    params, calibrated = calibrate().for_hardware(hw.kind, hw.tier)
+    calibrated = calibrated and not (hw.source or "").startswith("live")
+    d, layers = a.d_model, a.layers
+    embed = a.vocab * d
+    total = catalog.model(model).params_millions * 1e6 if _in_catalog(model) else None
+    layer_w = _layer_weights(a)
+    params_total = total or (layer_w + embed * (1 if a.tied_head else 2))
+    head_w = embed  # the LM head is read every iteration, tied or not
+    wbpp = weight_bytes_per_param(precision)
+    weight_gb = params_total * wbpp / 1e9
+    kv_bpe = 4.0 if precision == "fp32" else 2.0
+    kv_per_token = 2 * layers * a.kv_width * kv_bpe
+    act_bpe = 4.0 if precision == "fp32" else 2.0
+    act_per_token = layers * (ACT_D * d + ACT_FF * a.ff) * act_bpe
+    workspace_gb = MAX_BATCHED_TOKENS * act_per_token / layers / 1e9 + MAX_SEQS * a.vocab * 4 / 1e9
+    usable_gb = gpus * min(MEMORY_UTILIZATION * hw.mem_gb, hw.mem_gb - RESERVED_GB)
+    free = (usable_gb - weight_gb - workspace_gb) * 1e9
+    kv_tokens = int(free // kv_per_token) if free > 0 else 0
+    eff = params.compute_eff
+    stream = roofline.WEIGHT_STREAM_EFF
+    link = INTERCONNECT_GB_PER_S.get(hardware, PCIE_GB_PER_S) * 1e9
+    comm_per_token = 0.0 if gpus == 1 else 2 * layers * (2 * (gpus - 1) / gpus) * d * act_bpe / link
+    return LlmCost(
+        model=model, hardware=hardware, precision=precision, gpus=gpus, weight_gb=weight_gb,
+        kv_bytes_per_token=kv_per_token, usable_gb=usable_gb, workspace_gb=workspace_gb, kv_capacity_tokens=kv_tokens,
+        max_context=a.max_context, flops_per_s=gpus * hw.peak_tflops[compute_p] * 1e12 * eff,
+        bytes_per_s=gpus * hw.mem_bw_gb_per_s * 1e9 * stream, layer_flops_per_token=2.0 * layer_w,
+        head_flops_per_logit=2.0 * head_w, attn_flops_per_pair=4.0 * layers * a.heads * a.head_dim,
+        act_bytes_per_token=act_per_token, fixed_s=(layers * KERNELS_PER_LAYER + 4) * params.kernel_us * 1e-6,
+        comm_s_per_token=comm_per_token, comm_fixed_s=0.0 if gpus == 1 else 2 * layers * ALLREDUCE_US * 1e-6,
+        source="extrapolated" if calibrated else "assumed", compute_eff=eff, stream_eff=stream)
+
+
+def _in_catalog(model: str) -> bool:
+    try:
+        catalog.model(model)
+        return True
+    except CatalogError:
+        return False
+
+
+def _layer_weights(a: LlmArch) -> float:
+    """Matmul weights of every layer (attention and FFN), which each token multiplies."""
+    attn = 2 * a.d_model * a.d_model + 2 * a.d_model * a.kv_width
+    ffn = (3 if a.gated_ffn else 2) * a.d_model * a.ff
+    return a.layers * (attn + ffn)
+
+
+def largest_batch(cost: LlmCost, prompt_tokens: int, output_tokens: int) -> int:
+    """The most sequences of this shape that fit at once (0: not even one)."""
+    return cost.max_batch(prompt_tokens + output_tokens)
+
+
+def tokens_per_s(cost: LlmCost, batch: int, prompt_tokens: int, output_tokens: int) -> float:
+    """Decode throughput (output tokens per second over the batch) halfway through generation."""
+    step = cost.decode_step_s(batch, prompt_tokens + output_tokens / 2)
+    return batch / step if step > 0 else math.inf

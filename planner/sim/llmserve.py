@@ -1,0 +1,262 @@
+"""Continuous batching of a language model on a group's servers, token by token.
+
+A server that takes an `LlmLane`'s requests runs *iterations* back to back, as vLLM's scheduler
+does with chunked prefill: each iteration first gives every running sequence that has its first
+token one decode token, then fills what is left of the token budget (`max_batched_tokens`) with
+prompt chunks, oldest sequence first. A prompt's last chunk produces the first token (time to
+first token); each later iteration one more, until the request's output length is reached and
+the sequence leaves the batch, freeing its KV cache.
+
+Admission is bounded by KV-cache memory: a waiting request joins when its prompt fits beside the
+context already held (at most `max_seqs` sequences). When the running sequences grow past the
+cache, the newest is preempted (vLLM's recompute): its cache is dropped and it goes back to the
+head of the queue, to prefill its prompt and the tokens it had generated again. A request whose
+prompt and output could never fit the cache, or exceed the model's context, is refused at once
+(reasons `context_exceeds_kv_cache`, `context_exceeds_model`).
+
+The server counts as busy in proportion to how full its batch is (running sequences over the
+most its cache holds for the workload's mean request): a decode iteration costs about the same
+for one sequence or fifty, so busy time alone would say nothing of spare capacity, and the
+autoscaler would add instances for a single chat. Energy counts every iteration in full.
+"""
+from __future__ import annotations
+
+import random
+
+from planner.sim.compute import Group, Lane, Server
+from planner.sim.spec import TokenServing
+
+#: KV cache kept free when admitting (vLLM's watermark), so running sequences can grow a little
+WATERMARK = 0.01
+
+
+class Seq:
+    """A request's progress in the engine."""
+
+    __slots__ = ("prompt", "output", "prefilled", "generated", "t_admit", "t_first", "t_last", "recompute")
+
+    def __init__(self, prompt: int, output: int):
+        self.prompt = prompt          # tokens to prefill (prompt, plus generated ones after a preemption)
+        self.output = output          # tokens to generate in all
+        self.prefilled = 0
+        self.generated = 0
+        self.t_admit = -1.0
+        self.t_first = -1.0
+        self.t_last = -1.0
+        self.recompute = 0
+
+    @property
+    def context(self) -> int:
+        """Tokens whose K and V are cached now."""
+        return self.prefilled + (self.generated if self.prefilled >= self.prompt and not self.recompute else 0)
+
+
+class LlmLane(Lane):
+    """The lane of a language-model workload: requests queue here and are served by servers
+    running iterations (see the module docstring)."""
+
+    __slots__ = ("llm", "rng", "full_batch", "preemptions", "refused", "iterations", "tokens_out", "batch_area",
+                 "engine_s")
+
+    def __init__(self, group: Group, name: str, llm: TokenServing, rng: random.Random, active_w: float | None = None):
+        super().__init__(group, name, lambda b: 0.0, None, 0.0, active_w, False)
+        self.is_llm = True
+        self.llm = llm
+        self.rng = rng
+        mean_ctx = max(1.0, llm.mean_prompt + llm.mean_output)
+        self.full_batch = max(1, min(llm.max_seqs, int(llm.kv_capacity_tokens // mean_ctx)))
+        self.preemptions = 0
+        self.refused = 0
+        self.iterations = 0
+        self.tokens_out = 0
+        self.batch_area = 0.0  # running sequences x seconds (mean running batch)
+        self.engine_s = 0.0    # seconds iterating (busy in full)
+
+    def mean_s(self, b: int) -> float:
+        """Seconds to serve `b` mean-shaped requests together (the autoscaler's backlog estimate)."""
+        llm = self.llm
+        p, o = llm.mean_prompt, llm.mean_output
+        prefill = llm.step_s(b * p, b, b * p * (p + 1) / 2, 0.0)
+        return prefill + o * llm.step_s(b, b, b * (p + o / 2), b * (p + o / 2))
+
+    # ------------------------------------------------------------------ arrivals
+    def __call__(self, req) -> None:
+        llm = self.llm
+        seq = Seq(llm.prompt_tokens(self.rng), llm.output_tokens(self.rng))
+        req.llm = seq
+        need = seq.prompt + seq.output
+        if need > llm.max_context:
+            self.refused += 1
+            req.fail("context_exceeds_model")
+            return
+        if need > llm.kv_capacity_tokens:
+            self.refused += 1
+            req.fail("context_exceeds_kv_cache")
+            return
+        g = self.group
+        if g.qlen >= g.capacity or (g.n_up == 0 and not g.can_grow):
+            g.enqueue(self, req)  # the slow path says why it fails
+            return
+        req.t_mark = g.env.now
+        self.q.append(req)
+        g.qlen += 1
+        if g.idle:
+            g._dispatch()
+        elif g.can_grow and not g.servers:
+            g._launch()
+
+    # ------------------------------------------------------------------ a server's iterations
+    def start(self, server: Server, now: float) -> None:
+        """Take `server` (idle) and run iterations on it until nothing is left to serve."""
+        server.batch = []
+        server.lane = self
+        self._admit(server.batch, now)
+        self._iterate(server, now)
+
+    def _admit(self, running: list, now: float) -> None:
+        """Waiting requests join while their prompts fit the KV cache beside the running ones."""
+        q, llm = self.q, self.llm
+        if not q:
+            return
+        used = 0
+        for r in running:
+            used += r.llm.context + r.llm.prompt - r.llm.prefilled  # reserve what prompts will fill
+        room = llm.kv_capacity_tokens * (1 - WATERMARK)
+        g = self.group
+        while q and len(running) < llm.max_seqs:
+            seq = q[0].llm
+            if used + seq.prompt + 1 > room and running:
+                break
+            r = q.popleft()
+            g.qlen -= 1
+            r.queue_s += now - r.t_mark
+            if seq.t_admit < 0:
+                seq.t_admit = now
+            used += seq.prompt + 1
+            running.append(r)
+
+    def _preempt(self, running: list, now: float) -> None:
+        """Drop the newest sequences' caches until the next iteration's context fits."""
+        cap = self.llm.kv_capacity_tokens
+        need = sum(r.llm.context + 1 for r in running)
+        g = self.group
+        while need > cap and len(running) > 1:
+            r = running.pop()
+            seq = r.llm
+            need -= seq.context + 1
+            seq.prompt = seq.prompt + seq.generated if not seq.recompute else seq.prompt
+            seq.prefilled = 0
+            seq.recompute = 1
+            self.preemptions += 1
+            r.t_mark = now
+            self.q.appendleft(r)
+            g.qlen += 1
+
+    def _iterate(self, server: Server, now: float) -> None:
+        """Plan the next iteration on `server` and schedule its end (or release the server)."""
+        running = server.batch
+        if not running:
+            self._release(server)
+            return
+        self._preempt(running, now)
+        llm = self.llm
+        budget = llm.max_batched_tokens
+        tokens = logits = pairs = kv_read = 0.0
+        plan = []  # (request, prefill chunk or 0 for a decode token)
+        for r in running:  # decode tokens first
+            s = r.llm
+            if s.prefilled >= s.prompt:
+                ctx = s.context
+                tokens += 1
+                logits += 1
+                pairs += ctx + 1
+                kv_read += ctx
+                plan.append((r, 0))
+        budget -= tokens
+        for r in running:  # then prompt chunks, oldest first
+            if budget <= 0:
+                break
+            s = r.llm
+            left = s.prompt - s.prefilled
+            if left > 0:
+                c = left if left < budget else int(budget)
+                tokens += c
+                pairs += c * (s.prefilled + (c + 1) / 2)
+                kv_read += s.prefilled
+                if c == left:
+                    logits += 1
+                budget -= c
+                plan.append((r, c))
+        dur = llm.step_s(tokens, logits, pairs, kv_read)
+        server.t0 = now
+        server.lane = self
+        server.plan = plan
+        ev = self.group.env.timeout(dur, server)
+        server.ev = ev
+        ev.callbacks.append(self._done)
+
+    def _done(self, ev) -> None:
+        server = ev._value
+        if server.ev is not ev:
+            return  # the server failed meanwhile (its requests failed with it)
+        g = self.group
+        now = g.env.now
+        t0 = server.t0
+        dur = now - t0
+        running = server.batch
+        self.iterations += 1
+        self.engine_s += dur
+        self.busy_s += dur
+        self.batch_area += len(running) * dur
+        weighted = dur * min(1.0, len(running) / self.full_batch)
+        g.busy_s += weighted
+        g._add_busy(t0, t0 + weighted)
+        finished = []
+        for r, chunk in server.plan:
+            s = r.llm
+            if chunk:
+                s.prefilled += chunk
+                if s.prefilled < s.prompt:
+                    continue
+                if s.recompute:  # re-prefilled: the cache is back, generation goes on
+                    s.recompute = 0
+                    s.prompt = s.prompt - s.generated
+                    s.prefilled = s.prompt
+                    continue
+                s.generated = 1
+                s.t_first = now
+            else:
+                s.generated += 1
+            s.t_last = now
+            self.tokens_out += 1
+            if s.generated >= s.output:
+                finished.append(r)
+        server.plan = None
+        if finished:
+            done = set(map(id, finished))
+            server.batch = running = [r for r in running if id(r) not in done]
+            for r in finished:
+                r.compute_s += now - r.llm.t_admit
+                r.batch = len(running) + len(finished)
+                r.k += 1
+                flow = r.flow
+                flow.served += 1
+                self.served += 1
+                flow.steps[r.k](r)
+        if server.retiring and not running:
+            server.batch = server.lane = server.ev = None
+            g._terminate(server)
+            return
+        if not server.retiring:
+            self._admit(running, now)
+        self._iterate(server, now)
+
+    def _release(self, server: Server) -> None:
+        server.batch = server.lane = server.ev = None
+        g = self.group
+        if server.retiring:
+            g._terminate(server)
+        else:
+            g.idle.append(server)
+            if g.qlen:
+                g._dispatch()
