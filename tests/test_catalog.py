@@ -34,7 +34,7 @@ HARDWARE_IDS = ["jetson-orin-nano-8gb", "jetson-orin-nx-16gb", "jetson-agx-orin-
 NETWORK_IDS = ["lte", "5g", "5g-mmwave", "wifi-6", "ethernet-1g", "ethernet-10g", "fiber-wan", "broadband", "starlink",
                "geo-satellite"]
 MODEL_IDS = ["mobilenet-v2", "resnet-18", "resnet-50", "efficientnet-b0", "yolov8n", "yolov5s", "bert-base", "distilbert",
-             "whisper-tiny", "whisper-base", "llama-2-7b", "llama-3-8b"]
+             "whisper-tiny", "whisper-base", "llama-2-7b", "llama-3-8b", "gpt-j-6b", "llama-2-70b", "llama-3.2-1b"]
 
 # catalog id -> `name` of the facts row it is built from
 EDGE_ROWS = {
@@ -74,6 +74,8 @@ MODEL_ROWS = {
     "bert-base": "BERT-base uncased", "distilbert": "DistilBERT base uncased",
     "whisper-tiny": "Whisper tiny", "whisper-base": "Whisper base",
     "llama-2-7b": "Llama-2-7B", "llama-3-8b": "Llama-3-8B",
+    # None: the facts file has no row for the model (see test_models_without_a_facts_row_derive_or_quote_each_value)
+    "gpt-j-6b": None, "llama-2-70b": None, "llama-3.2-1b": None,
 }
 # catalog column -> facts column
 EDGE_FIELDS = {"kind": "kind", "peak_fp32_tflops": "peak_fp32_tflops", "peak_fp16_tflops": "peak_fp16_tflops",
@@ -142,7 +144,27 @@ def test_network_rows_match_facts():
 
 @needs_facts
 def test_model_rows_match_facts():
-    assert _check_sourced("models", MODEL_ROWS, "models.csv", MODEL_FIELDS) >= 26
+    rows = {cid: name for cid, name in MODEL_ROWS.items() if name is not None}
+    assert _check_sourced("models", rows, "models.csv", MODEL_FIELDS) >= 26
+
+
+@needs_facts
+def test_models_without_a_facts_row_derive_or_quote_each_value():
+    """A model the facts file lacks has nothing there to be checked against: each field the facts would check
+    is marked derived or assumed in its basis, except a parameter count quoted exactly in its own source."""
+    facts, data = _facts("models.csv"), _data("models")
+    missing = [cid for cid, name in MODEL_ROWS.items() if name is None]
+    assert missing == ["gpt-j-6b", "llama-2-70b", "llama-3.2-1b"]
+    for cid in missing:
+        row = data.loc[cid]
+        assert not any(row["name"].lower() in name.lower() for name in facts), f"{cid}: facts has a row, cite it"
+        marked = basis_fields(row["basis"])
+        for field in MODEL_FIELDS:
+            if field in marked:
+                continue
+            assert field == "params_millions", f"{cid}.{field}: called sourced, but no facts row holds it"
+            count = round(float(row[field]) * 1e6)
+            assert str(count) in row["source"], f"{cid}: sourced parameter count {count} is not quoted in its source"
 
 
 @needs_facts
@@ -284,6 +306,26 @@ def test_models_and_networks_are_typed():
     assert catalog.model("resnet-50").default_seq_len is None
     assert catalog.model("llama-2-7b").params_millions == pytest.approx(6738.415616)
     assert catalog.network("geo-satellite").rtt_ms == 724 and catalog.network("geo-satellite").medium == "satellite"
+
+
+# layers, d_model, heads, kv_heads, ffn, vocab, gated (SwiGLU) FFN: from each model's config (see data/models.csv)
+LLM_ARCH = {"llama-2-7b": (32, 4096, 32, 32, 11008, 32000, True), "llama-3-8b": (32, 4096, 32, 8, 14336, 128256, True),
+            "gpt-j-6b": (28, 4096, 16, 16, 16384, 50400, False), "llama-2-70b": (80, 8192, 64, 8, 28672, 32000, True),
+            "llama-3.2-1b": (16, 2048, 32, 8, 8192, 128256, True)}
+
+
+def test_added_llms_params_and_prefill_flops():
+    assert catalog.model("llama-2-70b").params_millions == pytest.approx(68976.648192)
+    assert catalog.model("llama-3.2-1b").params_millions == pytest.approx(1235.8144)
+    assert catalog.model("gpt-j-6b").params_millions == pytest.approx(6053.381344)  # EleutherAI's model card
+    assert {m.id for m in map(catalog.model, catalog.model_ids()) if m.family == "llm"} == set(LLM_ARCH)
+    for mid, (layers, d, heads, kv_heads, ffn, vocab, gated) in LLM_ARCH.items():
+        m, seq, head_dim = catalog.model(mid), 512, d // heads
+        assert (m.default_seq_len, m.input_bytes, m.output_bytes) == (seq, seq * 8, 512), mid
+        # 2 x tokens x (layer matmul weights + LM head) + 4 x layers x tokens^2 x d (scores and weighted sum)
+        layer = 2 * d * d + 2 * d * kv_heads * head_dim + (3 if gated else 2) * d * ffn
+        flops = 2 * seq * (layers * layer + d * vocab) + 4 * layers * seq**2 * d
+        assert m.gflops == pytest.approx(flops / 1e9, abs=0.05), mid
 
 
 # ---------------------------------------------------------------- errors

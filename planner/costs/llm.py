@@ -125,12 +125,18 @@ class LlmCost:
         `kv_read_tokens` cached tokens read."""
         if tokens <= 0:
             return 0.0
+        compute_s, memory_s, other_s = self.parts(tokens, logits, attn_pairs, kv_read_tokens)
+        return max(compute_s, memory_s) + other_s
+
+    def parts(self, tokens: float, logits: float, attn_pairs: float, kv_read_tokens: float) -> tuple[float, float, float]:
+        """(compute, memory, fixed and communication) seconds of an iteration: each is linear in
+        the arguments, which lets the planner solve its operating point in closed form."""
         flops = self.layer_flops_per_token * tokens + self.head_flops_per_logit * logits \
             + self.attn_flops_per_pair * attn_pairs
         moved = self.weight_gb * 1e9 + self.kv_bytes_per_token * (kv_read_tokens + tokens) \
             + self.act_bytes_per_token * tokens
-        return max(flops / self.flops_per_s, moved / self.bytes_per_s) + self.fixed_s \
-            + self.comm_fixed_s + self.comm_s_per_token * tokens
+        return (flops / self.flops_per_s, moved / self.bytes_per_s,
+                self.fixed_s + self.comm_fixed_s + self.comm_s_per_token * tokens)
 
     def prefill_s(self, prompt_tokens: int, batch: int = 1) -> float:
         """Prefill of `batch` prompts of `prompt_tokens` each in one iteration (no chunking):

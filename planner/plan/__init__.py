@@ -56,7 +56,7 @@ class Plan:
     def table(self) -> pd.DataFrame:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
         cols = ["workload", "kind", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
-                "monthly_cost_usd", "utilization", "ok", "violations", "binding", "next_best",
+                "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "monthly_cost_usd", "utilization", "ok", "violations", "binding", "next_best",
                 "next_best_delta_usd", "source", "reason"]
         rows = []
         a = self.assessment
@@ -72,6 +72,8 @@ class Plan:
             rows.append({
                 "workload": name, "kind": o.kind, "site": o.site, "hardware": o.hardware, "precision": o.precision,
                 "split": o.split, "predicted_p99_ms": a.p99_ms[name] if o.kind == "inference" else np.nan, "slo_p99_ms": o.slo_ms,
+                "predicted_ttft_ms": a.ttft_ms.get(name, np.nan), "slo_ttft_ms": o.ttft_slo_ms,
+                "predicted_tpot_ms": a.tpot_ms.get(name, np.nan), "slo_tpot_ms": o.tpot_slo_ms,
                 "monthly_cost_usd": a.cost_usd[name], "utilization": a.utilization.get(compute, np.nan) if compute else np.nan,
                 "ok": not a.violations[name], "violations": "; ".join(a.violations[name]),
                 "binding": ex.get("binding", ""), "next_best": ex.get("next_best", ""),

@@ -28,6 +28,8 @@ class Assessment:
     violations: dict[str, list[str]]
     monthly_cost_usd: float
     plan_violations: list[str] = field(default_factory=list)
+    ttft_ms: dict[str, float] = field(default_factory=dict)  # language models: p99 time to first token
+    tpot_ms: dict[str, float] = field(default_factory=dict)  # and per output token
 
     @property
     def feasible(self) -> bool:
@@ -49,11 +51,19 @@ def assess(sc: Scenario, res: dict[str, Resource], chosen: dict[str, Option]) ->
 
     violations: dict[str, list[str]] = {}
     p99: dict[str, float] = {}
+    ttft: dict[str, float] = {}
+    tpot: dict[str, float] = {}
     for name, o in chosen.items():
         v: list[str] = []
         if o.infeasible:
             v.append(o.infeasible)
-        p99[name] = _p99(sc, res, o, util, load)
+        if o.serving is not None:
+            p99[name], ttft[name], tpot[name] = _llm(res, o, util)
+            for label, got, slo in (("TTFT", ttft[name], o.ttft_slo_ms), ("TPOT", tpot[name], o.tpot_slo_ms)):
+                if slo is not None and got > slo * (1 + 1e-9):
+                    v.append(f"SLO: {label} p99 {_ms(got)} > {slo:g} ms")
+        else:
+            p99[name] = _p99(sc, res, o, util, load)
         if o.slo_ms is not None and p99[name] > o.slo_ms * (1 + 1e-9):
             v.append(f"SLO: p99 {_ms(p99[name])} > {o.slo_ms:g} ms")
         for r in o.loads:
@@ -83,7 +93,14 @@ def assess(sc: Scenario, res: dict[str, Resource], chosen: dict[str, Option]) ->
     plan_v = []
     if sc.budget_usd_per_month is not None and total_cost > sc.budget_usd_per_month * (1 + 1e-9):
         plan_v.append(f"budget: ${total_cost:,.0f}/month > ${sc.budget_usd_per_month:,.0f}")
-    return Assessment(util, instances, p99, cost, energy, violations, total_cost, plan_v)
+    return Assessment(util, instances, p99, cost, energy, violations, total_cost, plan_v, ttft, tpot)
+
+
+def _llm(res: dict[str, Resource], o: Option, util: dict[str, float]) -> tuple[float, float, float]:
+    """A language model's p99 end to end, TTFT and TPOT with its servers at their actual
+    utilisation (the share of capacity every workload on them uses)."""
+    r = o.stages[0][0]
+    return o.serving.latencies_ms(min(util.get(r, 0.0), 0.999))
 
 
 def _p99(sc: Scenario, res: dict[str, Resource], o: Option, util: dict[str, float], load: dict[str, float]) -> float:

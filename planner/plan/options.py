@@ -19,6 +19,8 @@ import networkx as nx
 from planner import catalog
 from planner.costs.estimator import BYTES_PER_ELEMENT, Estimate, estimate, estimate_part
 from planner.costs.graphs import graph
+from planner.costs.llm import LlmCost, is_llm, llm_cost, llm_precisions
+from planner.plan.llm_serving import Shape, capacity_per_s, operating_point
 from planner.errors import PlannerError
 from planner.plan.queueing import ps_transfer_s, wait_quantile_s
 from planner.scenario import Federated, Inference, Scenario, Training
@@ -49,6 +51,7 @@ class Resource:
     unit_usd_per_month: float = 0.0  # pools: one instance running all month
     unit_energy_j_per_month: float = 0.0
     min_units: int = 0  # pools: instances kept running once the pool is used
+    gpus: int = 1  # accelerators per device or instance (a pool's instances may hold several)
 
     def cost(self, load: float) -> tuple[float, float]:
         """(USD, J) per month of this resource under `load`: a used device group costs its fixed
@@ -62,6 +65,26 @@ class Resource:
 
     def __repr__(self) -> str:
         return f"Resource({self.key}, capacity={self.capacity:g})"
+
+
+@dataclass(frozen=True)
+class LlmServing:
+    """A language-model option's serving model: one server's capacity and the network delays."""
+
+    cost: LlmCost
+    shape: Shape
+    capacity_per_s: float      # requests per second one server (device or instance) sustains
+    up_ms: float               # the p99 prompt's upload
+    first_down_ms: float       # the first token's trip back
+    down_ms: float             # the whole answer's trip back
+
+    def latencies_ms(self, u: float) -> tuple[float, float, float]:
+        """(end-to-end p99, TTFT p99, TPOT p99) in ms with each server at utilisation `u` of its capacity."""
+        pt = operating_point(self.cost, self.shape, u * self.capacity_per_s)
+        if not pt.stable:
+            return math.inf, math.inf, math.inf
+        return (self.up_ms + pt.e2e_p99_s * 1e3 + self.down_ms, self.up_ms + pt.ttft_p99_s * 1e3 + self.first_down_ms,
+                pt.tpot_p99_s * 1e3)
 
 
 @dataclass
@@ -90,6 +113,13 @@ class Option:
     source: str = "assumed"  # the weakest estimate source
     infeasible: str = ""  # why this option can never be chosen ("" = it can)
     detail: dict[str, float] = field(default_factory=dict)
+    # language models: p99 time to first token and per output token by level, their SLOs, and
+    # what `llm_serving` needs to recompute them at the actual utilisation
+    ttft_ms_by_level: dict[float, float] = field(default_factory=dict)
+    tpot_ms_by_level: dict[float, float] = field(default_factory=dict)
+    ttft_slo_ms: float | None = None
+    tpot_slo_ms: float | None = None
+    serving: LlmServing | None = None
 
     @property
     def label(self) -> str:
@@ -97,11 +127,15 @@ class Option:
         return s if self.split is None else f"{self.edge_hardware}→{s} split@{self.split}"
 
     def max_level(self, resource: str) -> float:
-        """The highest utilisation level of `resource` at which this option meets its SLO (0 = none)."""
+        """The highest utilisation level of `resource` at which this option meets its SLOs (0 = none)."""
         by_level = self.p99_ms_by_level.get(resource)
-        if not by_level or self.slo_ms is None:
-            return max(by_level) if by_level else 1.0
-        ok = [u for u, p in by_level.items() if p <= self.slo_ms * self.slo_margin]
+        if not by_level:
+            return 1.0
+        m = self.slo_margin
+        ok = [u for u, p in by_level.items()
+              if (self.slo_ms is None or p <= self.slo_ms * m)
+              and (self.ttft_slo_ms is None or self.ttft_ms_by_level.get(u, 0.0) <= self.ttft_slo_ms * m)
+              and (self.tpot_slo_ms is None or self.tpot_ms_by_level.get(u, 0.0) <= self.tpot_slo_ms * m)]
         return max(ok) if ok else 0.0
 
     def key(self) -> tuple:
@@ -130,8 +164,8 @@ def resources(sc: Scenario) -> dict[str, Resource]:
             hw = catalog.hardware(p.hardware)
             out[f"pool:{name}:{i}"] = Resource(f"pool:{name}:{i}", "pool", name, p.hardware, float(p.max_instances),
                                                0.0, 0.0, (p.target_utilization,), p.max_instances, p.service_cv,
-                                               (hw.usd_per_hour or 0.0) * 730, hw.tdp_w * SECONDS_PER_MONTH,
-                                               p.min_instances)
+                                               p.gpus * (hw.usd_per_hour or 0.0) * 730, p.gpus * hw.tdp_w * SECONDS_PER_MONTH,
+                                               p.min_instances, p.gpus)
     for i, link in enumerate(sc.links):
         a, b = link.between
         out[f"link:{i}:up"] = Resource(f"link:{i}:up", "link", a, link.network, link.up_mbps, 0.0, 0.0, (LINK_RHO,), 1)
@@ -272,7 +306,8 @@ def _via_cloud(sc: Scenario, src: str, dst: str) -> bool:
 
 
 def _device_groups(sc: Scenario, site: str) -> list[tuple[str, str, int, float, int]]:
-    """(resource key, hardware, max_batch, max_wait_ms, count) of each compute group at a site."""
+    """(resource key, hardware, max_batch, max_wait_ms, count) of each compute group at a site
+    (a pool's count is its maximum number of instances)."""
     s = sc.sites[site]
     out = [(f"dev:{site}:{i}", d.hardware, d.max_batch, d.max_wait_ms, d.count) for i, d in enumerate(s.devices)]
     out += [(f"pool:{site}:{i}", p.hardware, p.max_batch, p.max_wait_ms, p.max_instances) for i, p in enumerate(s.pools)]
@@ -283,6 +318,8 @@ def _device_groups(sc: Scenario, site: str) -> list[tuple[str, str, int, float, 
 def inference_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Option]:
     """Every way to serve an inference workload, with loads, cost and p99 per level."""
     w: Inference = sc.workloads[name]
+    if is_llm(w.model):
+        return llm_options(sc, res, name)
     info = catalog.model(w.model) if not w.model.lower().endswith(".onnx") else None
     in_bytes = w.input_bytes if w.input_bytes is not None else (info.input_bytes if info else 0)
     out_bytes = w.output_bytes if w.output_bytes is not None else (info.output_bytes if info else 0)
@@ -350,6 +387,83 @@ def inference_options(sc: Scenario, res: dict[str, Resource], name: str) -> list
     return options
 
 
+# --------------------------------------------------------------------------- language models
+#: bytes of UTF-8 text per token travelling to and from the model (assumed: ~4 characters a token)
+BYTES_PER_TOKEN = 4.0
+
+
+def llm_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Option]:
+    """A language model served with continuous batching on each device group or pool it may
+    reach, at each weight precision (int4 included, W4A16): the load is the share of a server's
+    capacity, and p99 end-to-end, TTFT and TPOT come from `llm_serving` at each level."""
+    w: Inference = sc.workloads[name]
+    shape = Shape.of(w.prompt_dist(), w.output_dist())
+    in_bytes = w.input_bytes if w.input_bytes is not None else shape.prompt * BYTES_PER_TOKEN
+    out_bytes = w.output_bytes if w.output_bytes is not None else shape.output * BYTES_PER_TOKEN
+    rate = getattr(w.arrival, "peak_rate_per_s", w.arrival.mean_rate_per_s) if w.arrival.process == "diurnal" \
+        else w.arrival.mean_rate_per_s
+    mean_share = w.arrival.mean_rate_per_s / rate
+    usd_kwh = sc.electricity_usd_per_kwh()
+    options = []
+    for site, forbidden in candidate_sites(sc, name):
+        up, down = route(sc, w.source, site), route(sc, site, w.source)
+        for key, hw_id, _, _, count in _device_groups(sc, site):
+            r = res[key]
+            hw = catalog.hardware(hw_id)
+            gpus = r.gpus
+            allowed = w.precisions or list(llm_precisions(hw_id))
+            for prec in [p for p in allowed if p in llm_precisions(hw_id)]:
+                o = Option(name, site, hw_id, prec, "inference", slo_ms=w.slo.p99_ms, mem_limit_gb=hw.mem_gb * gpus,
+                           ttft_slo_ms=w.slo.ttft_ms, tpot_slo_ms=w.slo.tpot_ms)
+                try:
+                    cost = llm_cost(w.model, hw_id, prec, gpus)
+                except PlannerError as err:
+                    o.infeasible = f"no estimate: {err}"
+                    options.append(o)
+                    continue
+                mu = capacity_per_s(cost, shape)
+                o.source, o.memory_gb = cost.source, cost.weight_gb + cost.workspace_gb
+                if mu <= 0:
+                    o.infeasible = operating_point(cost, shape, 1e-9).why
+                o.network_ms = transfer_ms(sc, res, up, in_bytes) + transfer_ms(sc, res, down, out_bytes)
+                sv = LlmServing(cost, shape, mu, transfer_ms(sc, res, up, shape.prompt_p99 * BYTES_PER_TOKEN),
+                                transfer_ms(sc, res, down, BYTES_PER_TOKEN), transfer_ms(sc, res, down, out_bytes))
+                o.serving = sv
+                servers = count if r.kind == "device" else None
+                by = {u: sv.latencies_ms(u) for u in r.levels} if mu > 0 else {u: (math.inf,) * 3 for u in r.levels}
+                o.p99_ms_by_level[key] = {u: v[0] for u, v in by.items()}
+                o.ttft_ms_by_level = {u: v[1] for u, v in by.items()}
+                o.tpot_ms_by_level = {u: v[2] for u, v in by.items()}
+                share = rate / mu if mu > 0 else math.inf  # servers' worth of capacity
+                own_u = min(share / servers, 0.999) if servers else r.levels[0]
+                alone = sv.latencies_ms(own_u) if mu > 0 else (math.inf,) * 3
+                o.p99_alone_ms = alone[0]
+                pt = operating_point(cost, shape, own_u * mu) if mu > 0 else None
+                o.compute_ms = (pt.e2e_p99_s * 1e3) if pt is not None and pt.stable else math.inf
+                o.stages = [(key, 0.0)]
+                if r.kind == "device":
+                    o.loads[key] = share if mu > 0 else 0.0
+                    active_j = mean_share * min(o.loads[key], count) * (hw.tdp_w - hw.idle_w) * gpus * SECONDS_PER_MONTH
+                    o.energy_j_per_month += active_j
+                    o.variable_usd_per_month += active_j / 3.6e6 * usd_kwh
+                else:
+                    o.loads[key] = share / r.levels[0] if mu > 0 else 0.0
+                for hop in up.hops:
+                    o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, in_bytes)
+                for hop in down.hops:
+                    o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, out_bytes)
+                egress_gb = w.arrival.mean_rate_per_s * out_bytes * SECONDS_PER_MONTH / 1e9
+                o.variable_usd_per_month += egress_gb * egress_usd_per_gb(sc, site, down)
+                o.detail = {"capacity_per_s": mu, "weights_gb": cost.weight_gb, "kv_capacity_tokens": cost.kv_capacity_tokens,
+                            "max_batch": cost.max_batch(shape.prompt + shape.output), "gpus": gpus,
+                            "decode_ms": cost.decode_step_s(1, shape.prompt + shape.output / 2) * 1e3,
+                            "prefill_ms": cost.prefill_s(int(shape.prompt)) * 1e3,
+                            "input_bytes": in_bytes, "output_bytes": out_bytes, "egress_gb_per_month": egress_gb}
+                o.infeasible = forbidden or o.infeasible
+                options.append(o)
+    return options
+
+
 # --------------------------------------------------------------------------- split
 #: split points tried per model: the cuts whose activations are smallest
 MAX_SPLITS = 3
@@ -373,7 +487,7 @@ def split_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Opt
     where a layer's output is smaller than the input the workload would otherwise upload."""
     w: Inference = sc.workloads[name]
     src = sc.sites[w.source]
-    if not w.allow_split or not src.devices or w.model.lower().endswith(".onnx"):
+    if not w.allow_split or not src.devices or w.model.lower().endswith(".onnx") or is_llm(w.model):
         return []
     info = catalog.model(w.model)
     in_bytes = w.input_bytes if w.input_bytes is not None else info.input_bytes

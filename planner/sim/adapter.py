@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from planner.sim.spec import (
-    MONTH_S, ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, SimSpec, SiteSpec, Stage, TrainingSpec,
+    MONTH_S, ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, SimSpec, SiteSpec, Stage, TokenServing,
+    TrainingSpec,
 )
 
 FP16_BYTES, FP32_BYTES = 2, 4
@@ -191,6 +192,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
     # ------------------------------------------------------------------ compute
     compute: list[ComputeSpec] = []
     by_hw: dict[tuple[str, str], str] = {}  # (site, hardware) -> the first group with it
+    gpus: dict[str, int] = {}  # pools with several accelerators per instance
     first_group: dict[str, str] = {}
     for name, site in sc.sites.items():
         for i, d in enumerate(site.devices):
@@ -214,8 +216,9 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                 cname, name, hardware=p.hardware, pool=True, min_instances=p.min_instances,
                 initial_instances=int(planned.get(f"pool:{name}:{i}", 0)), max_instances=p.max_instances, cold_start_s=p.cold_start_s, target_utilization=p.target_utilization,
                 max_batch=p.max_batch, max_wait_s=p.max_wait_ms / 1000, service_cv=p.service_cv,
-                queue_capacity=p.queue_capacity, idle_w=hw.idle_w, active_w=hw.tdp_w,
-                usd_per_s=(hw.usd_per_hour or 0.0) / 3600.0))
+                queue_capacity=p.queue_capacity, idle_w=hw.idle_w * p.gpus, active_w=hw.tdp_w * p.gpus,
+                usd_per_s=p.gpus * (hw.usd_per_hour or 0.0) / 3600.0))
+            gpus[cname] = p.gpus
             by_hw.setdefault((name, p.hardware), cname)
             first_group.setdefault(name, cname)
 
@@ -241,14 +244,20 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         in_bytes = w.input_bytes if w.input_bytes is not None else (info.input_bytes if info else 0)
         out_bytes = w.output_bytes if w.output_bytes is not None else (info.output_bytes if info else 0)
         target = by_hw[(ch.site, ch.hardware)]
-        if ch.split is None:
+        if is_llm(w.model):
+            llm, in_bytes, out_bytes = _token_serving(w, ch, gpus.get(target, 1))
+            stages = [Stage(target, lambda b: 0.0, out_bytes, llm)]
+            serving_sites[name] = [ch.site]
+        elif ch.split is None:
             stages = [Stage(target, est.service_time(w.model, ch.hardware, ch.precision), out_bytes)]
             serving_sites[name] = [ch.site]
         else:
             stages = _split_stages(sc, w, ch, est, by_hw, target, out_bytes)
             serving_sites[name] = [sc.workloads[name].source, ch.site]
+        ttft, tpot = getattr(w.slo, "ttft_ms", None), getattr(w.slo, "tpot_ms", None)
         inference.append(InferenceSpec(
             name, w.source, _arrival(w.arrival), stages, input_bytes=in_bytes, slo_s=_slo_s(w.slo),
+            ttft_slo_s=None if ttft is None else ttft / 1000, tpot_slo_s=None if tpot is None else tpot / 1000,
             retries=retries, retry_backoff_s=retry_backoff_s))
 
     # ------------------------------------------------------------------ training
@@ -293,6 +302,26 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         sites=sites, compute=compute, links=links, inference=inference, training=training, federated=federated,
         horizon_s=float(horizon_s if horizon_s is not None else sc.horizon_s),
         seed=int(seed if seed is not None else sc.seed), warmup_s=warmup_s, bins=bins, name=sc.name)
+
+
+def is_llm(model: str) -> bool:
+    from planner.costs.llm import is_llm as known
+
+    return known(model)
+
+
+def _token_serving(w: Any, ch: Any, gpus: int) -> tuple[TokenServing, float, float]:
+    """Continuous batching of a language model (the planner's `llm_options` serve the same),
+    with the bytes of its prompt and answer as text."""
+    from planner.costs.llm import MAX_BATCHED_TOKENS, MAX_SEQS, llm_cost
+    from planner.plan.options import BYTES_PER_TOKEN
+
+    cost = llm_cost(w.model, ch.hardware, ch.precision, gpus)
+    prompt, output = w.prompt_dist(), w.output_dist()
+    in_bytes = w.input_bytes if w.input_bytes is not None else prompt.mean * BYTES_PER_TOKEN
+    out_bytes = w.output_bytes if w.output_bytes is not None else output.mean * BYTES_PER_TOKEN
+    return TokenServing(cost.step_s, cost.kv_capacity_tokens, prompt.sample, output.sample, cost.max_context,
+                        MAX_SEQS, MAX_BATCHED_TOKENS, prompt.mean, output.mean), in_bytes, out_bytes
 
 
 def _split_stages(sc: Any, w: Any, ch: Any, est: _Estimates, by_hw: dict, target: str, out_bytes: float) -> list[Stage]:
