@@ -20,14 +20,22 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def agreement(plan: Any, sim: Any) -> pd.DataFrame:
-    """Planned against simulated p99 per inference workload: the ratio and whether the SLO held."""
+    """Planned against simulated p99 per inference workload (and TTFT and TPOT for language
+    models): the ratio, whether every SLO held, and `slo_ratio`, the smallest SLO / simulated
+    p99 over the objectives (< 1 where one was missed)."""
     t = plan.table()
     s = sim.summary()
-    df = t[["workload", "predicted_p99_ms", "slo_p99_ms"]].merge(
-        s[["workload", "p99_ms", "slo_met_frac", "completed", "failed"]], on="workload", how="inner")
-    df = df[df["predicted_p99_ms"].notna()].rename(columns={"p99_ms": "simulated_p99_ms"})
+    df = t[["workload", "predicted_p99_ms", "slo_p99_ms", "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms",
+            "slo_tpot_ms"]].merge(
+        s[["workload", "p99_ms", "ttft_p99_ms", "tpot_p99_ms", "slo_met_frac", "completed", "failed"]],
+        on="workload", how="inner")
+    df = df[df["predicted_p99_ms"].notna()].rename(columns={
+        "p99_ms": "simulated_p99_ms", "ttft_p99_ms": "simulated_ttft_ms", "tpot_p99_ms": "simulated_tpot_ms"})
+    df = df.astype({c: float for c in df.columns if c.startswith(("slo_", "predicted_", "simulated_"))})
     df["sim_over_predicted"] = df["simulated_p99_ms"] / df["predicted_p99_ms"]
-    df["slo_met"] = df["slo_p99_ms"].isna() | (df["simulated_p99_ms"] <= df["slo_p99_ms"])
+    ratios = pd.concat([(df[f"slo_{m}_ms"] / df[f"simulated_{m}_ms"]).rename(m) for m in ("p99", "ttft", "tpot")], axis=1)
+    df["slo_ratio"] = ratios.min(axis=1, skipna=True).fillna(math.inf)
+    df["slo_met"] = df["slo_ratio"] >= 1.0
     return df.reset_index(drop=True)
 
 

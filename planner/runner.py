@@ -60,7 +60,7 @@ def run(scenario: Scenario, out_dir: str | Path | None = None, *, seed: int | No
         if missed.empty or i == max_rounds - 1:
             break
         for row in missed.itertuples():
-            ratio = row.slo_p99_ms / row.simulated_p99_ms if row.simulated_p99_ms > 0 else 0.5
+            ratio = row.slo_ratio if 0 < row.slo_ratio < 1 else 0.5
             margin[row.workload] = max(MIN_MARGIN, margin.get(row.workload, 1.0) * min(ratio, 0.9))
         tighter = plan(scenario, slo_margin=margin)
         if not tighter.placement:  # tightening left nothing feasible: keep the last plan and say so

@@ -64,6 +64,12 @@ def is_llm(model: str) -> bool:
     return model in LLM_ARCH
 
 
+def llm_engine(model: str, precision: str) -> str:
+    """What a device runs for a language model: one engine (weights and a continuous batch) per
+    model and precision, which every workload of that model and precision shares."""
+    return f"{model}@{precision}"
+
+
 def arch(model: str) -> LlmArch:
     try:
         return LLM_ARCH[model]

@@ -74,6 +74,11 @@ def assess(sc: Scenario, res: dict[str, Resource], chosen: dict[str, Option]) ->
                 v.append(f"capacity: {rr.hardware} pool at {rr.site} needs {load[r]:.1f} instances, max {rr.capacity:g}")
             elif rr.kind == "link" and util[r] > LINK_RHO + 1e-9:
                 v.append(f"bandwidth: {_link_name(sc, r)} at {util[r]:.0%} (limit {LINK_RHO:.0%})")
+        for r in o.loads:
+            others = sorted({c.engine or "other models" for c in chosen.values() if r in c.loads} - {o.engine or "other models"})
+            if res[r].kind == "device" and others and (o.engine or any(c.engine for c in chosen.values() if r in c.loads)):
+                v.append(f"device: {res[r].hardware}@{res[r].site} also runs {', '.join(others)}; a device serves "
+                         f"one language model (or other models) at a time")
         violations[name] = v
 
     # Costs: each option's variable cost plus a load-weighted share of the fixed costs it uses.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import networkx as nx
@@ -19,7 +19,7 @@ import networkx as nx
 from planner import catalog
 from planner.costs.estimator import BYTES_PER_ELEMENT, Estimate, estimate, estimate_part
 from planner.costs.graphs import graph
-from planner.costs.llm import LlmCost, is_llm, llm_cost, llm_precisions
+from planner.costs.llm import LlmCost, is_llm, llm_cost, llm_engine, llm_precisions
 from planner.plan.llm_serving import Shape, capacity_per_s, operating_point
 from planner.errors import PlannerError
 from planner.plan.queueing import ps_transfer_s, wait_quantile_s
@@ -120,6 +120,7 @@ class Option:
     ttft_slo_ms: float | None = None
     tpot_slo_ms: float | None = None
     serving: LlmServing | None = None
+    engine: str = ""  # a language model's engine (model@precision); "" for everything else
 
     @property
     def label(self) -> str:
@@ -166,11 +167,24 @@ def resources(sc: Scenario) -> dict[str, Resource]:
                                                0.0, 0.0, (p.target_utilization,), p.max_instances, p.service_cv,
                                                p.gpus * (hw.usd_per_hour or 0.0) * 730, p.gpus * hw.tdp_w * SECONDS_PER_MONTH,
                                                p.min_instances, p.gpus)
+            for w_name in _llm_workloads(sc):  # a language model's instances serve it alone
+                base = out[f"pool:{name}:{i}"]
+                out[llm_pool_key(base.key, w_name)] = replace(base, key=llm_pool_key(base.key, w_name))
     for i, link in enumerate(sc.links):
         a, b = link.between
         out[f"link:{i}:up"] = Resource(f"link:{i}:up", "link", a, link.network, link.up_mbps, 0.0, 0.0, (LINK_RHO,), 1)
         out[f"link:{i}:down"] = Resource(f"link:{i}:down", "link", b, link.network, link.down_mbps, 0.0, 0.0, (LINK_RHO,), 1)
     return out
+
+
+def llm_pool_key(pool_key: str, workload: str) -> str:
+    """The instances of a pool that serve one language-model workload: an instance holds one
+    model's weights and runs one continuous batch, so workloads do not share them."""
+    return f"{pool_key}/{workload}"
+
+
+def _llm_workloads(sc: Scenario) -> list[str]:
+    return [n for n, w in sc.workloads.items() if isinstance(w, Inference) and is_llm(w.model)]
 
 
 # --------------------------------------------------------------------------- network
@@ -408,13 +422,15 @@ def llm_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Optio
     for site, forbidden in candidate_sites(sc, name):
         up, down = route(sc, w.source, site), route(sc, site, w.source)
         for key, hw_id, _, _, count in _device_groups(sc, site):
+            if key.startswith("pool:"):
+                key = llm_pool_key(key, name)
             r = res[key]
             hw = catalog.hardware(hw_id)
             gpus = r.gpus
             allowed = w.precisions or list(llm_precisions(hw_id))
             for prec in [p for p in allowed if p in llm_precisions(hw_id)]:
                 o = Option(name, site, hw_id, prec, "inference", slo_ms=w.slo.p99_ms, mem_limit_gb=hw.mem_gb * gpus,
-                           ttft_slo_ms=w.slo.ttft_ms, tpot_slo_ms=w.slo.tpot_ms)
+                           ttft_slo_ms=w.slo.ttft_ms, tpot_slo_ms=w.slo.tpot_ms, engine=llm_engine(w.model, prec))
                 try:
                     cost = llm_cost(w.model, hw_id, prec, gpus)
                 except PlannerError as err:
@@ -430,12 +446,18 @@ def llm_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Optio
                                 transfer_ms(sc, res, down, BYTES_PER_TOKEN), transfer_ms(sc, res, down, out_bytes))
                 o.serving = sv
                 servers = count if r.kind == "device" else None
-                by = {u: sv.latencies_ms(u) for u in r.levels} if mu > 0 else {u: (math.inf,) * 3 for u in r.levels}
+                share = rate / mu if mu > 0 else math.inf  # servers' worth of capacity
+                if servers:
+                    own_u = min(share / servers, 0.999)
+                else:  # the workload's own instances, as many as keep each below the target
+                    own_u = share / max(1, math.ceil(share / r.levels[0] - 1e-9), r.min_units) if mu > 0 else 1.0
+                # a device group's level is what every workload on it uses; a pool's instances
+                # serve this workload alone (llm_pool_key), at the utilisation it gives them
+                levels = {u: (u if servers else own_u) for u in r.levels}
+                by = {u: sv.latencies_ms(v) for u, v in levels.items()} if mu > 0 else {u: (math.inf,) * 3 for u in r.levels}
                 o.p99_ms_by_level[key] = {u: v[0] for u, v in by.items()}
                 o.ttft_ms_by_level = {u: v[1] for u, v in by.items()}
                 o.tpot_ms_by_level = {u: v[2] for u, v in by.items()}
-                share = rate / mu if mu > 0 else math.inf  # servers' worth of capacity
-                own_u = min(share / servers, 0.999) if servers else r.levels[0]
                 alone = sv.latencies_ms(own_u) if mu > 0 else (math.inf,) * 3
                 o.p99_alone_ms = alone[0]
                 pt = operating_point(cost, shape, own_u * mu) if mu > 0 else None

@@ -70,7 +70,21 @@ def solve(
             z_index[g, u] = nxt
             nxt += 1
     n_index = {r: nxt + i for i, r in enumerate(pools)}  # whole instances running in each pool
-    n = nxt + len(pools)
+    nxt += len(pools)
+    # A device runs one language-model engine or ordinary batches, not both: the simulator's
+    # engine holds the device while it has sequences, and two models' weights rarely fit.
+    kinds: dict[str, dict[str, list[int]]] = {}
+    for j, o in enumerate(flat):
+        for r in o.loads:
+            if resources[r].kind == "device":
+                kinds.setdefault(r, {}).setdefault(o.engine, []).append(j)
+    e_index: dict[tuple[str, str], int] = {}
+    for r, by_kind in kinds.items():
+        if len(by_kind) > 1:
+            for k in by_kind:
+                e_index[r, k] = nxt
+                nxt += 1
+    n = nxt
     upper = np.ones(n)
     for r, k in n_index.items():
         upper[k] = resources[r].capacity
@@ -119,6 +133,13 @@ def solve(
                 add_row([(n_index[r], 1.0), (y_index[r], -float(res.min_units))], 0.0, np.inf)
         else:  # link direction
             add_row(entries, -np.inf, LINK_RHO * res.capacity)
+
+    for r, by_kind in kinds.items():
+        if len(by_kind) > 1:
+            for k, js in by_kind.items():
+                for j in js:
+                    add_row([(j, 1.0), (e_index[r, k], -1.0)], -np.inf, 0.0)
+            add_row([(e_index[r, k], 1.0) for k in by_kind], -np.inf, 1.0)
 
     cost = np.zeros(n)
     for j, o in enumerate(flat):

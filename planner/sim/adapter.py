@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,8 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
     compute: list[ComputeSpec] = []
     by_hw: dict[tuple[str, str], str] = {}  # (site, hardware) -> the first group with it
     gpus: dict[str, int] = {}  # pools with several accelerators per instance
+    llm_names = [n for n, w in sc.workloads.items() if w.kind == "inference" and is_llm(w.model) and n in choices]
+    llm_pools: dict[tuple[str, str, str], str] = {}  # (site, hardware, workload) -> its own pool
     first_group: dict[str, str] = {}
     for name, site in sc.sites.items():
         for i, d in enumerate(site.devices):
@@ -219,6 +222,13 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                 queue_capacity=p.queue_capacity, idle_w=hw.idle_w * p.gpus, active_w=hw.tdp_w * p.gpus,
                 usd_per_s=p.gpus * (hw.usd_per_hour or 0.0) / 3600.0))
             gpus[cname] = p.gpus
+            base = compute[-1]
+            for w_name in llm_names:  # a language model's own instances (as the planner's llm_pool_key)
+                lname = f"{cname}/{w_name}"
+                compute.append(replace(base, name=lname,
+                                       initial_instances=int(planned.get(f"pool:{name}:{i}/{w_name}", 0))))
+                llm_pools[(name, p.hardware, w_name)] = lname
+                gpus[lname] = p.gpus
             by_hw.setdefault((name, p.hardware), cname)
             first_group.setdefault(name, cname)
 
@@ -245,6 +255,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         out_bytes = w.output_bytes if w.output_bytes is not None else (info.output_bytes if info else 0)
         target = by_hw[(ch.site, ch.hardware)]
         if is_llm(w.model):
+            target = llm_pools.get((ch.site, ch.hardware, name), target)
             llm, in_bytes, out_bytes = _token_serving(w, ch, gpus.get(target, 1))
             stages = [Stage(target, lambda b: 0.0, out_bytes, llm)]
             serving_sites[name] = [ch.site]
@@ -313,7 +324,7 @@ def is_llm(model: str) -> bool:
 def _token_serving(w: Any, ch: Any, gpus: int) -> tuple[TokenServing, float, float]:
     """Continuous batching of a language model (the planner's `llm_options` serve the same),
     with the bytes of its prompt and answer as text."""
-    from planner.costs.llm import MAX_BATCHED_TOKENS, MAX_SEQS, llm_cost
+    from planner.costs.llm import MAX_BATCHED_TOKENS, MAX_SEQS, llm_cost, llm_engine
     from planner.plan.options import BYTES_PER_TOKEN
 
     cost = llm_cost(w.model, ch.hardware, ch.precision, gpus)
@@ -321,7 +332,8 @@ def _token_serving(w: Any, ch: Any, gpus: int) -> tuple[TokenServing, float, flo
     in_bytes = w.input_bytes if w.input_bytes is not None else prompt.mean * BYTES_PER_TOKEN
     out_bytes = w.output_bytes if w.output_bytes is not None else output.mean * BYTES_PER_TOKEN
     return TokenServing(cost.step_s, cost.kv_capacity_tokens, prompt.sample, output.sample, cost.max_context,
-                        MAX_SEQS, MAX_BATCHED_TOKENS, prompt.mean, output.mean), in_bytes, out_bytes
+                        MAX_SEQS, MAX_BATCHED_TOKENS, prompt.mean, output.mean,
+                        engine=llm_engine(w.model, ch.precision)), in_bytes, out_bytes
 
 
 def _split_stages(sc: Any, w: Any, ch: Any, est: _Estimates, by_hw: dict, target: str, out_bytes: float) -> list[Stage]:

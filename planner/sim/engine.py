@@ -130,8 +130,12 @@ class Engine:
                 steps.append(t)
                 flow.transfers.append(t)
             if st.llm is not None:
-                lane = LlmLane(group, w.name, st.llm, stream_rng(spec.seed, f"tokens/{w.name}"), w.active_w)
-                group.lanes.append(lane)
+                lane = next((ln for ln in group.lanes if ln.is_llm and st.llm.engine and ln.llm.engine == st.llm.engine),
+                            None)
+                if lane is None:
+                    lane = LlmLane(group, w.name, st.llm, stream_rng(spec.seed, f"tokens/{w.name}"), w.active_w)
+                    group.lanes.append(lane)
+                lane.add_user(w.name, st.llm)
             else:
                 lane = group.lane(w.name, st.service_time_s, active_w=w.active_w)
             steps.append(lane)

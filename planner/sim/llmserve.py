@@ -56,7 +56,7 @@ class LlmLane(Lane):
     running iterations (see the module docstring)."""
 
     __slots__ = ("llm", "rng", "full_batch", "preemptions", "refused", "iterations", "tokens_out", "batch_area",
-                 "engine_s")
+                 "engine_s", "shapes")
 
     def __init__(self, group: Group, name: str, llm: TokenServing, rng: random.Random, active_w: float | None = None):
         super().__init__(group, name, lambda b: 0.0, None, 0.0, active_w, False)
@@ -71,6 +71,13 @@ class LlmLane(Lane):
         self.tokens_out = 0
         self.batch_area = 0.0  # running sequences x seconds (mean running batch)
         self.engine_s = 0.0    # seconds iterating (busy in full)
+        self.shapes: dict[str, TokenServing] = {}  # each workload's token counts
+
+    def add_user(self, workload: str, llm: TokenServing) -> None:
+        """Serve `workload` in this lane's batch too (same model, precision and device)."""
+        self.shapes[workload] = llm
+        if workload not in self.users:
+            self.users.append(workload)
 
     def mean_s(self, b: int) -> float:
         """Seconds to serve `b` mean-shaped requests together (the autoscaler's backlog estimate)."""
@@ -82,7 +89,8 @@ class LlmLane(Lane):
     # ------------------------------------------------------------------ arrivals
     def __call__(self, req) -> None:
         llm = self.llm
-        seq = Seq(llm.prompt_tokens(self.rng), llm.output_tokens(self.rng))
+        shape = self.shapes.get(req.flow.name, llm)
+        seq = Seq(shape.prompt_tokens(self.rng), shape.output_tokens(self.rng))
         req.llm = seq
         need = seq.prompt + seq.output
         if need > llm.max_context:

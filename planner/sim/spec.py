@@ -132,6 +132,7 @@ class TokenServing:
     max_batched_tokens: int = 2048
     mean_prompt: float = 512.0  # for the autoscaler's demand estimate of queued requests
     mean_output: float = 128.0
+    engine: str = ""  # workloads whose stages name the same engine on a group share one batch
 
 
 @dataclass
