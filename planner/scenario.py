@@ -548,6 +548,8 @@ def _kind(value: Any) -> str:
 def _to_scenario_error(e: ValidationError, file: str) -> ScenarioError:
     """The first validation error as one clear line, with its path and a close match."""
     errors = sorted(e.errors(), key=_error_rank)
+    # a mapping given where a number or a mapping may go (token counts): the mapping's own errors
+    errors = [x for x in errors if not (x["type"] == "int_type" and isinstance(x.get("input"), dict))] or errors
     err = errors[0]
     path, model = _display_path(err["loc"])
     reason, hint = _reason(err, model)

@@ -149,23 +149,13 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
         detail["guessed_dims"] = 1.0
     busy = detail.get("busy_fraction", 1.0)
     power_w = hw.idle_w + (hw.tdp_w - hw.idle_w) * busy
-    fam = _family(model)
-    if fam == "llm" and not training and not measure:
-        detail["decode_ms_per_token"] = _decode_ms(model, hw, precision, batch, seq or 1, profile)
+    if not training and not measure:
+        detail.update(_llm_detail(model, hardware, precision, batch, seq or 1))
     detail.update({k: v for k, v in mem.items()})
     detail["power_w"] = power_w
     return Estimate(_name(model), hardware, precision, batch, latency_ms, batch / (latency_ms / 1e3),
                     mem["memory_gb"], power_w * latency_ms / 1e3, source, mem["memory_gb"] <= hw.mem_gb,
                     detail)
-
-
-def _family(model: str) -> str:
-    if model.lower().endswith(".onnx"):
-        return "onnx"
-    try:
-        return catalog.model(model).family
-    except Exception:  # noqa: BLE001
-        return "llm" if model.startswith("llama") else "other"
 
 
 # -- memory ----------------------------------------------------------------------------------------------
@@ -213,28 +203,19 @@ def _catalog(g1: Graph, hw: catalog.Hardware, precision: str, batch: int, traini
         "compute_eff": params.compute_eff, "memory_eff": params.memory_eff, "kernel_us": params.kernel_us}
 
 
-def _decode_ms(model: str, hw: catalog.Hardware, precision: str, batch: int, context: int,
-               profile: Path | None) -> float:
-    """One generated token per sequence: a forward pass over one token (every weight read once)
-    plus reading the K and V cache of `context` tokens."""
-    g = graph(model, 1, 1)
-    layers = sum(1 for op in g.ops if op.op_type == "Softmax")
-    kv_bytes = 2 * layers * context * _kv_width(g) * batch * BYTES_PER_ELEMENT[precision]
-    if profile is not None:
-        ms, _, _ = _profiled(model, batch, 1, profile)
-        return ms + kv_bytes / (hw.mem_bw_gb_per_s * 1e9) * 1e3
-    from planner.costs.calibration import calibrate
+def _llm_detail(model: str, hardware: str, precision: str, batch: int, context: int) -> dict[str, float]:
+    """A language model's serving figures (`llm.py`): decode time per token of `batch` sequences
+    at `context` tokens, and the KV cache the memory left after the weights holds."""
+    from planner.costs.llm import is_llm, llm_cost
 
-    params, _ = calibrate().for_hardware(hw.kind, hw.tier)
-    b = roofline.latency(_table(model, 1, 0), batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s, precision,
-                         params)
-    return b.total_ms + kv_bytes / (hw.mem_bw_gb_per_s * 1e9 * params.memory_eff) * 1e3
-
-
-def _kv_width(g: Graph) -> int:
-    """Width of one layer's K (= V) projection: the output size of the second weight GEMM of a layer."""
-    widths = [op.dims.get("n", 0) for op in g.ops if op.kind == "gemm" and op.dims.get("wconst")]
-    return int(widths[1]) if len(widths) > 1 else 0
+    if not is_llm(model):
+        return {}
+    try:
+        c = llm_cost(model, hardware, precision)
+    except PlannerError:
+        return {}
+    return {"decode_ms_per_token": c.decode_step_s(batch, context) * 1e3, "kv_capacity_tokens": float(c.kv_capacity_tokens),
+            "kv_bytes_per_token": c.kv_bytes_per_token}
 
 
 # -- profiled machines --------------------------------------------------------------------------------------

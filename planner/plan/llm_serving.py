@@ -106,6 +106,8 @@ def operating_point(cost: LlmCost, shape: Shape, rate_per_s: float) -> Point:
     if not cost.fits:
         return fail(f"{cost.model} does not fit: {cost.weight_gb:.1f} GB of weights in {cost.usable_gb:.1f} GB usable")
     context = shape.prompt_p99 + shape.output_p99
+    if context > cost.max_context:
+        return fail(f"a {context:,}-token request exceeds {cost.model}'s context of {cost.max_context:,} tokens")
     if context > cost.kv_capacity_tokens:
         return fail(f"a {context:,}-token request exceeds the {cost.kv_capacity_tokens:,}-token KV cache")
     k = rate_per_s * max(shape.output - 1, 0.0)

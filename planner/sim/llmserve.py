@@ -56,7 +56,7 @@ class LlmLane(Lane):
     running iterations (see the module docstring)."""
 
     __slots__ = ("llm", "rng", "full_batch", "preemptions", "refused", "iterations", "tokens_out", "batch_area",
-                 "engine_s", "shapes")
+                 "engine_s", "shapes", "peak_batch", "peak_kv_tokens")
 
     def __init__(self, group: Group, name: str, llm: TokenServing, rng: random.Random, active_w: float | None = None):
         super().__init__(group, name, lambda b: 0.0, None, 0.0, active_w, False)
@@ -72,6 +72,8 @@ class LlmLane(Lane):
         self.batch_area = 0.0  # running sequences x seconds (mean running batch)
         self.engine_s = 0.0    # seconds iterating (busy in full)
         self.shapes: dict[str, TokenServing] = {}  # each workload's token counts
+        self.peak_batch = 0  # most sequences one server held at once
+        self.peak_kv_tokens = 0  # most context tokens one server's cache held
 
     def add_user(self, workload: str, llm: TokenServing) -> None:
         """Serve `workload` in this lane's batch too (same model, precision and device)."""
@@ -196,6 +198,11 @@ class LlmLane(Lane):
                 budget -= c
                 plan.append((r, c))
         dur = llm.step_s(tokens, logits, pairs, kv_read)
+        if len(running) > self.peak_batch:
+            self.peak_batch = len(running)
+        held = sum(r.llm.context for r in running) + tokens
+        if held > self.peak_kv_tokens:
+            self.peak_kv_tokens = int(held)
         server.t0 = now
         server.lane = self
         server.plan = plan

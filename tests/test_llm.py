@@ -1,0 +1,272 @@
+"""Language models: the iteration cost model, continuous batching in the simulator, the
+planner's serving model, token counts in scenarios, and the LLM example's decisions."""
+from __future__ import annotations
+
+import math
+import random
+import subprocess
+from dataclasses import replace
+import sys
+from pathlib import Path
+
+import pytest
+
+import planner
+from planner import catalog
+from planner.costs import zoo
+from planner.costs.graphs import graph
+from planner.costs.llm import MAX_BATCHED_TOKENS, is_llm, llm_cost, llm_precisions
+from planner.costs.roofline import WEIGHT_STREAM_EFF
+from planner.errors import PlannerError, ScenarioError
+from planner.plan.llm_serving import Shape, capacity_per_s, operating_point
+from planner.scenario import load_scenario, parse_scenario
+from planner.sim.engine import Engine
+from planner.sim.spec import ArrivalSpec, ComputeSpec, InferenceSpec, SimSpec, SiteSpec, Stage, TokenServing
+from planner.tokens import TokenDist
+
+ROOT = Path(__file__).resolve().parents[1]
+GPUS = [h for h in catalog.hardware_ids() if h != catalog.HOST and catalog.hardware(h).kind == "gpu"]
+LLMS = list(zoo.LLM_ARCH)
+
+
+# ---------------------------------------------------------------------------- catalog and cost model
+def test_catalog_lists_the_issue_models_and_graphs_agree():
+    for m in ("llama-2-7b", "llama-3-8b", "gpt-j-6b", "llama-2-70b", "llama-3.2-1b"):
+        assert is_llm(m) and catalog.model(m).family == "llm"
+        g = graph(m, 1, 8)
+        assert g.params == pytest.approx(catalog.model(m).params_millions * 1e6, rel=5e-4), m
+
+
+@pytest.mark.parametrize("model", LLMS)
+def test_decode_per_token_tracks_weight_bytes_over_bandwidth(model):
+    """Batch 1, short context: a decode step reads every weight once, so its time is weight bytes
+    / (bandwidth x streaming efficiency) plus a small fixed cost per kernel."""
+    for hw_id in GPUS:
+        hw = catalog.hardware(hw_id)
+        for p in llm_precisions(hw_id):
+            c = llm_cost(model, hw_id, p)
+            if not c.fits:
+                continue
+            ideal_s = c.weight_gb * 1e9 / (hw.mem_bw_gb_per_s * 1e9 * WEIGHT_STREAM_EFF)
+            step = c.decode_step_s(1, 16)
+            assert ideal_s <= step <= ideal_s * 1.6 + 0.004, (model, hw_id, p, step, ideal_s)
+
+
+def test_decode_halves_with_weight_bytes_and_scales_with_bandwidth():
+    a100, h100 = llm_cost("llama-2-7b", "a100-80gb", "fp16"), llm_cost("llama-2-7b", "h100-sxm", "fp16")
+    a100_int4 = llm_cost("llama-2-7b", "a100-80gb", "int4")
+    ratio_bw = catalog.hardware("h100-sxm").mem_bw_gb_per_s / catalog.hardware("a100-80gb").mem_bw_gb_per_s
+    assert a100.decode_step_s(1, 16) / h100.decode_step_s(1, 16) == pytest.approx(ratio_bw, rel=0.25)
+    # int4 weights are ~0.27 of fp16 bytes: decode is 2.5-4x faster
+    assert 2.5 < a100.decode_step_s(1, 16) / a100_int4.decode_step_s(1, 16) < 4.0
+
+
+def test_kv_cache_reads_grow_decode_time_with_context():
+    c = llm_cost("llama-2-7b", "a100-80gb", "fp16")
+    short, long = c.decode_step_s(32, 128), c.decode_step_s(32, 3000)
+    extra_bytes = 32 * (3000 - 128) * c.kv_bytes_per_token
+    assert long - short == pytest.approx(extra_bytes / c.bytes_per_s, rel=0.1)
+
+
+@pytest.mark.parametrize("hw_id", ["a100-80gb", "l4", "jetson-agx-orin-64gb", "jetson-orin-nano-8gb"])
+def test_ttft_grows_with_prompt_length_faster_than_linearly(hw_id):
+    c = llm_cost("llama-3-8b", hw_id, "int4")
+    times = [c.prefill_s(n) for n in (64, 256, 1024, 4096)]
+    assert all(a < b for a, b in zip(times, times[1:]))
+    # attention's square: 16x the prompt costs more than 16x the time once compute-bound
+    assert times[3] / times[1] > 16
+
+
+def test_weight_precision_down_to_int4_and_memory_left_for_kv():
+    nano = llm_cost("llama-3-8b", "jetson-orin-nano-8gb", "int4")
+    assert 4.0 <= nano.weight_gb <= 5.0  # "an 8B model at int4 needs about 4 to 5 GB"
+    assert not llm_cost("llama-3-8b", "jetson-orin-nano-8gb", "fp16").fits
+    agx = llm_cost("llama-3-8b", "jetson-agx-orin-64gb", "int4")
+    assert agx.kv_capacity_tokens > 10 * nano.kv_capacity_tokens > 0
+    # KV per token: 2 (K, V) x layers x KV heads x head dim x 2 bytes (GQA: 8 of 32 heads)
+    assert nano.kv_bytes_per_token == 2 * 32 * 8 * 128 * 2
+    assert "int4" in llm_precisions("jetson-orin-nano-8gb")  # W4A16 on a GPU without int4 math
+
+
+def test_tensor_parallel_shards_a_model_no_gpu_holds():
+    assert not llm_cost("llama-2-70b", "h100-sxm", "fp16").fits
+    tp8 = llm_cost("llama-2-70b", "h100-sxm", "fp16", gpus=8)
+    assert tp8.fits and tp8.decode_step_s(1, 512) < llm_cost("llama-2-70b", "h100-sxm", "int8").decode_step_s(1, 512)
+    with pytest.raises(PlannerError, match="cloud"):
+        llm_cost("llama-2-70b", "jetson-agx-orin-64gb", "int4", gpus=2)
+    with pytest.raises(PlannerError, match="does not serve"):
+        llm_cost("llama-2-7b", "hailo-8", "fp16")
+
+
+def test_estimate_reports_decode_per_token_from_the_llm_model():
+    e = planner.estimate("llama-2-7b", "a100-80gb", "fp16")
+    c = llm_cost("llama-2-7b", "a100-80gb", "fp16")
+    assert e.detail["decode_ms_per_token"] == pytest.approx(c.decode_step_s(1, 512) * 1e3, rel=1e-6)
+    assert e.detail["kv_capacity_tokens"] == c.kv_capacity_tokens
+
+
+# ---------------------------------------------------------------------------- token counts
+def test_token_distributions_sample_their_mean_and_quantiles():
+    rng = random.Random(1)
+    for d in (TokenDist("lognormal", 600, 0.5, 1, None), TokenDist("exponential", 200, 0, 1, None),
+              TokenDist("uniform", 100, 0, 20, None)):
+        xs = sorted(d.sample(rng) for _ in range(20000))
+        assert sum(xs) / len(xs) == pytest.approx(d.mean, rel=0.05)
+        assert xs[int(0.99 * len(xs))] == pytest.approx(d.quantile(0.99), rel=0.08)
+    capped = TokenDist("lognormal", 600, 1.0, 10, 900)
+    assert all(10 <= capped.sample(rng) <= 900 for _ in range(2000))
+    assert TokenDist.fixed(7).sample(rng) == 7 == TokenDist.fixed(7).quantile(0.99)
+
+
+def _llm_yaml(workload: str) -> str:
+    return f"""
+name: t
+sites:
+  a: {{kind: edge, devices: [{{hardware: jetson-agx-orin-64gb}}]}}
+workloads:
+  w:
+    kind: inference
+    source: a
+    arrival: {{process: poisson, rate_per_s: 0.1}}
+{workload}
+"""
+
+
+@pytest.mark.parametrize("body, field, reason", [
+    ("    model: resnet-50\n    prompt_tokens: 100", "workloads.w.prompt_tokens", "not a language model"),
+    ("    model: resnet-50\n    slo: {ttft_ms: 100}", "workloads.w.slo.ttft_ms", "not a language model"),
+    ("    model: llama-2-7b\n    prompt_tokens: 4000\n    output_tokens: 200", "workloads.w.prompt_tokens", "context of 4096"),
+    ("    model: llama-2-7b\n    prompt_tokens: {mean: 500, max: 400}", "workloads.w.prompt_tokens", "exceeds max"),
+    ("    model: llama-2-7b\n    output_tokens: {mean: 50, dist: gaussian}", "workloads.w.output_tokens.", "dist"),
+])
+def test_bad_token_fields_name_the_field(body, field, reason):
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario(_llm_yaml(body), "t.yaml")
+    msg = str(e.value)
+    assert field in msg and reason in msg and "Traceback" not in msg
+
+
+def test_token_fields_parse():
+    sc = parse_scenario(_llm_yaml("    model: llama-3-8b\n    prompt_tokens: {mean: 900, cv: 0.3, max: 4000}\n"
+                                  "    output_tokens: 64\n    slo: {ttft_ms: 500, tpot_ms: 60}"), "t.yaml")
+    w = sc.workloads["w"]
+    assert w.prompt_dist() == TokenDist("lognormal", 900.0, 0.3, 1, 4000) and w.output_dist() == TokenDist.fixed(64)
+
+
+# ---------------------------------------------------------------------------- simulator
+def _sim(cost, rate: float, prompt: TokenDist, output: TokenDist, horizon_s: float = 1800.0, seed: int = 0,
+         kv_tokens: int | None = None):
+    ts = TokenServing(cost.step_s, kv_tokens or cost.kv_capacity_tokens, prompt.sample, output.sample,
+                      cost.max_context, mean_prompt=prompt.mean, mean_output=output.mean)
+    spec = SimSpec([SiteSpec("a")], [ComputeSpec("gpu", "a", count=1)],
+                   inference=[InferenceSpec("w", "a", ArrivalSpec.poisson(rate), [Stage("gpu", lambda b: 0.0, 0, ts)])],
+                   horizon_s=horizon_s, seed=seed)
+    eng = Engine(spec)
+    return eng, eng.run()
+
+
+def test_kv_memory_bounds_concurrency_in_simulation():
+    """A cache for ~5 requests: the server never holds more context than fits, more requests
+    arrive than it can hold at once, so they wait (and some are preempted), and one that could
+    never fit is refused with its reason."""
+    cost = llm_cost("llama-3-8b", "a100-80gb", "int4")
+    prompt, output = TokenDist.fixed(1000), TokenDist.fixed(400)
+    eng, res = _sim(cost, 2.0, prompt, output, horizon_s=300, kv_tokens=7000)
+    lane = eng.groups["gpu"].lanes[0]
+    assert lane.peak_kv_tokens <= 7000
+    assert lane.peak_batch <= 7000 // 1000
+    s = res.summary().iloc[0]
+    assert s["completed"] > 50 and s["in_flight"] > 10  # the rest wait for cache room
+    # an unbounded cache would hold far more at once
+    eng2, _ = _sim(cost, 2.0, prompt, output, horizon_s=300)
+    assert eng2.groups["gpu"].lanes[0].peak_batch > 2 * lane.peak_batch
+    _, res3 = _sim(cost, 0.5, TokenDist.fixed(6500), TokenDist.fixed(1000), horizon_s=60, kv_tokens=7000)
+    f = res3.failures()
+    assert set(f["reason"]) == {"context_exceeds_kv_cache"} and f["count"].sum() == res3.summary().iloc[0]["arrived"]
+
+
+def test_simulated_tokens_match_the_cost_model_at_low_load():
+    cost = llm_cost("llama-2-7b", "l4", "fp16")
+    _, res = _sim(cost, 0.02, TokenDist.fixed(512), TokenDist.fixed(128), horizon_s=3600)
+    s = res.summary().iloc[0]
+    assert s["ttft_p50_ms"] == pytest.approx(cost.prefill_s(512) * 1e3, rel=0.05)
+    assert s["tpot_p50_ms"] == pytest.approx(cost.decode_step_s(1, 576) * 1e3, rel=0.05)
+    assert s["tokens_per_s"] == pytest.approx(0.02 * 128, rel=0.25)
+
+
+@pytest.mark.parametrize("load", [0.3, 0.6])
+def test_planner_serving_model_agrees_with_simulation(load):
+    """The analytical operating point against continuous batching simulated token by token."""
+    cost = llm_cost("llama-3-8b", "jetson-agx-orin-64gb", "int8")
+    prompt, output = TokenDist("lognormal", 800, 0.4, 1, 3000), TokenDist.fixed(200)
+    shape = Shape.of(prompt, output)
+    mu = capacity_per_s(cost, shape)
+    pt = operating_point(cost, shape, load * mu)
+    _, res = _sim(cost, load * mu, prompt, output, horizon_s=7200, seed=3)
+    s = res.summary().iloc[0]
+    assert s["tpot_p50_ms"] == pytest.approx(pt.step_s * 1e3, rel=0.3)
+    assert s["tpot_p99_ms"] <= pt.tpot_p99_s * 1e3 * 1.5
+    assert s["ttft_p99_ms"] <= pt.ttft_p99_s * 1e3 * 1.5
+    assert s["p99_ms"] == pytest.approx(pt.e2e_p99_s * 1e3, rel=0.5)
+
+
+def test_capacity_is_where_the_server_stops_keeping_up():
+    cost = llm_cost("llama-3-8b", "l4", "int8")
+    shape = Shape.of(TokenDist.fixed(512), TokenDist.fixed(128))
+    mu = capacity_per_s(cost, shape)
+    assert operating_point(cost, shape, 0.95 * mu).stable and not operating_point(cost, shape, 1.1 * mu).stable
+    lo, hi = operating_point(cost, shape, 0.2 * mu), operating_point(cost, shape, 0.8 * mu)
+    assert lo.batch < hi.batch and lo.ttft_p99_s < hi.ttft_p99_s and lo.step_s <= hi.step_s
+    # a request longer than the model's context, or than the cache, can never be served
+    nano = llm_cost("llama-3-8b", "jetson-orin-nano-8gb", "int4")
+    assert capacity_per_s(nano, Shape.of(TokenDist.fixed(8000), TokenDist.fixed(300))) == 0
+    assert "context" in operating_point(nano, Shape.of(TokenDist.fixed(8000), TokenDist.fixed(300)), 0.01).why
+    small = replace(llm_cost("llama-2-7b", "jetson-orin-nano-8gb", "int4"), kv_capacity_tokens=3000)
+    big = Shape.of(TokenDist.fixed(3500), TokenDist.fixed(500))
+    assert capacity_per_s(small, big) == 0
+    assert "KV cache" in operating_point(small, big, 0.01).why
+
+
+# ---------------------------------------------------------------------------- planner and run
+def test_clinic_example_decisions_and_agreement(tmp_path):
+    sc = load_scenario(ROOT / "scenarios" / "clinic_llm.yaml")
+    p = planner.plan(sc)
+    assert p.feasible
+    t = p.table().set_index("workload")
+    assert t.loc["discharge-notes", "site"] == "clinic"  # privacy keeps notes on site
+    assert "privacy" in t.loc["discharge-notes", "reason"]
+    assert t.loc["policy-qa", "site"] == "aws-us-east-1"  # long prompts: the cloud prefills them fast
+    assert "SLO: T" in t.loc["policy-qa", "reason"]  # the edge misses a token objective
+    assert t.loc["kiosk-suggest", "hardware"] == "jetson-orin-nano-8gb"
+    for col in ("predicted_ttft_ms", "predicted_tpot_ms"):
+        assert (t[col] > 0).all()
+    assert (t["predicted_ttft_ms"] <= t["slo_ttft_ms"]).all() and (t["predicted_tpot_ms"] <= t["slo_tpot_ms"]).all()
+    r = planner.run(sc, tmp_path, max_rounds=1)
+    a = r.agreement.set_index("workload")
+    assert a["slo_met"].all()
+    assert ((a["sim_over_predicted"] > 0.5) & (a["sim_over_predicted"] < 2.0)).all()
+    assert (tmp_path / "report.html").is_file()
+
+
+def test_two_models_never_share_a_device():
+    sc = load_scenario(ROOT / "scenarios" / "clinic_llm.yaml")
+    p = planner.plan(sc)
+    engines = {}
+    for name, o in p.options.items():
+        for r in o.loads:
+            if r.startswith("dev:"):
+                engines.setdefault(r, set()).add(o.engine)
+    assert all(len(e) == 1 for e in engines.values())
+    hand = {n: {"site": "clinic", "hardware": "jetson-agx-orin-64gb", "precision": "int4"}
+            for n in ("discharge-notes", "kiosk-suggest")}
+    ev = planner.evaluate(sc, hand)
+    assert any("serves one language model" in v for v in ev.table()["violations"])
+
+
+def test_bench_llm_prints_every_catalog_llm_with_sources():
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "llm.py")], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    for m in LLMS:
+        assert m in out
+    assert "jetson-orin-nano-8gb" in out and "h100-sxm" in out and "extrapolated" in out
+    assert "max_tok_s" in out and "b1_ttft_ms" in out
