@@ -2,7 +2,6 @@
 planner's serving model, token counts in scenarios, and the LLM example's decisions."""
 from __future__ import annotations
 
-import math
 import random
 import subprocess
 from dataclasses import replace
@@ -15,7 +14,7 @@ import planner
 from planner import catalog
 from planner.costs import zoo
 from planner.costs.graphs import graph
-from planner.costs.llm import MAX_BATCHED_TOKENS, is_llm, llm_cost, llm_precisions
+from planner.costs.llm import is_llm, llm_cost, llm_precisions
 from planner.costs.roofline import WEIGHT_STREAM_EFF
 from planner.errors import PlannerError, ScenarioError
 from planner.plan.llm_serving import Shape, capacity_per_s, operating_point

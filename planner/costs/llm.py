@@ -25,7 +25,6 @@ The compute efficiency and per-kernel cost are the ones calibrated on MLPerf for
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -230,14 +229,3 @@ def _layer_weights(a: LlmArch) -> float:
     attn = 2 * a.d_model * a.d_model + 2 * a.d_model * a.kv_width
     ffn = (3 if a.gated_ffn else 2) * a.d_model * a.ff
     return a.layers * (attn + ffn)
-
-
-def largest_batch(cost: LlmCost, prompt_tokens: int, output_tokens: int) -> int:
-    """The most sequences of this shape that fit at once (0: not even one)."""
-    return cost.max_batch(prompt_tokens + output_tokens)
-
-
-def tokens_per_s(cost: LlmCost, batch: int, prompt_tokens: int, output_tokens: int) -> float:
-    """Decode throughput (output tokens per second over the batch) halfway through generation."""
-    step = cost.decode_step_s(batch, prompt_tokens + output_tokens / 2)
-    return batch / step if step > 0 else math.inf
