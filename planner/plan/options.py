@@ -329,6 +329,15 @@ def _device_groups(sc: Scenario, site: str) -> list[tuple[str, str, int, float, 
 
 
 # --------------------------------------------------------------------------- inference
+def _planned_rate(w: Inference) -> tuple[float, float]:
+    """(rate to plan capacity and SLOs for, mean rate / that rate). Capacity and SLOs are planned
+    for the daily peak (it lasts long enough to fill any queue); money and energy follow the mean
+    rate, as pools scale down and devices idle off-peak."""
+    rate = getattr(w.arrival, "peak_rate_per_s", w.arrival.mean_rate_per_s) if w.arrival.process == "diurnal" \
+        else w.arrival.mean_rate_per_s
+    return rate, w.arrival.mean_rate_per_s / rate
+
+
 def inference_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Option]:
     """Every way to serve an inference workload, with loads, cost and p99 per level."""
     w: Inference = sc.workloads[name]
@@ -337,11 +346,7 @@ def inference_options(sc: Scenario, res: dict[str, Resource], name: str) -> list
     info = catalog.model(w.model) if not w.model.lower().endswith(".onnx") else None
     in_bytes = w.input_bytes if w.input_bytes is not None else (info.input_bytes if info else 0)
     out_bytes = w.output_bytes if w.output_bytes is not None else (info.output_bytes if info else 0)
-    # Capacity and SLOs are planned for the daily peak (it lasts long enough to fill any queue);
-    # money and energy follow the mean rate, as pools scale down and devices idle off-peak.
-    rate = getattr(w.arrival, "peak_rate_per_s", w.arrival.mean_rate_per_s) if w.arrival.process == "diurnal" \
-        else w.arrival.mean_rate_per_s
-    mean_share = w.arrival.mean_rate_per_s / rate
+    rate, mean_share = _planned_rate(w)
     usd_kwh = sc.electricity_usd_per_kwh()
     options = []
     for site, forbidden in candidate_sites(sc, name):
@@ -414,9 +419,7 @@ def llm_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Optio
     shape = Shape.of(w.prompt_dist(), w.output_dist())
     in_bytes = w.input_bytes if w.input_bytes is not None else shape.prompt * BYTES_PER_TOKEN
     out_bytes = w.output_bytes if w.output_bytes is not None else shape.output * BYTES_PER_TOKEN
-    rate = getattr(w.arrival, "peak_rate_per_s", w.arrival.mean_rate_per_s) if w.arrival.process == "diurnal" \
-        else w.arrival.mean_rate_per_s
-    mean_share = w.arrival.mean_rate_per_s / rate
+    rate, mean_share = _planned_rate(w)
     usd_kwh = sc.electricity_usd_per_kwh()
     options = []
     for site, forbidden in candidate_sites(sc, name):

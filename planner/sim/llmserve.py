@@ -103,17 +103,7 @@ class LlmLane(Lane):
             self.refused += 1
             req.fail("context_exceeds_kv_cache")
             return
-        g = self.group
-        if g.qlen >= g.capacity or (g.n_up == 0 and not g.can_grow):
-            g.enqueue(self, req)  # the slow path says why it fails
-            return
-        req.t_mark = g.env.now
-        self.q.append(req)
-        g.qlen += 1
-        if g.idle:
-            g._dispatch()
-        elif g.can_grow and not g.servers:
-            g._launch()
+        Lane.__call__(self, req)  # queue it like any request
 
     # ------------------------------------------------------------------ a server's iterations
     def start(self, server: Server, now: float) -> None:
