@@ -95,6 +95,7 @@ class ModelInfo:
     input_bytes: int
     output_bytes: int
     default_seq_len: int | None  # tokens per request for encoders and LLMs (prompt length)
+    max_context: int | None  # language models: prompt + output tokens the model was trained for
     source: str
     basis: str
 
@@ -140,11 +141,12 @@ def _network_rows() -> dict[str, Network]:
 def _model_rows() -> dict[str, ModelInfo]:
     rows = {}
     for r in _records("models"):
-        seq = _num(r["default_seq_len"])
+        seq, ctx = _num(r["default_seq_len"]), _num(r["max_context"])
         rows[r["id"]] = ModelInfo(
             id=r["id"], name=r["name"], family=r["family"], params_millions=float(r["params_millions"]),
             gflops=float(r["gflops"]), input_shape=r["input_shape"], input_bytes=int(r["input_bytes"]),
             output_bytes=int(r["output_bytes"]), default_seq_len=None if seq is None else int(seq),
+            max_context=None if ctx is None else int(ctx),
             source=r["source"], basis=r["basis"])
     return rows
 

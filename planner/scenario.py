@@ -762,23 +762,24 @@ def _check_routes(sc: Scenario, name: str, fail: Any) -> None:
 
 def _check_llm(w: Inference, at: str, fail: Any) -> None:
     """Token counts and token SLOs belong to language models, and must fit the model's context."""
-    from planner.costs.zoo import LLM_ARCH
-
-    arch = LLM_ARCH.get(w.model)
-    if arch is None:
+    info = None if w.model.lower().endswith(".onnx") else catalog.model(w.model)
+    if info is None or info.family != "llm":
+        llms = [m for m in catalog.model_ids() if catalog.model(m).family == "llm"]
         for field, value in (("prompt_tokens", w.prompt_tokens), ("output_tokens", w.output_tokens),
                              ("slo.ttft_ms", w.slo.ttft_ms), ("slo.tpot_ms", w.slo.tpot_ms)):
             if value is not None:
                 fail(f"{at}.{field}", f"'{w.model}' is not a language model (token counts and SLOs apply to "
-                     f"{', '.join(LLM_ARCH)})")
+                     f"{', '.join(llms)})")
         return
-    prompt, output = w.prompt_dist(), w.output_dist()
-    if prompt.low + output.low > arch.max_context:
+    prompt, output, ctx = w.prompt_dist(), w.output_dist(), info.max_context
+    if ctx is None:
+        return
+    if prompt.low + output.low > ctx:
         fail(f"{at}.prompt_tokens", f"{prompt.low} prompt + {output.low} output tokens exceed {w.model}'s "
-             f"context of {arch.max_context} tokens")
-    if prompt.dist == "fixed" and output.dist == "fixed" and prompt.mean + output.mean > arch.max_context:
+             f"context of {ctx} tokens")
+    if prompt.dist == "fixed" and output.dist == "fixed" and prompt.mean + output.mean > ctx:
         fail(f"{at}.prompt_tokens", f"{prompt.mean:g} prompt + {output.mean:g} output tokens exceed {w.model}'s "
-             f"context of {arch.max_context} tokens")
+             f"context of {ctx} tokens")
 
 
 def _check_model(model: str, field: str, base: Path, allow_paths: bool, attachments: Mapping[str, Path], fail: Any) -> None:

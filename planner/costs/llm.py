@@ -116,8 +116,6 @@ class LlmCost:
     comm_s_per_token: float          # tensor-parallel all-reduce bytes per token
     comm_fixed_s: float              # tensor-parallel all-reduce latency per iteration
     source: str                      # extrapolated (calibrated device kind) | assumed
-    compute_eff: float
-    stream_eff: float
 
     @property
     def fits(self) -> bool:
@@ -185,14 +183,11 @@ def _llm_cost(model: str, hardware: str, precision: str, gpus: int) -> LlmCost:
 
     params, calibrated = calibrate().for_hardware(hw.kind, hw.tier)
     calibrated = calibrated and not (hw.source or "").startswith("live")
+    info = catalog.model(model)
     d, layers = a.d_model, a.layers
-    embed = a.vocab * d
-    total = catalog.model(model).params_millions * 1e6 if _in_catalog(model) else None
     layer_w = _layer_weights(a)
-    params_total = total or (layer_w + embed * (1 if a.tied_head else 2))
-    head_w = embed  # the LM head is read every iteration, tied or not
-    wbpp = weight_bytes_per_param(precision)
-    weight_gb = params_total * wbpp / 1e9
+    head_w = a.vocab * d  # the LM head is read every iteration, tied or not
+    weight_gb = info.params_millions * 1e6 * weight_bytes_per_param(precision) / 1e9
     kv_bpe = 4.0 if precision == "fp32" else 2.0
     kv_per_token = 2 * layers * a.kv_width * kv_bpe
     act_bpe = 4.0 if precision == "fp32" else 2.0
@@ -201,27 +196,17 @@ def _llm_cost(model: str, hardware: str, precision: str, gpus: int) -> LlmCost:
     usable_gb = gpus * min(MEMORY_UTILIZATION * hw.mem_gb, hw.mem_gb - RESERVED_GB)
     free = (usable_gb - weight_gb - workspace_gb) * 1e9
     kv_tokens = int(free // kv_per_token) if free > 0 else 0
-    eff = params.compute_eff
-    stream = roofline.WEIGHT_STREAM_EFF
     link = INTERCONNECT_GB_PER_S.get(hardware, PCIE_GB_PER_S) * 1e9
     comm_per_token = 0.0 if gpus == 1 else 2 * layers * (2 * (gpus - 1) / gpus) * d * act_bpe / link
     return LlmCost(
         model=model, hardware=hardware, precision=precision, gpus=gpus, weight_gb=weight_gb,
         kv_bytes_per_token=kv_per_token, usable_gb=usable_gb, workspace_gb=workspace_gb, kv_capacity_tokens=kv_tokens,
-        max_context=a.max_context, flops_per_s=gpus * hw.peak_tflops[compute_p] * 1e12 * eff,
-        bytes_per_s=gpus * hw.mem_bw_gb_per_s * 1e9 * stream, layer_flops_per_token=2.0 * layer_w,
+        max_context=info.max_context or 1 << 30, flops_per_s=gpus * hw.peak_tflops[compute_p] * 1e12 * params.compute_eff,
+        bytes_per_s=gpus * hw.mem_bw_gb_per_s * 1e9 * roofline.WEIGHT_STREAM_EFF, layer_flops_per_token=2.0 * layer_w,
         head_flops_per_logit=2.0 * head_w, attn_flops_per_pair=4.0 * layers * a.heads * a.head_dim,
         act_bytes_per_token=act_per_token, fixed_s=(layers * KERNELS_PER_LAYER + 4) * params.kernel_us * 1e-6,
         comm_s_per_token=comm_per_token, comm_fixed_s=0.0 if gpus == 1 else 2 * layers * ALLREDUCE_US * 1e-6,
-        source="extrapolated" if calibrated else "assumed", compute_eff=eff, stream_eff=stream)
-
-
-def _in_catalog(model: str) -> bool:
-    try:
-        catalog.model(model)
-        return True
-    except CatalogError:
-        return False
+        source="extrapolated" if calibrated else "assumed")
 
 
 def _layer_weights(a: LlmArch) -> float:

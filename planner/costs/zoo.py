@@ -262,7 +262,6 @@ class LlmArch:
     kv_heads: int  # < heads: grouped-query attention (one K and V head per group)
     ff: int
     vocab: int
-    max_context: int  # tokens (prompt + output) the model was trained for
     gated_ffn: bool = True  # SwiGLU (3 matrices) rather than GELU (2)
     tied_head: bool = False  # LM head shares the token embedding
     parallel_block: bool = False  # GPT-J: attention and MLP read the same normalised input
@@ -278,13 +277,14 @@ class LlmArch:
         return self.kv_heads * self.head_dim
 
 
-#: Architectures (from each model's published config.json; see data/models.csv for sources).
+#: Architectures (from each model's published config.json; see data/models.csv for sources and
+#: each model's context length).
 LLM_ARCH: dict[str, LlmArch] = {
-    "llama-2-7b": LlmArch(32, 4096, 32, 32, 11008, 32000, 4096),
-    "llama-3-8b": LlmArch(32, 4096, 32, 8, 14336, 128256, 8192),
-    "llama-3.2-1b": LlmArch(16, 2048, 32, 8, 8192, 128256, 131072, tied_head=True),
-    "llama-2-70b": LlmArch(80, 8192, 64, 8, 28672, 32000, 4096),
-    "gpt-j-6b": LlmArch(28, 4096, 16, 16, 16384, 50400, 2048, gated_ffn=False, parallel_block=True, biases=True),
+    "llama-2-7b": LlmArch(32, 4096, 32, 32, 11008, 32000),
+    "llama-3-8b": LlmArch(32, 4096, 32, 8, 14336, 128256),
+    "llama-3.2-1b": LlmArch(16, 2048, 32, 8, 8192, 128256, tied_head=True),
+    "llama-2-70b": LlmArch(80, 8192, 64, 8, 28672, 32000),
+    "gpt-j-6b": LlmArch(28, 4096, 16, 16, 16384, 50400, gated_ffn=False, parallel_block=True, biases=True),
 }
 
 

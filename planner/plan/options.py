@@ -329,6 +329,19 @@ def _device_groups(sc: Scenario, site: str) -> list[tuple[str, str, int, float, 
 
 
 # --------------------------------------------------------------------------- inference
+def _add_traffic(sc: Scenario, o: Option, up: Route, down: Route, rate: float, mean_rate: float,
+                 in_bytes: float, out_bytes: float) -> float:
+    """Load the route's links with requests at `rate` (Mbps each way) and bill the answers'
+    egress at the mean rate; returns the egress GB per month."""
+    for hop in up.hops:
+        o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, in_bytes)
+    for hop in down.hops:
+        o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, out_bytes)
+    egress_gb = mean_rate * out_bytes * SECONDS_PER_MONTH / 1e9
+    o.variable_usd_per_month += egress_gb * egress_usd_per_gb(sc, o.site, down)
+    return egress_gb
+
+
 def _planned_rate(w: Inference) -> tuple[float, float]:
     """(rate to plan capacity and SLOs for, mean rate / that rate). Capacity and SLOs are planned
     for the daily peak (it lasts long enough to fill any queue); money and energy follow the mean
@@ -393,12 +406,7 @@ def inference_options(sc: Scenario, res: dict[str, Resource], name: str) -> list
                     o.variable_usd_per_month += active_j / 3.6e6 * usd_kwh
                 else:  # the pool bills whole instances: the solver counts them (Resource.cost)
                     o.loads[key] = busy_per_s / r.levels[0]
-                for hop in up.hops:
-                    o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, in_bytes)
-                for hop in down.hops:
-                    o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, out_bytes)
-                egress_gb = w.arrival.mean_rate_per_s * out_bytes * SECONDS_PER_MONTH / 1e9
-                o.variable_usd_per_month += egress_gb * egress_usd_per_gb(sc, site, down)
+                egress_gb = _add_traffic(sc, o, up, down, rate, w.arrival.mean_rate_per_s, in_bytes, out_bytes)
                 o.detail = {"batch": batch, "service_ms": eb.latency_ms, "busy_per_s": busy_per_s,
                             "input_bytes": in_bytes, "output_bytes": out_bytes, "egress_gb_per_month": egress_gb}
                 o.infeasible = forbidden or o.infeasible
@@ -473,12 +481,7 @@ def llm_options(sc: Scenario, res: dict[str, Resource], name: str) -> list[Optio
                     o.variable_usd_per_month += active_j / 3.6e6 * usd_kwh
                 else:
                     o.loads[key] = share / r.levels[0] if mu > 0 else 0.0
-                for hop in up.hops:
-                    o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, in_bytes)
-                for hop in down.hops:
-                    o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate, out_bytes)
-                egress_gb = w.arrival.mean_rate_per_s * out_bytes * SECONDS_PER_MONTH / 1e9
-                o.variable_usd_per_month += egress_gb * egress_usd_per_gb(sc, site, down)
+                egress_gb = _add_traffic(sc, o, up, down, rate, w.arrival.mean_rate_per_s, in_bytes, out_bytes)
                 o.detail = {"capacity_per_s": mu, "weights_gb": cost.weight_gb, "kv_capacity_tokens": cost.kv_capacity_tokens,
                             "max_batch": cost.max_batch(shape.prompt + shape.output), "gpus": gpus,
                             "decode_ms": cost.decode_step_s(1, shape.prompt + shape.output / 2) * 1e3,

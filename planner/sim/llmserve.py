@@ -55,8 +55,7 @@ class LlmLane(Lane):
     """The lane of a language-model workload: requests queue here and are served by servers
     running iterations (see the module docstring)."""
 
-    __slots__ = ("llm", "rng", "full_batch", "preemptions", "refused", "iterations", "tokens_out", "batch_area",
-                 "engine_s", "shapes", "peak_batch", "peak_kv_tokens")
+    __slots__ = ("llm", "rng", "full_batch", "preemptions", "shapes", "peak_batch", "peak_kv_tokens")
 
     def __init__(self, group: Group, name: str, llm: TokenServing, rng: random.Random, active_w: float | None = None):
         super().__init__(group, name, lambda b: 0.0, None, 0.0, active_w, False)
@@ -66,11 +65,6 @@ class LlmLane(Lane):
         mean_ctx = max(1.0, llm.mean_prompt + llm.mean_output)
         self.full_batch = max(1, min(llm.max_seqs, int(llm.kv_capacity_tokens // mean_ctx)))
         self.preemptions = 0
-        self.refused = 0
-        self.iterations = 0
-        self.tokens_out = 0
-        self.batch_area = 0.0  # running sequences x seconds (mean running batch)
-        self.engine_s = 0.0    # seconds iterating (busy in full)
         self.shapes: dict[str, TokenServing] = {}  # each workload's token counts
         self.peak_batch = 0  # most sequences one server held at once
         self.peak_kv_tokens = 0  # most context tokens one server's cache held
@@ -96,11 +90,9 @@ class LlmLane(Lane):
         req.llm = seq
         need = seq.prompt + seq.output
         if need > llm.max_context:
-            self.refused += 1
             req.fail("context_exceeds_model")
             return
         if need > llm.kv_capacity_tokens:
-            self.refused += 1
             req.fail("context_exceeds_kv_cache")
             return
         Lane.__call__(self, req)  # queue it like any request
@@ -209,10 +201,7 @@ class LlmLane(Lane):
         t0 = server.t0
         dur = now - t0
         running = server.batch
-        self.iterations += 1
-        self.engine_s += dur
-        self.busy_s += dur
-        self.batch_area += len(running) * dur
+        self.busy_s += dur  # energy: every iteration in full
         weighted = dur * min(1.0, len(running) / self.full_batch)
         g.busy_s += weighted
         g._add_busy(t0, t0 + weighted)
@@ -233,7 +222,6 @@ class LlmLane(Lane):
             else:
                 s.generated += 1
             s.t_last = now
-            self.tokens_out += 1
             if s.generated >= s.output:
                 finished.append(r)
         server.plan = None

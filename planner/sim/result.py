@@ -342,7 +342,7 @@ def _token_columns(flow, horizon_s: float) -> tuple:
     """TTFT and TPOT quantiles (ms), their SLOs, output tokens per second and KV-cache
     preemptions of a language-model workload (NaN and 0 for others)."""
     st, spec = flow.stats, flow.spec
-    lanes = [ln for ln in flow.lanes if getattr(ln, "is_llm", False)]
+    lanes = [ln for ln in flow.lanes if ln.is_llm]
     if not lanes:
         return _TOKEN_NAN
     ms = lambda s: s * 1e3 if s is not None else math.nan  # noqa: E731
