@@ -213,7 +213,7 @@ def test_summary_columns_and_costs():
     # the pool's instance-seconds are billed and shared by the two cloud workloads; egress is paid
     costs = r.costs()
     pool = costs[costs.item == "pool"].iloc[0]
-    assert pool.monthly_usd == pytest.approx(r.compute().set_index("compute").loc["pool", "server_s"] / 3600 * 30 * 24 * 3600 / 300)
+    assert pool.monthly_usd == pytest.approx(r.compute().set_index("compute").loc["pool", "server_s"] / 3600 * 730 * 3600 / 300)  # a 730 h month
     assert costs.category.str.contains("egress").any()
     assert s.monthly_cost_usd.sum() == pytest.approx(r.monthly_cost_usd, rel=1e-9)
     seg = r.segments().set_index("workload")
