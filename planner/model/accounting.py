@@ -59,13 +59,17 @@ class MonthlyBill:
         return self.energy_j / J_PER_KWH
 
     def __add__(self, other: MonthlyBill) -> MonthlyBill:
-        return MonthlyBill(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+        # written out: this runs for every option and alternative, and fields() is slow
+        return MonthlyBill(self.instances_usd + other.instances_usd, self.amortisation_usd + other.amortisation_usd,
+                           self.electricity_usd + other.electricity_usd, self.egress_usd + other.egress_usd,
+                           self.energy_j + other.energy_j)
 
     def __radd__(self, other: object) -> MonthlyBill:  # sum() starts from 0
         return self if other == 0 else NotImplemented  # type: ignore[return-value]
 
     def __mul__(self, k: float) -> MonthlyBill:
-        return MonthlyBill(*(getattr(self, f.name) * k for f in fields(self)))
+        return MonthlyBill(self.instances_usd * k, self.amortisation_usd * k, self.electricity_usd * k,
+                           self.egress_usd * k, self.energy_j * k)
 
     __rmul__ = __mul__
 

@@ -7,7 +7,7 @@ from typing import Literal
 ResourceKind = Literal["device", "pool", "link"]
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, eq=True)
 class ResourceId:
     """A device group (`site`, `index` in the site's `devices`), a cloud pool (`index` in its
     `pools`), or one direction of a link (`index` in the scenario's `links`, `direction` up =
@@ -19,6 +19,13 @@ class ResourceId:
     index: int
     direction: str = ""
     workload: str = ""
+
+    def __post_init__(self) -> None:
+        # ids key every load and utilisation dict: hash once, not per lookup
+        object.__setattr__(self, "_hash", hash((self.kind, self.site, self.index, self.direction, self.workload)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined]
 
     @classmethod
     def device(cls, site: str, index: int) -> ResourceId:

@@ -75,6 +75,7 @@ class Plan:
                 "next_best_delta_usd", "source", "reason"]
         rows = []
         a = self.assessment
+        cost_usd = a.cost_usd if a else {}
         for name in self.scenario.workloads:
             o = self.options.get(name)
             if o is None or a is None:
@@ -89,7 +90,7 @@ class Plan:
                 "split": o.split, "predicted_p99_ms": a.p99_ms[name] if o.kind == "inference" else np.nan, "slo_p99_ms": o.slo_ms,
                 "predicted_ttft_ms": a.ttft_ms.get(name, np.nan), "slo_ttft_ms": o.ttft_slo_ms,
                 "predicted_tpot_ms": a.tpot_ms.get(name, np.nan), "slo_tpot_ms": o.tpot_slo_ms,
-                "monthly_cost_usd": a.cost_usd[name], "utilization": a.utilization.get(compute, np.nan) if compute else np.nan,
+                "monthly_cost_usd": cost_usd[name], "utilization": a.utilization.get(compute, np.nan) if compute else np.nan,
                 "ok": not a.violations[name], "violations": "; ".join(map(str, a.violations[name])),
                 "binding": ex.get("binding", ""), "next_best": ex.get("next_best", ""),
                 "next_best_delta_usd": ex.get("next_best_delta_usd", np.nan), "source": o.source,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from planner.model.accounting import ZERO, MonthlyBill
@@ -122,7 +123,7 @@ def assess(system: System, chosen: dict[str, Option]) -> Assessment:
                 if slo is not None and got > slo * (1 + 1e-9):
                     v.append(Violation("slo", f"SLO: {label} p99 {_ms(got)} > {slo:g} ms", o.stages[0][0], got, slo))
         else:
-            p99[name] = _p99(system, o, util, instances)
+            p99[name] = p99_ms(system, o, util, instances)
         if o.slo_ms is not None and p99[name] > o.slo_ms * (1 + 1e-9):
             v.append(Violation("slo", f"SLO: p99 {_ms(p99[name])} > {o.slo_ms:g} ms", None, p99[name], o.slo_ms))
         for r in o.loads:
@@ -161,15 +162,13 @@ def assess(system: System, chosen: dict[str, Option]) -> Assessment:
     return a
 
 
-def _p99(system: System, o: Option, util: dict[ResourceId, float], instances: dict[ResourceId, int]) -> float:
+def p99_ms(system: System, o: Option, util: Mapping[ResourceId, float], instances: Mapping[ResourceId, int]) -> float:
     """p99 at the actual utilisation of the device group or pool and links."""
     if o.kind != "inference" or not o.p99_ms_by_level:
         return o.p99_alone_ms
     w = system.scenario.workloads[o.workload]
-    link_rho = {r: u for r, u in util.items() if r.kind == "link"}
     up, down = system.route(w.source, o.site), system.route(o.site, w.source)
-    net = transfer_ms(system, up, o.input_bytes, link_rho=link_rho) + \
-        transfer_ms(system, down, o.output_bytes, link_rho=link_rho)
+    net = transfer_ms(system, up, o.input_bytes, link_rho=util) + transfer_ms(system, down, o.output_bytes, link_rho=util)
     wait_ms = 0.0  # the sum of each stage's p99 wait: an upper bound on the p99 of their sum
     for r, service_s in o.stages:
         res = system[r]

@@ -3,6 +3,7 @@ the helpers that price traffic and time transfers on the resolved system."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -110,7 +111,7 @@ class Option:
 
 # --------------------------------------------------------------------------- network
 def transfer_ms(system: System, r: Route, size_bytes: float, rho: float = LINK_RHO,
-                link_rho: dict[ResourceId, float] | None = None) -> float:
+                link_rho: Mapping[ResourceId, float] | None = None) -> float:
     """Predicted p99-ish time to move `size_bytes` along a route: propagation, jitter, and each
     link's processor-shared serialisation at its utilisation; lost packets cost a retransmission
     round trip each (TCP fast retransmit)."""
