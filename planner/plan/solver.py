@@ -12,7 +12,7 @@ Constraints:
   billed per instance; its minimum is kept running whether used or not, counted over its own
   instances and those dedicated to language models; a link direction's Mbps <= LINK_RHO x capacity;
 - monthly cost <= budget; optionally the rate-weighted p99 <= a bound (the Pareto front).
-Objective: monthly cost, rate-weighted p99, or energy; ties broken towards lower cost.
+Objective: one of `objectives.OBJECTIVES` (monthly cost, rate-weighted p99, energy), each with its tie-break.
 """
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 from planner.errors import PlannerError
+from planner.model.accounting import MonthlyBill
 from planner.model.ids import ResourceId
 from planner.model.system import System
+from planner.plan.objectives import OBJECTIVES
 from planner.plan.options import LINK_RHO, Option, levels
 
 
@@ -150,16 +152,19 @@ def solve(
                     add_row([(j, 1.0), (e_index[r, k], -1.0)], -np.inf, 0.0)
             add_row([(e_index[r, k], 1.0) for k in by_kind], -np.inf, 1.0)
 
-    cost = np.zeros(n)
-    energy_kwh = np.zeros(n)
+    if objective not in OBJECTIVES:
+        raise PlannerError(f"unknown objective '{objective}': one of {', '.join(OBJECTIVES)}")
+    score = OBJECTIVES[objective]
+    bills: dict[int, MonthlyBill] = {}  # the bill of each column: an option's own, a used device group's, an instance's
     for j, o in enumerate(flat):
-        cost[j], energy_kwh[j] = o.bill.total_usd, o.bill.energy_kwh
+        bills[j] = o.bill
     for r, k in y_index.items():  # a used device group keeps all its devices
-        b = system[r].month_bill(servers=system[r].servers)
-        cost[k], energy_kwh[k] = b.total_usd, b.energy_kwh
+        bills[k] = system[r].month_bill(servers=system[r].servers)
     for r, k in n_index.items():  # per instance running all month
-        b = system[r].month_bill(servers=1)
-        cost[k], energy_kwh[k] = b.total_usd, b.energy_kwh
+        bills[k] = system[r].month_bill(servers=1)
+    cost = np.zeros(n)
+    for k, b in bills.items():
+        cost[k] = b.total_usd
     if budget_usd_per_month is not None:
         add_row([(k, cost[k]) for k in range(n) if cost[k]], -np.inf, budget_usd_per_month)
     p99 = np.zeros(n)
@@ -167,15 +172,9 @@ def solve(
         p99[j] = weights.get(o.workload, 0.0) * o.p99_alone_ms
     if max_weighted_p99_ms is not None:
         add_row([(j, p99[j]) for j in range(n_x) if p99[j]], -np.inf, max_weighted_p99_ms)
-
-    if objective == "cost":
-        c = cost + 1e-6 * p99  # ties: the faster option
-    elif objective == "latency":
-        c = p99 + 1e-6 * cost
-    elif objective == "energy":
-        c = energy_kwh + 1e-6 * cost
-    else:
-        raise PlannerError(f"unknown objective '{objective}': cost, latency or energy")
+    c = np.zeros(n)
+    for k, b in bills.items():
+        c[k] = score(b, p99[k])
 
     a = coo_matrix((vals, (rows, cols)), shape=(len(lo), n)).tocsr()
     result = milp(
