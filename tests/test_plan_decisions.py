@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 import planner
 from planner.scenario import parse_scenario
@@ -111,6 +113,18 @@ def test_capacity_conflict_is_reported():
     p = planner.plan(sc)
     assert not p.feasible
     assert p.conflicts and any("raspberry-pi-5" in c for c in p.conflicts)
+
+
+def test_a_workload_that_fits_nowhere_leaves_the_rest_placed():
+    data = yaml.safe_load(Path("scenarios/smart_factory.yaml").read_text())
+    data["workloads"]["ppe-detection"]["slo"]["p99_ms"] = 0.1  # no hardware answers in 0.1 ms
+    p = planner.plan(parse_scenario(data, file="partial.yaml"))
+    assert not p.feasible and p.status == "partial"
+    assert set(p.placement) == {"inspection", "retrain"}
+    t = p.table().set_index("workload")
+    assert t.loc["inspection", "ok"] and t.loc["retrain", "ok"] and not t.loc["ppe-detection", "ok"]
+    assert "ppe-detection needs p99 ≤ 0.1 ms" in t.loc["ppe-detection", "reason"]
+    assert p.monthly_cost_usd == pytest.approx(t["monthly_cost_usd"].sum(), rel=1e-6)
 
 
 def test_pareto_front_is_non_dominated():

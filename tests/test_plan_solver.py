@@ -110,9 +110,9 @@ def test_solver_matches_brute_force(sc):
     sol = solve(res, opts, objective=sc.objective, budget_usd_per_month=sc.budget_usd_per_month)
     value, combo = brute_force(sc)
     if combo is None:
-        assert not sol.chosen, "solver found a placement that brute force says is infeasible"
+        assert sol.unplaced, "solver placed everything where brute force says no placement is feasible"
         return
-    assert sol.chosen, f"solver says {sol.status} ({sol.message}) but brute force found {value}"
+    assert not sol.unplaced, f"solver left out {sol.unplaced} ({sol.message}) but brute force found {value}"
     load: dict[str, float] = {}
     for o in sol.chosen.values():
         for r, v in o.loads.items():
@@ -147,4 +147,7 @@ def test_plan_meets_its_own_constraints(sc):
     res, _ = all_options(sc)
     a = assess(res, p.options)
     assert a.feasible, (a.violations, a.plan_violations)
-    assert p.feasible
+    # what could not be placed is listed, each with its reason; the rest is a feasible plan
+    left_out = set(sc.workloads) - set(p.placement)
+    assert p.feasible == (not left_out)
+    assert all(any(c.startswith(f"{w}:") or c.startswith(f"{w} ") for c in p.conflicts) for w in left_out)

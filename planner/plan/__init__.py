@@ -76,10 +76,13 @@ class Plan:
         rows = []
         a = self.assessment
         cost_usd = a.cost_usd if a else {}
+        why: dict[str, list[str]] = {}
+        for c in self.conflicts:  # each line names its workload first (or a shared limit)
+            why.setdefault(c.split(":", 1)[0].split(" ", 1)[0], []).append(c)
         for name in self.scenario.workloads:
             o = self.options.get(name)
             if o is None or a is None:
-                reason = "; ".join(c for c in self.conflicts if c.startswith(name)) or "; ".join(self.conflicts) or "not placed"
+                reason = "; ".join(why.get(name, [])) or "; ".join(self.conflicts[:3]) or "not placed"
                 rows.append({"workload": name, "kind": self.scenario.workloads[name].kind, "ok": False,
                              "violations": reason, "reason": reason})
                 continue
@@ -150,10 +153,25 @@ def plan(scenario: Scenario, *, objective: str | None = None, time_limit_s: floa
     sol = solve(system, opts, objective=objective or scenario.objective, budget_usd_per_month=scenario.budget_usd_per_month,
                 weights=_rate_weights(scenario), max_weighted_p99_ms=max_weighted_p99_ms, time_limit_s=time_limit_s)
     elapsed = time.perf_counter() - t0
+    conflicts = _why_left_out(system, opts, sol) if sol.unplaced else []
     if not sol.chosen:
-        return Plan(scenario, {}, {}, None, sol.status, diagnose(system, opts, sol.message), elapsed, system, opts)
+        return Plan(scenario, {}, {}, None, sol.status, conflicts, elapsed, system, opts)
     a = assess(system, sol.chosen)
-    return Plan(scenario, {n: _choice(o) for n, o in sol.chosen.items()}, sol.chosen, a, sol.status, [], elapsed, system, opts)
+    return Plan(scenario, {n: _choice(o) for n, o in sol.chosen.items()}, sol.chosen, a, sol.status, conflicts, elapsed,
+                system, opts)
+
+
+def _why_left_out(system: System, opts: dict[str, list[Option]], sol) -> list[str]:
+    """A line per workload the solver left out, each starting `name:` (the diagnosis where it
+    names the workload, else that it fits nowhere beside the rest), then lines on shared limits."""
+    lines = diagnose(system, {w: opts[w] for w in sol.unplaced}, sol.message)
+    left = set(sol.unplaced)
+    mine = [line for line in lines if line.split(":", 1)[0].split(" ", 1)[0] in left]
+    named = {line.split(":", 1)[0].split(" ", 1)[0] for line in mine}
+    mine_set = set(mine)
+    shared = [line for line in lines if line not in mine_set]
+    return mine + [f"{w}: fits nowhere beside the other workloads (shared capacity, bandwidth or budget)"
+                   for w in sol.unplaced if w not in named] + shared
 
 
 def evaluate(scenario: Scenario, placement: Any) -> Plan:

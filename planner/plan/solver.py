@@ -17,7 +17,7 @@ Objective: one of `objectives.OBJECTIVES` (monthly cost, rate-weighted p99, ener
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -41,6 +41,7 @@ class Solution:
     levels: dict[ResourceId, float]
     objective: float
     message: str = ""
+    unplaced: list[str] = field(default_factory=list)  # workloads left out: no option, or none fits beside the rest
 
 
 def solve(
@@ -53,13 +54,16 @@ def solve(
     max_weighted_p99_ms: float | None = None,
     time_limit_s: float = 60.0,
 ) -> Solution:
-    """Choose one feasible option per workload. `weights` (workload -> share) weight each p99 in
-    the latency objective and in `max_weighted_p99_ms`."""
+    """Choose one feasible option per workload, placing all it can: a workload with no feasible
+    option, or none that fits beside the others, is left out (`Solution.unplaced`) rather than
+    making the whole plan infeasible. `weights` (workload -> share) weight each p99 in the latency
+    objective and in `max_weighted_p99_ms`."""
     weights = weights or {}
     cand = {w: [o for o in os_ if not o.infeasible and _slo_possible(o)] for w, os_ in options.items()}
     empty = [w for w, os_ in cand.items() if not os_]
-    if empty:
-        return Solution("infeasible", {}, {}, math.nan, f"no feasible option for {', '.join(empty)}")
+    cand = {w: os_ for w, os_ in cand.items() if os_}
+    if not cand:
+        return Solution("infeasible", {}, {}, math.nan, f"no feasible option for {', '.join(empty)}", empty)
 
     # Variable layout: options, then fixed-cost indicators, then levels.
     flat: list[Option] = [o for w in cand for o in cand[w]]
@@ -91,6 +95,8 @@ def solve(
             for k in by_kind:
                 e_index[r, k] = nxt
                 nxt += 1
+    u_index = {w: nxt + i for i, w in enumerate(cand)}  # 1 = the workload is left out
+    nxt += len(cand)
     n = nxt
     upper = np.ones(n)
     for r, k in n_index.items():
@@ -111,10 +117,10 @@ def solve(
         lo.append(lb)
         hi.append(ub)
 
-    # One option per workload.
+    # One option per workload, or none (left out, at a penalty above any placement's objective).
     i = 0
     for w in cand:
-        add_row([(i + k, 1.0) for k in range(len(cand[w]))], 1.0, 1.0)
+        add_row([(i + k, 1.0) for k in range(len(cand[w]))] + [(u_index[w], 1.0)], 1.0, 1.0)
         i += len(cand[w])
 
     by_resource: dict[str, list[tuple[int, float]]] = {}
@@ -175,6 +181,9 @@ def solve(
     c = np.zeros(n)
     for k, b in bills.items():
         c[k] = score(b, p99[k])
+    penalty = 2.0 * float(np.abs(c) @ upper) + 1.0
+    for k in u_index.values():
+        c[k] = penalty
 
     a = coo_matrix((vals, (rows, cols)), shape=(len(lo), n)).tocsr()
     result = milp(
@@ -186,16 +195,21 @@ def solve(
     )
     if result.x is None:
         status = {2: "infeasible", 1: "time_limit"}.get(result.status, "error")
-        return Solution(status, {}, {}, math.nan, result.message)
+        return Solution(status, {}, {}, math.nan, result.message, empty + list(cand))
     x = result.x
     chosen: dict[str, Option] = {}
+    left_out = list(empty)
     j = 0
     for w in cand:
-        k = int(np.argmax(x[j : j + len(cand[w])]))
-        chosen[w] = cand[w][k]
+        if x[u_index[w]] > 0.5:
+            left_out.append(w)
+        else:
+            chosen[w] = cand[w][int(np.argmax(x[j : j + len(cand[w])]))]
         j += len(cand[w])
     chosen_levels = {g: u for (g, u), k in z_index.items() if x[k] > 0.5}
-    return Solution("optimal" if result.status == 0 else "time_limit", chosen, chosen_levels, float(result.fun))
+    status = ("optimal" if result.status == 0 else "time_limit") if not left_out else "partial"
+    value = float(result.fun) - penalty * sum(x[k] > 0.5 for k in u_index.values())
+    return Solution(status, chosen, chosen_levels, value, result.message, left_out)
 
 
 def _slo_possible(o: Option) -> bool:
