@@ -4,6 +4,7 @@ workload's data may reach. The planner and the simulator both read this one mode
 """
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -137,7 +138,7 @@ class System:
                                                Tariff(egress_usd_per_gb=_egress_usd_per_gb(sc, link, frm),
                                                       energy_j_per_byte=e), to_site=to)
         self._routes: dict[tuple[str, str], Route] = {}
-        self._paths: dict[str, dict[str, list[str]]] = {}
+        self._paths: dict[object, dict[str, list[str]]] = {}
         self._candidates: dict[tuple[str, str], list[tuple[str, bool]]] = {}
 
     # ------------------------------------------------------------------ resources
@@ -165,8 +166,69 @@ class System:
             g.add_edge(*link.between, index=i, latency_ms=link.rtt / 2)
         return g
 
+    @cached_property
+    def _order(self) -> dict[str, int]:
+        return {n: i for i, n in enumerate(self.scenario.sites)}
+
+    @cached_property
+    def clouds(self) -> list[str]:
+        return [n for n, s in self.scenario.sites.items() if s.kind == "cloud"]
+
+    @cached_property
+    def _component(self) -> dict[str, int]:
+        """Each site's connected component, from one search of the graph."""
+        return {n: i for i, comp in enumerate(nx.connected_components(self.graph)) for n in comp}
+
+    def _from_cloud(self, cloud: str) -> dict[str, list[str]]:
+        """Lowest-latency paths from a cloud site to every site: one Dijkstra per cloud serves the
+        routes of every edge site to and from it (links are symmetric in latency)."""
+        if cloud not in self._paths:
+            self._paths[cloud] = nx.single_source_dijkstra_path(self.graph, cloud, weight="latency_ms")
+        return self._paths[cloud]
+
+    def _near(self, src: str) -> dict[str, list[str]]:
+        """Lowest-latency paths from an edge site to the sites it reaches without passing through
+        a cloud region: a search that stops at cloud sites, so a fleet member linked to a cloud
+        hub looks at its own links only, not at every other member behind the hub."""
+        key = ("near", src)
+        if key not in self._paths:
+            adj = self.graph.adj
+            dist, paths, heap, seen = {src: 0.0}, {src: [src]}, [(0.0, 0, src)], set()
+            tick = 1
+            while heap:
+                d, _, u = heapq.heappop(heap)
+                if u in seen:
+                    continue
+                seen.add(u)
+                if u != src and u in self._cloud_set:
+                    continue
+                for v, e in adj[u].items():
+                    nd = d + e["latency_ms"]
+                    if nd < dist.get(v, math.inf):
+                        dist[v], paths[v] = nd, paths[u] + [v]
+                        heapq.heappush(heap, (nd, tick, v))
+                        tick += 1
+            self._paths[key] = paths
+        return self._paths[key]
+
+    @cached_property
+    def _cloud_set(self) -> frozenset[str]:
+        return frozenset(self.clouds)
+
+    def _path(self, src: str, dst: str) -> list[str]:
+        if dst in self._cloud_set:
+            return self._from_cloud(dst)[src][::-1]
+        if src in self._cloud_set:
+            return self._from_cloud(src)[dst]
+        near = self._near(src)
+        if dst in near:
+            return near[dst]
+        if ("all", src) not in self._paths:  # anything else: a full search, kept per source
+            self._paths[("all", src)] = nx.single_source_dijkstra_path(self.graph, src, weight="latency_ms")
+        return self._paths[("all", src)][dst]
+
     def route(self, src: str, dst: str) -> Route:
-        """The lowest-latency path of links from `src` to `dst` (one Dijkstra per source)."""
+        """The lowest-latency path of links from `src` to `dst`."""
         key = (src, dst)
         r = self._routes.get(key)
         if r is not None:
@@ -174,9 +236,7 @@ class System:
         if src == dst:
             r = Route((), (src,), 0.0, 0.0, 0.0)
         else:
-            if src not in self._paths:
-                self._paths[src] = nx.single_source_dijkstra_path(self.graph, src, weight="latency_ms")
-            path = self._paths[src][dst]
+            path = self._path(src, dst)
             hops, prop, jit2, keep = [], 0.0, 0.0, 1.0
             for u, v in zip(path, path[1:]):
                 i = self.graph.edges[u, v]["index"]
@@ -189,31 +249,35 @@ class System:
         self._routes[key] = r
         return r
 
-    def reachable(self, src: str) -> set[str]:
-        if src not in self._paths:
-            self._paths[src] = nx.single_source_dijkstra_path(self.graph, src, weight="latency_ms")
-        return set(self._paths[src])
+    def connected(self, a: str, b: str) -> bool:
+        """Whether some path of links joins `a` and `b`."""
+        return self._component[a] == self._component[b]
 
     def candidate_sites(self, workload: str) -> list[tuple[str, bool]]:
         """(site, whether the workload's privacy level lets its input go there) for every site
-        with compute that its source reaches; another edge site reached only through a cloud
-        region is left out (never the sensible place). Sites beyond the privacy level are kept
-        so explanations can say privacy ruled them out."""
+        with compute its source reaches: the source itself, every cloud region, and other edge
+        sites reached without passing through a cloud (one reached only through a cloud region is
+        never the sensible place). Sites beyond the privacy level are kept so explanations can
+        say privacy ruled them out. Linear in the candidates, not in the scenario's sites."""
         sc = self.scenario
         w = sc.workloads[workload]
         key = (w.source, w.privacy)
         if key in self._candidates:
             return self._candidates[key]
-        allowed = set(sc.allowed_sites(workload))
-        reach = self.reachable(w.source)
+        src = sc.sites[w.source]
+        found = {c for c in self.clouds if self.connected(w.source, c)}
+        found |= {n for n in self._near(w.source) if sc.sites[n].kind == "edge"}
         out = []
-        for site in sc.sites:
-            if site not in reach or not self.compute_at(site):
+        for site in sorted(found, key=self._order.__getitem__):
+            if not self.compute_at(site):
                 continue
-            if site != w.source and sc.sites[site].kind == "edge" and \
-                    any(sc.sites[s].kind == "cloud" for s in self.route(w.source, site).sites[1:-1]):
-                continue
-            out.append((site, site in allowed))
+            if w.privacy == "site":
+                allowed = site == w.source
+            elif w.privacy == "region":
+                allowed = site == w.source or bool(src.region and sc.sites[site].region == src.region)
+            else:
+                allowed = True
+            out.append((site, allowed))
         self._candidates[key] = out
         return out
 

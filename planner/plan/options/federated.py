@@ -23,7 +23,7 @@ def federated_options(system: System, name: str) -> list[Option]:
     local = {s: (system.compute_at(s) or [None])[0] for s in w.sites}
     options = []
     for agg in aggregators:
-        if not all(agg in system.reachable(s) for s in w.sites):
+        if not all(system.connected(agg, s) for s in w.sites):
             continue
         agg_r = (system.compute_at(agg) or [None])[0]
         common = None

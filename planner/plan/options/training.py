@@ -29,7 +29,7 @@ def training_options(system: System, name: str) -> list[Option]:
     options = []
     for site, allowed in system.candidate_sites(name):
         up = system.route(w.source, site)
-        targets = [system.route(site, dst) for dst in deploy_sites(system, w) if dst in system.reachable(site)]
+        targets = [system.route(site, dst) for dst in deploy_sites(system, w) if system.connected(site, dst)]
         for r in system.compute_at(site):
             hw = catalog.hardware(r.hardware)
             for prec in precisions(w, r.hardware):
