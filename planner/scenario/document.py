@@ -5,7 +5,7 @@ from functools import cached_property
 from typing import Annotated, Any, Literal
 
 import networkx as nx
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from planner import catalog
 from planner.scenario.fields import NonNeg, NonNegInt, Pos, PosInt, _Model
@@ -47,6 +47,17 @@ class Scenario(_Model):
     # Where the file came from: relative paths (traces, .onnx models) resolve against it.
     source_file: Annotated[str, Field(exclude=True)] = ""
 
+    # Set by loading: fleet name -> its member sites, in order (fleets.py).
+    _fleets: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def fleets(self) -> dict[str, list[str]]:
+        """Each fleet (a site entry with `count:` or `members:`) and its member sites, in order;
+        {} when the scenario has none. Members are ordinary entries of `sites`, each with
+        `Site.fleet`; a workload sourced at a fleet is one instance per member in `workloads`,
+        each with `fleet`, `member` and `base_workload`."""
+        return self._fleets
+
     @cached_property
     def graph(self) -> nx.Graph:
         """The site topology; edge weight is the link's one-way latency in ms."""
@@ -56,9 +67,19 @@ class Scenario(_Model):
             g.add_edge(*link.between, index=i, latency_ms=link.rtt / 2)
         return g
 
-    def reachable_sites(self, source: str) -> set[str]:
+    @cached_property
+    def _components(self) -> dict[str, frozenset[str]]:
+        """Each site's connected component, from one search of the graph (not one per call)."""
+        out: dict[str, frozenset[str]] = {}
+        for comp in nx.connected_components(self.graph):
+            frozen = frozenset(comp)
+            for n in frozen:
+                out[n] = frozen
+        return out
+
+    def reachable_sites(self, source: str) -> frozenset[str]:
         """Sites joined to `source` by some path of links (itself included)."""
-        return nx.node_connected_component(self.graph, source)
+        return self._components[source]
 
     def allowed_sites(self, workload: str) -> list[str]:
         """Sites the workload's input may reach under its privacy level (and the links)."""
@@ -86,12 +107,3 @@ class Scenario(_Model):
             f"Scenario({self.name!r}, sites={len(self.sites)}, links={len(self.links)}, "
             f"workloads={len(self.workloads)}, objective={self.objective})"
         )
-
-
-def json_schema() -> dict[str, Any]:
-    """JSON Schema of the scenario format, for editors."""
-    schema = Scenario.model_json_schema(mode="validation")
-    schema.get("properties", {}).pop("source_file", None)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "Hybrid placement planner scenario"
-    return schema

@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from planner.errors import ScenarioError
 from planner.scenario.document import Scenario
 from planner.scenario.limits import check_alias_expansion
-from planner.scenario.references import check_references
+from planner.scenario import fleets
+from planner.scenario.fleets import fleet_specs
+from planner.scenario.references import _resolve_file, check_references
 from planner.scenario.validation_errors import _kind, _to_scenario_error
 
 #: Largest scenario file the app takes as an upload. Files given to the CLI or the API have no
@@ -85,13 +87,41 @@ def parse_scenario(
     if "source_file" in data:
         raise ScenarioError(file, "source_file", "unknown field 'source_file'")
     check_alias_expansion(data, file)
+    base = Path(base_dir) if base_dir is not None else Path(".")
+    specs = fleet_specs(data, file)
+    if not specs:
+        sc = _validate(data, file)
+        check_references(sc, file, base, allow_paths, attachments or {})
+        return sc
+    # Fleets: check the file as written (a fleet one site, a distribution its mean), so errors
+    # name what the user wrote; then expand and check the members, naming errors as written.
+    seed = _validate(fleets.as_written(data, specs, file), file).seed
+
+    def resolve(name: str, field: str) -> tuple[Path, str]:
+        path = _resolve_file(name, field, base, allow_paths, attachments or {}, _fail(file))
+        return path, str(path) if allow_paths else name
+
+    exp = fleets.expand(data, specs, seed, file, resolve)
     try:
-        sc = Scenario.model_validate({**data, "source_file": file})
+        sc = _validate(exp.data, file)
+        check_references(sc, file, base, allow_paths, attachments or {})
+    except ScenarioError as e:
+        raise exp.error_as_written(e) from None
+    fleets.attach(sc, exp)
+    return sc
+
+
+def _validate(data: Mapping[str, Any], file: str) -> Scenario:
+    try:
+        return Scenario.model_validate({**data, "source_file": file})
     except ValidationError as e:
         raise _to_scenario_error(e, file) from None
-    base = Path(base_dir) if base_dir is not None else Path(".")
-    check_references(sc, file, base, allow_paths, attachments or {})
-    return sc
+
+
+def _fail(file: str) -> Any:
+    def fail(field: str, reason: str, hint: str = "") -> None:
+        raise ScenarioError(file, field, reason, hint)
+    return fail
 
 
 def _parse_yaml(text: str, file: str) -> Any:

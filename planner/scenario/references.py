@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
+
 from planner import catalog
 from planner.errors import ScenarioError, did_you_mean
 from planner.scenario.arrivals import Trace
@@ -38,6 +40,8 @@ def check_references(sc: Scenario, file: str, base: Path, allow_paths: bool, att
         pairs[pair] = i
         known("network", link.network, net_ids, f"links[{i}].network")
 
+    routes = _Routes(sc)
+    traces: dict[tuple[Path, str], list[float]] = {}  # a trace shared by many workloads is read once
     for name, w in sc.workloads.items():
         at = f"workloads.{name}"
         if w.source not in sc.sites:
@@ -48,8 +52,11 @@ def check_references(sc: Scenario, file: str, base: Path, allow_paths: bool, att
         if isinstance(w, Inference) and isinstance(w.arrival, Trace):
             path = _resolve_file(w.arrival.file, f"{at}.arrival.file", base, allow_paths, attachments, fail)
             w.arrival.__dict__["path"] = path  # resolved against the scenario file (cached_property slot)
+            key = (path, w.arrival.column)
+            if key in traces:
+                w.arrival.__dict__["timestamps_s"] = traces[key]
             try:
-                w.arrival.timestamps_s  # read and check now, so the simulator can trust it
+                traces[key] = w.arrival.timestamps_s  # read and check now, so the simulator can trust it
             except ValueError as e:
                 fail(f"{at}.arrival.file", f"{path}: {e}")
         if isinstance(w, Training):
@@ -66,28 +73,61 @@ def check_references(sc: Scenario, file: str, base: Path, allow_paths: bool, att
                 fail(f"{at}.sites", "a site is listed twice")
             if w.aggregator is not None and w.aggregator not in sc.sites:
                 fail(f"{at}.aggregator", f"unknown site '{w.aggregator}'", did_you_mean(w.aggregator, sc.sites))
-        _check_routes(sc, name, fail)
+        routes.check(name, w, fail)
 
 
-def _check_routes(sc: Scenario, name: str, fail: Any) -> None:
-    """A route from the workload's source to every site with compute it could use."""
-    w = sc.workloads[name]
-    reach = sc.reachable_sites(w.source)
-    src_region = sc.sites[w.source].region
-    ends = list(w.sites) + ([w.aggregator] if w.aggregator else []) if isinstance(w, Federated) else []
-    for s in ends:
-        if s not in reach:
-            fail(f"workloads.{name}.sites", f"site '{s}' is unreachable from source '{w.source}' (no path of links)")
-    candidates = [
-        n for n, site in sc.sites.items()
-        if (site.devices or site.pools)
-        and (w.privacy == "any" or n == w.source or (w.privacy == "region" and src_region and site.region == src_region))
-    ]
-    if not candidates:
-        fail(f"workloads.{name}.privacy", f"no site with compute is allowed under privacy '{w.privacy}' from source '{w.source}'")
-    for n in candidates:
-        if n not in reach:
-            fail(f"workloads.{name}.source", f"site '{n}' is unreachable from source '{w.source}' (no path of links)",
+class _Routes:
+    """Which sites with compute each source can reach, from one search of the site graph.
+
+    The connected components are found once; for each (component, privacy scope) the first
+    site with compute that a source there may use but cannot reach is found once and kept, so
+    checking every workload costs one lookup each, not a pass over all sites.
+    """
+
+    def __init__(self, sc: Scenario):
+        self.sc = sc
+        self.component: dict[str, int] = {}
+        for i, comp in enumerate(nx.connected_components(sc.graph)):
+            for n in comp:
+                self.component[n] = i
+        self.compute = [n for n, site in sc.sites.items() if site.devices or site.pools]
+        self.compute_in_region: dict[str, list[str]] = {}
+        for n in self.compute:
+            region = sc.sites[n].region
+            if region:
+                self.compute_in_region.setdefault(region, []).append(n)
+        self._unreached: dict[tuple[int, str | None], str | None] = {}
+
+    def first_unreached(self, source: str, region: str | None) -> str | None:
+        """The first site with compute (in file order) outside `source`'s component: any site
+        when `region` is None, else the sites of that region."""
+        comp = self.component[source]
+        key = (comp, region)
+        if key not in self._unreached:
+            sites = self.compute if region is None else self.compute_in_region.get(region, [])
+            self._unreached[key] = next((n for n in sites if self.component[n] != comp), None)
+        return self._unreached[key]
+
+    def check(self, name: str, w: Any, fail: Any) -> None:
+        """A route from the workload's source to every site with compute it could use."""
+        comp = self.component[w.source]
+        ends = list(w.sites) + ([w.aggregator] if w.aggregator else []) if isinstance(w, Federated) else []
+        for s in ends:
+            if self.component[s] != comp:
+                fail(f"workloads.{name}.sites", f"site '{s}' is unreachable from source '{w.source}' (no path of links)")
+        src = self.sc.sites[w.source]
+        src_computes = bool(src.devices or src.pools)
+        if w.privacy == "any":
+            has_candidates, unreached = bool(self.compute), self.first_unreached(w.source, None)
+        elif w.privacy == "region" and src.region:
+            in_region = self.compute_in_region.get(src.region, [])
+            has_candidates, unreached = src_computes or bool(in_region), self.first_unreached(w.source, src.region)
+        else:  # only the source itself, always reachable from itself
+            has_candidates, unreached = src_computes, None
+        if not has_candidates:
+            fail(f"workloads.{name}.privacy", f"no site with compute is allowed under privacy '{w.privacy}' from source '{w.source}'")
+        if unreached is not None:
+            fail(f"workloads.{name}.source", f"site '{unreached}' is unreachable from source '{w.source}' (no path of links)",
                  "add a link, or narrow the workload's privacy")
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from planner import catalog
 from planner.scenario.fields import Fraction, NonNeg, NonNegInt, Pos, PosInt, _Model
@@ -53,6 +53,14 @@ class Site(_Model):
     provider: Literal["aws", "gcp", "azure"] = "aws"  # whose egress prices apply (cloud sites)
     devices: list[DeviceGroup] = []
     pools: list[Pool] = []
+
+    # Set by loading when the site is a member of a fleet (not a field of the format).
+    _fleet: str | None = PrivateAttr(default=None)
+
+    @property
+    def fleet(self) -> str | None:
+        """The fleet this site is a member of (its site entry in the file), or None."""
+        return self._fleet
 
     @model_validator(mode="after")
     def _compute_fits_kind(self) -> Site:

@@ -17,13 +17,15 @@ def _kind(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _to_scenario_error(e: ValidationError, file: str) -> ScenarioError:
-    """The first validation error as one clear line, with its path and a close match."""
+def _to_scenario_error(e: ValidationError, file: str, root: Any = Scenario, prefix: str = "") -> ScenarioError:
+    """The first validation error as one clear line, with its path and a close match; `root` is
+    the model validated, found at `prefix` in the scenario (the whole scenario by default)."""
     errors = sorted(e.errors(), key=_error_rank)
     # a mapping given where a number or a mapping may go (token counts): the mapping's own errors
     errors = [x for x in errors if not (x["type"] == "int_type" and isinstance(x.get("input"), dict))] or errors
     err = errors[0]
-    path, model = _display_path(err["loc"])
+    path, model = _display_path(err["loc"], root)
+    path = f"{prefix}.{path}" if prefix and path else prefix or path
     reason, hint = _reason(err, model)
     more = len({tuple(x["loc"]) for x in errors}) - 1
     if more > 0:
@@ -37,12 +39,12 @@ def _error_rank(err: dict) -> tuple:
     return (order.get(err["type"], 3), len(err["loc"]))
 
 
-def _display_path(loc: tuple) -> tuple[str, Any]:
+def _display_path(loc: tuple, root: Any = Scenario) -> tuple[str, Any]:
     """Turn a pydantic loc into `sites.plant.devices[0]`, dropping union tags; also return the
     model class the last element belongs to (to suggest field names)."""
     parts: list[str] = []
-    tp: Any = Scenario
-    owner: Any = Scenario
+    tp: Any = root
+    owner: Any = root
     for item in loc:
         tp, is_tag = _step(tp, item)
         if is_tag:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from planner import catalog
 from planner.errors import CatalogError
@@ -48,6 +48,26 @@ class _WorkloadBase(_Model):
     source: str  # the site where the input data is produced
     privacy: Privacy = "any"
     precisions: Annotated[list[Precision], Field(min_length=1)] | None = None
+
+    # Set by loading when the workload is one member's instance of a fleet workload.
+    _fleet: str | None = PrivateAttr(default=None)
+    _member: str | None = PrivateAttr(default=None)
+    _base_workload: str | None = PrivateAttr(default=None)
+
+    @property
+    def fleet(self) -> str | None:
+        """The fleet whose member sources this instance (`shelf@store-007` -> `store`), or None."""
+        return self._fleet
+
+    @property
+    def member(self) -> str | None:
+        """The member site this instance belongs to (`store-007`), or None."""
+        return self._member
+
+    @property
+    def base_workload(self) -> str | None:
+        """The workload as written, of which this is one member's instance (`shelf`), or None."""
+        return self._base_workload
 
 
 class Inference(_WorkloadBase):
