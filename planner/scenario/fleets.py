@@ -224,7 +224,7 @@ def _links(links: list[dict[str, Any]], fleets: Mapping[str, Fleet], seed: int, 
             entry = dict(link)
             entry["between"] = [member, ends[1]] if k == 0 else [ends[0], member]
             for name, values in draws.items():
-                entry[name] = float(values[j])
+                entry[name] = values[j]
             for column, target in (("uplink_mbps", up_field), ("downlink_mbps", down_field), ("rtt_ms", "rtt_ms")):
                 value = fleet.figure(column, j)
                 if value is not None:
@@ -235,7 +235,7 @@ def _links(links: list[dict[str, Any]], fleets: Mapping[str, Fleet], seed: int, 
     return expanded
 
 
-def _draws(entry: Mapping[str, Any], at: str, fleet: Fleet | None, seed: int, file: str, why_not: str) -> dict[str, Any]:
+def _draws(entry: Mapping[str, Any], at: str, fleet: Fleet | None, seed: int, file: str, why_not: str) -> dict[str, list[float]]:
     """Per-member values of the distribution fields of `entry` (a link or an arrival)."""
     out = {}
     for name, value in entry.items():
@@ -244,7 +244,8 @@ def _draws(entry: Mapping[str, Any], at: str, fleet: Fleet | None, seed: int, fi
         if fleet is None:
             raise ScenarioError(file, f"{at}.{name}", f"a distribution is drawn per fleet member, and {why_not}",
                                 "give a number")
-        out[name] = _distribution(value, f"{at}.{name}", file).draw(seed, f"{at}.{name}", len(fleet.members))
+        # as a list of floats: indexing a numpy array per member costs more than the draw
+        out[name] = _distribution(value, f"{at}.{name}", file).draw(seed, f"{at}.{name}", len(fleet.members)).tolist()
     return out
 
 
@@ -292,7 +293,7 @@ def _workloads(workloads: dict[str, Any], fleets: Mapping[str, Fleet], seed: int
             inst = _deploy_to(w, instances_of, (fleet.name, member))
             inst["source"] = member
             if isinstance(arrival, dict) and (draws or scales):
-                a = {**arrival, **{k: float(v[j]) for k, v in draws.items()}}
+                a = {**arrival, **{k: v[j] for k, v in draws.items()}}
                 scale = scales[j] if scales else None
                 if scale is not None:
                     for k in RATE_FIELDS:

@@ -135,10 +135,10 @@ def _check_llm(w: Inference, at: str, fail: Any) -> None:
     """Token counts and token SLOs belong to language models, and must fit the model's context."""
     info = None if w.model.lower().endswith(".onnx") else catalog.model(w.model)
     if info is None or info.family != "llm":
-        llms = [m for m in catalog.model_ids() if catalog.model(m).family == "llm"]
         for field, value in (("prompt_tokens", w.prompt_tokens), ("output_tokens", w.output_tokens),
                              ("slo.ttft_ms", w.slo.ttft_ms), ("slo.tpot_ms", w.slo.tpot_ms)):
             if value is not None:
+                llms = [m for m in catalog.model_ids() if catalog.model(m).family == "llm"]
                 fail(f"{at}.{field}", f"'{w.model}' is not a language model (token counts and SLOs apply to "
                      f"{', '.join(llms)})")
         return
