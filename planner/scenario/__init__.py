@@ -33,6 +33,7 @@ from planner.scenario.fields import (
 from planner.scenario.fleets import FleetSpec
 from planner.scenario.limits import MAX_ALIAS_VALUES, MAX_FLEET_MEMBERS
 from planner.scenario.loading import MAX_FILE_BYTES, _parse_yaml, load_scenario, parse_scenario
+from planner.scenario.references import referenced_files
 from planner.scenario.schema import json_schema
 from planner.scenario.sites import DeviceGroup, Link, Pool, Site
 from planner.scenario.traces import MAX_TRACE_BYTES, read_trace
@@ -48,5 +49,5 @@ __all__ = [
     "Arrival", "Workload", "Tokens", "Sweep", "Precision", "Privacy", "Pos", "NonNeg", "PosInt",
     "NonNegInt", "Fraction", "DEFAULT_OUTPUT_TOKENS", "MAX_FILE_BYTES", "MAX_TRACE_BYTES",
     # fleets
-    "Distribution", "FleetSpec", "MAX_ALIAS_VALUES", "MAX_FLEET_MEMBERS",
+    "Distribution", "FleetSpec", "MAX_ALIAS_VALUES", "MAX_FLEET_MEMBERS", "referenced_files",
 ]

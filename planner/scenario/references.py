@@ -176,3 +176,25 @@ def _resolve_file(name: str, field: str, base: Path, allow_paths: bool, attachme
     if not found:
         fail(field, f"file not found: {p}")
     return p
+
+
+def referenced_files(raw: Any) -> list[str]:
+    """The files a raw scenario mapping names, as written: workloads' trace CSVs and `.onnx`
+    models, and fleets' inventories (`sites.*.members`). What an upload must bring along."""
+    out: list[str] = []
+    if not isinstance(raw, dict):
+        return out
+    sites = raw.get("sites")
+    for site in sites.values() if isinstance(sites, dict) else []:
+        if isinstance(site, dict) and isinstance(site.get("members"), str):
+            out.append(site["members"])
+    workloads = raw.get("workloads")
+    for w in workloads.values() if isinstance(workloads, dict) else []:
+        if not isinstance(w, dict):
+            continue
+        arrival = w.get("arrival")
+        if isinstance(arrival, dict) and isinstance(arrival.get("file"), str):
+            out.append(arrival["file"])
+        if isinstance(w.get("model"), str) and w["model"].lower().endswith(".onnx"):
+            out.append(w["model"])
+    return out
