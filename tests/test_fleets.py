@@ -157,7 +157,7 @@ def test_inventory_without_names_numbers_its_rows_and_count_must_agree(tmp_path:
 
 
 @pytest.mark.parametrize(("csv", "row_col", "reason"), [
-    ("name,uplink_mbps\na,10\nb,fast\n", "row 3, column 'uplink_mbps'", "'fast' is not a number"),
+    ("name,uplink_mbps\na,10\nb,fast\n", "row 3, column 'uplink_mbps'", "expected a number, got 'fast'"),
     ("name,rtt_ms\na,-1\n", "row 2, column 'rtt_ms'", "must be >= 0"),
     ("name,rate_scale\na,0\n", "row 2, column 'rate_scale'", "must be > 0"),
     ("name,uplink_mbps\na,nan\n", "row 2, column 'uplink_mbps'", "must be > 0"),

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from planner import catalog
 from planner.errors import ScenarioError, did_you_mean
@@ -109,24 +111,23 @@ def _names(values: list[str] | None, rownums: list[int], shown_as: str) -> list[
 
 
 def _number(text: str, low: float, inclusive: bool, shown_as: str, row: int, col: str) -> float | None:
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise ScenarioError(shown_as, f"row {row}, column '{col}'", f"'{text[:40]}' is not a number") from None
-    if not math.isfinite(value) or value < low or (value == low and not inclusive):
-        raise ScenarioError(shown_as, f"row {row}, column '{col}'", f"must be {'>=' if inclusive else '>'} {low:g}, got {text[:40]}")
-    return value
+    return _cell(text, float, "a number", low, inclusive, shown_as, row, col)
 
 
 def _count(text: str, shown_as: str, row: int, col: str) -> int | None:
+    return _cell(text, int, "a whole number of devices", 0, True, shown_as, row, col)
+
+
+def _cell(text: str, parse: Callable[[str], Any], expected: str, low: float, inclusive: bool,
+          shown_as: str, row: int, col: str) -> Any:
+    """The cell's value (None when empty), at least `low` (or above it, when not `inclusive`)."""
     if not text:
         return None
+    where = f"row {row}, column '{col}'"
     try:
-        value = int(text)
+        value = parse(text)
     except ValueError:
-        raise ScenarioError(shown_as, f"row {row}, column '{col}'", f"expected a whole number of devices, got '{text[:40]}'") from None
-    if value < 0:
-        raise ScenarioError(shown_as, f"row {row}, column '{col}'", f"must be >= 0, got {value}")
+        raise ScenarioError(shown_as, where, f"expected {expected}, got '{text[:40]}'") from None
+    if not math.isfinite(value) or value < low or (value == low and not inclusive):
+        raise ScenarioError(shown_as, where, f"must be {'>=' if inclusive else '>'} {low:g}, got {text[:40]}")
     return value
