@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -349,3 +351,13 @@ def test_loading_a_10000_workload_fleet_is_linear() -> None:
     elapsed = time.perf_counter() - t0
     assert len(sc.workloads) == 10_000 and len(sc.links) == 2000
     assert elapsed < 20, f"{elapsed:.1f} s"
+
+
+def test_cli_reports_an_inventory_error_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "inv.csv").write_text("name,uplink_mbps\na,10\nb,-3\n", encoding="utf-8")
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(_fleet(None, members="inv.csv")), encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "planner.cli", "validate", str(tmp_path / "s.yaml")],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "inv.csv" in lines[0] and "row 3, column 'uplink_mbps'" in lines[0], r.stderr
