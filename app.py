@@ -29,7 +29,7 @@ import yaml
 import planner
 from planner import catalog, report
 from planner.errors import PlannerError, ScenarioError
-from planner.scenario import MAX_FILE_BYTES, PRECISIONS
+from planner.scenario import MAX_FILE_BYTES, PRECISIONS, referenced_files
 
 ROOT = Path(__file__).resolve().parent
 SCENARIOS = ROOT / "scenarios"
@@ -105,18 +105,8 @@ def _dump(raw: dict) -> str:
 
 
 def _file_refs(raw: Any) -> list[str]:
-    """The files a scenario names: trace CSVs and .onnx models of its workloads."""
-    out = []
-    workloads = raw.get("workloads") if isinstance(raw, dict) else None
-    for w in (workloads or {}).values() if isinstance(workloads, dict) else []:
-        if not isinstance(w, dict):
-            continue
-        arrival = w.get("arrival")
-        if isinstance(arrival, dict) and isinstance(arrival.get("file"), str):
-            out.append(arrival["file"])
-        if isinstance(w.get("model"), str) and w["model"].lower().endswith(".onnx"):
-            out.append(w["model"])
-    return out
+    """The files a scenario names: trace CSVs, .onnx models and fleet inventories."""
+    return referenced_files(raw)
 
 
 def _count_nodes(obj: Any, budget: int) -> int:

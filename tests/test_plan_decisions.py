@@ -22,7 +22,13 @@ def plans():
     return {name: planner.plan(planner.load_scenario(f"scenarios/{name}.yaml")) for name in EXAMPLES}
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+# retail_stores is a fleet of 200 stores (400 workload instances): its plan is quick, but the
+# explanations behind table() take minutes until the planner's fleet work (issue 13) lands.
+FLEET_EXAMPLES = {"retail_stores"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in FLEET_EXAMPLES else n
+                                  for n in EXAMPLES])
 def test_every_example_has_a_feasible_explained_plan(plans, name):
     p = plans[name]
     assert p.feasible, (p.conflicts, p.table()[["workload", "violations"]])
@@ -52,12 +58,25 @@ def test_llm_goes_to_the_cloud(plans):
     assert t.loc["code-complete", "site"] == "aws-eu-west-1"
 
 
+@pytest.mark.slow
 def test_store_video_is_reduced_at_the_edge(plans):
-    """200 stores' camera streams exceed the broadband uplink: footfall detection runs in the
-    stores, and the explanation names the bandwidth that keeps it off the cloud."""
-    t = plans["retail_stores"].table().set_index("workload")
-    assert t.loc["footfall", "site"] == "stores"
-    assert "bandwidth" in t.loc["footfall", "reason"] or "SLO" in t.loc["footfall", "reason"]
+    """Decided per store: every store whose own uplink cannot carry its cameras' peak video runs
+    footfall detection on its own box, and the explanation names the bandwidth (or the SLO it
+    would break) that keeps it off the cloud; most of the 200 stores are such stores."""
+    p = plans["retail_stores"]
+    sc = p.scenario
+    t = p.table().set_index("workload")
+    uplink_mbps = {link.between[0]: link.up_mbps for link in sc.links}
+    starved = 0
+    for member in sc.fleets["stores"]:
+        w = sc.workloads[f"footfall@{member}"]
+        video_mbps = w.arrival.peak_rate_per_s * w.input_bytes * 8 / 1e6
+        if video_mbps > uplink_mbps[member]:
+            starved += 1
+            assert t.loc[f"footfall@{member}", "site"] == member
+            reason = t.loc[f"footfall@{member}", "reason"]
+            assert "bandwidth" in reason or "SLO" in reason, reason
+    assert starved > 100
 
 
 def test_privacy_site_workloads_never_leave(plans):
