@@ -244,7 +244,7 @@ class System:
                 hops.append(self.link_id(i, u))
                 prop += link.rtt / 2
                 jit2 += link.jitter ** 2
-                keep *= 1 - link.loss / 100  # the scenario gives loss in percent
+                keep *= 1 - link.loss_prob
             r = Route(tuple(hops), tuple(path), prop, Z99 * math.sqrt(jit2), 1 - keep)
         self._routes[key] = r
         return r

@@ -20,7 +20,9 @@ from planner.model.system import System
 from planner.placement import Choice, parse_placement
 from planner.plan.assess import Assessment, assess
 from planner.plan.explain import diagnose, explain
-from planner.plan.options import Option, all_options
+from planner.model.system import resolve
+from planner.plan.classes import Classes, classes
+from planner.plan.options import Option, all_options, options_for
 from planner.plan.solver import solve
 from planner.scenario import Inference, Scenario
 
@@ -40,6 +42,7 @@ class Plan:
     solve_s: float = 0.0
     system: System | None = field(default=None, repr=False)
     _all_options: dict[str, list[Option]] = field(default_factory=dict, repr=False)
+    classes: Classes | None = field(default=None, repr=False)
 
     @property
     def feasible(self) -> bool:
@@ -66,7 +69,17 @@ class Plan:
     def explanations(self) -> dict[str, dict[str, Any]]:
         if not self.options:
             return {}
-        return explain(self.system, self._all_options, self.options)
+        out = explain(self.system, self._all_options, self.options, only=self._all_options)
+        sc = self.scenario
+        for name in self.options:  # fleet members decided with their class: their representative's reasons
+            w = sc.workloads[name]
+            if name in out or w.member is None or self.classes is None:
+                continue
+            rep = self.classes.rep[w.member]
+            src = out.get(f"{w.base_workload}@{rep}")
+            if src is not None:
+                out[name] = {k: self.classes.rename(v, rep, w.member) if isinstance(v, str) else v for k, v in src.items()}
+        return out
 
     def table(self) -> pd.DataFrame:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
@@ -146,25 +159,39 @@ def plan(scenario: Scenario, *, objective: str | None = None, time_limit_s: floa
     import time
 
     t0 = time.perf_counter()
-    system, opts = all_options(scenario)
+    system = resolve(scenario)
+    cls = classes(system)  # identical fleet members are decided once, with their number
+    opts = {name: options_for(system, name) for name in cls.planned()}
     for name, margin in (slo_margin or {}).items():
-        for o in opts.get(name, []):
-            o.slo_margin = margin
+        w = scenario.workloads.get(name)
+        rep = f"{w.base_workload}@{cls.rep.get(w.member, w.member)}" if w is not None and w.member else name
+        for o in opts.get(rep, []):
+            o.slo_margin = min(o.slo_margin, margin)
     sol = solve(system, opts, objective=objective or scenario.objective, budget_usd_per_month=scenario.budget_usd_per_month,
-                weights=_rate_weights(scenario), max_weighted_p99_ms=max_weighted_p99_ms, time_limit_s=time_limit_s)
+                weights=_rate_weights(scenario), max_weighted_p99_ms=max_weighted_p99_ms, time_limit_s=time_limit_s,
+                copies=cls.copies, resource_copies=cls.resource_copies)
+    chosen = cls.expand(sol.chosen)
     elapsed = time.perf_counter() - t0
-    conflicts = _why_left_out(system, opts, sol) if sol.unplaced else []
-    if not sol.chosen:
-        return Plan(scenario, {}, {}, None, sol.status, conflicts, elapsed, system, opts)
-    a = assess(system, sol.chosen)
-    return Plan(scenario, {n: _choice(o) for n, o in sol.chosen.items()}, sol.chosen, a, sol.status, conflicts, elapsed,
-                system, opts)
+    conflicts = _why_left_out(system, opts, sol, cls) if sol.unplaced else []
+    if not chosen:
+        return Plan(scenario, {}, {}, None, sol.status, conflicts, elapsed, system, opts, cls)
+    a = assess(system, chosen)
+    return Plan(scenario, {n: _choice(o) for n, o in chosen.items()}, chosen, a, sol.status, conflicts, elapsed,
+                system, opts, cls)
 
 
-def _why_left_out(system: System, opts: dict[str, list[Option]], sol) -> list[str]:
+def _why_left_out(system: System, opts: dict[str, list[Option]], sol, cls: Classes) -> list[str]:
     """A line per workload the solver left out, each starting `name:` (the diagnosis where it
-    names the workload, else that it fits nowhere beside the rest), then lines on shared limits."""
+    names the workload, else that it fits nowhere beside the rest), then lines on shared limits;
+    a fleet member left out with its class says its representative's reason."""
     lines = diagnose(system, {w: opts[w] for w in sol.unplaced}, sol.message)
+    sc = system.scenario
+    for w in list(sol.unplaced):
+        m = sc.workloads[w].member
+        for other in cls.members.get(m, [])[1:] if m is not None else []:
+            name = f"{sc.workloads[w].base_workload}@{other}"
+            sol.unplaced.append(name)
+            lines += [cls.rename(line, m, other) for line in lines if line.split(":", 1)[0].split(" ", 1)[0] == w]
     left = set(sol.unplaced)
     mine = [line for line in lines if line.split(":", 1)[0].split(" ", 1)[0] in left]
     named = {line.split(":", 1)[0].split(" ", 1)[0] for line in mine}

@@ -3,6 +3,7 @@ it lost; and, when nothing is feasible, which constraints conflict and by how mu
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from planner.model.system import System
 from planner.plan.assess import assess
@@ -12,15 +13,20 @@ from planner.plan.violations import ROOT_CAUSE_ORDER, Violation, join, root_caus
 from planner.units import J_PER_KWH
 
 
-def explain(system: System, options: dict[str, list[Option]],
-            chosen: dict[str, Option]) -> dict[str, dict[str, object]]:
-    """Per workload: `reason` (one sentence), `binding`, `next_best`, `next_best_delta_usd`, `lost_because`."""
+def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, Option],
+            only: Iterable[str] | None = None) -> dict[str, dict[str, object]]:
+    """Per workload of `only` (default: every chosen one): `reason` (one sentence), `binding`,
+    `next_best`, `next_best_delta_usd`, `lost_because`. Each alternative is judged against the
+    whole plan, re-costing only the resources it changes."""
     sc = system.scenario
     base = assess(system, chosen)
     index = Baseline(system, chosen, base)
     cost_usd = base.cost_usd
     out: dict[str, dict[str, object]] = {}
-    for name, o in chosen.items():
+    for name in (chosen if only is None else only):
+        o = chosen.get(name)
+        if o is None:
+            continue
         alts: list[tuple[float, Option, str, float, Violation | None]] = []  # (rank, option, why it lost, cost delta, root cause)
         seen = {o.key()}
         for a in options.get(name, []):

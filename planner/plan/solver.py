@@ -17,6 +17,7 @@ Objective: one of `objectives.OBJECTIVES` (monthly cost, rate-weighted p99, ener
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,12 +54,21 @@ def solve(
     weights: dict[str, float] | None = None,
     max_weighted_p99_ms: float | None = None,
     time_limit_s: float = 60.0,
+    copies: Callable[[str], int] | None = None,
+    resource_copies: Callable[[ResourceId], int] | None = None,
 ) -> Solution:
     """Choose one feasible option per workload, placing all it can: a workload with no feasible
     option, or none that fits beside the others, is left out (`Solution.unplaced`) rather than
     making the whole plan infeasible. `weights` (workload -> share) weight each p99 in the latency
-    objective and in `max_weighted_p99_ms`."""
+    objective and in `max_weighted_p99_ms`.
+
+    `copies(workload)` is how many identical fleet members a workload stands for, and
+    `resource_copies(r)` how many members' own resources `r` stands for (`classes.Classes`): a
+    shared resource carries every copy's load, a member's own resource one member's, and money
+    counts every copy."""
     weights = weights or {}
+    copies = copies or (lambda w: 1)
+    resource_copies = resource_copies or (lambda r: 1)
     cand = {w: [o for o in os_ if not o.infeasible and _slo_possible(o)] for w, os_ in options.items()}
     empty = [w for w, os_ in cand.items() if not os_]
     cand = {w: os_ for w, os_ in cand.items() if os_}
@@ -125,7 +135,9 @@ def solve(
 
     by_resource: dict[str, list[tuple[int, float]]] = {}
     for j, o in enumerate(flat):
+        k_w = copies(o.workload)
         for r, load in o.loads.items():
+            load = load * k_w / resource_copies(r)
             by_resource.setdefault(r, []).append((j, load))
 
     for r, entries in by_resource.items():
@@ -163,11 +175,11 @@ def solve(
     score = OBJECTIVES[objective]
     bills: dict[int, MonthlyBill] = {}  # the bill of each column: an option's own, a used device group's, an instance's
     for j, o in enumerate(flat):
-        bills[j] = o.bill
+        bills[j] = o.bill * copies(o.workload)
     for r, k in y_index.items():  # a used device group keeps all its devices
-        bills[k] = system[r].month_bill(servers=system[r].servers)
+        bills[k] = system[r].month_bill(servers=system[r].servers) * resource_copies(r)
     for r, k in n_index.items():  # per instance running all month
-        bills[k] = system[r].month_bill(servers=1)
+        bills[k] = system[r].month_bill(servers=1) * resource_copies(r)
     cost = np.zeros(n)
     for k, b in bills.items():
         cost[k] = b.total_usd
@@ -175,15 +187,15 @@ def solve(
         add_row([(k, cost[k]) for k in range(n) if cost[k]], -np.inf, budget_usd_per_month)
     p99 = np.zeros(n)
     for j, o in enumerate(flat):
-        p99[j] = weights.get(o.workload, 0.0) * o.p99_alone_ms
+        p99[j] = weights.get(o.workload, 0.0) * copies(o.workload) * o.p99_alone_ms
     if max_weighted_p99_ms is not None:
         add_row([(j, p99[j]) for j in range(n_x) if p99[j]], -np.inf, max_weighted_p99_ms)
     c = np.zeros(n)
     for k, b in bills.items():
         c[k] = score(b, p99[k])
     penalty = 2.0 * float(np.abs(c) @ upper) + 1.0
-    for k in u_index.values():
-        c[k] = penalty
+    for w, k in u_index.items():
+        c[k] = penalty * copies(w)
 
     a = coo_matrix((vals, (rows, cols)), shape=(len(lo), n)).tocsr()
     result = milp(
@@ -208,7 +220,7 @@ def solve(
         j += len(cand[w])
     chosen_levels = {g: u for (g, u), k in z_index.items() if x[k] > 0.5}
     status = ("optimal" if result.status == 0 else "time_limit") if not left_out else "partial"
-    value = float(result.fun) - penalty * sum(x[k] > 0.5 for k in u_index.values())
+    value = float(result.fun) - sum(c[k] for k in u_index.values() if x[k] > 0.5)
     return Solution(status, chosen, chosen_levels, value, result.message, left_out)
 
 

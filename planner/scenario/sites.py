@@ -114,6 +114,6 @@ class Link(_Model):
         return self.jitter_ms if self.jitter_ms is not None else self._catalog().jitter_ms
 
     @property
-    def loss(self) -> float:
-        """Packet loss in percent."""
-        return self.loss_pct if self.loss_pct is not None else self._catalog().loss_pct
+    def loss_prob(self) -> float:
+        """Packet loss as a probability (the format and the catalog give it in percent)."""
+        return (self.loss_pct if self.loss_pct is not None else self._catalog().loss_pct) / 100

@@ -229,7 +229,7 @@ class Link:
 class Route:
     """A precomputed path: its channels in order and the sums that describe it."""
 
-    __slots__ = ("src", "dst", "channels", "prop_s", "jitter_s", "rtt_s", "loss", "egress_usd_per_byte",
+    __slots__ = ("src", "dst", "channels", "prop_s", "jitter_s", "rtt_s", "loss_prob", "egress_usd_per_byte",
                  "energy_j_per_byte", "sites")
 
     def __init__(self, src: str, dst: str, sites: list[str], links: list[Link]):
@@ -241,7 +241,7 @@ class Route:
         keep = 1.0
         for link in links:
             keep *= 1.0 - link.spec.loss_prob
-        self.loss = 1.0 - keep
+        self.loss_prob = 1.0 - keep
         self.egress_usd_per_byte = sum(ch.egress_usd_per_gb for ch in self.channels) / 1e9
         self.energy_j_per_byte = sum(ch.energy_j_per_bit for ch in self.channels) * 8
 
@@ -317,7 +317,7 @@ class Transfer:
         packets = max(1, math.ceil(self.nbytes / mss_bytes))
         self.rounds = max(1, math.ceil(self.nbytes / window_bytes))
         per_round = packets / self.rounds
-        self.round_loss = 1.0 - (1.0 - route.loss) ** per_round if route.loss > 0 else 0.0
+        self.round_loss = 1.0 - (1.0 - route.loss_prob) ** per_round if route.loss_prob > 0 else 0.0
         self.extra = route.jitter_s > 0 or self.round_loss > 0
         self._arrive = self._arrived  # bound once, not per request
         self._hop = self._hop_done
