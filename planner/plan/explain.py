@@ -33,19 +33,22 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
             if a.key() in seen:
                 continue
             seen.add(a.key())
+            if a.infeasible:  # ruled out on its own: no need to re-cost the plan around it
+                alts.append((2.0 + min(a.p99_alone_ms, 1e9) / 1e12, a, str(a.infeasible),
+                             index.delta(name, a).total_usd, a.infeasible))
+                continue
             trial = index.trial(name, a)
             delta = trial.delta_usd
-            found = [a.infeasible] if a.infeasible else trial.violations
+            found = trial.violations
             cause = root_cause(found)
             why = join(found)
-            if why and not a.infeasible and not trial.own:
+            if why and not trial.own:
                 why = f"others: {why}"  # the alternative itself would do, but it breaks something for the rest
             if not why:
                 why = _compare(sc.objective, trial, base.p99_ms[name], o, delta)
                 rank = 0.0 + max(delta, 0) / 1e6
             else:
-                rank = 1.0 if not a.infeasible else 2.0
-                rank += (trial.p99_ms if math.isfinite(trial.p99_ms) else 1e9) / 1e12
+                rank = 1.0 + (trial.p99_ms if math.isfinite(trial.p99_ms) else 1e9) / 1e12
             alts.append((rank, a, why, delta, cause))
         # Architects ask "why not there?": other sites and hardware before other precisions.
         alts.sort(key=lambda t: (t[0], (t[1].site, t[1].hardware) == (o.site, o.hardware), t[3]))

@@ -65,21 +65,19 @@ class Baseline:
         total = self.by_base.get(base, 0) - sum(self.a.instances.get(r, 0) for r in pools) + sum(pools.values())
         return max(total, self.system[base].min_instances)
 
-    def trial(self, name: str, alt: Option) -> Trial:
-        """`name` moved from its chosen option to `alt`."""
+    def _moved(self, name: str, alt: Option):
+        """Loads, whole pool instances and utilisations of the resources the move changes."""
         system, a, old = self.system, self.a, self.chosen[name]
         changed = set(old.loads) | set(alt.loads)
         load = {r: a.load.get(r, 0.0) - old.loads.get(r, 0.0) + alt.loads.get(r, 0.0) for r in changed}
         load = {r: (0.0 if abs(v) < 1e-12 else v) for r, v in load.items()}
-        inst: dict[ResourceId, int] = {}
-        for r, v in load.items():
-            if r.kind == "pool":
-                inst[r] = max(1, math.ceil(v - 1e-9)) if v > 0 else 0
-        util: dict[ResourceId, float] = {}
-        for r, v in load.items():
-            res = system[r]
-            util[r] = (v * levels(res)[0] / inst[r] if inst[r] else 0.0) if r.kind == "pool" else v / res.capacity
+        inst = {r: (max(1, math.ceil(v - 1e-9)) if v > 0 else 0) for r, v in load.items() if r.kind == "pool"}
+        return changed, load, inst
 
+    def delta(self, name: str, alt: Option, moved=None) -> MonthlyBill:
+        """What the plan's bill changes by when `name` moves to `alt`."""
+        system, a, old = self.system, self.a, self.chosen[name]
+        changed, load, inst = moved or self._moved(name, alt)
         delta = alt.bill + old.bill * -1.0
         for r in changed:  # device groups bought or no longer needed
             if r.kind == "device" and (a.load.get(r, 0.0) > 0) != (load[r] > 0):
@@ -93,6 +91,17 @@ class Baseline:
             after = self._pool_total(base, pools)
             if after != before:
                 delta += system[base].month_bill(servers=after - before)
+        return delta
+
+    def trial(self, name: str, alt: Option) -> Trial:
+        """`name` moved from its chosen option to `alt`."""
+        system, a, old = self.system, self.a, self.chosen[name]
+        changed, load, inst = moved = self._moved(name, alt)
+        util: dict[ResourceId, float] = {}
+        for r, v in load.items():
+            res = system[r]
+            util[r] = (v * levels(res)[0] / inst[r] if inst[r] else 0.0) if r.kind == "pool" else v / res.capacity
+        delta = self.delta(name, alt, moved)
 
         t = Trial(math.nan, delta)
         if alt.infeasible:

@@ -120,7 +120,7 @@ def transfer_ms(system: System, r: Route, size_bytes: float, rho: float = LINK_R
     t_s = 0.0
     for hop in r.hops:
         u = rho if link_rho is None else link_rho.get(hop, 0.0)
-        t_s += ps_transfer_s(size_bytes, system[hop].capacity, min(u, 0.999))
+        t_s += ps_transfer_s(size_bytes, system.resources[hop].capacity, min(u, 0.999))
     retrans_ms = r.loss_prob * max(1.0, size_bytes / 1460) * 2 * r.propagation_ms
     return r.propagation_ms + r.jitter_p99_ms + t_s * 1000 + min(retrans_ms, 4 * r.propagation_ms)
 
@@ -132,7 +132,7 @@ def send(system: System, o: Option, r: Route, rate_per_s: float, size_bytes: flo
     billed = rate_per_s if billed_rate_per_s is None else billed_rate_per_s
     for hop in r.hops:
         o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate_per_s, size_bytes)
-        o.bill += bill(system[hop].tariff, Usage(bytes_sent=billed * size_bytes * SECONDS_PER_MONTH))
+        o.bill += bill(system.resources[hop].tariff, Usage(bytes_sent=billed * size_bytes * SECONDS_PER_MONTH))
 
 
 # --------------------------------------------------------------------------- estimates

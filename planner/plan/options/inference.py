@@ -115,7 +115,7 @@ def split_options(system: System, name: str) -> list[Option]:
     edge = src[0]
     options = []
     for site, allowed in system.candidate_sites(name):
-        if sc.sites[site].kind != "cloud":
+        if sc.sites[site].kind != "cloud" or not allowed:  # a split the workload's privacy forbids is never built
             continue
         up, down = system.route(w.source, site), system.route(site, w.source)
         for pool in system.compute_at(site):
@@ -132,8 +132,6 @@ def split_options(system: System, name: str) -> list[Option]:
                     o = Option(name, site, pool.hardware, prec, "inference", split=k, edge_hardware=edge.hardware,
                                slo_ms=w.slo.p99_ms, source=weakest(e_edge.source, e_cloud.source),
                                input_bytes=cut, output_bytes=out_bytes)
-                    if not allowed:
-                        o.rule_out(privacy_violation(sc, name, site))
                     if not (e_edge.fits and e_cloud.fits):
                         o.rule_out(Violation("memory", "the model's parts do not fit in memory"))
                     edge_s, cloud_s = e_edge.latency_ms / 1000, e_cloud.latency_ms / 1000
