@@ -83,7 +83,7 @@ class Plan:
 
     def table(self) -> pd.DataFrame:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
-        cols = ["workload", "kind", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
+        cols = ["workload", "fleet", "member", "kind", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
                 "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "monthly_cost_usd", "utilization", "ok", "violations", "binding", "next_best",
                 "next_best_delta_usd", "source", "reason"]
         rows = []
@@ -96,13 +96,15 @@ class Plan:
             o = self.options.get(name)
             if o is None or a is None:
                 reason = "; ".join(why.get(name, [])) or "; ".join(self.conflicts[:3]) or "not placed"
-                rows.append({"workload": name, "kind": self.scenario.workloads[name].kind, "ok": False,
+                w = self.scenario.workloads[name]
+                rows.append({"workload": name, "fleet": w.fleet, "member": w.member, "kind": w.kind, "ok": False,
                              "violations": reason, "reason": reason})
                 continue
             ex = self.explanations.get(name, {})
             compute = next(iter(o.p99_ms_by_level), None) or next((r for r in o.loads if r.kind != "link"), None)
+            w = self.scenario.workloads[name]
             rows.append({
-                "workload": name, "kind": o.kind, "site": o.site, "hardware": o.hardware, "precision": o.precision,
+                "workload": name, "fleet": w.fleet, "member": w.member, "kind": o.kind, "site": o.site, "hardware": o.hardware, "precision": o.precision,
                 "split": o.split, "predicted_p99_ms": a.p99_ms[name] if o.kind == "inference" else np.nan, "slo_p99_ms": o.slo_ms,
                 "predicted_ttft_ms": a.ttft_ms.get(name, np.nan), "slo_ttft_ms": o.ttft_slo_ms,
                 "predicted_tpot_ms": a.tpot_ms.get(name, np.nan), "slo_tpot_ms": o.tpot_slo_ms,
@@ -113,6 +115,13 @@ class Plan:
                 "reason": ex.get("reason", ""),
             })
         return pd.DataFrame(rows, columns=cols)
+
+    def fleet_summary(self) -> pd.DataFrame:
+        """Per fleet and workload: how many members run where, the binding constraint, and the
+        member figure that splits them (`plan/fleets.py`)."""
+        from planner.plan.fleets import fleet_summary
+
+        return fleet_summary(self)
 
     def resources(self) -> pd.DataFrame:
         """Utilisation of every shared resource the plan uses."""
