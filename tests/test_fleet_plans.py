@@ -1,0 +1,72 @@
+"""Fleets are decided per member: a case whose right answer is computable by hand, the class
+multiplicity against planning every member apart, and the fleet summary's split."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import planner
+from planner.plan.options import LINK_RHO
+from planner.units import mbps
+
+RATE_PER_S, FRAME_BYTES = 2.0, 250_000
+UPLINKS = [1, 2, 3, 4, 5, 8, 10, 15, 25, 50]  # Mbit/s; four members of each
+NEEDED_MBPS = mbps(RATE_PER_S, FRAME_BYTES) / LINK_RHO  # 5.7 Mbit/s: below it the video cannot leave
+
+
+def _scenario(tmp_path: Path) -> planner.Scenario:
+    rows = ["name,uplink_mbps,downlink_mbps,rtt_ms"]
+    rows += [f"shop-{i:02d},{UPLINKS[i % len(UPLINKS)]},100,30" for i in range(40)]
+    (tmp_path / "shops.csv").write_text("\n".join(rows) + "\n")
+    data = {
+        "name": "shops", "seed": 1, "objective": "cost",
+        "sites": {
+            # a box bought for the job costs ~$60/month; a T4 shared by twenty shops costs ~$20 each
+            "shop": {"kind": "edge", "region": "eu", "members": "shops.csv",
+                     "devices": [{"hardware": "jetson-agx-orin-64gb", "count": 1}]},
+            "cloud": {"kind": "cloud", "region": "eu", "pools": [{"hardware": "t4", "max_instances": 8}]},
+        },
+        "links": [{"between": ["shop", "cloud"], "network": "broadband"}],
+        "workloads": {"video": {"kind": "inference", "model": "yolov8n", "source": "shop",
+                                "arrival": {"process": "poisson", "rate_per_s": RATE_PER_S},
+                                "input_bytes": FRAME_BYTES, "output_bytes": 1000, "slo": {"p99_ms": 2000},
+                                "precisions": ["int8"]}},
+    }
+    f = tmp_path / "shops.yaml"
+    f.write_text(yaml.safe_dump(data))
+    return planner.load_scenario(f)
+
+
+def test_members_whose_uplink_cannot_carry_their_video_run_on_the_box(tmp_path: Path) -> None:
+    sc = _scenario(tmp_path)
+    p = planner.plan(sc)
+    assert p.feasible, p.conflicts
+    t = p.table().set_index("workload")
+    for i in range(40):
+        member, up = f"shop-{i:02d}", UPLINKS[i % len(UPLINKS)]
+        row = t.loc[f"video@{member}"]
+        assert row["fleet"] == "shop" and row["member"] == member
+        expected = member if up < NEEDED_MBPS else "cloud"
+        assert row["site"] == expected, (member, up, row["site"], row["reason"])
+    # the boxes are bought only where they are needed: twenty of them, and one T4 for the rest
+    assert p.resources().query("kind == 'device' and utilization > 0").shape[0] == 20
+    summary = p.fleet_summary().set_index("where")
+    assert summary.loc["on the member", "members"] == 20 and summary.loc["cloud", "members"] == 20
+    assert summary.loc["cloud", "split_by"].startswith("uplink load below")
+
+
+def test_identical_members_are_decided_once_with_their_number(tmp_path: Path) -> None:
+    """Ten classes of four: the class plan costs what it would cost to plan each member apart."""
+    from planner.model.system import resolve
+    from planner.plan.classes import classes
+
+    sc = _scenario(tmp_path)
+    cls = classes(resolve(sc))
+    assert len(cls.members) == len(UPLINKS) and all(len(m) == 4 for m in cls.members.values())
+    p = planner.plan(sc)
+    apart = planner.evaluate(sc, p.to_dict())  # every member's option built and assessed on its own
+    assert apart.feasible
+    assert apart.monthly_cost_usd == pytest.approx(p.monthly_cost_usd, rel=1e-9)
+    assert list(apart.table()["predicted_p99_ms"]) == pytest.approx(list(p.table()["predicted_p99_ms"]))
