@@ -262,8 +262,8 @@ def _transfer_note(profile: Path) -> str:
     if not differs:
         return ""
     fields = ", ".join(d.partition(":")[0] for d in differs)
-    return (f"the host profile {profile.name} was not taken on this machine (differs or unrecorded: {fields}); "
-            f"run `planner profile` to profile this one")
+    return (f"the host profile {profile.name} is not known to be of this machine ({fields} differ or were not "
+            f"recorded); run `planner profile` to profile this one")
 
 
 def _profiled_training(g: Graph, profile: Path, precision: str) -> tuple[float, str, dict]:
