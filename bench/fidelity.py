@@ -46,7 +46,7 @@ def build(model: str, batch: int, out: Path) -> Path:
 def host_fidelity(models: list[str], batches: list[int], rounds: int, workdir: Path) -> pd.DataFrame:
     import planner
     from planner.costs.measure import measure
-    from planner.costs.profiler import QuietGate
+    from planner.costs.measure.quiet import QuietGate
 
     gate = QuietGate(max_cores=0.3, max_wait_s=60.0)
     kinds = dict(MODELS)
@@ -111,10 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv", help="write the per-case table here")
     args = ap.parse_args(argv)
     if not args.calibration_only:
+        import planner
         from planner import catalog
 
         hw = catalog.hardware("host")
         print(f"Host: {hw.name}; profile: {hw.source}")
+        note = planner.estimate("mlp", "host").note
+        if note:  # predictions carried from another machine's profile: errors measure the transfer
+            print(f"  note: {note}")
         with tempfile.TemporaryDirectory() as tmp:
             df = host_fidelity(args.models.split(","), [int(b) for b in args.batches.split(",")], args.rounds,
                                Path(tmp))

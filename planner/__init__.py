@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "estimate": ("planner.costs.estimator", "estimate"),
     "Estimate": ("planner.costs.estimator", "Estimate"),
-    "profile": ("planner.costs.profiler", "profile"),
+    "profile": ("planner.costs.measure.profiler", "profile"),
     "simulate": ("planner.sim", "simulate"),
     "SimResult": ("planner.sim", "SimResult"),
     "plan": ("planner.plan", "plan"),

@@ -111,6 +111,8 @@ def estimate(
     typer.echo(f"  memory       {e.memory_gb:12.3f} GB{'' if e.fits else '  (does not fit)'}")
     typer.echo(f"  energy       {e.energy_j:12.4f} J per batch")
     typer.echo(f"  source       {e.source}")
+    if e.note:  # e.g. a host profile taken on another machine: suggests `planner profile`
+        typer.echo(f"  note         {e.note}")
 
 
 @app.command()

@@ -10,7 +10,9 @@ import pytest
 
 import planner
 from planner import catalog
-from planner.costs import estimator, fusion, graphs, kernels, zoo
+from planner.costs import estimator, fusion, graphs, zoo
+from planner.costs.machine import UNKNOWN, Machine, this_machine
+from planner.costs.measure import kernels
 from planner.costs.nets import Net
 from planner.errors import CatalogError, PlannerError
 
@@ -262,14 +264,14 @@ def test_fusion_emulation_folds_bn_activation_residual_and_reorders():
 
 def test_fusion_emulation_matches_onnxruntime_kernel_list():
     """The emulated kernels are the ones onnxruntime runs (compared through its own profiler)."""
-    from planner.costs import profiler
+    from planner.costs.measure import runtime
 
     for model_id in ("mobilenet-v2", "distilbert"):
         model = zoo.build(model_id, 1, 16 if model_id == "distilbert" else None, weights="random")
         g = graphs.from_proto(model, model_id)
-        block = profiler.nchwc_block()
-        mine = sorted((k.op, profiler._padded_numel(k, block)) for k in fusion.host_kernels(g, block))
-        events = profiler._node_times(model, 1, 0.0)
+        block = runtime.nchwc_block()
+        mine = sorted((k.op, runtime._padded_numel(k, block)) for k in fusion.host_kernels(g, block))
+        events = runtime._node_times(model, 1, 0.0)
         ort = sorted((r["op"], int(np.prod(r["out"])) if r["out"] else 1) for r in events.values())
         assert mine == ort
 
@@ -326,18 +328,27 @@ def test_errors_for_unknown_ids_and_unsupported_precisions():
         planner.estimate("resnet-50", "l4", batch=0)
 
 
+def _fastest_s(fn, repeats: int = 5) -> float:
+    """The fastest of `repeats` timed calls: other work on a shared machine only ever adds time."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def test_estimates_are_deterministic_and_fast_after_the_first_call():
-    a = planner.estimate("yolov5s", "t4", "fp16", 4)
-    start = time.perf_counter()
-    for b in range(1, 33):
-        planner.estimate("yolov5s", "t4", "fp16", b)
-    per_call = (time.perf_counter() - start) / 32
-    assert per_call < 0.005  # a new batch is a few vector operations
-    start = time.perf_counter()
-    for _ in range(200):
-        b = planner.estimate("yolov5s", "t4", "fp16", 4)
-    assert (time.perf_counter() - start) / 200 < 1e-3
-    assert a == b
+    a = planner.estimate("yolov5s", "t4", "fp16", 4)  # the first call builds the graph's table
+    unseen = iter(range(1000, 1000 + 32 * 3))
+
+    def new_batches() -> None:
+        for _ in range(32):
+            planner.estimate("yolov5s", "t4", "fp16", next(unseen))
+
+    assert _fastest_s(new_batches, 3) / 32 < 0.005  # a new batch is a few vector operations
+    assert _fastest_s(lambda: [planner.estimate("yolov5s", "t4", "fp16", 4) for _ in range(200)]) / 200 < 1e-3
+    assert a == planner.estimate("yolov5s", "t4", "fp16", 4)
 
 
 def test_energy_is_power_times_time_and_within_the_device_envelope():
@@ -362,63 +373,166 @@ def test_calibration_fits_the_mlperf_points():
 
 @pytest.fixture(scope="module")
 def quick_profile(tmp_path_factory):
-    from planner.costs import profiler
+    from planner.costs.measure.profiler import profile
 
-    out = tmp_path_factory.mktemp("profiles")
-    path = profiler.profile("test-box", quick=True, out_dir=out)
-    return path
+    return profile("test-box", quick=True, out_dir=tmp_path_factory.mktemp("profiles"))
 
 
-def test_quick_profile_writes_a_header_and_the_name_becomes_hardware(quick_profile, monkeypatch):
+@pytest.fixture
+def profiles_in(monkeypatch):
+    """Read profiles from a folder for one test (catalog and estimate caches cleared both ways)."""
+    def use(folder) -> None:
+        monkeypatch.setenv("PLANNER_PROFILE_DIR", str(folder))
+        catalog.clear_caches()
+        estimator.clear_caches()
+    yield use
+    monkeypatch.undo()
+    catalog.clear_caches()
+    estimator.clear_caches()
+
+
+def test_quick_profile_writes_a_header_and_the_name_becomes_hardware(quick_profile, profiles_in):
     head = catalog.read_profile_header(quick_profile)
-    for key in ("hardware", "processor", "cores", "mem_gb", "mem_bw_gb_per_s", "peak_fp32_tflops", "date",
-                "onnxruntime", "numpy", "python", "precisions", "tier"):
+    for key in ("hardware", "processor", "cpu_id", "isa", "cores", "mem_gb", "mem_bw_gb_per_s", "peak_fp32_tflops",
+                "date", "onnxruntime", "numpy", "python", "precisions", "tier"):
         assert head.get(key), key
     assert head["tier"] == "edge" and float(head["peak_fp32_tflops"]) > 0 and float(head["mem_bw_gb_per_s"]) > 0
+    assert Machine.from_header(head) == this_machine()  # the machine it was taken on
     import pandas as pd
 
     df = pd.read_csv(quick_profile, comment="#")
     assert {"conv_kxk", "gemm", "conv_dw", "Softmax"} <= set(df["cls"]) and (df["us"] > 0).all()
     assert {"onnxruntime", "numpy"} <= set(df["runtime"])
-    monkeypatch.setenv("PLANNER_PROFILE_DIR", str(quick_profile.parent))
-    catalog.clear_caches()
-    estimator.clear_caches()
-    try:
-        assert "test-box" in catalog.hardware_ids()
-        e = planner.estimate("mobilenet-v2", "test-box", "fp32", 2)
-        assert e.source in ("interpolated", "extrapolated") and e.latency_ms > 0 and e.fits
-        t = planner.estimate("resnet-18", "test-box", "fp32", 2, training=True)
-        assert t.latency_ms > planner.estimate("resnet-18", "test-box", "fp32", 2).latency_ms
-        with pytest.raises(PlannerError):
-            planner.estimate("mobilenet-v2", "test-box", "int8")
-    finally:
-        monkeypatch.undo()
-        catalog.clear_caches()
-        estimator.clear_caches()
+    profiles_in(quick_profile.parent)
+    assert "test-box" in catalog.hardware_ids()
+    e = planner.estimate("mobilenet-v2", "test-box", "fp32", 2)
+    assert e.source in ("interpolated", "extrapolated") and e.latency_ms > 0 and e.fits
+    t = planner.estimate("resnet-18", "test-box", "fp32", 2, training=True)
+    assert t.latency_ms > planner.estimate("resnet-18", "test-box", "fp32", 2).latency_ms
+    with pytest.raises(PlannerError):
+        planner.estimate("mobilenet-v2", "test-box", "int8")
 
 
-def test_host_estimate_never_runs_the_model(quick_profile, monkeypatch, tmp_path):
-    from planner.costs import profiler
+def _profiled_gemm(profile, folder) -> tuple[object, int]:
+    """(an ONNX file holding one GEMM of a shape `profile` timed, its batch: the GEMM's rows)."""
+    import pandas as pd
+
+    df = pd.read_csv(profile, comment="#")
+    row = df[(df["cls"] == "gemm") & (df["op"] == "Gemm") & df["act"].isna()].iloc[0]
+    net = Net("one-gemm")
+    net.output(net.gemm(net.input("x", (int(row["m"]), int(row["kk"]))), int(row["nn"])))
+    path = folder / "one-gemm.onnx"
+    onnx.save(net.build(), path)
+    return path, int(row["m"])
+
+
+def test_quick_profile_interpolates_what_it_measured(quick_profile, profiles_in, tmp_path):
+    """A GEMM of a shape the quick profile timed is `interpolated`, and no zoo model is priced
+    from kernels nobody profiled (`assumed`)."""
+    path, batch = _profiled_gemm(quick_profile, tmp_path)
+    profiles_in(quick_profile.parent)
+    assert planner.estimate(path, "test-box", batch=batch).source == "interpolated"
+    for model_id in ("mobilenet-v2", "resnet-18", "bert-base", "yolov8n", "lstm-lm"):
+        assert planner.estimate(model_id, "test-box").source != "assumed", model_id
+
+
+def test_host_estimate_never_runs_the_model(quick_profile, profiles_in, monkeypatch, tmp_path):
+    import onnxruntime
 
     net = Net("mlp")
     y = net.input("x", (4, 256))
     net.output(net.gemm(net.gemm(y, 512, act="relu"), 10))
     path = tmp_path / "mlp.onnx"
     onnx.save(net.build(), path)
-    monkeypatch.setenv("PLANNER_PROFILE_DIR", str(quick_profile.parent))
-    catalog.clear_caches()
-    estimator.clear_caches()
+    profiles_in(quick_profile.parent)
 
     def refuse(*a, **k):
         raise AssertionError("the estimator ran a session")
-    try:
-        monkeypatch.setattr(profiler, "session", refuse)
-        e = planner.estimate(path, "test-box", batch=4)
-        assert e.latency_ms > 0 and e.model == "mlp"
-    finally:
-        monkeypatch.undo()
-        catalog.clear_caches()
-        estimator.clear_caches()
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    e = planner.estimate(path, "test-box", batch=4)
+    assert e.latency_ms > 0 and e.model == "mlp"
+
+
+def test_predictors_do_not_import_the_measuring_tools(tmp_path):
+    """Importing and calling the predictors loads neither `costs.measure` nor onnxruntime."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(planner.__file__).resolve().parent.parent
+    code = ("import sys, planner\n"
+            "from planner.costs import calibration, estimator, features, fusion, graphs, hostmodel, llm, nets, "
+            "roofline, training, zoo\n"
+            "planner.estimate('resnet-18', 'host'); planner.estimate('resnet-50', 'l4', 'int8')\n"
+            "planner.estimate('llama-2-7b', 'a100-80gb', 'fp16'); planner.estimate('resnet-18', 'host', training=True)\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('planner.costs.measure', 'planner.costs.profiler', "
+            "'onnxruntime'))))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                       env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def _other_machine() -> Machine:
+    here = this_machine()
+    return Machine("Some Other CPU", "AuthenticAMD 25/1/1", "avx avx2 fma", str(int(here.cores) * 4), here.numpy,
+                   here.onnxruntime)
+
+
+def test_a_profile_is_of_this_machine_only_when_every_identity_field_matches():
+    here = this_machine()
+    assert here.differences(here) == []
+    newer = Machine(here.processor, here.cpu_id, here.isa, here.cores, "99.0", "99.0")
+    assert newer.differences(here) == []  # library versions are recorded, not compared
+    other = _other_machine()
+    assert [d.partition(":")[0] for d in other.differences(here)] == ["processor", "cpu_id", "isa", "cores"]
+    # a profile older than the machine record (name and cores only) is not claimed to be of this one
+    old = Machine.from_header({"processor": here.processor, "cores": here.cores})
+    assert old.cpu_id == old.isa == UNKNOWN
+    assert [d.partition(":")[0] for d in old.differences(here)] == ["cpu_id", "isa"]
+
+
+def test_host_estimates_from_another_machines_profile_say_transferred(quick_profile, profiles_in, monkeypatch,
+                                                                      tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    shutil.copy(quick_profile, tmp_path / "host.csv")
+    shutil.copy(quick_profile, tmp_path / "test-box.csv")
+    gemm, batch = _profiled_gemm(quick_profile, tmp_path)
+    profiles_in(tmp_path)
+    here = planner.estimate(gemm, "host", batch=batch)
+    assert here.source == "interpolated" and not here.note
+    monkeypatch.setattr(estimator, "this_machine", _other_machine)
+    estimator.clear_caches()
+    moved = planner.estimate(gemm, "host", batch=batch)
+    assert moved.source == "transferred" and "planner profile" in moved.note
+    assert moved.latency_ms == here.latency_ms  # the label changes, not the figure
+    # weaker labels stay (an extrapolated kernel is no better for being transferred); the note stays too
+    resnet = planner.estimate("resnet-18", "host")
+    assert resnet.source in ("transferred", "extrapolated") and resnet.note == moved.note
+    assert planner.estimate("resnet-18", "host", training=True).note == moved.note
+    assert estimator.estimate_part("resnet-18", "host", "fp32", 1, 0, 10).note == moved.note
+    # a named profile describes the machine it was taken on, wherever it is read
+    assert planner.estimate(gemm, "test-box", batch=batch).source == "interpolated"
+    out = CliRunner().invoke(app, ["estimate", str(gemm), "host", "--batch", str(batch)])
+    assert out.exit_code == 0 and "transferred" in out.output and "planner profile" in out.output
+
+
+def test_committed_host_profile_says_which_machine_it_was_taken_on():
+    """Every identity field is in the header, as recorded or as `unknown` (then never this machine)."""
+    path = estimator.profile_path(catalog.hardware("host"))
+    if path is None:
+        pytest.skip("no host profile")
+    head = catalog.read_profile_header(path)
+    for key in ("processor", "cpu_id", "isa", "cores", "numpy", "onnxruntime"):
+        assert head.get(key), key
+    e = planner.estimate("resnet-18", "host")
+    on_this_machine = not Machine.from_header(head).differences(this_machine())
+    assert (e.source == "transferred") == (not on_this_machine)
 
 
 def test_measure_times_the_model_on_this_machine(tmp_path):
@@ -433,17 +547,40 @@ def test_measure_times_the_model_on_this_machine(tmp_path):
         planner.estimate(path, "l4", measure=True)
 
 
+def side_by_side_ms(paths, rounds: int = 7) -> list[list[float]]:
+    """Median latency (ms) of each model in each round, the models timed one after another in
+    every round: a burst of other work slows the models of a round alike, so their ratio holds
+    where their absolute times do not."""
+    from planner.costs.measure.quiet import QuietGate
+    from planner.costs.measure.session import feeds, session, time_session
+
+    sessions = [session(str(p)) for p in paths]
+    inputs = [feeds(s) for s in sessions]
+    QuietGate(max_wait_s=10.0).wait()  # idle cores if they come soon; the ratios do not depend on it
+    out = []
+    for _ in range(rounds):
+        out.append([float(np.median(time_session(s, x, min_runs=5, min_s=0.1, max_runs=50))) * 1e3
+                    for s, x in zip(sessions, inputs)])
+    return out
+
+
 @pytest.mark.slow
 def test_host_prediction_tracks_measurement(tmp_path):
-    """Predicted from the committed host profile against a run on this machine (noisy on a shared
-    machine: a generous bound)."""
-    from planner.costs.measure import measure
-
+    """The host profile's predictions against runs on this machine, robust to other work on it:
+    each model is timed side by side with a reference model (`side_by_side_ms`), and its ratio
+    predicted / measured is compared with the reference's, so a slowdown both share cancels."""
     if catalog.hardware("host").source.startswith("live"):
         pytest.skip("no host profile")
-    path = tmp_path / "resnet-18.onnx"
-    onnx.save(zoo.build("resnet-18", 1, weights="random"), path)
-    e = planner.estimate(path, "host")
-    t = measure(str(path), min_runs=10, rounds=2)
-    assert e.latency_ms == pytest.approx(t.median_ms, rel=0.5)
-    assert math.isfinite(e.energy_j) and e.source in ("interpolated", "extrapolated")
+    models = {"reference": ("resnet-50", 1), "model": ("resnet-18", 1), "mobile": ("mobilenet-v2", 1)}
+    paths, predicted = {}, {}
+    for key, (model_id, batch) in models.items():
+        paths[key] = tmp_path / f"{model_id}.onnx"
+        onnx.save(zoo.build(model_id, batch, weights="random"), paths[key])
+        e = planner.estimate(paths[key], "host", batch=batch)
+        assert math.isfinite(e.energy_j) and e.source in ("interpolated", "extrapolated", "transferred")
+        predicted[key] = e.latency_ms
+    rounds = side_by_side_ms(list(paths.values()))
+    for j, key in enumerate(list(paths)[1:], start=1):
+        measured_ratio = float(np.median([r[j] / r[0] for r in rounds]))
+        predicted_ratio = predicted[key] / predicted["reference"]
+        assert predicted_ratio == pytest.approx(measured_ratio, rel=0.35), (key, predicted_ratio, measured_ratio, rounds)

@@ -10,9 +10,13 @@ each figure was obtained (`source`).
   costs fitted to MLPerf ResNet-50 results (`calibration`).
 - `measure=True` runs the model in onnxruntime on this machine instead (`measured`).
 
-`source` is the weakest of: measured < interpolated (inside the profiled grid) < extrapolated
-(outside it, or carried to a device by a calibrated roofline) < assumed (no calibration point
-for the device kind, or an op never profiled).
+`source` is the weakest of its parts (`sources.SOURCES`, strongest first): measured <
+interpolated (inside the profiled grid) < calibrated < transferred (a `host` profile taken on
+another machine: `machine.Machine.differences`) < extrapolated (outside the grid, or carried to a
+device by a calibrated roofline) < assumed (no calibration point for the device kind, or an op
+never profiled). A transferred estimate's `note` says why and suggests `planner profile`.
+
+Nothing here imports the measuring tools (`costs.measure`) until `measure=True` asks for a run.
 """
 from __future__ import annotations
 
@@ -27,13 +31,14 @@ import numpy as np
 from planner import catalog
 from planner.costs import roofline
 from planner.costs.graphs import FP32_BYTES, Graph, graph
+from planner.costs.machine import Machine, this_machine
+from planner.costs.sources import SOURCES, weakest  # noqa: F401 - SOURCES re-exported
 from planner.errors import CatalogError, PlannerError
+from planner.units import BYTES_PER_ELEMENT
 
-BYTES_PER_ELEMENT = roofline.BYTES_PER_ELEMENT
 TRAINING_PRECISIONS = ("fp32", "fp16", "bf16")
 #: runtime workspace, allocator slack (assumed)
 MEMORY_OVERHEAD = 1.10
-SOURCES = ("measured", "interpolated", "extrapolated", "assumed")
 
 
 @dataclass(frozen=True)
@@ -48,18 +53,15 @@ class Estimate:
     throughput_per_s: float      # samples per second at this batch
     memory_gb: float             # weights + activations (+ gradients and optimizer state when training)
     energy_j: float              # per batch: power x time
-    source: str                  # measured | interpolated | extrapolated | assumed
+    source: str                  # one of sources.SOURCES: measured ... assumed
     fits: bool                   # memory_gb <= the hardware's memory
     detail: Mapping[str, float] = field(default_factory=dict)
+    note: str = ""               # what a reader should know about `source` (and what to do about it)
 
     def __repr__(self) -> str:
         return (f"Estimate({self.model} on {self.hardware} {self.precision} b{self.batch}: {self.latency_ms:.3f} ms, "
                 f"{self.throughput_per_s:,.1f}/s, {self.memory_gb:.3f} GB{'' if self.fits else ' (does not fit)'}, "
                 f"{self.energy_j:.4g} J, {self.source})")
-
-
-def weakest(*sources: str) -> str:
-    return max(sources, key=SOURCES.index)
 
 
 # -- entry points ------------------------------------------------------------------------------------
@@ -136,6 +138,7 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
     mem = memory(g1, batch, precision, training)
     profile = profile_path(hw)
     detail: dict[str, float] = {}
+    note = ""
     if measure:
         latency_ms, source, detail = _measured(model, hardware, batch, seq)
     elif profile is not None and not training:
@@ -144,6 +147,10 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
         latency_ms, source, detail = _profiled_training(graph(model, batch, seq), profile, precision)
     else:
         latency_ms, source, detail = _catalog(g1, hw, precision, batch, training, _table(model, seq, mtime_ns))
+    if profile is not None and not measure and hardware == catalog.HOST:
+        note = _transfer_note(profile)
+        if note:
+            source = weakest(source, "transferred")
     if g1.guessed_dims:
         source = weakest(source, "assumed")
         detail["guessed_dims"] = 1.0
@@ -155,7 +162,7 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
     detail["power_w"] = power_w
     return Estimate(_name(model), hardware, precision, batch, latency_ms, batch / (latency_ms / 1e3),
                     mem["memory_gb"], power_w * latency_ms / 1e3, source, mem["memory_gb"] <= hw.mem_gb,
-                    detail)
+                    detail, note)
 
 
 # -- memory ----------------------------------------------------------------------------------------------
@@ -248,6 +255,17 @@ def _profiled(model: str, batch: int, seq_len: int | None, profile: Path) -> tup
     return us / 1e3, source, detail
 
 
+def _transfer_note(profile: Path) -> str:
+    """Why the `host` profile is not known to be of this machine, with what to do ('' when it is).
+    The rule is `Machine.differences`: every identity field recorded and equal."""
+    differs = Machine.from_header(catalog.read_profile_header(profile)).differences(this_machine())
+    if not differs:
+        return ""
+    fields = ", ".join(d.partition(":")[0] for d in differs)
+    return (f"the host profile {profile.name} is not known to be of this machine ({fields} differ or were not "
+            f"recorded); run `planner profile` to profile this one")
+
+
 def _profiled_training(g: Graph, profile: Path, precision: str) -> tuple[float, str, dict]:
     """A training step from the profile's numpy forward/backward kernel timings."""
     from planner.costs.training import step_ms
@@ -304,7 +322,7 @@ def estimate_part(model: str | os.PathLike, hardware: str, precision: str, batch
     latency_ms = max(latency_ms, 1e-6)
     return Estimate(whole.model, hardware, precision, batch, latency_ms, batch / (latency_ms / 1e3), memory_gb,
                     whole.detail.get("power_w", hw.tdp_w) * latency_ms / 1e3, source, memory_gb <= hw.mem_gb,
-                    {"start": float(start), "stop": float(stop)})
+                    {"start": float(start), "stop": float(stop)}, whole.note)
 
 
 def clear_caches() -> None:

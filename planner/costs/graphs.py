@@ -21,8 +21,9 @@ from onnx import helper
 
 from planner.costs import nets, zoo
 from planner.errors import CatalogError, PlannerError
+from planner.units import BYTES_PER_ELEMENT
 
-FP32_BYTES = 4
+FP32_BYTES = int(BYTES_PER_ELEMENT["fp32"])
 
 UNARY = {"Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "Selu", "HardSigmoid", "HardSwish", "Gelu",
          "FastGelu", "BiasGelu", "QuickGelu", "Erf", "Exp", "Log", "Sqrt", "Softplus", "Softsign", "Neg", "Abs",

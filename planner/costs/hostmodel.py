@@ -7,7 +7,8 @@ Compute kernels (convolutions, GEMMs, RNNs) are predicted by their efficiency (t
 interpolated between the nearest profiled shapes in log-shape space; memory-bound kernels by a
 time-vs-elements curve per op, interpolated in log-log space. A prediction inside the profiled
 range is `interpolated`, outside it `extrapolated`, and an op never profiled is priced as its
-nearest relative and `assumed`. A model costs the session overhead once, plus its kernels.
+nearest relative and `assumed` (a class with a single profiled shape counts as profiled: a
+quick profile interpolates what it measured). A model costs the session overhead once, plus its kernels.
 """
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ import pandas as pd
 
 from planner.costs.features import COLUMNS, COMPUTE_CLASSES, features
 from planner.costs.fusion import Kernel
+from planner.costs.sources import RANK
 from planner.errors import PlannerError
+from planner.units import BYTES_PER_ELEMENT
 
-RANK = {"measured": 0, "interpolated": 1, "extrapolated": 2, "assumed": 3}
-FP32 = 4
+FP32 = BYTES_PER_ELEMENT["fp32"]
 #: activation bytes a tensor may take and still be served from cache (assumed: the cores' L2
 #: plus a share of L3; only kernels with larger tensors are floored by DRAM bandwidth)
 CACHE_BYTES = 8e6
@@ -115,7 +117,7 @@ class _Compute:
         add or a transcendental activation), priced apart."""
         rows = rows.assign(core_us=rows["us"] - overhead_us - (0.0 if extra_us is None else extra_us))
         rows = rows[(rows["flops"] > 0) & (rows["core_us"] > 0)]
-        if len(rows) < 3:
+        if rows.empty:  # a single timed shape still beats borrowing another class's efficiency
             return None
         # the same shape timed twice: keep the faster (other processes only ever add time)
         rows = rows.groupby(list(cols), as_index=False).agg(core_us=("core_us", "min"), flops=("flops", "first"))
@@ -157,7 +159,7 @@ class _RowModel:
         from scipy.optimize import nnls
 
         ok = (us > 0) & (elems > 0)
-        if ok.sum() < 4:
+        if ok.sum() < 3:  # three coefficients
             return None
         a = np.stack([np.ones(ok.sum()), rows[ok], elems[ok]], axis=1) / us[ok, None]
         coef, _ = nnls(a, np.ones(ok.sum()))

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.costs.graphs import FP32_BYTES, Graph
+from planner.units import BYTES_PER_ELEMENT
 
-BYTES_PER_ELEMENT = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
 COMPUTE_KINDS = ("gemm", "conv", "dwconv", "attention", "rnn")
 #: fused into the kernel before them: no launch, no extra traffic
 FUSED_KINDS = ("act", "elementwise", "free")

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from planner import catalog
 from planner.costs.estimator import Estimate, estimate
+from planner.costs.sources import weakest
 from planner.model.accounting import ZERO, MonthlyBill, Usage, bill
 from planner.model.ids import ResourceId
 from planner.model.system import Resource, Route, System
@@ -22,8 +23,6 @@ from planner.units import SECONDS_PER_MONTH, mbps
 LEVELS = (0.3, 0.5, 0.65, 0.8, 0.9)
 #: Links are planned to at most this utilisation; transfer times are predicted at it.
 LINK_RHO = 0.7
-#: Estimate sources from strongest to weakest: an option is as trustworthy as its weakest part.
-SOURCE_ORDER = ("measured", "interpolated", "calibrated", "transferred", "extrapolated", "assumed")
 
 
 def levels(r: Resource) -> tuple[float, ...]:
@@ -145,10 +144,6 @@ def cost_estimate(sc: Scenario, model: str, hardware: str, precision: str, batch
                   training: bool = False) -> Estimate:
     """The cost model's estimate, cached; `.onnx` paths resolve against the scenario file."""
     return _estimate(model_ref(sc, model), hardware, precision, batch, training)
-
-
-def weakest(*sources: str) -> str:
-    return max(sources, key=lambda s: SOURCE_ORDER.index(s) if s in SOURCE_ORDER else len(SOURCE_ORDER))
 
 
 def precisions(w, hardware: str) -> list[str]:

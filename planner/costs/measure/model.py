@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from planner.costs.profiler import feeds, low_mean, session, time_session
+from planner.costs.measure.session import feeds, low_mean, session, time_session
 
 
 @dataclass(frozen=True)

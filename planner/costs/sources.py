@@ -1,0 +1,25 @@
+"""How an estimate was obtained (`Estimate.source`), from the strongest to the weakest basis.
+
+- measured: the model itself was timed on this machine (`measure=True`);
+- interpolated: priced from this machine's kernel profile, inside the profiled shapes;
+- calibrated: a roofline fitted to published results for this very device;
+- transferred: priced from a kernel profile taken on another machine (a `host` profile read on
+  a different CPU), or carried over from a like device;
+- extrapolated: outside the profiled shapes, or carried to a device by a calibrated roofline;
+- assumed: no calibration point for the device kind, or an op nobody profiled.
+
+A figure built from several parts carries the weakest of their sources.
+"""
+from __future__ import annotations
+
+SOURCES = ("measured", "interpolated", "calibrated", "transferred", "extrapolated", "assumed")
+#: source -> rank (0 strongest); the one ordering every layer compares sources by
+RANK = {s: i for i, s in enumerate(SOURCES)}
+
+
+def weakest(*sources: str) -> str:
+    """The weakest of `sources` (a label outside SOURCES sorts after assumed)."""
+    return max(sources, key=lambda s: RANK.get(s, len(SOURCES)), default="assumed")
+
+
+__all__ = ["SOURCES", "RANK", "weakest"]
