@@ -1,65 +1,86 @@
-"""Solve time of the planner for 100, 1,000 and 10,000 workloads over 100 sites.
+"""How long planning takes, from the file to every explanation, at fleet size.
 
-A synthetic city: 99 edge sites (each a few Jetsons or a Raspberry Pi), one cloud region with
-L4 and T4 pools, every edge site linked to the cloud. Workloads are CNN/detector inference with
-random rates, SLOs and privacy levels, spread over the edge sites.
+For fleets of 200 / 2,000 / 10,000 members x 5 workloads (1,000 / 10,000 / 50,000 workload
+instances) over 2 cloud regions (`load_speed.fleet_scenario`: every member's uplink, RTT and rates
+drawn from distributions, so no two members are alike), and for 10,000 workloads written out
+without fleets (100 sites x 100 workloads, `load_speed.flat_scenario`): the time to load, to plan,
+and to build `Plan.table()` with every explanation, and the peak memory of the whole (tracemalloc
+of Python allocations, and the process's peak resident set). `--tiers` draws members' uplinks
+and rates from a few plan tiers instead (as an inventory of broadband contracts would), so that
+members fall into classes that are planned once each.
 
-    python bench/plan_speed.py [--sizes 100 1000 10000]
+    python bench/plan_speed.py [--members 200 2000 10000] [--no-flat] [--tiers]
 """
 from __future__ import annotations
 
 import argparse
 import platform
-import random
+import resource
+import tempfile
 import time
+import tracemalloc
+from pathlib import Path
+
+import yaml
 
 import planner
-from planner.plan.options import all_options
-from planner.plan.solver import solve
+from load_speed import fleet_scenario, flat_scenario
 
-EDGE_HW = ["jetson-orin-nano-8gb", "jetson-orin-nx-16gb", "raspberry-pi-5"]
-MODELS = ["mobilenet-v2", "resnet-18", "resnet-50", "yolov8n", "efficientnet-b0"]
+TIERS_MBPS = [5, 10, 20, 50, 100]  # broadband upload tiers (assumed; a typical ISP's ladder)
+RATE_TIERS = [1.0, 2.0, 3.0]
 
 
-def city(n_workloads: int, n_sites: int = 100, seed: int = 0) -> planner.Scenario:
-    rng = random.Random(seed)
-    sites = {f"edge{i:03d}": {"kind": "edge", "region": "eu", "devices": [
-        {"hardware": rng.choice(EDGE_HW), "count": rng.randint(2, 8) * max(1, n_workloads // 1000),
-         "max_batch": 4, "max_wait_ms": 5}]}
-        for i in range(n_sites - 1)}
-    sites["cloud"] = {"kind": "cloud", "region": "eu", "pools": [
-        {"hardware": "l4", "max_instances": 10_000, "max_batch": 8},
-        {"hardware": "t4", "max_instances": 10_000, "max_batch": 8}]}
-    links = [{"between": [s, "cloud"], "network": rng.choice(["fiber-wan", "broadband", "5g"])} for s in sites if s != "cloud"]
-    workloads = {}
-    for j in range(n_workloads):
-        workloads[f"w{j:05d}"] = {
-            "kind": "inference", "model": rng.choice(MODELS), "source": f"edge{rng.randrange(n_sites - 1):03d}",
-            "arrival": {"process": "poisson", "rate_per_s": rng.choice([0.5, 1, 2, 5])},
-            "input_bytes": rng.choice([20_000, 100_000]), "output_bytes": 2000,
-            "slo": {"p99_ms": rng.choice([100, 300, 1000])},
-            "privacy": rng.choice(["any", "any", "region", "site"]),
-            "precisions": rng.choice([["int8"], ["int8", "fp16"]]),
-        }
-    return planner.parse_scenario({"name": f"city-{n_workloads}", "sites": sites, "links": links,
-                                   "workloads": workloads}, file="bench")
+def tiered(members: int, folder: Path) -> dict:
+    """The same fleet, each member on one of a few uplink and rate tiers (an inventory)."""
+    d = fleet_scenario(members)
+    rows = ["name,uplink_mbps,rtt_ms,rate_scale"]
+    rows += [f"store-{i:05d},{TIERS_MBPS[i % 5]},{20 + 10 * (i % 2)},{RATE_TIERS[(i // 5) % 3] / 2}" for i in range(members)]
+    (folder / "inventory.csv").write_text("\n".join(rows) + "\n")
+    d["sites"]["store"].pop("count")
+    d["sites"]["store"]["members"] = "inventory.csv"
+    link = d["links"][0]
+    link.pop("uplink_mbps"), link.pop("rtt_ms")
+    for w in d["workloads"].values():
+        w["arrival"]["rate_per_s"] = 2
+    return d
+
+
+def measure(name: str, data: dict, folder: Path) -> None:
+    f = folder / f"{name}.yaml"
+    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    sc = planner.load_scenario(f)
+    t1 = time.perf_counter()
+    p = planner.plan(sc)
+    t2 = time.perf_counter()
+    table = p.table()
+    t3 = time.perf_counter()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    classes = len(p.classes.members) if p.classes and p.classes.members else 0
+    print(f"{name:>24} {len(sc.workloads):>9} {classes:>8} {t1 - t0:>7.2f} {t2 - t1:>7.2f} {t3 - t2:>7.2f} "
+          f"{t3 - t0:>7.2f} {peak / 1e9:>8.2f} {rss_gb:>7.2f}  {'feasible' if p.feasible else p.status} "
+          f"${p.monthly_cost_usd:,.0f}/month, {int(table['ok'].sum())}/{len(table)} ok")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10_000])
+    ap.add_argument("--members", type=int, nargs="+", default=[200, 2000, 10_000])
+    ap.add_argument("--no-flat", action="store_true")
+    ap.add_argument("--tiers", action="store_true", help="members on a few uplink and rate tiers (classes)")
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
-    print(f"{'workloads':>10} {'options':>8} {'build_s':>8} {'solve_s':>8} {'total_s':>8}  status   monthly_cost_usd")
-    for n in args.sizes:
-        sc = city(n)
-        t0 = time.perf_counter()
-        res, opts = all_options(sc)
-        t1 = time.perf_counter()
-        sol = solve(res, opts, objective="cost")
-        t2 = time.perf_counter()
-        n_opts = sum(len(v) for v in opts.values())
-        print(f"{n:>10} {n_opts:>8} {t1 - t0:>8.2f} {t2 - t1:>8.2f} {t2 - t0:>8.2f}  {sol.status:8} {sol.objective:,.0f}")
+    print(f"{'scenario':>24} {'workloads':>9} {'classes':>8} {'load_s':>7} {'plan_s':>7} {'table_s':>7} {'total_s':>7} "
+          f"{'peak_gb':>8} {'rss_gb':>7}  verdict")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for n in args.members:
+            data = tiered(n, folder) if args.tiers else fleet_scenario(n)
+            measure(f"fleet-{n}{'-tiers' if args.tiers else ''}", data, folder)
+        if not args.no_flat:
+            measure("flat-100x100", flat_scenario(), folder)
 
 
 if __name__ == "__main__":

@@ -25,20 +25,25 @@ class Classes:
     rep: dict[str, str] = field(default_factory=dict)  # member site -> its class's representative
     members: dict[str, list[str]] = field(default_factory=dict)  # representative -> its class, itself first
     links: dict[str, dict[tuple, int]] = field(default_factory=dict)  # member -> (other end, side, n) -> link index
+    member_of: dict[str, str] = field(default_factory=dict)  # fleet workload instance -> its member
+    _owners: dict[ResourceId, int] = field(default_factory=dict)  # resource -> copies it stands for (cache)
 
     def planned(self) -> list[str]:
         """The workloads the solver decides: all but the instances of non-representative members."""
         sc = self.system.scenario
-        return [n for n, w in sc.workloads.items() if w.member is None or self.rep.get(w.member, w.member) == w.member]
+        return [n for n in sc.workloads if n not in self.member_of or self.rep.get(self.member_of[n]) == self.member_of[n]]
 
     def copies(self, workload: str) -> int:
         """How many members a planned workload stands for."""
-        m = self.system.scenario.workloads[workload].member
+        m = self.member_of.get(workload)
         return len(self.members.get(m, ())) or 1 if m is not None else 1
 
     def resource_copies(self, r: ResourceId) -> int:
         """How many members' resources a representative's own resource stands for (1 if shared)."""
-        return len(self.members.get(self._owner(r), ())) or 1
+        k = self._owners.get(r)
+        if k is None:
+            k = self._owners[r] = len(self.members.get(self._owner(r), ())) or 1
+        return k
 
     def _owner(self, r: ResourceId) -> str | None:
         if r.kind != "link":
@@ -110,6 +115,7 @@ def classes(system: System) -> Classes:
     for n, w in sc.workloads.items():
         if w.member is not None:
             instances.setdefault(w.member, []).append(n)
+            out.member_of[n] = w.member
     groups: dict[str, list[str]] = {}
     for fleet, ms in sc.fleets.items():
         for m in ms:

@@ -146,9 +146,14 @@ def cost_estimate(sc: Scenario, model: str, hardware: str, precision: str, batch
     return _estimate(model_ref(sc, model), hardware, precision, batch, training)
 
 
+@lru_cache(maxsize=None)
+def _runs(hardware: str) -> tuple[str, ...]:
+    return catalog.hardware(hardware).precisions
+
+
 def precisions(w, hardware: str) -> list[str]:
     """The precisions the workload allows that the hardware runs."""
-    runs = catalog.hardware(hardware).precisions
+    runs = _runs(hardware)
     allowed = w.precisions or list(runs)
     return [p for p in allowed if p in runs]
 
