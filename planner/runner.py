@@ -4,6 +4,7 @@ The planner knows no simulator and the simulator knows no solver; this module co
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,15 @@ def run(scenario: Scenario, out_dir: str | Path | None = None, *, seed: int | No
         if missed.empty or i == max_rounds - 1:
             break
         for row in missed.itertuples():
+            # Plan it to the p99 that, as optimistic as the analysis proved here, lands within the
+            # SLO: the SLO over how far simulation exceeded the prediction (and never looser than
+            # the last round's margin tightened by the miss).
             ratio = row.slo_ratio if 0 < row.slo_ratio < 1 else 0.5
-            margin[row.workload] = max(MIN_MARGIN, margin.get(row.workload, 1.0) * min(ratio, 0.9))
+            tighter = margin.get(row.workload, 1.0) * min(ratio, 0.9)
+            over = getattr(row, "sim_over_predicted", math.nan)
+            if over > 1 and math.isfinite(over):
+                tighter = min(tighter, 0.95 / over)
+            margin[row.workload] = max(MIN_MARGIN, tighter)
         tighter = plan(scenario, slo_margin=margin)
         if not tighter.placement:  # tightening left nothing feasible: keep the last plan and say so
             rounds[-1]["note"] = "tightening further leaves no feasible placement"
