@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import ScenarioError
+from planner.model.accounting import ZERO, MonthlyBill
 from planner.model.ids import ResourceId
-from planner.model.system import System
+from planner.model.system import System, resolve
 from planner.placement import Choice, parse_placement
-from planner.plan.assess import Assessment, assess
-from planner.plan.explain import diagnose, explain
-from planner.model.system import resolve
+from planner.plan.assess import Assessment, assess, resource_bills
 from planner.plan.classes import Classes, classes
+from planner.plan.explain import diagnose, explain
 from planner.plan.options import Option, all_options, options_for
 from planner.plan.solver import solve
 from planner.scenario import Inference, Scenario
@@ -37,7 +37,7 @@ class Plan:
     placement: dict[str, Choice]
     options: dict[str, Option]
     assessment: Assessment | None
-    status: str  # optimal | infeasible | evaluated | time_limit
+    status: str  # optimal | partial (some workloads left out, see conflicts) | infeasible | evaluated | time_limit
     conflicts: list[str] = field(default_factory=list)
     solve_s: float = 0.0
     system: System | None = field(default=None, repr=False)
@@ -59,10 +59,8 @@ class Plan:
         return dict(self.assessment.instances) if self.assessment else {}
 
     @property
-    def bill(self):
-        """The plan's `MonthlyBill` (dollars by component, energy)."""
-        from planner.model.accounting import ZERO
-
+    def bill(self) -> MonthlyBill:
+        """The plan's `MonthlyBill` (dollars by component, energy): what the report and the app show."""
         return self.assessment.bill if self.assessment else ZERO
 
     @cached_property
@@ -129,8 +127,6 @@ class Plan:
         cols = ["resource", "kind", "site", "hardware", "capacity", "utilization", "instances", "monthly_cost_usd"]
         if a is None:
             return pd.DataFrame(columns=cols)
-        from planner.plan.assess import resource_bills
-
         kept = resource_bills(self.system, a.load, a.instances)
         rows = [{"resource": str(k), "kind": k.kind, "site": self.system[k].site, "hardware": self.system[k].hardware,
                  "capacity": self.system[k].capacity, "utilization": a.utilization.get(k, 0.0),
