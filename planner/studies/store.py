@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.report import write_atomic
+from planner.output import write_atomic
 from planner.studies.execute import RUN_COLUMNS, param_column
 
 #: Metrics summarised across replications.
