@@ -65,7 +65,8 @@ def agreement_sentence(df: pd.DataFrame) -> str:
     if judged.empty:
         return (f"Nothing measured: no request of the {len(df)} workload(s) completed within the horizon, "
                 "so no SLO is claimed met.")
-    r = judged["sim_over_predicted"].replace([math.inf, -math.inf], math.nan).dropna()
+    r = (judged["sim_over_predicted"] if "sim_over_predicted" in judged else pd.Series(dtype=float)).replace(
+        [math.inf, -math.inf], math.nan).dropna()
     met = int((verdict == "met").sum())
     text = f"{met}/{len(df)} workloads met their p99 SLO in simulation."
     if not r.empty:
@@ -81,6 +82,20 @@ def agreement_sentence(df: pd.DataFrame) -> str:
             text += (f" Too few requests for a p99 (under {MIN_REQUESTS_FOR_P99} completed): {listed}; "
                      "lengthen horizon_s.")
     return text
+
+
+def simulated_verdicts(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per inference workload of a simulated summary: `verdict` (`met`, `missed`, `unmeasured`
+    when no request completed) and `few_requests`. For a placement with no plan to compare."""
+    inf = summary[summary["kind"] == "inference"] if "kind" in summary else summary
+    completed = pd.to_numeric(inf["completed"], errors="coerce").fillna(0)
+    missed = pd.Series(False, index=inf.index)
+    for got, slo in (("p99_ms", "slo_ms"), ("ttft_p99_ms", "ttft_slo_ms"), ("tpot_p99_ms", "tpot_slo_ms")):
+        if got in inf and slo in inf:
+            missed |= pd.to_numeric(inf[got], errors="coerce") > pd.to_numeric(inf[slo], errors="coerce")
+    verdict = np.where(completed <= 0, "unmeasured", np.where(missed, "missed", "met"))
+    return pd.DataFrame({"workload": inf["workload"].to_numpy(), "verdict": verdict,
+                         "completed": completed.to_numpy(), "few_requests": (completed < MIN_REQUESTS_FOR_P99).to_numpy()})
 
 
 def _names(values: Any) -> list[str]:

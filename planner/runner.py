@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner.limits import check_limits
 from planner.plan import Plan, plan
 from planner.report import agreement, agreement_sentence, write_report
 from planner.scenario import Scenario
@@ -42,6 +43,7 @@ def run(scenario: Scenario, out_dir: str | Path | None = None, *, seed: int | No
     """Plan, then simulate; where a workload misses its p99 SLO in simulation, plan it to a
     tighter p99 (the ratio by which it missed) and try again, `max_rounds` at most. Writes the
     plan, the simulated summary and a report with figures into `out_dir` when given."""
+    check_limits(scenario)  # before any work: a limit is an error naming the field, not a hang
     seed = scenario.seed if seed is None else seed
     margin: dict[str, float] = {}
     rounds: list[dict[str, Any]] = []
