@@ -395,10 +395,9 @@ def main() -> None:
         _echo(f"error: {one_line(str(e))}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except typer.Exit as e:
-        sys.exit(e.exit_code)
+        rc = e.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        _echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        rc = EXIT_INTERRUPTED
     except Exception as e:  # click's usage errors and our own bugs
         # typer may bundle its own click: find ClickException through BadParameter's bases.
         click_exc = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -409,6 +408,8 @@ def main() -> None:
             raise
         _echo(f"internal error: {type(e).__name__}: {one_line(str(e))} (set PLANNER_DEBUG=1 for the traceback)", err=True)
         sys.exit(1)
+    if rc == EXIT_INTERRUPTED:  # typer turns Ctrl-C into a silent Exit(130): say so, in one line
+        _echo("interrupted", err=True)
     sys.exit(rc if isinstance(rc, int) else 0)
 
 
