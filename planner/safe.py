@@ -40,12 +40,16 @@ def terminal_text(text: Any) -> str:
     return "\n".join(one_line(line) for line in str(text).split("\n"))
 
 
+def _text_columns(df: pd.DataFrame) -> list:
+    """Columns that may hold text: object and string dtypes (pandas 3 infers `str` for text)."""
+    return [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+
+
 def terminal_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of `df` whose text cells and headers are one line each, control characters escaped."""
     out = df.rename(columns=lambda c: one_line(str(c)) if isinstance(c, str) else c)
-    for col in out.columns:
-        if out[col].dtype == object:
-            out[col] = out[col].map(lambda v: one_line(v) if isinstance(v, str) else v)
+    for col in _text_columns(out):
+        out[col] = out[col].map(lambda v: one_line(v) if isinstance(v, str) else v)
     return out
 
 
@@ -63,9 +67,8 @@ def csv_cell(value: Any) -> Any:
 def csv_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of `df` safe to open in a spreadsheet: text cells and headers through `csv_cell`."""
     out = df.rename(columns=lambda c: csv_cell(c))
-    for col in out.columns:
-        if out[col].dtype == object:
-            out[col] = out[col].map(csv_cell)
+    for col in _text_columns(out):
+        out[col] = out[col].map(csv_cell)
     return out
 
 
