@@ -179,18 +179,9 @@ def test_plan_every_hostile_file(corpus):
         _assert_clean(_cli("plan", str(path)))
 
 
-@pytest.mark.parametrize("name", RUN_FAST)
+@pytest.mark.parametrize("name", [*RUN_FAST, *(pytest.param(n, marks=pytest.mark.slow) for n in HOSTILE
+                                                if n not in RUN_FAST)])
 def test_run_hostile_file(corpus, tmp_path, name):
-    out = tmp_path / "out"
-    r = _cli("run", str(corpus[name]), "--out", str(out))
-    _assert_clean(r)
-    if r.returncode in (0, 3):
-        _assert_report_safe(out)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", [n for n in HOSTILE if n not in RUN_FAST])
-def test_run_hostile_file_slow(corpus, tmp_path, name):
     out = tmp_path / "out"
     r = _cli("run", str(corpus[name]), "--out", str(out))
     _assert_clean(r)
