@@ -9,6 +9,15 @@ class PlannerError(Exception):
     """Base of every error the CLI reports as one line with exit code 2."""
 
 
+class InputError(PlannerError, ValueError):
+    """A value given to the API or the CLI that it cannot use (an unknown objective, a bad
+    placement); also a ValueError, as such errors were before."""
+
+
+class OutputError(PlannerError):
+    """An output cannot be written where asked (a folder of other files, not a folder)."""
+
+
 class ScenarioError(PlannerError):
     """A scenario file is malformed: `file`, `field` (dotted path) and `reason` say where and why.
 

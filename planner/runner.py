@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner.limits import check_limits
 from planner.plan import Plan, plan
 from planner.report import agreement, agreement_sentence, write_report
 from planner.scenario import Scenario
@@ -43,6 +44,7 @@ def run(scenario: Scenario, out_dir: str | Path | None = None, *, seed: int | No
     """Plan, then simulate; where a workload misses its p99 SLO in simulation, plan it to a
     tighter p99 (the ratio by which it missed) and try again, `max_rounds` at most. Writes the
     plan, the simulated summary and a report with figures into `out_dir` when given."""
+    check_limits(scenario)  # before any work: a limit is an error naming the field, not a hang
     seed = scenario.seed if seed is None else seed
     margin: dict[str, float] = {}
     rounds: list[dict[str, Any]] = []
@@ -54,7 +56,7 @@ def run(scenario: Scenario, out_dir: str | Path | None = None, *, seed: int | No
             break
         sim = simulate(scenario, p, seed=seed)
         agree = agreement(p, sim)
-        missed = agree[~agree["slo_met"]]
+        missed = agree[agree["verdict"] == "missed"]  # unmeasured: nothing to tighten against
         rounds.append({"round": i + 1, "monthly_cost_usd": p.monthly_cost_usd, "missed": list(missed["workload"])})
         if progress:
             progress(i + 1, max_rounds, f"round {i + 1}: {len(missed)} workload(s) missed their SLO in simulation")

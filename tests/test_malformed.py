@@ -90,7 +90,7 @@ CASES: dict[str, tuple[str, str]] = {
     "privacy_region_no_compute": ("workloads.inspection.privacy", "no site with compute is allowed under privacy 'region'"),
     # traces
     "trace_missing_file": ("workloads.inspection.arrival.file", "file not found"),
-    "trace_text_row": ("workloads.inspection.arrival.file", "row 4: 'soon' is not a timestamp"),
+    "trace_text_row": ("workloads.inspection.arrival.file", "row 4, column 1: not a timestamp"),
     "trace_decreasing": ("workloads.inspection.arrival.file", "row 4: timestamps must not decrease (1.0 after 2.0)"),
     "trace_wrong_column": ("workloads.inspection.arrival.file", "no column 't_s'"),
     "trace_negative": ("workloads.inspection.arrival.file", "must be a finite number >= 0"),

@@ -42,7 +42,7 @@ def _read_trace(path: Path, column: str) -> list[float]:
                 float(header_clean[0])
                 rows_iter = [header]  # no header: the first row is data
             except (ValueError, IndexError):
-                raise ValueError(f"no column '{column}' in header {header_clean}") from None
+                raise ValueError(f"no column '{column}' in the first row, and its first cell is not a timestamp") from None
             out.extend(_trace_values(rows_iter, 0, 1, None))
         out.extend(_trace_values(rows, col, 2, out[-1] if out else None))
     if not out:
@@ -60,7 +60,7 @@ def _trace_values(rows: Any, col: int, first_row: int, prev: float | None) -> li
         try:
             t = float(row[col])
         except (ValueError, IndexError):
-            raise ValueError(f"row {i}: '{','.join(row)[:40]}' is not a timestamp") from None
+            raise ValueError(f"row {i}, column {col + 1}: not a timestamp") from None  # never echo the file
         if not math.isfinite(t) or t < 0:
             raise ValueError(f"row {i}: timestamp {t} must be a finite number >= 0")
         if prev is not None and t < prev:

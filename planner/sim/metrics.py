@@ -1,4 +1,4 @@
-"""Streaming metrics with bounded memory: a log-bucket quantile sketch, per-workload counters
+"""Streaming metrics with bounded memory: a log-bucket quantile sketch (exact for small runs), per-workload counters
 and segment sums, time-binned utilisation, and a sampled per-request trace written to Parquet.
 
 Nothing here keeps a per-request record (except the trace's bounded buffer), so a run of any
@@ -12,20 +12,33 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-class LogSketch:
-    """A DDSketch-like quantile sketch with relative accuracy `alpha` (default 1%).
+#: Values a sketch keeps exactly before it answers from its buckets alone: quantiles of runs up
+#: to this size are exact (10,000 doubles, 80 kB), so replications differ where they really do.
+EXACT_MAX = 10_000
 
-    Bucket i counts values in (gamma^(i-1), gamma^i] with gamma = (1+alpha)/(1-alpha); a
-    quantile is answered with the bucket's centre 2 gamma^i / (gamma+1), within `alpha` of the
-    true value relative to it. Buckets are a fixed array over [`min_value`, `max_value`]
-    (1 us to 10^6 s by default: about 1,400 counters, 11 kB): values at or below `min_value`
-    count as zero, values above `max_value` in the top bucket. Fixed size, and one contiguous
-    array, so adding a value touches one cache line however many sketches a run keeps.
+
+class LogSketch:
+    """A DDSketch-like quantile sketch, exact below `exact_max` values, within 1% above.
+
+    The first `exact_max` values are kept as they are, and quantiles over them are exact (linear
+    interpolation between order statistics, as numpy's default). Past that the sketch answers
+    from its buckets: bucket i counts values in (gamma^(i-1), gamma^i] with
+    gamma = (1+alpha)/(1-alpha), and a quantile is interpolated within its bucket by rank (in log
+    space), so it lies in the bucket and within gamma - 1 (about 2 alpha: 1% at the default
+    alpha of 0.5%) of the true value, and it moves with the data rather than sticking to a bucket
+    centre (a p99 identical to the digit across seeds made every confidence interval 0).
+
+    Buckets are a fixed array over [`min_value`, `max_value`] (1 us to 10^6 s by default: about
+    2,800 counters, 22 kB): values at or below `min_value` count as zero, values above
+    `max_value` in the top bucket. Fixed size, and one contiguous array, so adding a value
+    touches one cache line however many sketches a run keeps.
     """
 
-    __slots__ = ("alpha", "gamma", "inv_log_gamma", "min_value", "max_value", "offset", "counts", "zeros", "count")
+    __slots__ = ("alpha", "gamma", "inv_log_gamma", "min_value", "max_value", "offset", "counts", "zeros", "count",
+                 "exact", "exact_max")
 
-    def __init__(self, alpha: float = 0.01, min_value: float = 1e-6, max_value: float = 1e6):
+    def __init__(self, alpha: float = 0.005, min_value: float = 1e-6, max_value: float = 1e6,
+                 exact_max: int = EXACT_MAX):
         self.alpha = alpha
         self.gamma = (1 + alpha) / (1 - alpha)
         self.inv_log_gamma = 1.0 / math.log(self.gamma)
@@ -37,6 +50,8 @@ class LogSketch:
         self.counts = array("q", bytes(8 * (hi - lo + 1)))
         self.zeros = 0
         self.count = 0
+        self.exact_max = exact_max
+        self.exact: array | None = array("d")  # None once more than exact_max values came
 
     def index(self, x: float) -> int:
         """The position in `counts` of a value > min_value."""
@@ -50,6 +65,12 @@ class LogSketch:
             self.counts[self.index(x)] += 1
         else:
             self.zeros += 1
+        ex = self.exact
+        if ex is not None:
+            if len(ex) < self.exact_max:
+                ex.append(x)
+            else:
+                self.exact = None
 
     @property
     def buckets(self) -> dict[int, int]:
@@ -67,31 +88,48 @@ class LogSketch:
                 c[k] += v
         self.zeros += other.zeros
         self.count += other.count
+        if self.exact is not None and other.exact is not None and len(self.exact) + len(other.exact) <= self.exact_max:
+            self.exact.extend(other.exact)
+        else:
+            self.exact = None
 
     def _value(self, k: int) -> float:
         return 2.0 * self.gamma ** (k - self.offset) / (self.gamma + 1.0)
 
     def quantile(self, q: float) -> float:
-        """The q-quantile (0 <= q <= 1); NaN when empty."""
+        """The q-quantile (0 <= q <= 1); NaN when empty. Exact while the values are kept."""
         if self.count == 0:
             return math.nan
         rank = q * (self.count - 1)
+        if self.exact is not None and len(self.exact) == self.count:
+            xs = sorted(self.exact)
+            lo = int(rank)
+            hi = min(lo + 1, len(xs) - 1)
+            return xs[lo] + (xs[hi] - xs[lo]) * (rank - lo)
         seen = self.zeros
         if rank < seen:
             return 0.0
         last = 0
+        top = len(self.counts) - 1
         for k, c in enumerate(self.counts):
             if c:
+                if seen + c > rank:
+                    if k == top:  # values past max_value: no upper edge to interpolate to
+                        return self._value(k)
+                    # where the rank falls among the bucket's c values, spread evenly in log space
+                    f = min(1.0, max(0.0, (rank - seen + 0.5) / c))
+                    upper = self.gamma ** (k - self.offset)
+                    return upper / self.gamma ** (1.0 - f)
                 seen += c
                 last = k
-                if seen > rank:
-                    return self._value(k)
         return self._value(last)
 
     def fraction_at_most(self, x: float) -> float:
-        """Estimated share of values <= x (bucket resolution)."""
+        """Estimated share of values <= x (exact while the values are kept, else bucket resolution)."""
         if self.count == 0:
             return math.nan
+        if self.exact is not None and len(self.exact) == self.count:
+            return sum(1 for v in self.exact if v <= x) / self.count
         if x <= self.min_value:
             return self.zeros / self.count
         lim = self.index(x)
@@ -101,7 +139,8 @@ class LogSketch:
         return self.count
 
     def __repr__(self) -> str:
-        return f"LogSketch(n={self.count}, buckets={sum(1 for c in self.counts if c)}, alpha={self.alpha})"
+        mode = "exact" if self.exact is not None else f"alpha={self.alpha}"
+        return f"LogSketch(n={self.count}, buckets={sum(1 for c in self.counts if c)}, {mode})"
 
 
 class TimeBins:
@@ -150,7 +189,7 @@ class WorkloadStats:
         "batch_sum", "egress_bytes", "egress_usd", "bytes_sent", "net_energy_j", "ttft", "tpot", "tokens_out",
     )
 
-    def __init__(self, name: str, slo_s: float | None, alpha: float = 0.01):
+    def __init__(self, name: str, slo_s: float | None, alpha: float = 0.005):
         self.name = name
         self.slo_s = slo_s
         self.arrived = 0
@@ -256,7 +295,7 @@ class TraceWriter:
         return f"TraceWriter({str(self.path)!r}, sample={self.sample}, rows={self.rows_written + len(self._buf)}/{self.max_rows})"
 
 
-def merge_sketches(sketches: Iterable[LogSketch], alpha: float = 0.01) -> LogSketch:
+def merge_sketches(sketches: Iterable[LogSketch], alpha: float = 0.005) -> LogSketch:
     out = LogSketch(alpha)
     for s in sketches:
         out.merge(s)

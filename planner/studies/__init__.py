@@ -35,7 +35,7 @@ __all__ = ["sweep", "batch", "run_study", "summarize", "parse_set", "parse_assig
 def sweep(scenario_path: str | Path, set: Mapping[str, Sequence[Any] | Any] | None = None,  # noqa: A002 - the CLI's name
           replications: int | None = None, out_dir: str | Path | None = None, scheduler: Any = None,
           workers: int | None = None, progress: bool = False, *, retry_failed: bool = False,
-          runner: Runner | None = None) -> pd.DataFrame:
+          runner: Runner | None = None, max_runs: int | None = None) -> pd.DataFrame:
     """Run a scenario over every combination of the `set` values, `replications` seeds each.
 
     `set` maps a dotted path (``workloads.inspection.arrival.rate_per_s``, ``links.0.uplink_mbps``)
@@ -44,22 +44,24 @@ def sweep(scenario_path: str | Path, set: Mapping[str, Sequence[Any] | Any] | No
     Returns a row per run and workload (parameters, seed, status, reason, simulated summary).
     With `out_dir`, each run is saved as it finishes and a rerun resumes; `scheduler` (an
     address or a `distributed.Client`) runs on Dask instead of `workers` local processes.
+    A study of more than `max_runs` runs (default planner.limits.MAX_STUDY_RUNS) is refused
+    before it starts, as is a variant past the scenario limits (recorded as a failed run).
     """
     sets = {path: (list(v) if isinstance(v, (list, tuple)) else [v]) for path, v in (set or {}).items()}
-    study = expand_file(scenario_path, sets, replications)
+    study = expand_file(scenario_path, sets, replications, max_runs)
     return run_study(study, out_dir, scheduler=scheduler, workers=workers, progress=progress,
                      retry_failed=retry_failed, runner=runner)
 
 
 def batch(files: Sequence[str | Path], out_dir: str | Path | None = None, *, replications: int | None = None,
           scheduler: Any = None, workers: int | None = None, progress: bool = False, retry_failed: bool = False,
-          runner: Runner | None = None) -> pd.DataFrame:
+          runner: Runner | None = None, max_runs: int | None = None) -> pd.DataFrame:
     """Run each scenario file (with its declared sweep, if any) `replications` times.
 
     A file that cannot be read or validated is recorded as a failed run and the others go on.
     Otherwise as `sweep`.
     """
-    study = expand_batch([Path(f) for f in files], replications)
+    study = expand_batch([Path(f) for f in files], replications, max_runs)
     return run_study(study, out_dir, scheduler=scheduler, workers=workers, progress=progress,
                      retry_failed=retry_failed, runner=runner)
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import PlannerError, ScenarioError
+from planner.limits import check_limits, check_study_size
 from planner.scenario import _parse_yaml, parse_scenario
+from planner.scenario.limits import check_alias_expansion
 from planner.studies.paths import get_path, set_path
 
 #: The top-level key of a sweep declared in the scenario file (stripped before validation).
@@ -73,6 +75,7 @@ def read_raw(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(str(path), "", f"cannot read file: {e}") from None
     data = _parse_yaml(text, str(path))
+    check_alias_expansion(data, str(path))  # before a variant copies it: an alias bomb is small until then
     if not isinstance(data, dict):
         raise ScenarioError(str(path), "", "expected a mapping of fields at the top level")
     return data
@@ -139,7 +142,7 @@ def _check_numbers(params: Mapping[str, Any], file: str) -> None:
 
 
 def expand_file(file: str | Path, sets: Mapping[str, Sequence[Any]] | None = None,
-                replications: int | None = None) -> Study:
+                replications: int | None = None, max_runs: int | None = None) -> Study:
     """The runs of one scenario file: its declared sweep overridden by `sets`, times replications.
 
     A bad path raises `PlannerError` (it is wrong for every variant). A value the model rejects
@@ -156,6 +159,8 @@ def expand_file(file: str | Path, sets: Mapping[str, Sequence[Any]] | None = Non
     reps = replications if replications is not None else (declared_reps or 1)
     if reps < 1:
         raise PlannerError(f"--replications {reps}: expected at least 1")
+    # Before expanding: a grid of 1000 x 1000 values x 1000 seeds must fail here, not fill memory.
+    check_study_size(math.prod(len(v) for v in merged.values()) * reps, max_runs)
     base_dir = str(Path(file).resolve().parent)
     runs: list[RunSpec] = []
     first_error: PlannerError | None = None
@@ -169,7 +174,7 @@ def expand_file(file: str | Path, sets: Mapping[str, Sequence[Any]] | None = Non
                 raise PlannerError(f"{name}: {e}") from None
         error = ""
         try:
-            parse_scenario(variant, file=name, base_dir=base_dir)
+            check_limits(parse_scenario(variant, file=name, base_dir=base_dir), file=name)
         except PlannerError as e:
             first_error = first_error or e
             error = one_line(e)
@@ -182,7 +187,7 @@ def expand_file(file: str | Path, sets: Mapping[str, Sequence[Any]] | None = Non
     return Study(runs, list(merged))
 
 
-def expand_batch(files: Sequence[str | Path], replications: int | None = None) -> Study:
+def expand_batch(files: Sequence[str | Path], replications: int | None = None, max_runs: int | None = None) -> Study:
     """The runs of many scenario files (each with its declared sweep, if any).
 
     A file that cannot be read or validated becomes one failed run per seed rather than
@@ -195,7 +200,7 @@ def expand_batch(files: Sequence[str | Path], replications: int | None = None) -
     first_error: PlannerError | None = None
     for f in files:
         try:
-            study = expand_file(f, None, replications)
+            study = expand_file(f, None, replications, max_runs)
         except ScenarioError as e:  # unreadable or wholly invalid file: record, go on
             first_error = first_error or e
             reps = replications or 1
@@ -204,6 +209,7 @@ def expand_batch(files: Sequence[str | Path], replications: int | None = None) -
             continue
         runs.extend(study.runs)
         paths.extend(p for p in study.paths if p not in paths)
+        check_study_size(len(runs), max_runs)
     if all(r.error for r in runs) and first_error is not None:
         raise first_error
     return Study(runs, paths)

@@ -118,7 +118,7 @@ def run_local(specs: Sequence[RunSpec], runner: Runner | None, workers: int | No
     if not specs:
         return iter(())
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(specs)))
-    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=_mp_context())
+    pool = _pool(n_workers)
     pending = {pool.submit(execute_run, s, runner): s for s in specs}
     return _local_results(pool, pending, runner)
 
@@ -127,7 +127,7 @@ def _local_results(pool: ProcessPoolExecutor, pending: dict[Future, RunSpec], ru
     broken: list[RunSpec] = []
     yield from _drain(pool, pending, broken)
     for spec in broken:
-        solo = ProcessPoolExecutor(max_workers=1, mp_context=_mp_context())
+        solo = _pool(1)
         again: list[RunSpec] = []
         yield from _drain(solo, {solo.submit(execute_run, spec, runner): spec}, again)
         for s in again:
@@ -149,9 +149,54 @@ def _drain(pool: ProcessPoolExecutor, pending: dict[Future, RunSpec], broken: li
                 except Exception as e:  # e.g. a result that cannot be pickled back
                     rows = failed_frame(spec, one_line(e))
                 yield spec, rows
+    except BaseException:
+        # Stopped early (Ctrl-C, a write error): runs in flight are ended now rather than
+        # waited for (a simulation may take minutes), queued ones are dropped.
+        _end_workers(pool)
+        raise
     finally:
-        # Stopped early (Ctrl-C, a write error): queued runs are dropped, not started.
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool(n_workers: int) -> ProcessPoolExecutor:
+    """A process pool whose workers end when this process does (see `_worker_init`)."""
+    return ProcessPoolExecutor(max_workers=n_workers, mp_context=_mp_context(), initializer=_worker_init,
+                               initargs=(os.getpid(),))
+
+
+#: How often a worker checks that the process that started it is still there.
+PARENT_CHECK_S = 0.5
+
+
+def _worker_init(parent_pid: int) -> None:
+    """In each worker: ignore Ctrl-C (the parent handles it and ends the workers, so the terminal
+    shows one line, not a traceback per worker) and exit when the parent is gone.
+
+    A parent killed with `kill -9` cannot end its workers, and a worker busy in a simulation
+    never reads the closed queue; so a daemon thread compares the parent pid (a worker is
+    re-parented when its parent dies) and exits the worker. No prctl: this works on any POSIX.
+    """
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(PARENT_CHECK_S)
+
+    threading.Thread(target=watch, name="planner-parent-watch", daemon=True).start()
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's worker processes (ProcessPoolExecutor has no public way)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            proc.terminate()
+        except (OSError, ValueError):  # already gone
+            pass
 
 
 def _mp_context() -> Any:

@@ -3,6 +3,7 @@
     DIR/runs/<run_id>.parquet   one per finished run (ok or failed), each written atomically
     DIR/results.parquet         every run's rows, in study order
     DIR/summary.parquet, .csv   mean and 95% confidence interval across replications
+    DIR/study.json              the manifest, written last: present only beside complete tables
 
 A run file either exists whole or not at all (a temporary file renamed into place), so a study
 killed at any moment loses only the runs in flight, and a restart skips every run on disk.
@@ -18,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.report import write_atomic
+from planner.output import write_atomic
+from planner.safe import to_csv
 from planner.studies.execute import RUN_COLUMNS, param_column
 
 #: Metrics summarised across replications.
@@ -85,13 +87,16 @@ class RunStore:
         """results.parquet, summary.parquet, summary.csv and study.json under the root."""
         if self.root is None:
             return []
+        # study.json is the manifest: gone while the tables change, written last, so when it is
+        # there the tables are the ones it describes (a study killed here leaves none).
+        (self.root / "study.json").unlink(missing_ok=True)
         out = []
         for name, df in (("results.parquet", results), ("summary.parquet", summary)):
             buf = io.BytesIO()
             _parquet_ready(df).to_parquet(buf, index=False)
             write_atomic(self.root / name, buf.getvalue())
             out.append(self.root / name)
-        write_atomic(self.root / "summary.csv", summary.to_csv(index=False))
+        write_atomic(self.root / "summary.csv", to_csv(summary))
         write_atomic(self.root / "study.json", json.dumps(meta, indent=2, default=str) + "\n")
         return out + [self.root / "summary.csv", self.root / "study.json"]
 
