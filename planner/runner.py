@@ -73,7 +73,8 @@ def run(scenario: Scenario, out_dir: str | Path | None = None, *, seed: int | No
                 tighter = min(tighter, 0.95 / over)
             margin[row.workload] = max(MIN_MARGIN, tighter)
         tighter = plan(scenario, slo_margin=margin)
-        if not tighter.placement:  # tightening left nothing feasible: keep the last plan and say so
+        if not tighter.placement or (p.feasible and not tighter.feasible):
+            # tightening leaves something without a place: keep the last plan and say so
             rounds[-1]["note"] = "tightening further leaves no feasible placement"
             break
         p = tighter

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import ScenarioError
+from planner.limits import check_limits
 from planner.model.accounting import ZERO, MonthlyBill
 from planner.model.ids import ResourceId
 from planner.model.system import System, resolve
@@ -163,6 +164,7 @@ def plan(scenario: Scenario, *, objective: str | None = None, time_limit_s: floa
     """
     import time
 
+    check_limits(scenario, simulate=False)  # before any work: a limit is an error naming the field
     t0 = time.perf_counter()
     system = resolve(scenario)
     cls = classes(system)  # identical fleet members are decided once, with their number
@@ -208,6 +210,7 @@ def _why_left_out(system: System, opts: dict[str, list[Option]], sol, cls: Class
 
 def evaluate(scenario: Scenario, placement: Any) -> Plan:
     """The analytical verdict on a placement given by hand: the same numbers the solver optimises."""
+    check_limits(scenario, simulate=False)
     choices = parse_placement(scenario, placement)
     system, opts = all_options(scenario)
     chosen: dict[str, Option] = {}

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
-from planner.errors import PlannerError
+from planner.errors import InputError
 from planner.model.accounting import MonthlyBill
 from planner.model.ids import ResourceId
 from planner.model.system import System
@@ -171,7 +171,7 @@ def solve(
             add_row([(e_index[r, k], 1.0) for k in by_kind], -np.inf, 1.0)
 
     if objective not in OBJECTIVES:
-        raise PlannerError(f"unknown objective '{objective}': one of {', '.join(OBJECTIVES)}")
+        raise InputError(f"unknown objective '{objective}': one of {', '.join(OBJECTIVES)}")
     score = OBJECTIVES[objective]
     bills: dict[int, MonthlyBill] = {}  # the bill of each column: an option's own, a used device group's, an instance's
     for j, o in enumerate(flat):

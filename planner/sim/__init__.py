@@ -40,8 +40,10 @@ def simulate(scenario: Any, placement: Any, seed: int | None = 0, *, trace_path:
     Monthly costs extrapolate the horizon's use to a 730 h month by `planner.model.accounting.bill`
     (jobs: per run, times runs a month).
     """
+    from planner.limits import check_limits
     from planner.sim.adapter import build_spec
 
+    check_limits(scenario)  # before any work: a limit is an error naming the field, not a hang
     spec = build_spec(scenario, placement, seed=seed, **options)
     return Engine(spec, trace_path=trace_path, trace_sample=trace_sample, progress=progress).run()
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from planner.errors import ScenarioError
 from planner.model.ids import ResourceId
 from planner.model.system import Resource, resolve
 from planner.model.workloads import aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, update_bytes
@@ -101,7 +102,7 @@ def _arrival(a: Any) -> ArrivalSpec:
                                        "start_hour": a.start_hour})
     if p == "trace":
         return ArrivalSpec("trace", {"timestamps_s": a.timestamps_s, "loop": a.loop})
-    raise ValueError(f"unknown arrival process '{p}'")
+    raise ScenarioError("<scenario>", "arrival.process", f"unknown arrival process '{p}'")
 
 
 def _slo_s(slo: Any) -> float | None:
@@ -209,7 +210,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             stages = [Stage(target, est.service_time(w.model, ch.hardware, ch.precision), out_bytes)]
             serving_sites[name] = [ch.site]
         else:
-            stages = _split_stages(sc, w, ch, est, by_hw, target, out_bytes)
+            stages = _split_stages(sc, name, ch, est, by_hw, target, out_bytes)
             serving_sites[name] = [sc.workloads[name].source, ch.site]
         ttft, tpot = getattr(w.slo, "ttft_ms", None), getattr(w.slo, "tpot_ms", None)
         inference.append(InferenceSpec(
@@ -241,7 +242,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             for s in w.sites:
                 g = first_group.get(s)
                 if g is None:
-                    raise ValueError(f"federated workload '{name}': site '{s}' has no device to train on")
+                    raise ScenarioError("<placement>", name, f"federated site '{s}' has no device to train on")
                 step = est.get(w.model, hardware_of[g], ch.precision, w.batch, training=True)
                 local_compute[s] = g
                 local_s[s] = w.local_epochs * w.samples_per_site / w.batch * step.latency_ms / 1000
@@ -276,20 +277,21 @@ def _token_serving(w: Any, ch: Any, gpus: int) -> tuple[TokenServing, float, flo
                         engine=llm_engine(w.model, ch.precision)), in_bytes, out_bytes
 
 
-def _split_stages(sc: Any, w: Any, ch: Any, est: _Estimates, by_hw: dict, target: str, out_bytes: float) -> list[Stage]:
+def _split_stages(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, target: str, out_bytes: float) -> list[Stage]:
     """A split model (as the planner's split options): ops[0:split+1] on `edge_hardware` at the
     source, the rest at the choice's site; the activations live at the cut (at the precision's
     width) cross the network between the two."""
     from planner.costs.graphs import graph
 
+    w = sc.workloads[name]
     edge_hw = ch.edge_hardware or (sc.sites[w.source].devices[0].hardware if sc.sites[w.source].devices else None)
     if edge_hw is None or (w.source, edge_hw) not in by_hw:
-        raise ValueError(f"a split needs edge hardware at the source site '{w.source}'")
+        raise ScenarioError("<placement>", f"{name}.split", f"a split needs edge hardware at the source site '{w.source}'")
     g = graph(est.model_ref(w.model), 1)
     n_ops = len(g.ops)
     k = ch.split
     if not 0 <= k < n_ops - 1:
-        raise ValueError(f"split {k} outside the model's {n_ops} ops")
+        raise ScenarioError("<placement>", f"{name}.split", f"split {k} outside the model's {n_ops} ops")
     cut_bytes = g.live_bytes()[k] * BYTES_PER_ELEMENT.get(ch.precision, 4.0) / 4
     return [
         Stage(by_hw[(w.source, edge_hw)], est.service_time(w.model, edge_hw, ch.precision, (0, k + 1)), cut_bytes),
