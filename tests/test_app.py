@@ -2,7 +2,6 @@
 field, the simulation runs, and an upload may name only files that came with it."""
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -19,14 +18,15 @@ RATE = "edit:workloads.inspection.arrival.rate_per_s"
 pytestmark = pytest.mark.slow
 
 
-def _app_module():
-    """app.py as a module (its page code runs only under `streamlit run`)."""
-    if "planner_app" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("planner_app", ROOT / "app.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["planner_app"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["planner_app"]
+def _pages():
+    """The app's page package, as `streamlit run app.py` imports it (app.py puts the repository
+    root on the path; app_pages/ is not an installed package)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import app_pages.state
+    import app_pages.widgets
+
+    return app_pages
 
 
 def _start() -> AppTest:
@@ -58,7 +58,7 @@ def _texts(elements) -> str:
 def test_every_page_opens() -> None:
     at = _start()
     assert "Valid:" in _texts(at.success)
-    for page in _app_module().PAGES:
+    for page in _pages().PAGES:
         _go(at, page)
         assert at.header[0].value.startswith(page.split(" ")[0]), page
         assert not at.error, (page, _texts(at.error))
@@ -143,16 +143,16 @@ def test_comparison_pareto_sweep_and_cost_explorer() -> None:
     assert list(sweep["value"]) == [90.0, 180.0, 1800.0] and "inspection" in sweep.columns
 
     _go(at, "Cost explorer")
-    assert _source(at) in _app_module().SOURCES
+    assert _source(at) in _pages().widgets.SOURCES
     at.selectbox(key="ce_hw").set_value("jetson-orin-nx-16gb").run()
     at.selectbox(key="ce_prec").set_value("int8").run()
-    assert not at.exception and _source(at) in _app_module().SOURCES
+    assert not at.exception and _source(at) in _pages().widgets.SOURCES
     assert float(_metric(at, "Latency").split()[0]) > 0
 
 
 def test_every_example_plans() -> None:
     at = _start()
-    for name in _app_module().examples():
+    for name in _pages().state.examples():
         at.selectbox(key="example").set_value(name).run()
         load = [b for b in at.button if b.label.startswith("Load")]
         if load:
@@ -180,7 +180,7 @@ REMOTE = (ROOT / "scenarios" / "remote_site.yaml").read_text()
 
 
 def test_upload_may_name_only_its_own_files(tmp_path: Path) -> None:
-    app = _app_module()
+    app = _pages().state
     # Without the trace uploaded, the scenario loads (to be fixed in place) but does not validate.
     s = app.load_upload("remote_site.yaml", REMOTE.encode(), {}, tmp_path)
     assert s["attachments"] == {}
@@ -215,11 +215,11 @@ def test_upload_may_name_only_its_own_files(tmp_path: Path) -> None:
 ])
 def test_upload_is_data_never_code(tmp_path: Path, text: str, reason: str) -> None:
     with pytest.raises(ScenarioError, match=reason):
-        _app_module().load_upload("bad.yaml", text.encode(), {}, tmp_path)
+        _pages().state.load_upload("bad.yaml", text.encode(), {}, tmp_path)
 
 
 def test_upload_size_and_attachment_names(tmp_path: Path) -> None:
-    app = _app_module()
+    app = _pages().state
     with pytest.raises(ScenarioError, match="larger than"):
         app.load_upload("big.yaml", b"#" * (app.MAX_FILE_BYTES + 1), {}, tmp_path)
     with pytest.raises(ScenarioError, match="attachments are"):
