@@ -45,8 +45,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        # The address and usage statistics come from .streamlit/config.toml, as for `streamlit run app.py`.
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
          "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
@@ -63,6 +63,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"streamlit did not come up (exit {proc.poll()}):\n{log_path.read_text(errors='replace')}")
             time.sleep(0.5)
+        # Bound to loopback by the config file, and silent about usage: without it Streamlit listens on
+        # every interface ("Network URL", or "Uvicorn server started on :::PORT") and says
+        # "Collecting usage statistics".
+        deadline = time.monotonic() + 20
+        while "URL:" not in log_path.read_text(errors="replace") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        started = log_path.read_text(errors="replace")
+        assert f"URL: {url}" in started and "Network URL" not in started, started
+        assert "Collecting usage statistics" not in started, started
         yield url
     finally:
         proc.terminate()
@@ -168,5 +177,51 @@ def test_upload_names_only_its_own_files(server: str) -> None:
             _valid(page).wait_for(timeout=60_000)
             _settle(page)
             assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            browser.close()
+
+
+def test_comparison_tables_fit_and_language_model_charts_render(server: str) -> None:
+    """Two scenarios side by side: each table fits its width (the p99 and cost columns are not cut
+    off behind a scroll bar); an LLM example draws its TTFT/TPOT chart without an error."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1100})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server, wait_until="domcontentloaded")
+            _valid(page).wait_for(timeout=90_000)
+            _open_page(page, "Comparison")
+            page.get_by_text("Two scenarios side by side", exact=True).click()
+            _settle(page)
+            page.locator('[data-testid="stSelectbox"]').filter(has_text="Against").click()
+            page.get_by_role("option", name="hospital_imaging.yaml").click()
+            page.get_by_text("B: hospital_imaging.yaml").first.wait_for(timeout=60_000)
+            _settle(page)
+            _no_errors(page, errors)
+            grids = page.locator('[data-testid="stDataFrame"]')
+            assert grids.count() == 2
+            for i in range(2):
+                # Glide's scroll area: wider content than box means columns hidden behind a scroll bar
+                # (618 px of columns in a 448 px half-width box before the tables went full width).
+                overflow = grids.nth(i).locator(".dvn-scroller").evaluate("e => e.scrollWidth - e.clientWidth")
+                assert overflow <= 2, f"table {i} scrolls sideways by {overflow} px"
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1440
+
+            _open_page(page, "Scenario")
+            page.locator('[data-testid="stSelectbox"]').filter(has_text="Example").click()
+            page.get_by_role("option").filter(has_text="clinic_llm.yaml").click()
+            page.get_by_text("example clinic_llm.yaml").first.wait_for(timeout=60_000)
+            _settle(page)
+            _open_page(page, "Plan")
+            page.get_by_text("Language models", exact=True).first.wait_for(timeout=120_000)
+            _settle(page)
+            _no_errors(page, errors)
+            chart = page.locator(".js-plotly-plot").filter(has_text="TTFT")
+            chart.first.wait_for(timeout=60_000)
+            assert "Time per output token" in chart.first.inner_text()
         finally:
             browser.close()
