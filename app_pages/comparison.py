@@ -13,15 +13,14 @@ import planner
 from app_pages.cache import baselines_of, plan_of, scenario_of
 from app_pages.charts import SLO_MARKER, honest_log_axis, money_axis
 from app_pages.state import examples, key_of, load_example, state
-from app_pages.widgets import NUMBER_FORMAT, current_plan, money
+from app_pages.widgets import NUMBER_FORMAT, money, plan_page
 
 TITLE = "Comparison"
 AS_LOADED = "this scenario as loaded (before edits)"
 
 
 def render() -> None:
-    st.header(TITLE)
-    got = current_plan()
+    got = plan_page(TITLE)
     if got is None:
         return
     key, sc, p = got

@@ -12,7 +12,7 @@ import planner
 from app_pages.cache import on_demand, pareto_of, sweep_of
 from app_pages.charts import MISSED_COLOUR, OK_COLOUR, money_axis
 from app_pages.state import dotted, get_in, state
-from app_pages.widgets import NUMBER_FORMAT, catalog_default, current_plan
+from app_pages.widgets import NUMBER_FORMAT, catalog_default, plan_page
 
 TITLE = "Pareto & sweeps"
 #: Most values one sweep plans (each is a MILP solve).
@@ -22,8 +22,7 @@ DEFAULT_MULTIPLIERS = (0.25, 0.5, 1, 2, 4)
 
 
 def render() -> None:
-    st.header("Pareto front and sweeps")
-    got = current_plan()
+    got = plan_page("Pareto front and sweeps")
     if got is None:
         return
     key, sc, p = got

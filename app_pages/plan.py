@@ -7,14 +7,13 @@ import streamlit as st
 
 import planner
 from app_pages.charts import token_figure
-from app_pages.widgets import NUMBER_FORMAT, current_plan, placement_json, plan_table, plan_verdict
+from app_pages.widgets import NUMBER_FORMAT, placement_json, plan_page, plan_table, plan_verdict
 
 TITLE = "Plan"
 
 
 def render() -> None:
-    st.header(TITLE)
-    got = current_plan()
+    got = plan_page(TITLE)
     if got is None:
         return
     _, sc, p = got

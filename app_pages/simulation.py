@@ -15,7 +15,7 @@ import planner
 from app_pages.cache import sim_store, simulate_with_progress
 from app_pages.charts import (MISSED_COLOUR, OK_COLOUR, honest_log_axis, money_axis, share_axis, token_attainment,
                               token_figure)
-from app_pages.widgets import NUMBER_FORMAT, current_plan, placement_json
+from app_pages.widgets import NUMBER_FORMAT, placement_json, plan_page
 
 TITLE = "Simulation"
 #: Share of requests within the SLO at or above which a workload's bar is green.
@@ -27,8 +27,7 @@ RESULT_TABLES = ("summary", "segments", "utilisation", "failures", "costs", "ene
 
 
 def render() -> None:
-    st.header(TITLE)
-    got = current_plan()
+    got = plan_page(TITLE)
     if got is None:
         return
     key, sc, p = got

@@ -136,8 +136,10 @@ def need_scenario() -> tuple[tuple, Any] | None:
     return key, sc
 
 
-def current_plan() -> tuple[tuple, Any, Any] | None:
-    """The current scenario's key, Scenario and Plan, or None after saying why there is none."""
+def plan_page(header: str) -> tuple[tuple, Any, Any] | None:
+    """Open a page about the plan: its header, then the current scenario's key, Scenario and Plan,
+    or None after saying why there is none."""
+    st.header(header)
     got = need_scenario()
     return None if got is None else (*got, plan_of(*got[0]))
 
