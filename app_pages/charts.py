@@ -18,9 +18,13 @@ from plotly.subplots import make_subplots
 #: Colours for "within the objective" and "missed it".
 OK_COLOUR, MISSED_COLOUR = "#2ca02c", "#d62728"
 #: A red horizontal tick marks an objective (an SLO) beside the bars measured against it.
-SLO_MARKER = {"symbol": "line-ew-open", "size": 30, "line": {"width": 3, "color": "red"}}
+#: (`color` as well as `line.color`: Streamlit's theme recolours an open symbol that sets only its line.)
+SLO_MARKER = {"symbol": "line-ew-open", "size": 30, "color": "red", "line": {"width": 3, "color": "red"}}
 #: Above this many decades a log axis is labelled at decades only (1-2-5 steps would crowd it).
 MAX_DECADES_AT_1_2_5 = 3
+#: Room beyond the first and last ticks of a log axis, in decades, so a marker drawn on the last
+#: tick (an SLO of 100 ms) is not cut in half by the plot's edge.
+LOG_AXIS_PAD_DECADES = 0.04
 
 
 def _numbers(values: Iterable) -> list[float]:
@@ -71,7 +75,8 @@ def honest_log_axis(fig: go.Figure, axis: str = "y") -> go.Figure:
         ticks = log_ticks(ticks[0] / 2.01, ticks[0] * 2.01)
     fig.update_layout({layout_axis: {"type": "log", "tickmode": "array", "tickvals": ticks,
                                      "ticktext": [tick_label(t) for t in ticks], "minor": {"showgrid": False},
-                                     "range": [math.log10(ticks[0]), math.log10(ticks[-1])]}})
+                                     "range": [math.log10(ticks[0]) - LOG_AXIS_PAD_DECADES,
+                                               math.log10(ticks[-1]) + LOG_AXIS_PAD_DECADES]}})
     return fig
 
 

@@ -13,8 +13,8 @@ import streamlit as st
 
 import planner
 from app_pages.cache import sim_store, simulate_with_progress
-from app_pages.charts import (MISSED_COLOUR, OK_COLOUR, honest_log_axis, money_axis, share_axis, token_attainment,
-                              token_figure)
+from app_pages.charts import (MISSED_COLOUR, OK_COLOUR, SLO_MARKER, honest_log_axis, money_axis, share_axis,
+                              token_attainment, token_figure)
 from app_pages.widgets import NUMBER_FORMAT, placement_json, plan_page
 
 TITLE = "Simulation"
@@ -74,7 +74,9 @@ def _results(p: Any, r: Any) -> None:
              "Utilisation", "Failures", "Costs", "Planned vs simulated"]
     tabs = dict(zip(names, st.tabs(names)))
     with tabs["Latency"]:
-        st.plotly_chart(honest_log_axis(planner.report.latency_figure(p, r), "y"), key="sim_latency")
+        latency = planner.report.latency_figure(p, r)
+        latency.update_traces(marker_color=SLO_MARKER["color"], selector={"name": "SLO p99"})  # see SLO_MARKER
+        st.plotly_chart(honest_log_axis(latency, "y"), key="sim_latency")
         st.plotly_chart(_cdf_figure(r, s), key="sim_cdf")
     if tokens is not None:
         with tabs["Language models"]:
