@@ -23,7 +23,7 @@ def render() -> None:
     got = plan_page(TITLE)
     if got is None:
         return
-    key, sc, p = got
+    key, _, p = got
     mode = st.radio("Compare", ["The plan against all-edge and all-cloud", "Two scenarios side by side"],
                     horizontal=True, key="compare_mode")
     if mode.startswith("The plan"):

@@ -414,6 +414,19 @@ def test_fast_edits_then_switching_scenario_keep_state_consistent() -> None:
     assert at.session_state["scn"]["raw"]["workloads"]["inspection"]["arrival"]["rate_per_s"] == 800.0
     _load_example(at, "hospital_imaging.yaml")
     assert not at.exception and RATE not in at.session_state
+    # An edit and a switch of example in the same rerun (issue 19's KeyError: the switch's callback
+    # ran first and forgot the edit's widget key). Whichever runs first, nothing raises and the
+    # edit never lands in the other scenario.
+    _load_example(at, "smart_factory.yaml")
+    at.number_input(key=RATE).set_value(999.0)
+    at.selectbox(key="example").set_value("hospital_imaging.yaml").run()
+    assert not at.exception, [e.value for e in at.exception]
+    s = at.session_state["scn"]
+    if s["file"] == "hospital_imaging.yaml":
+        assert "inspection" not in s["raw"]["workloads"] and "Valid:" in _texts(at.success)
+    else:  # the edit came first: the switch waits for the button that warns edits are lost
+        assert s["raw"]["workloads"]["inspection"]["arrival"]["rate_per_s"] == 999.0
+        assert any(b.label.startswith("Load hospital_imaging.yaml") for b in at.button)
     _go(at, "Plan")
     _go(at, "Scenario")
     assert not at.exception
