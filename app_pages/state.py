@@ -80,18 +80,9 @@ def dump(raw: dict) -> str:
 
 
 def file_refs(raw: Any) -> list[str]:
-    """The files a scenario names: trace CSVs and .onnx models of its workloads."""
-    out = []
-    workloads = raw.get("workloads") if isinstance(raw, dict) else None
-    for w in (workloads or {}).values() if isinstance(workloads, dict) else []:
-        if not isinstance(w, dict):
-            continue
-        arrival = w.get("arrival")
-        if isinstance(arrival, dict) and isinstance(arrival.get("file"), str):
-            out.append(arrival["file"])
-        if isinstance(w.get("model"), str) and w["model"].lower().endswith(".onnx"):
-            out.append(w["model"])
-    return out
+    """The files a scenario names (trace CSVs, .onnx models, fleet inventories): what an upload
+    must bring along, and all an example may read beside it."""
+    return planner.referenced_files(raw)
 
 
 def count_nodes(obj: Any, budget: int) -> int:

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import simpy  # noqa: E402
 
+from planner.model.accounting import Tariff
 from planner.sim import (  # noqa: E402
     ArrivalSpec, ComputeSpec, Engine, InferenceSpec, LinkSpec, SimSpec, SiteSpec, Stage, constant, linear,
 )
@@ -43,7 +44,7 @@ def tree_spec(n_agg: int = 5, edges_per_agg: int = 10, rate_per_edge: float = 10
     # cloud pool: batched GPU, 4 ms + 1 ms per extra request in a batch
     compute.append(ComputeSpec("cloud-gpu", "cloud", hardware="l4", pool=True, min_instances=max(1, n_edges // 25),
                                max_instances=max(4, n_edges // 5), cold_start_s=30.0, max_batch=8, max_wait_s=0.002,
-                               service_cv=0.1, usd_per_s=0.8048 / 3600, idle_w=10.8, active_w=72.0))
+                               service_cv=0.1, tariff=Tariff(0.8048, "instances", 10.8, 72.0)))
     cloud_svc = linear(0.004, 0.001)
     for a in range(n_agg):
         agg = f"agg{a}"
@@ -55,8 +56,8 @@ def tree_spec(n_agg: int = 5, edges_per_agg: int = 10, rate_per_edge: float = 10
             sites.append(SiteSpec(edge, "edge"))
             links.append(LinkSpec(edge, agg, 100 * MBPS, 100 * MBPS, rtt_s=0.004, energy_j_per_bit=5e-9))
             compute.append(ComputeSpec(f"{edge}-dev", edge, hardware="jetson-orin-nx-16gb", count=1,
-                                       service_cv=0.2, queue_capacity=100, idle_w=6.25, active_w=25.0,
-                                       usd_per_s=899 / (36 * 30 * 86400)))
+                                       service_cv=0.2, queue_capacity=100,
+                                       tariff=Tariff(899 / (36 * 730), "amortisation", 6.25, 25.0)))
             inference.append(InferenceSpec(f"{edge}-local", edge, ArrivalSpec.poisson(rate_per_edge / 2),
                                            [Stage(f"{edge}-dev", constant(0.020), out_bytes=2000)],
                                            input_bytes=100_000, slo_s=0.100))

@@ -40,6 +40,7 @@ _LAZY = {
     "Baseline": ("planner.compare", "Baseline"),
     "report": ("planner.report", None),
     "MAX_FILE_BYTES": ("planner.scenario", "MAX_FILE_BYTES"),
+    "referenced_files": ("planner.scenario", "referenced_files"),
 }
 
 

@@ -253,7 +253,7 @@ def test_two_models_never_share_a_device():
     engines = {}
     for name, o in p.options.items():
         for r in o.loads:
-            if r.startswith("dev:"):
+            if r.kind == "device":
                 engines.setdefault(r, set()).add(o.engine)
     assert all(len(e) == 1 for e in engines.values())
     hand = {n: {"site": "clinic", "hardware": "jetson-agx-orin-64gb", "precision": "int4"}

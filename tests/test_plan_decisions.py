@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 import planner
 from planner.scenario import parse_scenario
@@ -20,7 +22,13 @@ def plans():
     return {name: planner.plan(planner.load_scenario(f"scenarios/{name}.yaml")) for name in EXAMPLES}
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+# retail_stores is a fleet of 200 stores (400 workload instances): its plan is quick, but the
+# explanations behind table() take minutes until the planner's fleet work (issue 13) lands.
+FLEET_EXAMPLES = {"retail_stores"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in FLEET_EXAMPLES else n
+                                  for n in EXAMPLES])
 def test_every_example_has_a_feasible_explained_plan(plans, name):
     p = plans[name]
     assert p.feasible, (p.conflicts, p.table()[["workload", "violations"]])
@@ -28,7 +36,9 @@ def test_every_example_has_a_feasible_explained_plan(plans, name):
     assert set(t["workload"]) == set(p.scenario.workloads)
     assert t["ok"].all()
     assert (t["reason"].str.len() > 20).all() and (t["binding"] != "").all()
-    assert p.monthly_cost_usd == pytest.approx(t["monthly_cost_usd"].sum(), rel=1e-6)
+    # the plan's bill is its workloads' shares plus pools kept at their minimum that none uses
+    idle = p.resources().query("utilization == 0 and kind == 'pool'")["monthly_cost_usd"].sum()
+    assert p.monthly_cost_usd == pytest.approx(t["monthly_cost_usd"].sum() + idle, rel=1e-6)
     inference = t[t["kind"] == "inference"]
     assert (inference["predicted_p99_ms"] <= inference["slo_p99_ms"].fillna(float("inf"))).all()
 
@@ -48,12 +58,25 @@ def test_llm_goes_to_the_cloud(plans):
     assert t.loc["code-complete", "site"] == "aws-eu-west-1"
 
 
+@pytest.mark.slow
 def test_store_video_is_reduced_at_the_edge(plans):
-    """200 stores' camera streams exceed the broadband uplink: footfall detection runs in the
-    stores, and the explanation names the bandwidth that keeps it off the cloud."""
-    t = plans["retail_stores"].table().set_index("workload")
-    assert t.loc["footfall", "site"] == "stores"
-    assert "bandwidth" in t.loc["footfall", "reason"] or "SLO" in t.loc["footfall", "reason"]
+    """Decided per store: every store whose own uplink cannot carry its cameras' peak video runs
+    footfall detection on its own box, and the explanation names the bandwidth (or the SLO it
+    would break) that keeps it off the cloud; most of the 200 stores are such stores."""
+    p = plans["retail_stores"]
+    sc = p.scenario
+    t = p.table().set_index("workload")
+    uplink_mbps = {link.between[0]: link.up_mbps for link in sc.links}
+    starved = 0
+    for member in sc.fleets["stores"]:
+        w = sc.workloads[f"footfall@{member}"]
+        video_mbps = w.arrival.peak_rate_per_s * w.input_bytes * 8 / 1e6
+        if video_mbps > uplink_mbps[member]:
+            starved += 1
+            assert t.loc[f"footfall@{member}", "site"] == member
+            reason = t.loc[f"footfall@{member}", "reason"]
+            assert "bandwidth" in reason or "SLO" in reason, reason
+    assert starved > 100
 
 
 def test_privacy_site_workloads_never_leave(plans):
@@ -109,6 +132,18 @@ def test_capacity_conflict_is_reported():
     p = planner.plan(sc)
     assert not p.feasible
     assert p.conflicts and any("raspberry-pi-5" in c for c in p.conflicts)
+
+
+def test_a_workload_that_fits_nowhere_leaves_the_rest_placed():
+    data = yaml.safe_load(Path("scenarios/smart_factory.yaml").read_text())
+    data["workloads"]["ppe-detection"]["slo"]["p99_ms"] = 0.1  # no hardware answers in 0.1 ms
+    p = planner.plan(parse_scenario(data, file="partial.yaml"))
+    assert not p.feasible and p.status == "partial"
+    assert set(p.placement) == {"inspection", "retrain"}
+    t = p.table().set_index("workload")
+    assert t.loc["inspection", "ok"] and t.loc["retrain", "ok"] and not t.loc["ppe-detection", "ok"]
+    assert "ppe-detection needs p99 ≤ 0.1 ms" in t.loc["ppe-detection", "reason"]
+    assert p.monthly_cost_usd == pytest.approx(t["monthly_cost_usd"].sum(), rel=1e-6)
 
 
 def test_pareto_front_is_non_dominated():

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import planner
 from planner.plan.assess import assess
+from planner.plan.assess import pool_instances
 from planner.plan.options import LEVELS, LINK_RHO, all_options
 from planner.plan.solver import solve
 from planner.scenario import parse_scenario
@@ -51,16 +52,18 @@ def small_scenarios(draw):
 
 
 def _resource_costs(res, load):
-    """Devices cost their fixed amount once used; pools bill ceil(instance-load) instances, at
-    least their minimum: the cost model the MILP must reproduce exactly."""
+    """A used device group costs all its devices kept a month; pools bill ceil(instance-load)
+    instances, and their minimum whether used or not: the cost model the MILP must reproduce
+    exactly."""
     usd = joules = 0.0
     for r, v in load.items():
         rr = res[r]
         if rr.kind == "device" and v > 0:
-            usd, joules = usd + rr.fixed_usd_per_month, joules + rr.fixed_energy_j_per_month
-        elif rr.kind == "pool" and v > 0:
-            n = max(math.ceil(v - 1e-9), rr.min_units, 1)
-            usd, joules = usd + n * rr.unit_usd_per_month, joules + n * rr.unit_energy_j_per_month
+            b = rr.month_bill(servers=rr.servers)
+            usd, joules = usd + b.total_usd, joules + b.energy_j
+    for r, n in pool_instances(res, load).items():
+        b = res[r].month_bill(servers=n)
+        usd, joules = usd + b.total_usd, joules + b.energy_j
     return usd, joules
 
 
@@ -107,9 +110,9 @@ def test_solver_matches_brute_force(sc):
     sol = solve(res, opts, objective=sc.objective, budget_usd_per_month=sc.budget_usd_per_month)
     value, combo = brute_force(sc)
     if combo is None:
-        assert not sol.chosen, "solver found a placement that brute force says is infeasible"
+        assert sol.unplaced, "solver placed everything where brute force says no placement is feasible"
         return
-    assert sol.chosen, f"solver says {sol.status} ({sol.message}) but brute force found {value}"
+    assert not sol.unplaced, f"solver left out {sol.unplaced} ({sol.message}) but brute force found {value}"
     load: dict[str, float] = {}
     for o in sol.chosen.values():
         for r, v in o.loads.items():
@@ -142,6 +145,9 @@ def test_plan_meets_its_own_constraints(sc):
         assert p.conflicts, "an infeasible plan must say which constraints conflict"
         return
     res, _ = all_options(sc)
-    a = assess(sc, res, p.options)
+    a = assess(res, p.options)
     assert a.feasible, (a.violations, a.plan_violations)
-    assert p.feasible
+    # what could not be placed is listed, each with its reason; the rest is a feasible plan
+    left_out = set(sc.workloads) - set(p.placement)
+    assert p.feasible == (not left_out)
+    assert all(any(c.startswith(f"{w}:") or c.startswith(f"{w} ") for c in p.conflicts) for w in left_out)

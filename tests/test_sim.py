@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
+from planner.model.accounting import Tariff
 from planner.sim import (
     ArrivalSpec, ComputeSpec, Engine, InferenceSpec, LinkSpec, SimSpec, SiteSpec, Stage, constant, linear, run,
 )
@@ -145,12 +146,12 @@ def system_spec(seed: int = 1, horizon: float = 600.0, failures: bool = False, r
     fail = dict(mtbf_s=120.0, mttr_s=10.0) if failures else {}
     compute = [
         ComputeSpec("pool", "cloud", pool=True, min_instances=1, max_instances=6, cold_start_s=20.0, max_batch=4,
-                    max_wait_s=0.003, service_cv=0.2, usd_per_s=1 / 3600),
+                    max_wait_s=0.003, service_cv=0.2, tariff=Tariff(1.0, "instances")),
         ComputeSpec("d1", "e1", count=1, service_cv=0.5, queue_capacity=20, **fail),
         ComputeSpec("d2", "e2", count=2, service_cv=1.0, queue_capacity=50),
     ]
     links = [LinkSpec("e1", "agg", 50 * MBPS, 50 * MBPS, rtt_s=0.004, jitter_s=0.001, **fail),
-             LinkSpec("e2", "agg", 20 * MBPS, 100 * MBPS, rtt_s=0.006, loss=0.001),
+             LinkSpec("e2", "agg", 20 * MBPS, 100 * MBPS, rtt_s=0.006, loss_prob=0.001),
              LinkSpec("agg", "cloud", 500 * MBPS, 500 * MBPS, rtt_s=0.02, egress_b_to_a_usd_per_gb=0.09)]
     inference = [
         InferenceSpec("cam1-local", "e1", ArrivalSpec.poisson(20.0), [Stage("d1", constant(0.03))], slo_s=0.1,
@@ -212,7 +213,7 @@ def test_summary_columns_and_costs():
     # the pool's instance-seconds are billed and shared by the two cloud workloads; egress is paid
     costs = r.costs()
     pool = costs[costs.item == "pool"].iloc[0]
-    assert pool.monthly_usd == pytest.approx(r.compute().set_index("compute").loc["pool", "server_s"] / 3600 * 30 * 24 * 3600 / 300)
+    assert pool.monthly_usd == pytest.approx(r.compute().set_index("compute").loc["pool", "server_s"] / 3600 * 730 * 3600 / 300)  # a 730 h month
     assert costs.category.str.contains("egress").any()
     assert s.monthly_cost_usd.sum() == pytest.approx(r.monthly_cost_usd, rel=1e-9)
     seg = r.segments().set_index("workload")

@@ -8,6 +8,7 @@ import statistics
 
 import pytest
 
+from planner.model.accounting import Tariff
 from planner.sim import (
     ArrivalSpec, ComputeSpec, Engine, FederatedSpec, InferenceSpec, LinkSpec, SimSpec, SiteSpec, Stage, TrainingSpec,
     constant, linear, run,
@@ -103,7 +104,7 @@ def link_spec(times, nbytes, *, rtt_s=0.0, jitter_s=0.0, loss=0.0, Bps=10 * MBPS
     return SimSpec(
         sites=[SiteSpec("a"), SiteSpec("b")],
         compute=[ComputeSpec("g", "b", count=100)],
-        links=[LinkSpec("a", "b", Bps, Bps, rtt_s=rtt_s, jitter_s=jitter_s, loss=loss)],
+        links=[LinkSpec("a", "b", Bps, Bps, rtt_s=rtt_s, jitter_s=jitter_s, loss_prob=loss)],
         inference=[InferenceSpec("w", "a", ArrivalSpec("trace", {"timestamps_s": list(times), "loop": False}),
                                  [Stage("g", constant(0.0), out_bytes=0)], input_bytes=nbytes)],
         horizon_s=100.0)
@@ -196,7 +197,8 @@ def test_pool_scales_up_under_load_and_bills_instance_seconds():
     spec = SimSpec(
         sites=[SiteSpec("c", "cloud")],
         compute=[ComputeSpec("pool", "c", pool=True, min_instances=1, max_instances=20, cold_start_s=10.0,
-                             target_utilization=0.7, scale_interval_s=10.0, usd_per_s=1 / 3600)],
+                             target_utilization=0.7, scale_interval_s=10.0,
+                             tariff=Tariff(1.0, "instances"))],
         inference=[InferenceSpec("w", "c", ArrivalSpec.poisson(200.0), [Stage("pool", constant(0.02))])],
         horizon_s=300.0, seed=1)
     r = run(spec)
@@ -270,8 +272,8 @@ def test_late_requests_counted_apart_from_failures():
 def _job_topology():
     return dict(
         sites=[SiteSpec("edge"), SiteSpec("cloud", "cloud")],
-        compute=[ComputeSpec("jet", "edge", count=2, active_w=25.0, idle_w=6.0, electricity_usd_per_kwh=0.15),
-                 ComputeSpec("gpu", "cloud", pool=True, max_instances=4, cold_start_s=60.0, usd_per_s=1 / 3600)],
+        compute=[ComputeSpec("jet", "edge", count=2, tariff=Tariff(idle_w=6.0, active_w=25.0, electricity_usd_per_kwh=0.15)),
+                 ComputeSpec("gpu", "cloud", pool=True, max_instances=4, cold_start_s=60.0, tariff=Tariff(1.0, "instances"))],
         links=[LinkSpec("edge", "cloud", 100 * MBPS, 1000 * MBPS, rtt_s=0.02, egress_b_to_a_usd_per_gb=0.09)],
     )
 
@@ -290,7 +292,7 @@ def test_training_moves_data_trains_and_deploys():
     assert j.bytes_moved == pytest.approx(1.05e9)
     assert j.run_cost_usd == pytest.approx(660 / 3600 + 0.05 * 0.09, rel=1e-6)
     s = r.summary().set_index("workload").loc["retrain"]
-    assert s.kind == "training" and s.monthly_cost_usd == pytest.approx(j.run_cost_usd * 720, rel=1e-6)
+    assert s.kind == "training" and s.monthly_cost_usd == pytest.approx(j.run_cost_usd * 730, rel=1e-6)  # a 730 h month
 
 
 def test_training_shares_the_link_with_inference():

@@ -15,10 +15,12 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import ScenarioError
+from planner.model.ids import ResourceId
+from planner.model.system import System
 from planner.placement import Choice, parse_placement
 from planner.plan.assess import Assessment, assess
 from planner.plan.explain import diagnose, explain
-from planner.plan.options import Option, Resource, all_options
+from planner.plan.options import Option, all_options
 from planner.plan.solver import solve
 from planner.scenario import Inference, Scenario
 
@@ -36,7 +38,7 @@ class Plan:
     status: str  # optimal | infeasible | evaluated | time_limit
     conflicts: list[str] = field(default_factory=list)
     solve_s: float = 0.0
-    _resources: dict[str, Resource] = field(default_factory=dict, repr=False)
+    system: System | None = field(default=None, repr=False)
     _all_options: dict[str, list[Option]] = field(default_factory=dict, repr=False)
 
     @property
@@ -47,11 +49,24 @@ class Plan:
     def monthly_cost_usd(self) -> float:
         return self.assessment.monthly_cost_usd if self.assessment else math.nan
 
+    @property
+    def warm_instances(self) -> dict[ResourceId, int]:
+        """Instances each cloud pool runs at the planned steady state: a simulation of the plan
+        starts there, warm, rather than at its first cold start."""
+        return dict(self.assessment.instances) if self.assessment else {}
+
+    @property
+    def bill(self):
+        """The plan's `MonthlyBill` (dollars by component, energy)."""
+        from planner.model.accounting import ZERO
+
+        return self.assessment.bill if self.assessment else ZERO
+
     @cached_property
     def explanations(self) -> dict[str, dict[str, Any]]:
         if not self.options:
             return {}
-        return explain(self.scenario, self._resources, self._all_options, self.options)
+        return explain(self.system, self._all_options, self.options)
 
     def table(self) -> pd.DataFrame:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
@@ -60,22 +75,26 @@ class Plan:
                 "next_best_delta_usd", "source", "reason"]
         rows = []
         a = self.assessment
+        cost_usd = a.cost_usd if a else {}
+        why: dict[str, list[str]] = {}
+        for c in self.conflicts:  # each line names its workload first (or a shared limit)
+            why.setdefault(c.split(":", 1)[0].split(" ", 1)[0], []).append(c)
         for name in self.scenario.workloads:
             o = self.options.get(name)
             if o is None or a is None:
-                reason = "; ".join(c for c in self.conflicts if c.startswith(name)) or "; ".join(self.conflicts) or "not placed"
+                reason = "; ".join(why.get(name, [])) or "; ".join(self.conflicts[:3]) or "not placed"
                 rows.append({"workload": name, "kind": self.scenario.workloads[name].kind, "ok": False,
                              "violations": reason, "reason": reason})
                 continue
             ex = self.explanations.get(name, {})
-            compute = next(iter(o.p99_ms_by_level), None) or next((r for r in o.loads if not r.startswith("link")), None)
+            compute = next(iter(o.p99_ms_by_level), None) or next((r for r in o.loads if r.kind != "link"), None)
             rows.append({
                 "workload": name, "kind": o.kind, "site": o.site, "hardware": o.hardware, "precision": o.precision,
                 "split": o.split, "predicted_p99_ms": a.p99_ms[name] if o.kind == "inference" else np.nan, "slo_p99_ms": o.slo_ms,
                 "predicted_ttft_ms": a.ttft_ms.get(name, np.nan), "slo_ttft_ms": o.ttft_slo_ms,
                 "predicted_tpot_ms": a.tpot_ms.get(name, np.nan), "slo_tpot_ms": o.tpot_slo_ms,
-                "monthly_cost_usd": a.cost_usd[name], "utilization": a.utilization.get(compute, np.nan) if compute else np.nan,
-                "ok": not a.violations[name], "violations": "; ".join(a.violations[name]),
+                "monthly_cost_usd": cost_usd[name], "utilization": a.utilization.get(compute, np.nan) if compute else np.nan,
+                "ok": not a.violations[name], "violations": "; ".join(map(str, a.violations[name])),
                 "binding": ex.get("binding", ""), "next_best": ex.get("next_best", ""),
                 "next_best_delta_usd": ex.get("next_best_delta_usd", np.nan), "source": o.source,
                 "reason": ex.get("reason", ""),
@@ -85,12 +104,17 @@ class Plan:
     def resources(self) -> pd.DataFrame:
         """Utilisation of every shared resource the plan uses."""
         a = self.assessment
+        cols = ["resource", "kind", "site", "hardware", "capacity", "utilization", "instances", "monthly_cost_usd"]
         if a is None:
-            return pd.DataFrame(columns=["resource", "kind", "site", "hardware", "capacity", "utilization", "instances"])
-        rows = [{"resource": k, "kind": self._resources[k].kind, "site": self._resources[k].site,
-                 "hardware": self._resources[k].hardware, "capacity": self._resources[k].capacity,
-                 "utilization": u, "instances": a.instances.get(k)} for k, u in sorted(a.utilization.items())]
-        return pd.DataFrame(rows)
+            return pd.DataFrame(columns=cols)
+        from planner.plan.assess import resource_bills
+
+        kept = resource_bills(self.system, a.load, a.instances)
+        rows = [{"resource": str(k), "kind": k.kind, "site": self.system[k].site, "hardware": self.system[k].hardware,
+                 "capacity": self.system[k].capacity, "utilization": a.utilization.get(k, 0.0),
+                 "instances": a.instances.get(k), "monthly_cost_usd": kept[k].total_usd if k in kept else 0.0}
+                for k in sorted(set(a.utilization) | set(a.instances))]
+        return pd.DataFrame(rows, columns=cols)
 
     def to_dict(self) -> dict[str, Any]:
         """The placement as plain data (what `--placement FILE` reads back)."""
@@ -122,23 +146,38 @@ def plan(scenario: Scenario, *, objective: str | None = None, time_limit_s: floa
     import time
 
     t0 = time.perf_counter()
-    res, opts = all_options(scenario)
+    system, opts = all_options(scenario)
     for name, margin in (slo_margin or {}).items():
         for o in opts.get(name, []):
             o.slo_margin = margin
-    sol = solve(res, opts, objective=objective or scenario.objective, budget_usd_per_month=scenario.budget_usd_per_month,
+    sol = solve(system, opts, objective=objective or scenario.objective, budget_usd_per_month=scenario.budget_usd_per_month,
                 weights=_rate_weights(scenario), max_weighted_p99_ms=max_weighted_p99_ms, time_limit_s=time_limit_s)
     elapsed = time.perf_counter() - t0
+    conflicts = _why_left_out(system, opts, sol) if sol.unplaced else []
     if not sol.chosen:
-        return Plan(scenario, {}, {}, None, sol.status, diagnose(scenario, res, opts, sol.message), elapsed, res, opts)
-    a = assess(scenario, res, sol.chosen)
-    return Plan(scenario, {n: _choice(o) for n, o in sol.chosen.items()}, sol.chosen, a, sol.status, [], elapsed, res, opts)
+        return Plan(scenario, {}, {}, None, sol.status, conflicts, elapsed, system, opts)
+    a = assess(system, sol.chosen)
+    return Plan(scenario, {n: _choice(o) for n, o in sol.chosen.items()}, sol.chosen, a, sol.status, conflicts, elapsed,
+                system, opts)
+
+
+def _why_left_out(system: System, opts: dict[str, list[Option]], sol) -> list[str]:
+    """A line per workload the solver left out, each starting `name:` (the diagnosis where it
+    names the workload, else that it fits nowhere beside the rest), then lines on shared limits."""
+    lines = diagnose(system, {w: opts[w] for w in sol.unplaced}, sol.message)
+    left = set(sol.unplaced)
+    mine = [line for line in lines if line.split(":", 1)[0].split(" ", 1)[0] in left]
+    named = {line.split(":", 1)[0].split(" ", 1)[0] for line in mine}
+    mine_set = set(mine)
+    shared = [line for line in lines if line not in mine_set]
+    return mine + [f"{w}: fits nowhere beside the other workloads (shared capacity, bandwidth or budget)"
+                   for w in sol.unplaced if w not in named] + shared
 
 
 def evaluate(scenario: Scenario, placement: Any) -> Plan:
     """The analytical verdict on a placement given by hand: the same numbers the solver optimises."""
     choices = parse_placement(scenario, placement)
-    res, opts = all_options(scenario)
+    system, opts = all_options(scenario)
     chosen: dict[str, Option] = {}
     for name, c in choices.items():
         match = [o for o in opts[name] if (o.site, o.hardware, o.precision, o.split) == (c.site, c.hardware, c.precision, c.split)]
@@ -147,9 +186,9 @@ def evaluate(scenario: Scenario, placement: Any) -> Plan:
                                 + (" (unreachable or unsupported)" if c.split is None else f" split at {c.split}"))
         chosen[name] = match[0]
     missing = [n for n in scenario.workloads if n not in chosen]
-    a = assess(scenario, res, chosen)
+    a = assess(system, chosen)
     conflicts = [f"{n}: not placed" for n in missing]
-    return Plan(scenario, choices, chosen, a, "evaluated", conflicts, 0.0, res, opts)
+    return Plan(scenario, choices, chosen, a, "evaluated", conflicts, 0.0, system, opts)
 
 
 def pareto(scenario: Scenario, points: int = 8) -> pd.DataFrame:

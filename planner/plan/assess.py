@@ -2,137 +2,179 @@
 per workload at that utilisation, monthly cost, and which constraints hold.
 
 The solver and `evaluate()` both end here, so a plan the solver returns and the same placement
-given by hand get the same numbers.
+given by hand get the same numbers. Each step is linear in the number of workloads: loads are
+summed per resource once, and who shares a device is looked up per resource, not per pair.
 """
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from planner.plan.options import LINK_RHO, LEVELS, Option, Resource, route, transfer_ms
+from planner.model.accounting import ZERO, MonthlyBill
+from planner.model.ids import ResourceId
+from planner.model.system import System
+from planner.plan.options import LEVELS, LINK_RHO, Option, levels, transfer_ms
 from planner.plan.queueing import wait_quantile_s
-from planner.scenario import Scenario
+from planner.plan.violations import Violation
 
 MAX_DEVICE_UTILIZATION = max(LEVELS)
 
 
 @dataclass
 class Assessment:
-    """Per workload: the option, its predicted p99, its cost share and what it violates."""
+    """Per workload: its predicted p99, its share of the bill and what it violates; per resource:
+    load, utilisation and (pools) whole instances running."""
 
-    utilization: dict[str, float]
-    instances: dict[str, int]
+    load: dict[ResourceId, float]
+    utilization: dict[ResourceId, float]
+    instances: dict[ResourceId, int]
     p99_ms: dict[str, float]
-    cost_usd: dict[str, float]
-    energy_j: dict[str, float]
-    violations: dict[str, list[str]]
-    monthly_cost_usd: float
-    plan_violations: list[str] = field(default_factory=list)
+    bills: dict[str, MonthlyBill]
+    violations: dict[str, list[Violation]]
+    idle_bill: MonthlyBill = ZERO  # pools kept at their minimum that no workload uses
+    plan_violations: list[Violation] = field(default_factory=list)
     ttft_ms: dict[str, float] = field(default_factory=dict)  # language models: p99 time to first token
     tpot_ms: dict[str, float] = field(default_factory=dict)  # and per output token
+
+    @property
+    def cost_usd(self) -> dict[str, float]:
+        return {n: b.total_usd for n, b in self.bills.items()}
+
+    @property
+    def energy_j(self) -> dict[str, float]:
+        return {n: b.energy_j for n, b in self.bills.items()}
+
+    @property
+    def bill(self) -> MonthlyBill:
+        return sum(self.bills.values(), self.idle_bill)
+
+    @property
+    def monthly_cost_usd(self) -> float:
+        return self.bill.total_usd
 
     @property
     def feasible(self) -> bool:
         return not self.plan_violations and not any(self.violations.values())
 
 
-def assess(sc: Scenario, res: dict[str, Resource], chosen: dict[str, Option]) -> Assessment:
-    """Utilisations, predicted p99 and costs of `chosen` (workload -> option), with violations."""
-    load: dict[str, float] = {}
-    for o in chosen.values():
-        for r, v in o.loads.items():
-            load[r] = load.get(r, 0.0) + v
-    util = {r: v / res[r].capacity for r, v in load.items() if res[r].kind != "pool"}
-    instances = {}  # pools run whole instances at about their target utilisation
+def pool_instances(system: System, load: dict[ResourceId, float]) -> dict[ResourceId, int]:
+    """Whole instances each pool runs: enough for its instance-load, and a pool's minimum kept
+    running whatever the load, counted over its own and its dedicated (language-model) instances."""
+    n: dict[ResourceId, int] = {}
     for r, v in load.items():
-        if res[r].kind == "pool":
-            instances[r] = max(1, math.ceil(v - 1e-9), res[r].min_units) if v > 0 else 0
-            util[r] = v * res[r].levels[0] / instances[r] if v > 0 else 0.0
+        if r.kind == "pool":
+            n[r] = math.ceil(v - 1e-9) if v > 1e-12 else 0
+            n[r] = max(n[r], 1) if v > 0 else 0
+    by_base: dict[ResourceId, int] = defaultdict(int)
+    for r, k in n.items():
+        by_base[r.base] += k
+    for r, res in system.resources.items():
+        if r.kind == "pool" and not r.workload and by_base.get(r, 0) < res.min_instances:
+            n[r] = n.get(r, 0) + res.min_instances - by_base.get(r, 0)
+    return n
 
-    violations: dict[str, list[str]] = {}
+
+def resource_bills(system: System, load: dict[ResourceId, float], instances: dict[ResourceId, int]) -> dict[ResourceId, MonthlyBill]:
+    """What keeping each shared resource costs a month: a used device group its devices, a pool
+    its whole instances (its minimum too when unused)."""
+    out = {}
+    for r, n in instances.items():
+        if n:
+            out[r] = system[r].month_bill(servers=n)
+    for r, v in load.items():
+        if r.kind == "device" and v > 0:
+            out[r] = system[r].month_bill(servers=system[r].servers)
+    return out
+
+
+def assess(system: System, chosen: dict[str, Option]) -> Assessment:
+    """Utilisations, predicted p99 and costs of `chosen` (workload -> option), with violations."""
+    sc = system.scenario
+    load: dict[ResourceId, float] = defaultdict(float)
+    users: dict[ResourceId, list[str]] = defaultdict(list)
+    for name, o in chosen.items():
+        for r, v in o.loads.items():
+            load[r] += v
+            users[r].append(name)
+    instances = pool_instances(system, load)
+    util = {}
+    for r, v in load.items():
+        res = system[r]
+        if r.kind == "pool":
+            util[r] = v * levels(res)[0] / instances[r] if instances.get(r) else 0.0
+        else:
+            util[r] = v / res.capacity
+    engines: dict[ResourceId, set[str]] = {r: {chosen[n].engine for n in names} for r, names in users.items()
+                                           if r.kind == "device"}
+
+    violations: dict[str, list[Violation]] = {}
     p99: dict[str, float] = {}
     ttft: dict[str, float] = {}
     tpot: dict[str, float] = {}
     for name, o in chosen.items():
-        v: list[str] = []
+        v: list[Violation] = []
         if o.infeasible:
             v.append(o.infeasible)
         if o.serving is not None:
-            p99[name], ttft[name], tpot[name] = _llm(res, o, util)
+            p99[name], ttft[name], tpot[name] = o.serving.latencies_ms(min(util.get(o.stages[0][0], 0.0), 0.999))
             for label, got, slo in (("TTFT", ttft[name], o.ttft_slo_ms), ("TPOT", tpot[name], o.tpot_slo_ms)):
                 if slo is not None and got > slo * (1 + 1e-9):
-                    v.append(f"SLO: {label} p99 {_ms(got)} > {slo:g} ms")
+                    v.append(Violation("slo", f"SLO: {label} p99 {_ms(got)} > {slo:g} ms", o.stages[0][0], got, slo))
         else:
-            p99[name] = _p99(sc, res, o, util, load)
+            p99[name] = p99_ms(system, o, util, instances)
         if o.slo_ms is not None and p99[name] > o.slo_ms * (1 + 1e-9):
-            v.append(f"SLO: p99 {_ms(p99[name])} > {o.slo_ms:g} ms")
+            v.append(Violation("slo", f"SLO: p99 {_ms(p99[name])} > {o.slo_ms:g} ms", None, p99[name], o.slo_ms))
         for r in o.loads:
-            rr = res[r]
-            if rr.kind == "device" and util[r] > MAX_DEVICE_UTILIZATION + 1e-9:
-                v.append(f"capacity: {rr.hardware}@{rr.site} at {util[r]:.0%} (limit {MAX_DEVICE_UTILIZATION:.0%})")
-            elif rr.kind == "pool" and load[r] > rr.capacity + 1e-9:
-                v.append(f"capacity: {rr.hardware} pool at {rr.site} needs {load[r]:.1f} instances, max {rr.capacity:g}")
-            elif rr.kind == "link" and util[r] > LINK_RHO + 1e-9:
-                v.append(f"bandwidth: {_link_name(sc, r)} at {util[r]:.0%} (limit {LINK_RHO:.0%})")
-        for r in o.loads:
-            others = sorted({c.engine or "other models" for c in chosen.values() if r in c.loads} - {o.engine or "other models"})
-            if res[r].kind == "device" and others and (o.engine or any(c.engine for c in chosen.values() if r in c.loads)):
-                v.append(f"device: {res[r].hardware}@{res[r].site} also runs {', '.join(others)}; a device serves "
-                         f"one language model (or other models) at a time")
+            res = system[r]
+            if r.kind == "device" and util[r] > MAX_DEVICE_UTILIZATION + 1e-9:
+                v.append(Violation("capacity", f"capacity: {res.label} at {util[r]:.0%} (limit {MAX_DEVICE_UTILIZATION:.0%})",
+                                   r, util[r], MAX_DEVICE_UTILIZATION))
+            elif r.kind == "pool" and load[r] > res.capacity + 1e-9:
+                v.append(Violation("capacity", f"capacity: {res.hardware} pool at {res.site} needs {load[r]:.1f} "
+                                               f"instances, max {res.capacity:g}", r, load[r], res.capacity))
+            elif r.kind == "link" and util[r] > LINK_RHO + 1e-9:
+                v.append(Violation("bandwidth", f"bandwidth: {res.label} at {util[r]:.0%} (limit {LINK_RHO:.0%})",
+                                   r, util[r], LINK_RHO))
+            if r.kind == "device" and len(engines[r]) > 1:
+                others = sorted({e or "other models" for e in engines[r]} - {o.engine or "other models"})
+                v.append(Violation("engine", f"device: {res.label} also runs {', '.join(others)}; a device serves "
+                                             f"one language model (or other models) at a time", r))
         violations[name] = v
 
-    # Costs: each option's variable cost plus a load-weighted share of the fixed costs it uses.
-    cost = {name: o.variable_usd_per_month for name, o in chosen.items()}
-    energy = {name: o.energy_j_per_month for name, o in chosen.items()}
-    for r, total in load.items():
-        rr = res[r]
-        if rr.kind == "link" or total <= 0:
+    # Each option's own bill plus a load-weighted share of what the resources it uses cost to keep.
+    bills = {name: o.bill for name, o in chosen.items()}
+    kept = resource_bills(system, load, instances)
+    idle = ZERO
+    for r, b in kept.items():
+        total = load.get(r, 0.0)
+        if total <= 0:
+            idle += b
             continue
-        usd, joules = rr.cost(total)
-        for name, o in chosen.items():
-            if o.loads.get(r):
-                share = o.loads[r] / total
-                cost[name] += usd * share
-                energy[name] += joules * share
-    total_cost = sum(cost.values())
-    plan_v = []
-    if sc.budget_usd_per_month is not None and total_cost > sc.budget_usd_per_month * (1 + 1e-9):
-        plan_v.append(f"budget: ${total_cost:,.0f}/month > ${sc.budget_usd_per_month:,.0f}")
-    return Assessment(util, instances, p99, cost, energy, violations, total_cost, plan_v, ttft, tpot)
+        for name in users[r]:
+            bills[name] += b * (chosen[name].loads[r] / total)
+    a = Assessment(dict(load), util, instances, p99, bills, violations, idle, [], ttft, tpot)
+    if sc.budget_usd_per_month is not None and a.monthly_cost_usd > sc.budget_usd_per_month * (1 + 1e-9):
+        a.plan_violations.append(Violation("budget", f"budget: ${a.monthly_cost_usd:,.0f}/month > "
+                                                     f"${sc.budget_usd_per_month:,.0f}", None, a.monthly_cost_usd,
+                                           sc.budget_usd_per_month))
+    return a
 
 
-def _llm(res: dict[str, Resource], o: Option, util: dict[str, float]) -> tuple[float, float, float]:
-    """A language model's p99 end to end, TTFT and TPOT with its servers at their actual
-    utilisation (the share of capacity every workload on them uses)."""
-    r = o.stages[0][0]
-    return o.serving.latencies_ms(min(util.get(r, 0.0), 0.999))
-
-
-def _p99(sc: Scenario, res: dict[str, Resource], o: Option, util: dict[str, float], load: dict[str, float]) -> float:
+def p99_ms(system: System, o: Option, util: Mapping[ResourceId, float], instances: Mapping[ResourceId, int]) -> float:
     """p99 at the actual utilisation of the device group or pool and links."""
     if o.kind != "inference" or not o.p99_ms_by_level:
         return o.p99_alone_ms
-    w = sc.workloads[o.workload]
-    link_rho = {r: u for r, u in util.items() if res[r].kind == "link"}
-    up, down = route(sc, w.source, o.site), route(sc, o.site, w.source)
-    net = transfer_ms(sc, res, up, o.detail["input_bytes"], link_rho=link_rho) + \
-        transfer_ms(sc, res, down, o.detail["output_bytes"], link_rho=link_rho)
+    w = system.scenario.workloads[o.workload]
+    up, down = system.route(w.source, o.site), system.route(o.site, w.source)
+    net = transfer_ms(system, up, o.input_bytes, link_rho=util) + transfer_ms(system, down, o.output_bytes, link_rho=util)
     wait_ms = 0.0  # the sum of each stage's p99 wait: an upper bound on the p99 of their sum
     for r, service_s in o.stages:
-        rr = res[r]
-        if rr.kind == "pool":
-            servers = max(1, math.ceil(load[r] - 1e-9), rr.min_units)
-            u = min(load[r] * rr.levels[0] / servers, 0.999)
-        else:
-            servers, u = rr.servers, util[r]
-        wait_ms += 1000 * wait_quantile_s(servers, u, service_s, 0.99, rr.service_cv)
+        res = system[r]
+        servers = max(1, instances.get(r, 0)) if r.kind == "pool" else res.servers
+        wait_ms += 1000 * wait_quantile_s(servers, min(util[r], 0.999), service_s, 0.99, res.service_cv)
     return net + o.compute_ms + wait_ms
-
-
-def _link_name(sc: Scenario, key: str) -> str:
-    _, i, d = key.split(":")
-    a, b = sc.links[int(i)].between
-    return f"{a}→{b}" if d == "up" else f"{b}→{a}"
 
 
 def _ms(x: float) -> str:

@@ -4,47 +4,43 @@ from __future__ import annotations
 
 import math
 
+from planner.model.system import System
 from planner.plan.assess import assess
-from planner.plan.options import Option, Resource
-from planner.scenario import Scenario
+from planner.plan.trial import Baseline
+from planner.plan.options import Option, levels
+from planner.plan.violations import ROOT_CAUSE_ORDER, Violation, join, root_cause
+from planner.units import J_PER_KWH
 
 
-def _objective_value(sc: Scenario, o: Option, cost: float) -> float:
-    if sc.objective == "latency":
-        return o.p99_alone_ms
-    if sc.objective == "energy":
-        return o.energy_j_per_month
-    return cost
-
-
-def explain(sc: Scenario, res: dict[str, Resource], options: dict[str, list[Option]],
+def explain(system: System, options: dict[str, list[Option]],
             chosen: dict[str, Option]) -> dict[str, dict[str, object]]:
     """Per workload: `reason` (one sentence), `binding`, `next_best`, `next_best_delta_usd`, `lost_because`."""
-    base = assess(sc, res, chosen)
+    sc = system.scenario
+    base = assess(system, chosen)
+    index = Baseline(system, chosen, base)
+    cost_usd = base.cost_usd
     out: dict[str, dict[str, object]] = {}
     for name, o in chosen.items():
-        alts: list[tuple[float, Option, str, float]] = []  # (rank, option, why it lost, cost delta)
+        alts: list[tuple[float, Option, str, float, Violation | None]] = []  # (rank, option, why it lost, cost delta, root cause)
         seen = {o.key()}
         for a in options.get(name, []):
             if a.key() in seen:
                 continue
             seen.add(a.key())
-            trial = assess(sc, res, {**chosen, name: a})
-            delta = trial.monthly_cost_usd - base.monthly_cost_usd
-            why = a.infeasible or "; ".join(
-                {v.split(":")[0]: v for w in trial.violations.values() for v in w}.values()
-            ) or "; ".join(trial.plan_violations)
+            trial = index.trial(name, a)
+            delta = trial.delta_usd
+            found = [a.infeasible] if a.infeasible else trial.violations
+            cause = root_cause(found)
+            why = join(found)
+            if why and not a.infeasible and not trial.own:
+                why = f"others: {why}"  # the alternative itself would do, but it breaks something for the rest
             if not why:
-                if sc.objective == "cost":
-                    why = f"costs ${delta:+,.0f}/month more" if delta > 0.5 else "no cheaper (tie); chosen is faster"
-                else:
-                    why = f"worse {sc.objective}: p99 {trial.p99_ms[name]:,.1f} ms vs {base.p99_ms[name]:,.1f} ms" \
-                        if sc.objective == "latency" else f"uses more energy (${delta:+,.0f}/month)"
+                why = _compare(sc.objective, trial, base.p99_ms[name], o, delta)
                 rank = 0.0 + max(delta, 0) / 1e6
             else:
                 rank = 1.0 if not a.infeasible else 2.0
-                rank += (trial.p99_ms.get(name, math.inf) if math.isfinite(trial.p99_ms.get(name, math.inf)) else 1e9) / 1e12
-            alts.append((rank, a, why, delta))
+                rank += (trial.p99_ms if math.isfinite(trial.p99_ms) else 1e9) / 1e12
+            alts.append((rank, a, why, delta, cause))
         # Architects ask "why not there?": other sites and hardware before other precisions.
         alts.sort(key=lambda t: (t[0], (t[1].site, t[1].hardware) == (o.site, o.hardware), t[3]))
         binding = _binding(sc, o, alts, base, name)
@@ -52,19 +48,22 @@ def explain(sc: Scenario, res: dict[str, Resource], options: dict[str, list[Opti
         p99 = base.p99_ms[name]
         slo = f" (SLO {o.slo_ms:g} ms)" if o.slo_ms else ""
         if o.kind == "inference":
-            head = f"{o.label}: p99 {p99:,.1f} ms{slo}, ${base.cost_usd[name]:,.0f}/month"
+            head = f"{o.label}: p99 {p99:,.1f} ms{slo}, ${cost_usd[name]:,.0f}/month"
         elif o.kind == "training":
-            head = f"{o.label}: job {o.detail.get('job_h', 0):.1f} h, ${base.cost_usd[name]:,.0f}/month"
+            head = f"{o.label}: job {o.detail.get('job_h', 0):.1f} h, ${cost_usd[name]:,.0f}/month"
         else:
-            head = f"aggregate at {o.site}, train at {o.precision}: {o.p99_alone_ms / 3.6e6:.2f} h per run, ${base.cost_usd[name]:,.0f}/month"
+            head = f"aggregate at {o.site}, train at {o.precision}: {o.p99_alone_ms / 3.6e6:.2f} h per run, ${cost_usd[name]:,.0f}/month"
         reason = f"{head}; binding: {binding}"
-        barred = sorted({a.site for a in options.get(name, []) if a.infeasible.startswith("privacy")})
+        if base.violations[name]:  # a placement given by hand may break its own constraints
+            reason += f"; breaks: {join(base.violations[name])}"
+        barred = sorted({a.site for a in options.get(name, []) if a.infeasible and a.infeasible.kind == "privacy"})
         if barred and not binding.startswith("privacy"):
             reason += f"; privacy '{sc.workloads[name].privacy}' rules out {', '.join(barred)}"
         if nb:
-            reason += f"; next best {nb[1].label} lost: {nb[2]}"
+            wins = nb[0] == 0.0 and nb[3] < -max(TIE_USD, TIE_SHARE * o.bill.total_usd)
+            reason += f"; next best {nb[1].label} {'would win' if wins else 'lost'}: {nb[2]}"
             elsewhere = next((t for t in alts if t[1].site != o.site), None)
-            if elsewhere and elsewhere is not nb and not elsewhere[1].infeasible.startswith("privacy"):
+            if elsewhere and elsewhere is not nb and not (elsewhere[4] and elsewhere[4].kind == "privacy"):
                 reason += f"; best at another site, {elsewhere[1].label}, lost: {elsewhere[2]}"
         out[name] = {
             "reason": reason,
@@ -76,24 +75,51 @@ def explain(sc: Scenario, res: dict[str, Resource], options: dict[str, list[Opti
     return out
 
 
-def _binding(sc: Scenario, o: Option, alts: list, base, name: str) -> str:
-    """The constraint that kept the workload from something cheaper (or better by the objective)."""
-    cheaper = [(a, why) for _, a, why, delta in alts if delta < -0.5]
+#: Below this a cost difference is a tie: a dollar a month, or 0.5% of the chosen option's own cost.
+TIE_USD = 1.0
+TIE_SHARE = 0.005
+
+
+def _compare(objective: str, trial, p99_chosen_ms: float, o: Option, delta_usd: float) -> str:
+    """Why a feasible alternative lost (or, for a placement given by hand, why it would win), on
+    the workload's own p99 and the plan's bill; a cost difference below the stated threshold is a tie."""
+    tie = max(TIE_USD, TIE_SHARE * o.bill.total_usd)
+    if o.kind == "inference":
+        p99 = f"p99 {trial.p99_ms:,.1f} ms vs {p99_chosen_ms:,.1f} ms"
+    else:
+        p99 = f"a run takes {trial.p99_ms / 3.6e6:,.2f} h vs {p99_chosen_ms / 3.6e6:,.2f} h"
+    faster = trial.p99_ms < p99_chosen_ms - 1e-6
+    if objective == "latency":
+        return f"better latency: {p99}" if faster else f"worse latency: {p99}"
+    if objective == "energy":
+        kwh = trial.delta.energy_j / J_PER_KWH
+        return f"uses {kwh:+,.1f} kWh/month more energy" if kwh > 0 else f"saves {-kwh:,.1f} kWh/month"
+    if delta_usd > tie:
+        return f"costs ${delta_usd:+,.0f}/month more"
+    if delta_usd < -tie:
+        return f"would save ${-delta_usd:,.0f}/month ({p99})"
+    lead = f"same cost (within ${tie:,.0f}/month)"
+    return f"{lead}; it is faster ({p99})" if faster else f"{lead}; chosen is as fast or faster ({p99})"
+
+
+def _binding(sc, o: Option, alts: list, base, name: str) -> str:
+    """The constraint that kept the workload from something cheaper (or better by the objective):
+    the root cause among the cheaper options' violations."""
+    tie = max(TIE_USD, TIE_SHARE * o.bill.total_usd)
+    cheaper = [(a, why, cause) for _, a, why, delta, cause in alts if delta < -tie]
     if not cheaper:
         return f"{sc.objective} (the best option that meets every constraint)"
-    kinds = [why.split(":")[0].split(" ")[0] for _, why in cheaper]
-    # Root causes first: an overloaded device also misses its SLO, but capacity is why.
-    for k, label in (("privacy", "privacy"), ("needs", "memory"), ("takes", "deadline"), ("capacity", "capacity"),
-                     ("bandwidth", "bandwidth"), ("SLO", "latency SLO"), ("budget", "budget")):
-        hit = next(((a, why) for a, why in cheaper if why.startswith(k) or f"; {k}" in why), None)
-        if hit:
-            return f"{label} (cheaper {hit[0].label} is out: {hit[1]})"
-    a, why = cheaper[0]
+    ruled = [t for t in cheaper if t[2] is not None]
+    if ruled:
+        a, why, cause = min(ruled, key=lambda t: ROOT_CAUSE_ORDER.index(t[2].kind))
+        return f"{cause.label} (cheaper {a.label} is out: {why})"
+    a, why, _ = cheaper[0]
     return f"{why} ({a.label})"
 
 
-def diagnose(sc: Scenario, res: dict[str, Resource], options: dict[str, list[Option]], message: str) -> list[str]:
+def diagnose(system: System, options: dict[str, list[Option]], message: str) -> list[str]:
     """Which constraints conflict when no placement is feasible, with the gap."""
+    sc = system.scenario
     out = []
     for name, opts in options.items():
         live = [o for o in opts if not o.infeasible]
@@ -102,7 +128,7 @@ def diagnose(sc: Scenario, res: dict[str, Resource], options: dict[str, list[Opt
             out.append(f"{name}: no site with compute it may use")
             continue
         if not live:
-            reasons = sorted({o.infeasible.split(":")[0] for o in opts})
+            reasons = sorted({o.infeasible.kind for o in opts})
             out.append(f"{name}: every option is ruled out ({'; '.join(o.infeasible for o in opts[:3])}{' ...' if len(opts) > 3 else ''})"
                        if len(reasons) > 1 else f"{name}: {opts[0].infeasible}")
             continue
@@ -116,11 +142,11 @@ def diagnose(sc: Scenario, res: dict[str, Resource], options: dict[str, list[Opt
         # A workload whose every option, alone on the infrastructure, overloads something.
         for name, opts in options.items():
             live = [o for o in opts if not o.infeasible]
-            alone = [(o, assess(sc, res, {name: o}).violations[name]) for o in live]
+            alone = [(o, assess(system, {name: o}).violations[name]) for o in live]
             if alone and all(v for _, v in alone):
                 best = sorted(alone, key=lambda t: len(t[1]))[:2]
                 out.append(f"{name}: every option overloads a resource even alone, e.g. "
-                           + "; ".join(f"{o.label}: {', '.join(v)}" for o, v in best))
+                           + "; ".join(f"{o.label}: {', '.join(map(str, v))}" for o, v in best))
     if not out:
         # Each workload alone is fine: resources or the budget conflict. Find forced overloads.
         forced: dict[str, float] = {}
@@ -130,8 +156,8 @@ def diagnose(sc: Scenario, res: dict[str, Resource], options: dict[str, list[Opt
             for r in common:
                 forced[r] = forced.get(r, 0.0) + min(o.loads[r] for o in live)
         for r, need in forced.items():
-            rr = res[r]
-            cap = rr.capacity * (max(rr.levels))
+            rr = system[r]
+            cap = rr.capacity * max(levels(rr))
             if need > cap:
                 out.append(f"{rr.kind} {rr.hardware}@{rr.site}: the workloads that can only run there need {need:,.2f} "
                            f"of {cap:,.2f} available ({need / cap:.0%})")

@@ -8,21 +8,27 @@ Constraints:
 - one option per workload;
 - a device group's load <= devices x its chosen level; an option on the group needs a level at
   which it still meets its SLO (so p99 predictions stay valid whatever else shares the group);
-- a pool runs whole instances (an integer, up to max_instances, at least its minimum once used)
-  enough for its instance-loads, billed per instance; a link direction's Mbps <= LINK_RHO x capacity;
+- a pool runs whole instances (an integer, up to max_instances) enough for its instance-loads,
+  billed per instance; its minimum is kept running whether used or not, counted over its own
+  instances and those dedicated to language models; a link direction's Mbps <= LINK_RHO x capacity;
 - monthly cost <= budget; optionally the rate-weighted p99 <= a bound (the Pareto front).
-Objective: monthly cost, rate-weighted p99, or energy; ties broken towards lower cost.
+Objective: one of `objectives.OBJECTIVES` (monthly cost, rate-weighted p99, energy), each with its tie-break.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
-from planner.plan.options import LINK_RHO, Option, Resource
+from planner.errors import PlannerError
+from planner.model.accounting import MonthlyBill
+from planner.model.ids import ResourceId
+from planner.model.system import System
+from planner.plan.objectives import OBJECTIVES
+from planner.plan.options import LINK_RHO, Option, levels
 
 
 
@@ -32,13 +38,14 @@ class Solution:
 
     status: str  # optimal | infeasible | time_limit | error
     chosen: dict[str, Option]
-    levels: dict[str, float]
+    levels: dict[ResourceId, float]
     objective: float
     message: str = ""
+    unplaced: list[str] = field(default_factory=list)  # workloads left out: no option, or none fits beside the rest
 
 
 def solve(
-    resources: dict[str, Resource],
+    system: System,
     options: dict[str, list[Option]],
     *,
     objective: str = "cost",
@@ -47,26 +54,30 @@ def solve(
     max_weighted_p99_ms: float | None = None,
     time_limit_s: float = 60.0,
 ) -> Solution:
-    """Choose one feasible option per workload. `weights` (workload -> share) weight each p99 in
-    the latency objective and in `max_weighted_p99_ms`."""
+    """Choose one feasible option per workload, placing all it can: a workload with no feasible
+    option, or none that fits beside the others, is left out (`Solution.unplaced`) rather than
+    making the whole plan infeasible. `weights` (workload -> share) weight each p99 in the latency
+    objective and in `max_weighted_p99_ms`."""
     weights = weights or {}
-    cand = {w: [o for o in os_ if not o.infeasible and _slo_possible(o, resources)] for w, os_ in options.items()}
+    cand = {w: [o for o in os_ if not o.infeasible and _slo_possible(o)] for w, os_ in options.items()}
     empty = [w for w, os_ in cand.items() if not os_]
-    if empty:
-        return Solution("infeasible", {}, {}, math.nan, f"no feasible option for {', '.join(empty)}")
+    cand = {w: os_ for w, os_ in cand.items() if os_}
+    if not cand:
+        return Solution("infeasible", {}, {}, math.nan, f"no feasible option for {', '.join(empty)}", empty)
 
     # Variable layout: options, then fixed-cost indicators, then levels.
     flat: list[Option] = [o for w in cand for o in cand[w]]
     n_x = len(flat)
     used = sorted({r for o in flat for r in o.loads})
-    groups = [r for r in used if resources[r].kind == "device"]
-    pools = [r for r in used if resources[r].kind == "pool"]
-    fixed = groups + [r for r in pools if resources[r].min_units > 0]
-    y_index = {r: n_x + i for i, r in enumerate(fixed)}
-    z_index: dict[tuple[str, float], int] = {}
-    nxt = n_x + len(fixed)
+    groups = [r for r in used if r.kind == "device"]
+    # every pool with a minimum runs it whatever is placed; pools anything may use scale with load
+    kept = {r for r, res in system.resources.items() if r.kind == "pool" and not r.workload and res.min_instances > 0}
+    pools = sorted({r for r in used if r.kind == "pool"} | kept)
+    y_index = {r: n_x + i for i, r in enumerate(groups)}
+    z_index: dict[tuple[ResourceId, float], int] = {}
+    nxt = n_x + len(groups)
     for g in groups:
-        for u in resources[g].levels:
+        for u in levels(system[g]):
             z_index[g, u] = nxt
             nxt += 1
     n_index = {r: nxt + i for i, r in enumerate(pools)}  # whole instances running in each pool
@@ -76,7 +87,7 @@ def solve(
     kinds: dict[str, dict[str, list[int]]] = {}
     for j, o in enumerate(flat):
         for r in o.loads:
-            if resources[r].kind == "device":
+            if r.kind == "device":
                 kinds.setdefault(r, {}).setdefault(o.engine, []).append(j)
     e_index: dict[tuple[str, str], int] = {}
     for r, by_kind in kinds.items():
@@ -84,10 +95,12 @@ def solve(
             for k in by_kind:
                 e_index[r, k] = nxt
                 nxt += 1
+    u_index = {w: nxt + i for i, w in enumerate(cand)}  # 1 = the workload is left out
+    nxt += len(cand)
     n = nxt
     upper = np.ones(n)
     for r, k in n_index.items():
-        upper[k] = resources[r].capacity
+        upper[k] = system[r].capacity
 
     rows: list[int] = []
     cols: list[int] = []
@@ -104,10 +117,10 @@ def solve(
         lo.append(lb)
         hi.append(ub)
 
-    # One option per workload.
+    # One option per workload, or none (left out, at a penalty above any placement's objective).
     i = 0
     for w in cand:
-        add_row([(i + k, 1.0) for k in range(len(cand[w]))], 1.0, 1.0)
+        add_row([(i + k, 1.0) for k in range(len(cand[w]))] + [(u_index[w], 1.0)], 1.0, 1.0)
         i += len(cand[w])
 
     by_resource: dict[str, list[tuple[int, float]]] = {}
@@ -116,23 +129,27 @@ def solve(
             by_resource.setdefault(r, []).append((j, load))
 
     for r, entries in by_resource.items():
-        res = resources[r]
-        if res.kind == "device":
+        res = system[r]
+        if r.kind == "device":
             # load - capacity * sum(level * z) <= 0; sum z == y
-            add_row(entries + [(z_index[r, u], -res.capacity * u) for u in res.levels], -np.inf, 0.0)
-            add_row([(z_index[r, u], 1.0) for u in res.levels] + [(y_index[r], -1.0)], 0.0, 0.0)
+            add_row(entries + [(z_index[r, u], -res.capacity * u) for u in levels(res)], -np.inf, 0.0)
+            add_row([(z_index[r, u], 1.0) for u in levels(res)] + [(y_index[r], -1.0)], 0.0, 0.0)
             for j, _ in entries:
                 top = flat[j].max_level(r)
-                ok = [(z_index[r, u], -1.0) for u in res.levels if u <= top + 1e-12]
+                ok = [(z_index[r, u], -1.0) for u in levels(res) if u <= top + 1e-12]
                 add_row([(j, 1.0)] + ok, -np.inf, 0.0)
-        elif res.kind == "pool":
+        elif r.kind == "pool":
             add_row(entries + [(n_index[r], -1.0)], -np.inf, 0.0)  # instance-loads <= whole instances
-            if r in y_index:  # once used, the pool keeps its minimum running
-                for j, _ in entries:
-                    add_row([(j, 1.0), (y_index[r], -1.0)], -np.inf, 0.0)
-                add_row([(n_index[r], 1.0), (y_index[r], -float(res.min_units))], 0.0, np.inf)
         else:  # link direction
             add_row(entries, -np.inf, LINK_RHO * res.capacity)
+    bases: dict[ResourceId, list[int]] = {}
+    for p, k in n_index.items():
+        bases.setdefault(p.base, []).append(k)
+    for r in kept:  # the minimum, over the pool's own instances and its dedicated ones
+        add_row([(k, 1.0) for k in bases[r]], float(system[r].min_instances), np.inf)
+    for b, ks in bases.items():  # the instances of a pool, its own and dedicated, share its maximum
+        if len(ks) > 1:
+            add_row([(k, 1.0) for k in ks], -np.inf, system[b].capacity)
 
     for r, by_kind in kinds.items():
         if len(by_kind) > 1:
@@ -141,13 +158,19 @@ def solve(
                     add_row([(j, 1.0), (e_index[r, k], -1.0)], -np.inf, 0.0)
             add_row([(e_index[r, k], 1.0) for k in by_kind], -np.inf, 1.0)
 
-    cost = np.zeros(n)
+    if objective not in OBJECTIVES:
+        raise PlannerError(f"unknown objective '{objective}': one of {', '.join(OBJECTIVES)}")
+    score = OBJECTIVES[objective]
+    bills: dict[int, MonthlyBill] = {}  # the bill of each column: an option's own, a used device group's, an instance's
     for j, o in enumerate(flat):
-        cost[j] = o.variable_usd_per_month
-    for r, k in y_index.items():
-        cost[k] = resources[r].fixed_usd_per_month
-    for r, k in n_index.items():
-        cost[k] = resources[r].unit_usd_per_month
+        bills[j] = o.bill
+    for r, k in y_index.items():  # a used device group keeps all its devices
+        bills[k] = system[r].month_bill(servers=system[r].servers)
+    for r, k in n_index.items():  # per instance running all month
+        bills[k] = system[r].month_bill(servers=1)
+    cost = np.zeros(n)
+    for k, b in bills.items():
+        cost[k] = b.total_usd
     if budget_usd_per_month is not None:
         add_row([(k, cost[k]) for k in range(n) if cost[k]], -np.inf, budget_usd_per_month)
     p99 = np.zeros(n)
@@ -155,45 +178,40 @@ def solve(
         p99[j] = weights.get(o.workload, 0.0) * o.p99_alone_ms
     if max_weighted_p99_ms is not None:
         add_row([(j, p99[j]) for j in range(n_x) if p99[j]], -np.inf, max_weighted_p99_ms)
-
-    if objective == "cost":
-        c = cost + 1e-6 * p99  # ties: the faster option
-    elif objective == "latency":
-        c = p99 + 1e-6 * cost
-    elif objective == "energy":
-        c = np.zeros(n)
-        for j, o in enumerate(flat):
-            c[j] = o.energy_j_per_month / 3.6e6  # kWh per month
-        for r, k in y_index.items():
-            c[k] = resources[r].fixed_energy_j_per_month / 3.6e6
-        for r, k in n_index.items():
-            c[k] = resources[r].unit_energy_j_per_month / 3.6e6
-        c = c + 1e-6 * cost
-    else:
-        raise ValueError(f"unknown objective '{objective}'")
+    c = np.zeros(n)
+    for k, b in bills.items():
+        c[k] = score(b, p99[k])
+    penalty = 2.0 * float(np.abs(c) @ upper) + 1.0
+    for k in u_index.values():
+        c[k] = penalty
 
     a = coo_matrix((vals, (rows, cols)), shape=(len(lo), n)).tocsr()
-    res = milp(
+    result = milp(
         c,
         constraints=LinearConstraint(a, np.array(lo), np.array(hi)),
         integrality=np.ones(n),
         bounds=Bounds(np.zeros(n), upper),
         options={"time_limit": time_limit_s, "presolve": True, "mip_rel_gap": 1e-6},
     )
-    if res.x is None:
-        status = {2: "infeasible", 1: "time_limit"}.get(res.status, "error")
-        return Solution(status, {}, {}, math.nan, res.message)
-    x = res.x
+    if result.x is None:
+        status = {2: "infeasible", 1: "time_limit"}.get(result.status, "error")
+        return Solution(status, {}, {}, math.nan, result.message, empty + list(cand))
+    x = result.x
     chosen: dict[str, Option] = {}
+    left_out = list(empty)
     j = 0
     for w in cand:
-        k = int(np.argmax(x[j : j + len(cand[w])]))
-        chosen[w] = cand[w][k]
+        if x[u_index[w]] > 0.5:
+            left_out.append(w)
+        else:
+            chosen[w] = cand[w][int(np.argmax(x[j : j + len(cand[w])]))]
         j += len(cand[w])
-    levels = {g: u for (g, u), k in z_index.items() if x[k] > 0.5}
-    return Solution("optimal" if res.status == 0 else "time_limit", chosen, levels, float(res.fun))
+    chosen_levels = {g: u for (g, u), k in z_index.items() if x[k] > 0.5}
+    status = ("optimal" if result.status == 0 else "time_limit") if not left_out else "partial"
+    value = float(result.fun) - penalty * sum(x[k] > 0.5 for k in u_index.values())
+    return Solution(status, chosen, chosen_levels, value, result.message, left_out)
 
 
-def _slo_possible(o: Option, resources: dict[str, Resource]) -> bool:
+def _slo_possible(o: Option) -> bool:
     """An option whose compute resource has no level meeting its SLO can never be chosen."""
     return all(o.max_level(r) > 0 for r in o.p99_ms_by_level)

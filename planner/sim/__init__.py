@@ -35,8 +35,10 @@ def simulate(scenario: Any, placement: Any, seed: int | None = 0, *, trace_path:
 
     `seed` None uses the scenario's seed. `trace_path` with `trace_sample` > 0 writes that
     share of requests to a Parquet trace. `progress(fraction)` is called as the run advances.
-    Other options go to `adapter.build_spec` (e.g. `warmup_s`, `retries`, `bins`).
-    Monthly costs extrapolate the horizon's accounted cost to 30 days (jobs: per run).
+    Other options go to `adapter.build_spec` (e.g. `warmup_s`, `retries`, `bins`, and
+    `warm_instances`: pool -> instances running at time 0, by default a Plan's own).
+    Monthly costs extrapolate the horizon's use to a 730 h month by `planner.model.accounting.bill`
+    (jobs: per run, times runs a month).
     """
     from planner.sim.adapter import build_spec
 

@@ -5,7 +5,7 @@ A `Group` holds one `Lane` per workload (or job) it serves: the lane is that wor
 queue and knows its service times. A free server takes the lane whose head has waited longest
 and forms a batch from it: at once when `max_batch` requests are waiting, else when the head
 has waited `max_wait_s` (a single timer per group). Service time of a batch of b is the lane's
-``service_time_s(b)``, drawn from a gamma distribution with coefficient of variation
+``service_time_s(b)``, drawn from a lognormal distribution (exponential at CV 1) with coefficient of variation
 `service_cv` around it (0 = deterministic, 1 = exponential).
 """
 from __future__ import annotations

@@ -133,11 +133,11 @@ class Engine:
                 lane = next((ln for ln in group.lanes if ln.is_llm and st.llm.engine and ln.llm.engine == st.llm.engine),
                             None)
                 if lane is None:
-                    lane = LlmLane(group, w.name, st.llm, stream_rng(spec.seed, f"tokens/{w.name}"), w.active_w)
+                    lane = LlmLane(group, w.name, st.llm, stream_rng(spec.seed, f"tokens/{w.name}"))
                     group.lanes.append(lane)
                 lane.add_user(w.name, st.llm)
             else:
-                lane = group.lane(w.name, st.service_time_s, active_w=w.active_w)
+                lane = group.lane(w.name, st.service_time_s)
             steps.append(lane)
             flow.lanes.append(lane)
             loc, nbytes = group.site, float(st.out_bytes)

@@ -20,7 +20,9 @@ import simpy
 
 from planner.sim.compute import Group, Pool
 from planner.sim.network import Topology, Transfer
-from planner.sim.spec import MONTH_S, FederatedSpec, TrainingSpec
+from planner.model.accounting import MonthlyBill, Usage, bill
+from planner.sim.spec import FederatedSpec, TrainingSpec
+from planner.units import SECONDS_PER_MONTH
 
 
 #: A job's work on a shared device is queued in at most this many steps.
@@ -86,7 +88,7 @@ class JobStats:
         return self.completed_cost_usd / self.completed if self.completed else self.predicted_run_usd
 
     def monthly_cost_usd(self) -> float:
-        return self.run_cost_usd() * MONTH_S / self.every_s
+        return self.run_cost_usd() * SECONDS_PER_MONTH / self.every_s
 
     def __repr__(self) -> str:
         return f"JobStats({self.name!r}, {self.kind}, started={self.started}, completed={self.completed}, failed={sum(self.failed.values())})"
@@ -149,28 +151,26 @@ class _JobBase:
         for item in batch:
             item.done(dur_s)
 
+    def _account(self, b: MonthlyBill) -> None:
+        self.stats.energy_j += b.energy_j
+        self.stats.compute_usd += b.total_usd
+        self._run_cost += b.total_usd
+
     def _account_device(self, group: Group, duration_s: float) -> None:
-        j = group.spec.active_w * duration_s
-        self.stats.energy_j += j
-        usd = j / 3.6e6 * group.spec.electricity_usd_per_kwh
-        self.stats.compute_usd += usd
-        self._run_cost += usd
+        # the device's idle power is the group's to pay; the job adds its active surplus
+        self._account(_raw_bill(group, duration_s))
 
     def _dedicated(self, pool: Pool, duration_s: float):
         t0 = self.env.now
         yield self.env.timeout(pool.spec.cold_start_s + duration_s)
         held = self.env.now - t0
         self.stats.instance_s += held
-        usd = held * pool.spec.usd_per_s
-        self.stats.compute_usd += usd
-        self.stats.energy_j += pool.spec.active_w * duration_s + pool.spec.idle_w * pool.spec.cold_start_s
-        self._run_cost += usd
+        self._account(_raw_bill(pool, duration_s, held))
 
     def predict_compute_usd(self, compute: str, duration_s: float) -> float:
         g = self.groups[compute]
-        if isinstance(g, Pool):
-            return (g.spec.cold_start_s + duration_s) * g.spec.usd_per_s
-        return g.spec.active_w * duration_s / 3.6e6 * g.spec.electricity_usd_per_kwh
+        held = g.spec.cold_start_s + duration_s if isinstance(g, Pool) else 0.0
+        return _raw_bill(g, duration_s, held).total_usd
 
     def predict_send_usd(self, src: str, dst: str, nbytes: float) -> float:
         return 0.0 if src == dst else nbytes * self.topo.route(src, dst).egress_usd_per_byte
@@ -288,3 +288,9 @@ class FederatedJob(_JobBase):
             t = env.now
             yield env.all_of([self.send(spec.aggregator, s, spec.model_bytes) for s in spec.sites])
             self._phase("download", t)
+
+
+def _raw_bill(group: Group, busy_s: float, held_s: float = 0.0) -> MonthlyBill:
+    """What `busy_s` of work (on an instance held `held_s`, for a dedicated one) costs, as it
+    was: the one accounting rule over a span of a month, so nothing is scaled."""
+    return bill(group.spec.tariff, Usage(server_s=held_s, busy_s=busy_s, span_s=SECONDS_PER_MONTH))

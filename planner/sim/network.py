@@ -240,7 +240,7 @@ class Route:
         self.jitter_s = sum(link.spec.jitter_s for link in links)
         keep = 1.0
         for link in links:
-            keep *= 1.0 - link.spec.loss
+            keep *= 1.0 - link.spec.loss_prob
         self.loss = 1.0 - keep
         self.egress_usd_per_byte = sum(ch.egress_usd_per_gb for ch in self.channels) / 1e9
         self.energy_j_per_byte = sum(ch.energy_j_per_bit for ch in self.channels) * 8

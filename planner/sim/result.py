@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from planner.sim.metrics import LogSketch
-from planner.sim.spec import MONTH_S
+from planner.model.accounting import Usage, bill
+from planner.units import J_PER_KWH, SECONDS_PER_MONTH
 
 if TYPE_CHECKING:
     from planner.sim.engine import Engine
@@ -177,7 +178,7 @@ def collect(engine: Engine) -> SimResult:
     """Turn a finished engine into a `SimResult` (plain tables, no references to the model)."""
     spec = engine.spec
     H = float(engine.env.now) or float(spec.horizon_s)
-    factor = MONTH_S / H
+    factor = SECONDS_PER_MONTH / H
     where: dict[str, tuple[str, str]] = {}
     for f in engine.flows:
         g = f.lanes[-1].group
@@ -194,12 +195,13 @@ def collect(engine: Engine) -> SimResult:
         inf_busy = sum(ln.busy_s for ln in inf_lanes)
         pool = sp.pool
         server_s = g.server_seconds(H)
-        own_usd = server_s * sp.usd_per_s
-        active_j = sum(ln.busy_s * max(0.0, ln.active_w - sp.idle_w) for ln in inf_lanes)
+        if not g.lanes and not pool:
+            server_s = 0.0  # a device group no workload is placed on is not bought (as the planner bills it)
+        b = bill(sp.tariff, Usage(server_s=server_s, busy_s=inf_busy, span_s=SECONDS_PER_MONTH))  # as it was, unscaled
+        own_usd, elec_usd, usd = b.instances_usd + b.amortisation_usd, b.electricity_usd, b.total_usd
         idle_j = sp.idle_w * server_s
-        energy_j = idle_j + active_j
-        elec_usd = energy_j / 3.6e6 * sp.electricity_usd_per_kwh
-        usd = own_usd + elec_usd
+        energy_j = b.energy_j
+        active_j = energy_j - idle_j
         busy_by: dict[str, float] = defaultdict(float)
         for ln in inf_lanes:
             for name, b in ln.busy_by_flow(served).items():
@@ -216,7 +218,7 @@ def collect(engine: Engine) -> SimResult:
         cost_rows.append((g.name, "cloud instances" if pool else "edge amortisation", users, own_usd, own_usd * factor))
         if elec_usd:
             cost_rows.append((g.name, "electricity", users, elec_usd, elec_usd * factor))
-        energy_rows.append((g.name, "pool" if pool else "device", idle_j, active_j, energy_j, energy_j / 3.6e6))
+        energy_rows.append((g.name, "pool" if pool else "device", idle_j, active_j, energy_j, energy_j / J_PER_KWH))
         busy_total = g.busy_s
         compute_rows.append((
             g.name, g.site, sp.hardware, "pool" if pool else "device",
@@ -242,7 +244,7 @@ def collect(engine: Engine) -> SimResult:
     for link in engine.topo.links.values():
         for ch in (link.ab, link.ba):
             j = ch.bytes * 8 * ch.energy_j_per_bit
-            energy_rows.append((ch.name, "link", 0.0, j, j, j / 3.6e6))
+            energy_rows.append((ch.name, "link", 0.0, j, j, j / J_PER_KWH))
             link_rows.append((ch.name, link.name, ch.Bps * 8 / 1e6, ch.transfers, ch.bytes, ch.busy_s,
                               ch.busy_s / H, ch.bytes * ch.egress_usd_per_gb / 1e9, link.failures, link.down_s))
             b = ch.bins
@@ -296,7 +298,7 @@ def collect(engine: Engine) -> SimResult:
         monthly = js.monthly_cost_usd()
         cost_rows.append((f"job: {js.name}", js.kind, js.name, js.compute_usd + js.egress_usd, monthly))
         energy_rows.append((f"job: {js.name}", "job", 0.0, js.energy_j + js.net_energy_j, js.energy_j + js.net_energy_j,
-                            (js.energy_j + js.net_energy_j) / 3.6e6))
+                            (js.energy_j + js.net_energy_j) / J_PER_KWH))
         nfail = sum(js.failed.values())
         mean_ms = js.duration_sum_s / js.completed * 1e3 if js.completed else math.nan
         g = engine.groups[job.spec.compute if js.kind == "training" else (job.spec.aggregator_compute or next(iter(job.spec.local_compute.values())))]

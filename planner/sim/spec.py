@@ -11,10 +11,9 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-ServiceTime = Callable[[int], float]
+from planner.model.accounting import Tariff
 
-#: A month, for monthly costs: 30 days.
-MONTH_S = 30 * 86400.0
+ServiceTime = Callable[[int], float]
 
 
 def constant(seconds: float) -> ServiceTime:
@@ -72,14 +71,11 @@ class ComputeSpec:
     count: int = 1
     max_batch: int = 1
     max_wait_s: float = 0.0
-    service_cv: float = 0.0  # 0 = deterministic, 1 = exponential (gamma in between and above)
+    service_cv: float = 0.0  # 0 = deterministic; else lognormal service times with this CV
     queue_capacity: int | None = None  # waiting requests, whole group; None = unbounded
     mtbf_s: float | None = None  # per server; None = never fails
     mttr_s: float = 3600.0
-    idle_w: float = 0.0
-    active_w: float = 0.0
-    usd_per_s: float = 0.0  # per server (edge: amortisation; cloud: instance price)
-    electricity_usd_per_kwh: float = 0.0  # paid on top of usd_per_s (edge devices)
+    tariff: Tariff = Tariff()  # per server: price, power, electricity (planner.model.accounting)
     # cloud pool
     pool: bool = False
     min_instances: int = 0
@@ -89,6 +85,14 @@ class ComputeSpec:
     target_utilization: float = 0.7
     scale_interval_s: float = 15.0  # how often the autoscaler looks (Kubernetes HPA default)
     scale_down_delay_s: float = 60.0  # no scale-down sooner than this after a scale-up
+
+    @property
+    def idle_w(self) -> float:
+        return self.tariff.idle_w
+
+    @property
+    def active_w(self) -> float:
+        return self.tariff.active_w
 
 
 @dataclass
@@ -101,7 +105,7 @@ class LinkSpec:
     b_to_a_Bps: float
     rtt_s: float = 0.0
     jitter_s: float = 0.0  # mean of an exponential extra delay per traversal
-    loss: float = 0.0  # packet loss probability, turned into retransmission delay
+    loss_prob: float = 0.0  # packet loss probability, turned into retransmission delay
     egress_a_to_b_usd_per_gb: float = 0.0
     egress_b_to_a_usd_per_gb: float = 0.0
     energy_j_per_bit: float = 0.0
@@ -162,7 +166,6 @@ class InferenceSpec:
     tpot_slo_s: float | None = None  # ... and time per output token after it
     retries: int = 0  # re-sent from the source after a failure, at most this often
     retry_backoff_s: float = 1.0
-    active_w: float | None = None  # power while serving; None: the compute group's active_w
 
 
 @dataclass

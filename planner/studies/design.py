@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import PlannerError, ScenarioError
-from planner.scenario import MAX_FILE_BYTES, _parse_yaml, parse_scenario
+from planner.scenario import _parse_yaml, parse_scenario
 from planner.studies.paths import get_path, set_path
 
 #: The top-level key of a sweep declared in the scenario file (stripped before validation).
@@ -68,8 +68,6 @@ def read_raw(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise ScenarioError(str(path), "", "file not found" if not p.exists() else "not a file")
-    if p.stat().st_size > MAX_FILE_BYTES:
-        raise ScenarioError(str(path), "", f"file is larger than {MAX_FILE_BYTES // 1_000_000} MB")
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:

@@ -1,0 +1,104 @@
+"""One accounting rule for dollars, energy and emissions: a resource's use becomes a `MonthlyBill`.
+
+The planner (predicted use), the simulator (measured use), reports and the app all call `bill`,
+so a plan and its simulation are priced by the same rule. A new cost or emission component is
+one field of `MonthlyBill` and one line of `bill`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Literal
+
+from planner.units import BYTES_PER_GB, J_PER_KWH, SECONDS_PER_MONTH
+
+BilledAs = Literal["amortisation", "instances"]
+
+
+@dataclass(frozen=True)
+class Tariff:
+    """What a resource costs: per server kept (an edge device's purchase spread over its
+    amortisation period, or a cloud instance's price), its power, the electricity it pays for
+    (none where the instance price includes power), and per byte sent (egress, network energy)."""
+
+    usd_per_server_hour: float = 0.0
+    billed_as: BilledAs = "amortisation"
+    idle_w: float = 0.0
+    active_w: float = 0.0
+    electricity_usd_per_kwh: float = 0.0
+    egress_usd_per_gb: float = 0.0
+    energy_j_per_byte: float = 0.0
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a resource did over `span_s` seconds: servers kept (server-seconds), servers busy
+    computing (server-seconds), bytes sent."""
+
+    server_s: float = 0.0
+    busy_s: float = 0.0
+    bytes_sent: float = 0.0
+    span_s: float = SECONDS_PER_MONTH
+
+
+@dataclass(frozen=True)
+class MonthlyBill:
+    """Dollars by component and energy, per month. Adds with `+`, scales with `*`."""
+
+    instances_usd: float = 0.0
+    amortisation_usd: float = 0.0
+    electricity_usd: float = 0.0
+    egress_usd: float = 0.0
+    energy_j: float = 0.0
+
+    @property
+    def total_usd(self) -> float:
+        return self.instances_usd + self.amortisation_usd + self.electricity_usd + self.egress_usd
+
+    @property
+    def energy_kwh(self) -> float:
+        return self.energy_j / J_PER_KWH
+
+    def __add__(self, other: MonthlyBill) -> MonthlyBill:
+        # written out: this runs for every option and alternative, and fields() is slow
+        return MonthlyBill(self.instances_usd + other.instances_usd, self.amortisation_usd + other.amortisation_usd,
+                           self.electricity_usd + other.electricity_usd, self.egress_usd + other.egress_usd,
+                           self.energy_j + other.energy_j)
+
+    def __radd__(self, other: object) -> MonthlyBill:  # sum() starts from 0
+        return self if other == 0 else NotImplemented  # type: ignore[return-value]
+
+    def __mul__(self, k: float) -> MonthlyBill:
+        return MonthlyBill(self.instances_usd * k, self.amortisation_usd * k, self.electricity_usd * k,
+                           self.egress_usd * k, self.energy_j * k)
+
+    __rmul__ = __mul__
+
+    def as_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"total_usd": self.total_usd}
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{f.name.removesuffix('_usd')} ${getattr(self, f.name):,.2f}"
+                          for f in fields(self) if f.name.endswith("_usd") and getattr(self, f.name))
+        return f"MonthlyBill(${self.total_usd:,.2f}/month: {parts or 'nothing'}; {self.energy_kwh:,.1f} kWh)"
+
+
+ZERO = MonthlyBill()
+
+
+def bill(tariff: Tariff, usage: Usage) -> MonthlyBill:
+    """The monthly bill of `usage` under `tariff`: use observed over `usage.span_s` is scaled to
+    a month (730 h). Idle power is drawn for every server-second kept, the active surplus for
+    every busy server-second; electricity is paid on both where the tariff says so."""
+    per_month = SECONDS_PER_MONTH / usage.span_s if usage.span_s > 0 else 0.0
+    server_usd = usage.server_s * tariff.usd_per_server_hour / 3600.0
+    energy_j = usage.server_s * tariff.idle_w + usage.busy_s * max(0.0, tariff.active_w - tariff.idle_w)
+    electricity_usd = energy_j / J_PER_KWH * tariff.electricity_usd_per_kwh
+    egress_usd = usage.bytes_sent / BYTES_PER_GB * tariff.egress_usd_per_gb
+    energy_j += usage.bytes_sent * tariff.energy_j_per_byte
+    return MonthlyBill(
+        instances_usd=server_usd * per_month if tariff.billed_as == "instances" else 0.0,
+        amortisation_usd=server_usd * per_month if tariff.billed_as == "amortisation" else 0.0,
+        electricity_usd=electricity_usd * per_month,
+        egress_usd=egress_usd * per_month,
+        energy_j=energy_j * per_month,
+    )

@@ -1,0 +1,296 @@
+"""The scenario resolved once against the catalog: every device group, pool and link direction
+with its effective figures and tariff, typed ids, the routes between sites, and the sites each
+workload's data may reach. The planner and the simulator both read this one model.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import networkx as nx
+
+from planner import catalog
+from planner.model.accounting import MonthlyBill, Tariff, Usage, bill
+from planner.model.ids import ResourceId, ResourceKind
+from planner.scenario import Scenario
+from planner.units import SECONDS_PER_MONTH
+
+#: z-score of the 99th percentile of a normal: a route's jitter at p99.
+Z99 = 2.326
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Something workloads share: a device group, a cloud pool (or the instances of one that
+    serve one language model), or one direction of a link, with what it costs (`tariff`).
+
+    `capacity` is devices, the maximum instances, or Mbit/s; `site` is where it is (the sending
+    end for a link direction, `to_site` the receiving one)."""
+
+    id: ResourceId
+    hardware: str  # hardware id, or the network id for links
+    capacity: float
+    tariff: Tariff
+    servers: int = 1  # devices in a group; a pool's maximum instances; 1 for links
+    service_cv: float = 0.0
+    max_batch: int = 1
+    max_wait_ms: float = 0.0
+    min_instances: int = 0  # pools: kept running whatever the load
+    target_utilization: float = 1.0  # pools: what the autoscaler aims for
+    cold_start_s: float = 0.0
+    gpus: int = 1  # accelerators per device or instance
+    to_site: str = ""
+
+    @property
+    def kind(self) -> ResourceKind:
+        return self.id.kind
+
+    @property
+    def site(self) -> str:
+        return self.id.site
+
+    @property
+    def label(self) -> str:
+        if self.kind == "link":
+            return f"{self.site}→{self.to_site}"
+        return f"{self.hardware}@{self.site}" + ("" if self.kind == "device" else " pool")
+
+    def month_bill(self, servers: float = 1.0, busy_per_s: float = 0.0) -> MonthlyBill:
+        """A month of `servers` kept and `busy_per_s` server-seconds of work per second."""
+        return bill(self.tariff, Usage(server_s=servers * SECONDS_PER_MONTH, busy_s=busy_per_s * SECONDS_PER_MONTH))
+
+    def __repr__(self) -> str:
+        unit = "Mbit/s" if self.kind == "link" else ("instances" if self.kind == "pool" else "devices")
+        return f"Resource({self.id}: {self.hardware}, {self.capacity:g} {unit})"
+
+
+@dataclass(frozen=True)
+class Route:
+    """The link directions a transfer crosses from one site to another, and its delays."""
+
+    hops: tuple[ResourceId, ...]
+    sites: tuple[str, ...]  # the sites on the way, source and destination included
+    propagation_ms: float
+    jitter_p99_ms: float
+    loss_prob: float  # probability a packet is lost somewhere on the way
+
+    def __repr__(self) -> str:
+        return f"Route({' → '.join(self.sites)}, {self.propagation_ms:g} ms)"
+
+
+def _device_tariff(sc: Scenario, hw: catalog.Hardware, gpus: int = 1) -> Tariff:
+    if hw.tier == "cloud" and hw.usd_per_hour:  # reserved cloud GPUs listed as devices, or a pool
+        return Tariff(gpus * hw.usd_per_hour, "instances", hw.idle_w * gpus, hw.tdp_w * gpus)
+    usd_per_hour = (hw.price_usd or 0.0) / (sc.amortisation_months() * SECONDS_PER_MONTH / 3600.0)
+    return Tariff(usd_per_hour, "amortisation", hw.idle_w, hw.tdp_w, sc.electricity_usd_per_kwh())
+
+
+def _egress_usd_per_gb(sc: Scenario, link, sender: str) -> float:
+    """Leaving a cloud site costs the link's egress price, else the scenario's, else the provider's."""
+    site = sc.sites[sender]
+    if site.kind != "cloud":
+        return 0.0
+    if link.egress_usd_per_gb is not None:
+        return link.egress_usd_per_gb
+    if sc.prices.egress_usd_per_gb is not None:
+        return sc.prices.egress_usd_per_gb
+    return catalog.egress_usd_per_gb(site.provider)
+
+
+def _energy_j_per_byte(network_id: str) -> float:
+    """Network energy by medium (catalog prices, marked assumed there)."""
+    try:
+        return catalog.price(f"energy_nj_per_bit_{catalog.network(network_id).medium}") * 8e-9
+    except Exception:  # a medium without a figure draws nothing we can count
+        return 0.0
+
+
+class System:
+    """The resolved scenario. Build with `resolve(scenario)` (cached on the scenario)."""
+
+    def __init__(self, sc: Scenario):
+        self.scenario = sc
+        self.resources: dict[ResourceId, Resource] = {}
+        self._at_site: dict[str, list[Resource]] = {}
+        for name, site in sc.sites.items():
+            groups = self._at_site.setdefault(name, [])
+            for i, d in enumerate(site.devices):
+                hw = catalog.hardware(d.hardware)
+                r = Resource(ResourceId.device(name, i), d.hardware, float(d.count), _device_tariff(sc, hw),
+                             d.count, d.service_cv, d.max_batch, d.max_wait_ms)
+                self.resources[r.id] = r
+                groups.append(r)
+            for i, p in enumerate(site.pools):
+                hw = catalog.hardware(p.hardware)
+                r = Resource(ResourceId.pool(name, i), p.hardware, float(p.max_instances),
+                             _device_tariff(sc, hw, p.gpus), p.max_instances, p.service_cv, p.max_batch,
+                             p.max_wait_ms, p.min_instances, p.target_utilization, p.cold_start_s, p.gpus)
+                self.resources[r.id] = r
+                groups.append(r)
+        for i, link in enumerate(sc.links):
+            a, b = link.between
+            e = _energy_j_per_byte(link.network)
+            for direction, frm, to, mbps in (("up", a, b, link.up_mbps), ("down", b, a, link.down_mbps)):
+                rid = ResourceId.link(frm, i, direction)
+                self.resources[rid] = Resource(rid, link.network, mbps,
+                                               Tariff(egress_usd_per_gb=_egress_usd_per_gb(sc, link, frm),
+                                                      energy_j_per_byte=e), to_site=to)
+        self._routes: dict[tuple[str, str], Route] = {}
+        self._paths: dict[object, dict[str, list[str]]] = {}
+        self._candidates: dict[tuple[str, str], list[tuple[str, bool]]] = {}
+
+    # ------------------------------------------------------------------ resources
+    def __getitem__(self, rid: ResourceId) -> Resource:
+        if rid.workload and rid not in self.resources:  # a pool's instances serving one model
+            self.resources[rid] = replace(self.resources[rid.base], id=rid)
+        return self.resources[rid]
+
+    def compute_at(self, site: str) -> list[Resource]:
+        """The device groups, then the pools, at `site`."""
+        return self._at_site.get(site, [])
+
+    def link_id(self, index: int, frm: str) -> ResourceId:
+        """The direction of link `index` that leaves `frm`."""
+        a = self.scenario.links[index].between[0]
+        return ResourceId.link(frm, index, "up" if frm == a else "down")
+
+    # ------------------------------------------------------------------ routes
+    @cached_property
+    def graph(self) -> nx.Graph:
+        """The site topology; edge weight is the link's one-way latency in ms."""
+        g = nx.Graph()
+        g.add_nodes_from(self.scenario.sites)
+        for i, link in enumerate(self.scenario.links):
+            g.add_edge(*link.between, index=i, latency_ms=link.rtt / 2)
+        return g
+
+    @cached_property
+    def _order(self) -> dict[str, int]:
+        return {n: i for i, n in enumerate(self.scenario.sites)}
+
+    @cached_property
+    def clouds(self) -> list[str]:
+        return [n for n, s in self.scenario.sites.items() if s.kind == "cloud"]
+
+    @cached_property
+    def _component(self) -> dict[str, int]:
+        """Each site's connected component, from one search of the graph."""
+        return {n: i for i, comp in enumerate(nx.connected_components(self.graph)) for n in comp}
+
+    def _from_cloud(self, cloud: str) -> dict[str, list[str]]:
+        """Lowest-latency paths from a cloud site to every site: one Dijkstra per cloud serves the
+        routes of every edge site to and from it (links are symmetric in latency)."""
+        if cloud not in self._paths:
+            self._paths[cloud] = nx.single_source_dijkstra_path(self.graph, cloud, weight="latency_ms")
+        return self._paths[cloud]
+
+    def _near(self, src: str) -> dict[str, list[str]]:
+        """Lowest-latency paths from an edge site to the sites it reaches without passing through
+        a cloud region: a search that stops at cloud sites, so a fleet member linked to a cloud
+        hub looks at its own links only, not at every other member behind the hub."""
+        key = ("near", src)
+        if key not in self._paths:
+            adj = self.graph.adj
+            dist, paths, heap, seen = {src: 0.0}, {src: [src]}, [(0.0, 0, src)], set()
+            tick = 1
+            while heap:
+                d, _, u = heapq.heappop(heap)
+                if u in seen:
+                    continue
+                seen.add(u)
+                if u != src and u in self._cloud_set:
+                    continue
+                for v, e in adj[u].items():
+                    nd = d + e["latency_ms"]
+                    if nd < dist.get(v, math.inf):
+                        dist[v], paths[v] = nd, paths[u] + [v]
+                        heapq.heappush(heap, (nd, tick, v))
+                        tick += 1
+            self._paths[key] = paths
+        return self._paths[key]
+
+    @cached_property
+    def _cloud_set(self) -> frozenset[str]:
+        return frozenset(self.clouds)
+
+    def _path(self, src: str, dst: str) -> list[str]:
+        if dst in self._cloud_set:
+            return self._from_cloud(dst)[src][::-1]
+        if src in self._cloud_set:
+            return self._from_cloud(src)[dst]
+        near = self._near(src)
+        if dst in near:
+            return near[dst]
+        if ("all", src) not in self._paths:  # anything else: a full search, kept per source
+            self._paths[("all", src)] = nx.single_source_dijkstra_path(self.graph, src, weight="latency_ms")
+        return self._paths[("all", src)][dst]
+
+    def route(self, src: str, dst: str) -> Route:
+        """The lowest-latency path of links from `src` to `dst`."""
+        key = (src, dst)
+        r = self._routes.get(key)
+        if r is not None:
+            return r
+        if src == dst:
+            r = Route((), (src,), 0.0, 0.0, 0.0)
+        else:
+            path = self._path(src, dst)
+            hops, prop, jit2, keep = [], 0.0, 0.0, 1.0
+            for u, v in zip(path, path[1:]):
+                i = self.graph.edges[u, v]["index"]
+                link = self.scenario.links[i]
+                hops.append(self.link_id(i, u))
+                prop += link.rtt / 2
+                jit2 += link.jitter ** 2
+                keep *= 1 - link.loss / 100  # the scenario gives loss in percent
+            r = Route(tuple(hops), tuple(path), prop, Z99 * math.sqrt(jit2), 1 - keep)
+        self._routes[key] = r
+        return r
+
+    def connected(self, a: str, b: str) -> bool:
+        """Whether some path of links joins `a` and `b`."""
+        return self._component[a] == self._component[b]
+
+    def candidate_sites(self, workload: str) -> list[tuple[str, bool]]:
+        """(site, whether the workload's privacy level lets its input go there) for every site
+        with compute its source reaches: the source itself, every cloud region, and other edge
+        sites reached without passing through a cloud (one reached only through a cloud region is
+        never the sensible place). Sites beyond the privacy level are kept so explanations can
+        say privacy ruled them out. Linear in the candidates, not in the scenario's sites."""
+        sc = self.scenario
+        w = sc.workloads[workload]
+        key = (w.source, w.privacy)
+        if key in self._candidates:
+            return self._candidates[key]
+        src = sc.sites[w.source]
+        found = {c for c in self.clouds if self.connected(w.source, c)}
+        found |= {n for n in self._near(w.source) if sc.sites[n].kind == "edge"}
+        out = []
+        for site in sorted(found, key=self._order.__getitem__):
+            if not self.compute_at(site):
+                continue
+            if w.privacy == "site":
+                allowed = site == w.source
+            elif w.privacy == "region":
+                allowed = site == w.source or bool(src.region and sc.sites[site].region == src.region)
+            else:
+                allowed = True
+            out.append((site, allowed))
+        self._candidates[key] = out
+        return out
+
+    def __repr__(self) -> str:
+        kinds = {}
+        for r in self.resources.values():
+            kinds[r.kind] = kinds.get(r.kind, 0) + 1
+        return f"System({self.scenario.name!r}: " + ", ".join(f"{n} {k}s" for k, n in sorted(kinds.items())) + ")"
+
+
+def resolve(sc: Scenario) -> System:
+    """The scenario's `System`, built once and kept with the scenario."""
+    s = sc.__dict__.get("_system")
+    if s is None:
+        s = sc.__dict__["_system"] = System(sc)
+    return s

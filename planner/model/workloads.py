@@ -1,0 +1,85 @@
+"""What each workload moves and computes, by one convention for the planner and the simulator:
+input and output bytes (the catalog's typical sizes unless given), training samples, the bytes
+of weights shipped after training and of federated updates, federated aggregation time, and
+where an `.onnx` model path points.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from planner import catalog
+from planner.scenario import Scenario
+from planner.units import BYTES_PER_TOKEN, DEFAULT_SAMPLE_BYTES, DEPLOY_BYTES_PER_PARAM, UPDATE_BYTES_PER_PARAM
+
+
+def is_onnx(model: str) -> bool:
+    return model.lower().endswith(".onnx")
+
+
+def model_ref(sc: Scenario, model: str) -> str:
+    """A zoo id as it is; an `.onnx` path resolved against the scenario file's folder."""
+    if not is_onnx(model):
+        return model
+    p = Path(model)
+    if not p.is_absolute() and sc.source_file:
+        p = Path(sc.source_file).parent / p
+    return str(p)
+
+
+def model_info(model: str) -> catalog.ModelInfo | None:
+    """The catalog row of a zoo model; None for an `.onnx` file."""
+    return None if is_onnx(model) else catalog.model(model)
+
+
+def io_bytes(w, prompt_mean_tokens: float | None = None, output_mean_tokens: float | None = None) -> tuple[float, float]:
+    """(input, output) bytes of one request: the workload's own, else the catalog's typical
+    sizes, else for a language model its mean prompt and answer as text."""
+    info = model_info(w.model)
+    if prompt_mean_tokens is not None:
+        in_default, out_default = prompt_mean_tokens * BYTES_PER_TOKEN, (output_mean_tokens or 0.0) * BYTES_PER_TOKEN
+    else:
+        in_default = info.input_bytes if info and info.input_bytes else 0.0
+        out_default = info.output_bytes if info and info.output_bytes else 0.0
+    return (float(w.input_bytes) if w.input_bytes is not None else float(in_default),
+            float(w.output_bytes) if w.output_bytes is not None else float(out_default))
+
+
+def training_samples(w) -> float:
+    """Samples per epoch: the workload's own count, else the dataset over one sample's input."""
+    if getattr(w, "samples", None):
+        return float(w.samples)
+    info = model_info(w.model)
+    per_sample = info.input_bytes if info and info.input_bytes else DEFAULT_SAMPLE_BYTES
+    return w.dataset_gb * 1e9 / per_sample
+
+
+def params(model: str) -> float:
+    info = model_info(model)
+    return info.params_millions * 1e6 if info else 0.0
+
+
+def deploy_bytes(w) -> float:
+    """Bytes of trained weights pushed to where the model serves (fp16 weights)."""
+    return params(w.model) * DEPLOY_BYTES_PER_PARAM
+
+
+def update_bytes(w) -> float:
+    """Bytes of one federated update (fp32 weights unless the workload says)."""
+    return float(w.model_bytes) if w.model_bytes else params(w.model) * UPDATE_BYTES_PER_PARAM
+
+
+def aggregate_s(n_sites: int, update_bytes_: float, hardware: str | None) -> float:
+    """Time to average `n_sites` updates on `hardware`: each update streams once through its
+    memory, and the average is written once (assumed: memory-bound, no source)."""
+    if not hardware:
+        return 0.0
+    return (n_sites + 1) * update_bytes_ / (catalog.hardware(hardware).mem_bw_gb_per_s * 1e9)
+
+
+def planned_rate_per_s(w) -> tuple[float, float]:
+    """(rate capacity and SLOs are planned for, mean rate / that rate). Capacity and SLOs are
+    planned for the daily peak (it lasts long enough to fill any queue); money and energy follow
+    the mean rate, as pools scale down and devices idle off-peak."""
+    mean = w.arrival.mean_rate_per_s
+    rate = getattr(w.arrival, "peak_rate_per_s", mean) if w.arrival.process == "diurnal" else mean
+    return rate, (mean / rate if rate > 0 else 1.0)

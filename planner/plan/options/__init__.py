@@ -1,0 +1,38 @@
+"""The options of each workload and their analytical estimates, one module per workload kind.
+
+An option is one way to run a workload: a site its data may reach under its privacy level,
+hardware there, a precision the hardware runs and the workload allows, and for inference an
+optional split. Each option says what it loads of shared resources (device groups, cloud pools,
+link directions), what it costs itself (a `MonthlyBill`), and its predicted p99 latency at each
+utilisation level of the device it shares, so the solver can keep all of that linear.
+"""
+from __future__ import annotations
+
+from planner.costs.llm import is_llm
+from planner.model.system import System, resolve
+from planner.plan.options.common import LEVELS, LINK_RHO, Option, levels, transfer_ms
+from planner.plan.options.federated import federated_options
+from planner.plan.options.inference import inference_options, split_options
+from planner.plan.options.llm import LlmServing, llm_options
+from planner.plan.options.training import training_options
+from planner.scenario import Scenario
+
+__all__ = ["LEVELS", "LINK_RHO", "LlmServing", "Option", "all_options", "levels", "options_for", "transfer_ms"]
+
+
+def options_for(system: System, name: str) -> list[Option]:
+    """Every option of one workload (infeasible ones kept, with their reason)."""
+    w = system.scenario.workloads[name]
+    if w.kind == "training":
+        return training_options(system, name)
+    if w.kind == "federated":
+        return federated_options(system, name)
+    if is_llm(w.model):
+        return llm_options(system, name)
+    return inference_options(system, name) + split_options(system, name)
+
+
+def all_options(sc: Scenario) -> tuple[System, dict[str, list[Option]]]:
+    """The resolved system and every option of every workload."""
+    system = resolve(sc)
+    return system, {name: options_for(system, name) for name in sc.workloads}

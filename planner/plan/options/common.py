@@ -1,0 +1,164 @@
+"""What every kind of option shares: the `Option` itself, the planner's utilisation levels, and
+the helpers that price traffic and time transfers on the resolved system."""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from planner import catalog
+from planner.costs.estimator import Estimate, estimate
+from planner.model.accounting import ZERO, MonthlyBill, Usage, bill
+from planner.model.ids import ResourceId
+from planner.model.system import Resource, Route, System
+from planner.model.workloads import model_ref
+from planner.plan.queueing import ps_transfer_s
+from planner.plan.violations import Violation
+from planner.scenario import Scenario
+from planner.units import SECONDS_PER_MONTH, mbps
+
+#: Utilisation levels a device group may run at; the solver picks one per group.
+LEVELS = (0.3, 0.5, 0.65, 0.8, 0.9)
+#: Links are planned to at most this utilisation; transfer times are predicted at it.
+LINK_RHO = 0.7
+#: Estimate sources from strongest to weakest: an option is as trustworthy as its weakest part.
+SOURCE_ORDER = ("measured", "interpolated", "calibrated", "transferred", "extrapolated", "assumed")
+
+
+def levels(r: Resource) -> tuple[float, ...]:
+    """The utilisation levels the planner allows a resource: a device group picks one of
+    LEVELS, a pool runs at its autoscaler's target, a link at LINK_RHO at most."""
+    if r.kind == "device":
+        return LEVELS
+    if r.kind == "pool":
+        return (r.target_utilization,)
+    return (LINK_RHO,)
+
+
+@dataclass
+class Option:
+    """One way to run a workload, with everything the solver and the explanations need."""
+
+    workload: str
+    site: str
+    hardware: str
+    precision: str
+    kind: str  # inference | training | federated
+    split: int | None = None
+    edge_hardware: str | None = None
+    loads: dict[ResourceId, float] = field(default_factory=dict)  # devices, instances, or Mbit/s
+    bill: MonthlyBill = ZERO  # what the option costs itself (fixed costs of what it shares are the solver's)
+    p99_ms_by_level: dict[ResourceId, dict[float, float]] = field(default_factory=dict)  # compute -> level -> p99
+    p99_alone_ms: float = 0.0  # at this option's own load only: the latency objective's coefficient
+    stages: list[tuple[ResourceId, float]] = field(default_factory=list)  # (compute, service s per batch) in order
+    network_ms: float = 0.0
+    compute_ms: float = 0.0
+    slo_ms: float | None = None
+    slo_margin: float = 1.0  # < 1 after simulation found the analytical p99 optimistic (run's tightening)
+    memory_gb: float = 0.0
+    mem_limit_gb: float = math.inf
+    source: str = "assumed"  # the weakest estimate source
+    infeasible: Violation | None = None  # why this option can never be chosen (None = it can)
+    input_bytes: float = 0.0
+    output_bytes: float = 0.0
+    detail: dict[str, float] = field(default_factory=dict)  # figures shown to users, never read back
+    # language models: p99 time to first token and per output token by level, and their SLOs
+    ttft_ms_by_level: dict[float, float] = field(default_factory=dict)
+    tpot_ms_by_level: dict[float, float] = field(default_factory=dict)
+    ttft_slo_ms: float | None = None
+    tpot_slo_ms: float | None = None
+    serving: object | None = None  # llm.LlmServing: recomputes latencies at the actual utilisation
+    engine: str = ""  # a language model's engine (model@precision); "" for everything else
+
+    @property
+    def label(self) -> str:
+        s = f"{self.hardware}@{self.site} {self.precision}"
+        return s if self.split is None else f"{self.edge_hardware}→{s} split@{self.split}"
+
+    @property
+    def variable_usd_per_month(self) -> float:
+        return self.bill.total_usd
+
+    @property
+    def energy_j_per_month(self) -> float:
+        return self.bill.energy_j
+
+    def max_level(self, resource: ResourceId) -> float:
+        """The highest utilisation level of `resource` at which this option meets its SLOs (0 = none)."""
+        by_level = self.p99_ms_by_level.get(resource)
+        if not by_level:
+            return 1.0
+        m = self.slo_margin
+        ok = [u for u, p in by_level.items()
+              if (self.slo_ms is None or p <= self.slo_ms * m)
+              and (self.ttft_slo_ms is None or self.ttft_ms_by_level.get(u, 0.0) <= self.ttft_slo_ms * m)
+              and (self.tpot_slo_ms is None or self.tpot_ms_by_level.get(u, 0.0) <= self.tpot_slo_ms * m)]
+        return max(ok) if ok else 0.0
+
+    def key(self) -> tuple:
+        return (self.site, self.hardware, self.precision, self.split)
+
+    def rule_out(self, v: Violation) -> None:
+        """Record why the option can never be chosen; the first reason found stays (privacy is
+        recorded last and wins: it is the reason a user must hear)."""
+        if self.infeasible is None or v.kind == "privacy":
+            self.infeasible = v
+
+    def __repr__(self) -> str:
+        return f"Option({self.workload}: {self.label}, ${self.bill.total_usd:,.0f}/mo)"
+
+
+# --------------------------------------------------------------------------- network
+def transfer_ms(system: System, r: Route, size_bytes: float, rho: float = LINK_RHO,
+                link_rho: Mapping[ResourceId, float] | None = None) -> float:
+    """Predicted p99-ish time to move `size_bytes` along a route: propagation, jitter, and each
+    link's processor-shared serialisation at its utilisation; lost packets cost a retransmission
+    round trip each (TCP fast retransmit)."""
+    if not r.hops:
+        return 0.0
+    t_s = 0.0
+    for hop in r.hops:
+        u = rho if link_rho is None else link_rho.get(hop, 0.0)
+        t_s += ps_transfer_s(size_bytes, system[hop].capacity, min(u, 0.999))
+    retrans_ms = r.loss_prob * max(1.0, size_bytes / 1460) * 2 * r.propagation_ms
+    return r.propagation_ms + r.jitter_p99_ms + t_s * 1000 + min(retrans_ms, 4 * r.propagation_ms)
+
+
+def send(system: System, o: Option, r: Route, rate_per_s: float, size_bytes: float,
+         billed_rate_per_s: float | None = None) -> None:
+    """Load every link of a route with `rate_per_s` messages of `size_bytes` (Mbit/s), and bill
+    the bytes sent at `billed_rate_per_s` (the mean rate; default the same) per link tariff."""
+    billed = rate_per_s if billed_rate_per_s is None else billed_rate_per_s
+    for hop in r.hops:
+        o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate_per_s, size_bytes)
+        o.bill += bill(system[hop].tariff, Usage(bytes_sent=billed * size_bytes * SECONDS_PER_MONTH))
+
+
+# --------------------------------------------------------------------------- estimates
+@lru_cache(maxsize=65536)
+def _estimate(model: str, hardware: str, precision: str, batch: int, training: bool) -> Estimate:
+    return estimate(model, hardware, precision=precision, batch=batch, training=training)
+
+
+def cost_estimate(sc: Scenario, model: str, hardware: str, precision: str, batch: int = 1,
+                  training: bool = False) -> Estimate:
+    """The cost model's estimate, cached; `.onnx` paths resolve against the scenario file."""
+    return _estimate(model_ref(sc, model), hardware, precision, batch, training)
+
+
+def weakest(*sources: str) -> str:
+    return max(sources, key=lambda s: SOURCE_ORDER.index(s) if s in SOURCE_ORDER else len(SOURCE_ORDER))
+
+
+def precisions(w, hardware: str) -> list[str]:
+    """The precisions the workload allows that the hardware runs."""
+    runs = catalog.hardware(hardware).precisions
+    allowed = w.precisions or list(runs)
+    return [p for p in allowed if p in runs]
+
+
+def privacy_violation(sc: Scenario, name: str, site: str) -> Violation:
+    w = sc.workloads[name]
+    where = "site" if w.privacy == "site" else "the region"
+    return Violation("privacy", f"privacy '{w.privacy}': input may not leave {where} of '{w.source}'")

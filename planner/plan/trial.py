@@ -1,0 +1,147 @@
+"""One workload moved to another option, re-costed only where the move changes something.
+
+Explanations ask of every alternative "what if this workload ran there instead?". Assessing the
+whole plan again for each would cost O(workloads) per alternative, O(workloads² x options) in
+all; a `Baseline` indexes the assessed plan once per resource, and `Baseline.trial` looks only at
+the resources the two options load.
+"""
+from __future__ import annotations
+
+import math
+from collections import ChainMap, defaultdict
+from dataclasses import dataclass, field
+
+from planner.model.accounting import ZERO, MonthlyBill
+from planner.model.ids import ResourceId
+from planner.model.system import System
+from planner.plan.assess import MAX_DEVICE_UTILIZATION, Assessment, p99_ms
+from planner.plan.options import LINK_RHO, Option, levels
+from planner.plan.violations import Violation
+
+
+@dataclass
+class Trial:
+    """The verdict on one alternative: the moved workload's own figures and violations, those it
+    causes others or the plan, and what the plan's bill changes by."""
+
+    p99_ms: float
+    delta: MonthlyBill
+    own: list[Violation] = field(default_factory=list)
+    others: list[Violation] = field(default_factory=list)
+
+    @property
+    def delta_usd(self) -> float:
+        return self.delta.total_usd
+
+    @property
+    def violations(self) -> list[Violation]:
+        return self.own + self.others
+
+
+class Baseline:
+    """An assessed plan indexed per resource: who uses it, the two tightest utilisation levels
+    its users allow, the language-model engines on each device, instances per pool."""
+
+    def __init__(self, system: System, chosen: dict[str, Option], a: Assessment):
+        self.system, self.chosen, self.a = system, chosen, a
+        self.users: dict[ResourceId, list[str]] = defaultdict(list)
+        self.tight: dict[ResourceId, list[tuple[float, str]]] = {}  # the two lowest max levels and whose
+        self.engines: dict[ResourceId, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for name, o in chosen.items():
+            for r in o.loads:
+                self.users[r].append(name)
+                if r.kind == "device":
+                    self.engines[r][o.engine] += 1
+                    t = self.tight.setdefault(r, [])
+                    t.append((o.max_level(r), name))
+                    t.sort()
+                    del t[2:]
+        self.by_base: dict[ResourceId, int] = defaultdict(int)
+        for r, n in a.instances.items():
+            self.by_base[r.base] += n
+
+    def _pool_total(self, base: ResourceId, pools: dict[ResourceId, int]) -> int:
+        """Instances a pool runs in all (its own and dedicated) with `pools` changed, its minimum kept."""
+        total = self.by_base.get(base, 0) - sum(self.a.instances.get(r, 0) for r in pools) + sum(pools.values())
+        return max(total, self.system[base].min_instances)
+
+    def trial(self, name: str, alt: Option) -> Trial:
+        """`name` moved from its chosen option to `alt`."""
+        system, a, old = self.system, self.a, self.chosen[name]
+        changed = set(old.loads) | set(alt.loads)
+        load = {r: a.load.get(r, 0.0) - old.loads.get(r, 0.0) + alt.loads.get(r, 0.0) for r in changed}
+        load = {r: (0.0 if abs(v) < 1e-12 else v) for r, v in load.items()}
+        inst: dict[ResourceId, int] = {}
+        for r, v in load.items():
+            if r.kind == "pool":
+                inst[r] = max(1, math.ceil(v - 1e-9)) if v > 0 else 0
+        util: dict[ResourceId, float] = {}
+        for r, v in load.items():
+            res = system[r]
+            util[r] = (v * levels(res)[0] / inst[r] if inst[r] else 0.0) if r.kind == "pool" else v / res.capacity
+
+        delta = alt.bill + old.bill * -1.0
+        for r in changed:  # device groups bought or no longer needed
+            if r.kind == "device" and (a.load.get(r, 0.0) > 0) != (load[r] > 0):
+                b = system[r].month_bill(servers=system[r].servers)
+                delta += b if load[r] > 0 else b * -1.0
+        bases: dict[ResourceId, dict[ResourceId, int]] = defaultdict(dict)
+        for r, n in inst.items():
+            bases[r.base][r] = n
+        for base, pools in bases.items():
+            before = max(self.by_base.get(base, 0), system[base].min_instances)
+            after = self._pool_total(base, pools)
+            if after != before:
+                delta += system[base].month_bill(servers=after - before)
+
+        t = Trial(math.nan, delta)
+        if alt.infeasible:
+            t.own.append(alt.infeasible)
+        u_all = ChainMap(util, a.utilization)
+        if alt.serving is not None:
+            e2e, ttft, tpot = alt.serving.latencies_ms(min(u_all.get(alt.stages[0][0], 0.0), 0.999))
+            t.p99_ms = e2e
+            for label, got, slo in (("TTFT", ttft, alt.ttft_slo_ms), ("TPOT", tpot, alt.tpot_slo_ms)):
+                if slo is not None and got > slo * (1 + 1e-9):
+                    t.own.append(Violation("slo", f"SLO: {label} p99 {_ms(got)} > {slo:g} ms", None, got, slo))
+        else:
+            t.p99_ms = p99_ms(system, alt, u_all, ChainMap(inst, a.instances))
+        if alt.slo_ms is not None and t.p99_ms > alt.slo_ms * (1 + 1e-9):
+            t.own.append(Violation("slo", f"SLO: p99 {_ms(t.p99_ms)} > {alt.slo_ms:g} ms", None, t.p99_ms, alt.slo_ms))
+
+        for r in changed:
+            res, u = system[r], util[r]
+            mine = r in alt.loads
+            found: Violation | None = None
+            if r.kind == "device" and u > MAX_DEVICE_UTILIZATION + 1e-9:
+                found = Violation("capacity", f"capacity: {res.label} at {u:.0%} (limit {MAX_DEVICE_UTILIZATION:.0%})",
+                                  r, u, MAX_DEVICE_UTILIZATION)
+            elif r.kind == "pool" and load[r] > res.capacity + 1e-9:
+                found = Violation("capacity", f"capacity: {res.hardware} pool at {res.site} needs {load[r]:.1f} "
+                                              f"instances, max {res.capacity:g}", r, load[r], res.capacity)
+            elif r.kind == "link" and u > LINK_RHO + 1e-9:
+                found = Violation("bandwidth", f"bandwidth: {res.label} at {u:.0%} (limit {LINK_RHO:.0%})", r, u, LINK_RHO)
+            if found is not None:
+                (t.own if mine else t.others).append(found)
+                continue
+            if r.kind != "device" or not mine:
+                continue
+            # what the move does to the others on this device: their SLO level, their engine
+            other = next(((lvl, n) for lvl, n in self.tight.get(r, []) if n != name), None)
+            if other is not None and u > other[0] + 1e-9:
+                t.others.append(Violation("slo", f"SLO: puts {other[1]} on {res.label} at {u:.0%}, above the "
+                                                 f"{other[0]:.0%} at which it meets its SLO", r, u, other[0]))
+            engines = {e for e, k in self.engines.get(r, {}).items() if k - (old.engine == e and r in old.loads) > 0}
+            if engines and engines != {alt.engine}:
+                names = sorted({e or "other models" for e in engines} - {alt.engine or "other models"})
+                t.own.append(Violation("engine", f"device: {res.label} also runs {', '.join(names) or 'other models'}; "
+                                                 f"a device serves one language model (or other models) at a time", r))
+        budget = system.scenario.budget_usd_per_month
+        if budget is not None and a.monthly_cost_usd + delta.total_usd > budget * (1 + 1e-9):
+            total = a.monthly_cost_usd + delta.total_usd
+            t.others.append(Violation("budget", f"budget: ${total:,.0f}/month > ${budget:,.0f}", None, total, budget))
+        return t
+
+
+def _ms(x: float) -> str:
+    return "∞ ms" if math.isinf(x) else f"{x:,.1f} ms"

@@ -1,0 +1,109 @@
+"""The whole scenario: sites, links and workloads with the objective, prices and sweep."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+import networkx as nx
+from pydantic import Field, PrivateAttr
+
+from planner import catalog
+from planner.scenario.fields import NonNeg, NonNegInt, Pos, PosInt, _Model
+from planner.scenario.sites import Link, Site
+from planner.scenario.workloads import Workload
+
+
+class Prices(_Model):
+    """Prices that differ from the catalog's defaults."""
+
+    electricity_usd_per_kwh: NonNeg | None = None
+    amortisation_months: Pos | None = None
+    egress_usd_per_gb: NonNeg | None = None
+
+
+class Sweep(_Model):
+    """A study declared in the scenario: `planner sweep FILE` runs every combination of `set`
+    (dotted path -> values) with `replications` seeds each."""
+
+    set: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
+    replications: PosInt = 1
+
+
+class Scenario(_Model):
+    """A whole architecture question: sites, links and workloads, with the objective."""
+
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    horizon_s: Pos = 600.0
+    seed: NonNegInt = 0
+    objective: Literal["cost", "latency", "energy"] = "cost"
+    budget_usd_per_month: Pos | None = None
+    prices: Prices = Prices()
+    sites: Annotated[dict[str, Site], Field(min_length=1)]
+    links: list[Link] = []
+    workloads: Annotated[dict[str, Workload], Field(min_length=1)]
+    sweep: Sweep | None = None
+
+    # Where the file came from: relative paths (traces, .onnx models) resolve against it.
+    source_file: Annotated[str, Field(exclude=True)] = ""
+
+    # Set by loading: fleet name -> its member sites, in order (fleets.py).
+    _fleets: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def fleets(self) -> dict[str, list[str]]:
+        """Each fleet (a site entry with `count:` or `members:`) and its member sites, in order;
+        {} when the scenario has none. Members are ordinary entries of `sites`, each with
+        `Site.fleet`; a workload sourced at a fleet is one instance per member in `workloads`,
+        each with `fleet`, `member` and `base_workload`."""
+        return self._fleets
+
+    @cached_property
+    def graph(self) -> nx.Graph:
+        """The site topology; edge weight is the link's one-way latency in ms."""
+        g = nx.Graph()
+        g.add_nodes_from(self.sites)
+        for i, link in enumerate(self.links):
+            g.add_edge(*link.between, index=i, latency_ms=link.rtt / 2)
+        return g
+
+    @cached_property
+    def _components(self) -> dict[str, frozenset[str]]:
+        """Each site's connected component, from one search of the graph (not one per call)."""
+        out: dict[str, frozenset[str]] = {}
+        for comp in nx.connected_components(self.graph):
+            frozen = frozenset(comp)
+            for n in frozen:
+                out[n] = frozen
+        return out
+
+    def reachable_sites(self, source: str) -> frozenset[str]:
+        """Sites joined to `source` by some path of links (itself included)."""
+        return self._components[source]
+
+    def allowed_sites(self, workload: str) -> list[str]:
+        """Sites the workload's input may reach under its privacy level (and the links)."""
+        w = self.workloads[workload]
+        src = self.sites[w.source]
+        reach = self.reachable_sites(w.source)
+        if w.privacy == "site":
+            out = [w.source]
+        elif w.privacy == "region":
+            out = [n for n, s in self.sites.items() if n == w.source or (src.region and s.region == src.region)]
+        else:
+            out = list(self.sites)
+        return [n for n in out if n in reach]
+
+    def electricity_usd_per_kwh(self) -> float:
+        p = self.prices.electricity_usd_per_kwh
+        return p if p is not None else catalog.price("electricity_usd_per_kwh")
+
+    def amortisation_months(self) -> float:
+        p = self.prices.amortisation_months
+        return p if p is not None else catalog.price("amortisation_months")
+
+    def __repr__(self) -> str:
+        return (
+            f"Scenario({self.name!r}, sites={len(self.sites)}, links={len(self.links)}, "
+            f"workloads={len(self.workloads)}, objective={self.objective})"
+        )

