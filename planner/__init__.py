@@ -33,6 +33,14 @@ _LAZY = {
     "sweep": ("planner.studies", "sweep"),
     "batch": ("planner.studies", "batch"),
     "catalog": ("planner.catalog", None),
+    "sweep_plans": ("planner.studies.plans", "sweep_plans"),
+    "baselines": ("planner.compare", "baselines"),
+    "baseline_placement": ("planner.compare", "baseline_placement"),
+    "strategy_table": ("planner.compare", "strategy_table"),
+    "Baseline": ("planner.compare", "Baseline"),
+    "report": ("planner.report", None),
+    "MAX_FILE_BYTES": ("planner.scenario", "MAX_FILE_BYTES"),
+    "referenced_files": ("planner.scenario", "referenced_files"),
 }
 
 

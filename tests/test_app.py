@@ -2,10 +2,13 @@
 field, the simulation runs, and an upload may name only files that came with it."""
 from __future__ import annotations
 
-import importlib.util
+import base64
+import json
 import sys
 from pathlib import Path
 
+import numpy as np
+import plotly.graph_objects as go
 import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
@@ -19,14 +22,15 @@ RATE = "edit:workloads.inspection.arrival.rate_per_s"
 pytestmark = pytest.mark.slow
 
 
-def _app_module():
-    """app.py as a module (its page code runs only under `streamlit run`)."""
-    if "planner_app" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("planner_app", ROOT / "app.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["planner_app"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["planner_app"]
+def _pages():
+    """The app's page package, as `streamlit run app.py` imports it (app.py puts the repository
+    root on the path; app_pages/ is not an installed package)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import app_pages.state
+    import app_pages.widgets
+
+    return app_pages
 
 
 def _start() -> AppTest:
@@ -51,6 +55,59 @@ def _source(at: AppTest) -> str:
     return line.split("[", 1)[1].split("]", 1)[0]
 
 
+def _decoded(obj):
+    """A figure's JSON with plotly's typed arrays ({dtype, bdata: base64}) as lists of numbers."""
+    if isinstance(obj, dict) and "bdata" in obj and "dtype" in obj:
+        a = np.frombuffer(base64.b64decode(obj["bdata"]), dtype=obj["dtype"])
+        return a.reshape(obj["shape"]).tolist() if "shape" in obj else a.tolist()
+    if isinstance(obj, dict):
+        return {k: _decoded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decoded(v) for v in obj]
+    return obj
+
+
+def _figure(at: AppTest, key: str) -> go.Figure:
+    """The plotly figure drawn with `key`."""
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}"))
+    return go.Figure(_decoded(json.loads(chart.proto.spec)))
+
+
+def _figure_keys(at: AppTest) -> list[str]:
+    return [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")]
+
+
+def _values(fig, axis: str = "y") -> list[float]:
+    """Every positive number drawn on `axis` ("y", "y2", "x") of `fig`."""
+    out = []
+    for t in fig.data:
+        if (getattr(t, f"{axis[0]}axis", None) or axis[0]) == axis:
+            out += [float(v) for v in getattr(t, axis[0]) if v is not None and np.isfinite(float(v)) and float(v) > 0]
+    return out
+
+
+def _assert_honest_log_axis(fig, axis: str = "y") -> None:
+    """Ticks are whole numbers equal to their values (no '5' for 50), and frame every value drawn."""
+    layout = fig.layout[f"{axis[0]}axis{axis[1:]}"]
+    assert layout.type == "log"
+    ticks, labels = list(layout.tickvals), list(layout.ticktext)
+    assert [float(t.replace(",", "")) for t in labels] == pytest.approx(ticks)
+    values = _values(fig, axis)
+    assert values and ticks[0] <= min(values) and ticks[-1] >= max(values), (ticks, min(values), max(values))
+    # The plot shows every tick, and little more (a margin for a marker on the last tick).
+    assert 10 ** layout.range[0] <= ticks[0] and 10 ** layout.range[1] >= ticks[-1]
+    assert 10 ** layout.range[0] > ticks[0] / 1.25 and 10 ** layout.range[1] < ticks[-1] * 1.25
+
+
+def _load_example(at: AppTest, name: str) -> AppTest:
+    at.selectbox(key="example").set_value(name).run()
+    load = [b for b in at.button if b.label.startswith("Load")]
+    if load:
+        load[0].click().run()
+    assert at.session_state["scn"]["file"] == name and not at.exception
+    return at
+
+
 def _texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
@@ -58,7 +115,7 @@ def _texts(elements) -> str:
 def test_every_page_opens() -> None:
     at = _start()
     assert "Valid:" in _texts(at.success)
-    for page in _app_module().PAGES:
+    for page in _pages().PAGES:
         _go(at, page)
         assert at.header[0].value.startswith(page.split(" ")[0]), page
         assert not at.error, (page, _texts(at.error))
@@ -143,16 +200,16 @@ def test_comparison_pareto_sweep_and_cost_explorer() -> None:
     assert list(sweep["value"]) == [90.0, 180.0, 1800.0] and "inspection" in sweep.columns
 
     _go(at, "Cost explorer")
-    assert _source(at) in _app_module().SOURCES
+    assert _source(at) in _pages().widgets.SOURCES
     at.selectbox(key="ce_hw").set_value("jetson-orin-nx-16gb").run()
     at.selectbox(key="ce_prec").set_value("int8").run()
-    assert not at.exception and _source(at) in _app_module().SOURCES
+    assert not at.exception and _source(at) in _pages().widgets.SOURCES
     assert float(_metric(at, "Latency").split()[0]) > 0
 
 
 def test_every_example_plans() -> None:
     at = _start()
-    for name in _app_module().examples():
+    for name in _pages().state.examples():
         at.selectbox(key="example").set_value(name).run()
         load = [b for b in at.button if b.label.startswith("Load")]
         if load:
@@ -180,7 +237,7 @@ REMOTE = (ROOT / "scenarios" / "remote_site.yaml").read_text()
 
 
 def test_upload_may_name_only_its_own_files(tmp_path: Path) -> None:
-    app = _app_module()
+    app = _pages().state
     # Without the trace uploaded, the scenario loads (to be fixed in place) but does not validate.
     s = app.load_upload("remote_site.yaml", REMOTE.encode(), {}, tmp_path)
     assert s["attachments"] == {}
@@ -215,11 +272,11 @@ def test_upload_may_name_only_its_own_files(tmp_path: Path) -> None:
 ])
 def test_upload_is_data_never_code(tmp_path: Path, text: str, reason: str) -> None:
     with pytest.raises(ScenarioError, match=reason):
-        _app_module().load_upload("bad.yaml", text.encode(), {}, tmp_path)
+        _pages().state.load_upload("bad.yaml", text.encode(), {}, tmp_path)
 
 
 def test_upload_size_and_attachment_names(tmp_path: Path) -> None:
-    app = _app_module()
+    app = _pages().state
     with pytest.raises(ScenarioError, match="larger than"):
         app.load_upload("big.yaml", b"#" * (app.MAX_FILE_BYTES + 1), {}, tmp_path)
     with pytest.raises(ScenarioError, match="attachments are"):
@@ -228,3 +285,157 @@ def test_upload_size_and_attachment_names(tmp_path: Path) -> None:
     trace = {"../../remote_site.csv": b"timestamp_s\n0\n1\n"}
     s = app.load_upload("remote_site.yaml", REMOTE.encode(), trace, tmp_path)
     assert Path(s["attachments"]["traces/remote_site.csv"]) == tmp_path / "remote_site.csv"
+
+
+# ------------------------------------------------------------------------------ issue 19: charts, state, config
+def test_app_calls_only_what_planner_exports() -> None:
+    import re
+
+    import planner
+
+    sources = {p: p.read_text() for p in [ROOT / "app.py", *sorted((ROOT / "app_pages").glob("*.py"))]}
+    for path, text in sources.items():
+        assert not re.search(r"^\s*(from planner[.\w]* import|import planner\.)", text, re.M), path
+        used = set(re.findall(r"\bplanner\.([A-Za-z_]\w*)", text))
+        assert used <= set(planner.__all__), (path, used - set(planner.__all__))
+        # and nothing private below an exported module (planner.report._x, planner.catalog._y)
+        assert not re.search(r"\bplanner\.\w+\._", text), path
+
+
+def test_cost_explorer_log_axis_reads_true() -> None:
+    at = _go(_start(), "Cost explorer")
+    for hw in ("l4", "jetson-orin-nx-16gb"):
+        at.selectbox(key="ce_hw").set_value(hw).run()
+        at.multiselect(key="ce_precs").set_value(["fp16", "int8"]).run()
+        assert not at.exception
+        _assert_honest_log_axis(_figure(at, "ce_fig"))
+
+
+def test_language_model_charts_against_their_objectives() -> None:
+    at = _load_example(_start(), "clinic_llm.yaml")
+    at.number_input(key="edit:horizon_s").set_value(60.0).run()
+    slo = {"discharge-notes": (3000, 100), "front-desk-chat": (1000, 80), "policy-qa": (2500, 80),
+           "kiosk-suggest": (300, 40)}
+    _go(at, "Plan")
+    fig = _figure(at, "plan_tokens")
+    assert "TTFT" in fig.layout.title.text and "TPOT" in fig.layout.title.text
+    marks = [t for t in fig.data if t.name == "SLO"]
+    assert [(t.yaxis or "y") for t in marks] == ["y", "y2"]
+    assert dict(zip(marks[0].x, marks[0].y)) == {w: ttft for w, (ttft, _) in slo.items()}
+    assert dict(zip(marks[1].x, marks[1].y)) == {w: tpot for w, (_, tpot) in slo.items()}
+    planned = {(t.yaxis or "y"): dict(zip(t.x, t.y)) for t in fig.data if t.name == "planned"}
+    table = at.dataframe[0].value.set_index("workload")
+    assert planned["y"] == pytest.approx(table["predicted_ttft_ms"].to_dict())
+    assert planned["y2"] == pytest.approx(table["predicted_tpot_ms"].to_dict())
+    assert "slo_p99_ms" not in table.columns  # no p99 objective in this scenario: the column is not shown
+    _assert_honest_log_axis(fig, "y")
+    _assert_honest_log_axis(fig, "y2")
+
+    _go(at, "Simulation")
+    at.button(key="run_sim").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    fig = _figure(at, "sim_tokens")
+    names = {t.name for t in fig.data}
+    assert {"planned", "simulated p50", "simulated p99", "SLO"} <= names
+    summary = at.dataframe[0].value.set_index("workload")
+    p99 = {t.yaxis or "y": dict(zip(t.x, t.y)) for t in fig.data if t.name == "simulated p99"}
+    done = summary["ttft_p99_ms"].dropna()
+    assert not done.empty
+    assert {w: p99["y"][w] for w in done.index} == pytest.approx(done.to_dict())
+    attainment = next(d.value for d in at.dataframe if "ttft_met" in d.value.columns).set_index("workload")
+    assert set(attainment.index) == set(slo)
+    for w in done.index:
+        assert attainment.loc[w, "ttft_met"] == (done[w] <= slo[w][0])
+
+
+def test_a_vision_scenario_has_no_language_model_chart() -> None:
+    at = _go(_start(), "Plan")
+    assert "plan_tokens" not in _figure_keys(at)
+    assert not {"predicted_ttft_ms", "slo_tpot_ms"} & set(at.dataframe[0].value.columns)
+
+
+def test_simulation_axes_share_from_zero_and_log_ticks_read_true() -> None:
+    at = _start()
+    at.number_input(key="edit:horizon_s").set_value(30.0).run()
+    _go(at, "Simulation")
+    at.button(key="run_sim").click().run()
+    assert not at.exception
+    for key in ("sim_util_compute", "sim_util_link", "sim_slo"):
+        fig = _figure(at, key)
+        low, high = fig.layout.yaxis.range
+        assert low == 0 and high >= 1.0, (key, fig.layout.yaxis.range)  # not -100% to 100% for an idle link
+        assert high >= 1.0 * max(_values(fig) or [0])
+    _assert_honest_log_axis(_figure(at, "sim_latency"), "y")
+    _assert_honest_log_axis(_figure(at, "sim_cdf"), "x")
+
+
+def test_comparison_axes_and_two_scenario_table_columns() -> None:
+    at = _go(_start(), "Comparison")
+    _assert_honest_log_axis(_figure(at, "cmp_p99"), "y")
+    assert _figure(at, "cmp_cost").layout.yaxis.rangemode == "tozero"
+    at.radio(key="compare_mode").set_value("Two scenarios side by side").run()
+    at.selectbox(key="compare_other").set_value("hospital_imaging.yaml").run()
+    tables = [d.value for d in at.dataframe]
+    assert len(tables) == 2
+    for t in tables:  # each side's table keeps its p99 and cost columns
+        assert {"workload", "site", "hardware", "predicted_p99_ms", "monthly_cost_usd", "ok"} <= set(t.columns)
+        assert t["monthly_cost_usd"].notna().any()
+
+
+def _edit_after_its_widget_is_gone() -> None:
+    """An app that runs the rate editor's callback when the widget's state has already been
+    dropped, as happens when a fast second edit re-runs the script first."""
+    import streamlit as st
+
+    from app_pages import widgets
+    from app_pages.state import state
+
+    before = state()["raw"]["workloads"]["inspection"]["arrival"]["rate_per_s"]
+    key = "edit:workloads.inspection.arrival.rate_per_s"
+    st.session_state.pop(key, None)
+    widgets._edited(("workloads", "inspection", "arrival", "rate_per_s"), key)
+    widgets._edited_list(("workloads", "inspection", "precisions"), "edit:workloads.inspection.precisions")
+    st.write(f"rate {state()['raw']['workloads']['inspection']['arrival']['rate_per_s']} (was {before})")
+
+
+def test_an_edit_whose_widget_state_is_gone_does_not_raise() -> None:
+    _pages()
+    at = AppTest.from_function(_edit_after_its_widget_is_gone, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.markdown[0].value == "rate 180 (was 180)"
+
+
+def test_fast_edits_then_switching_scenario_keep_state_consistent() -> None:
+    at = _start()
+    for rate in (200.0, 400.0, 800.0):  # edits in quick succession, each a rerun
+        at.number_input(key=RATE).set_value(rate)
+    at.number_input(key="edit:links[0].uplink_mbps").set_value(500.0).run()
+    assert not at.exception
+    assert at.session_state["scn"]["raw"]["workloads"]["inspection"]["arrival"]["rate_per_s"] == 800.0
+    _load_example(at, "hospital_imaging.yaml")
+    assert not at.exception and RATE not in at.session_state
+    # An edit and a switch of example in the same rerun (issue 19's KeyError: the switch's callback
+    # ran first and forgot the edit's widget key). Whichever runs first, nothing raises and the
+    # edit never lands in the other scenario.
+    _load_example(at, "smart_factory.yaml")
+    at.number_input(key=RATE).set_value(999.0)
+    at.selectbox(key="example").set_value("hospital_imaging.yaml").run()
+    assert not at.exception, [e.value for e in at.exception]
+    s = at.session_state["scn"]
+    if s["file"] == "hospital_imaging.yaml":
+        assert "inspection" not in s["raw"]["workloads"] and "Valid:" in _texts(at.success)
+    else:  # the edit came first: the switch waits for the button that warns edits are lost
+        assert s["raw"]["workloads"]["inspection"]["arrival"]["rate_per_s"] == 999.0
+        assert any(b.label.startswith("Load hospital_imaging.yaml") for b in at.button)
+    _go(at, "Plan")
+    _go(at, "Scenario")
+    assert not at.exception
+
+
+def test_streamlit_config_binds_loopback_without_usage_statistics() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1"
+    assert config["browser"]["gatherUsageStats"] is False
+    assert "--server.address 0.0.0.0" in (ROOT / "README.md").read_text()

@@ -26,16 +26,17 @@ from planner.errors import PlannerError
 from planner.studies.design import RunSpec, Study, dedupe, expand_batch, expand_file
 from planner.studies.execute import Runner, execute_run, plan_and_simulate, run_dask, run_local
 from planner.studies.paths import get_path, parse_assignment, parse_set, parse_value, set_path
+from planner.studies.plans import sweep_plans
 from planner.studies.store import RunStore, mean_ci95, summarize
 
-__all__ = ["sweep", "batch", "run_study", "summarize", "parse_set", "parse_assignment", "set_path", "get_path", "parse_value",
+__all__ = ["sweep", "sweep_plans", "batch", "run_study", "summarize", "parse_set", "parse_assignment", "set_path", "get_path", "parse_value",
            "expand_file", "expand_batch", "execute_run", "plan_and_simulate", "mean_ci95", "RunSpec", "Study"]
 
 
 def sweep(scenario_path: str | Path, set: Mapping[str, Sequence[Any] | Any] | None = None,  # noqa: A002 - the CLI's name
           replications: int | None = None, out_dir: str | Path | None = None, scheduler: Any = None,
           workers: int | None = None, progress: bool = False, *, retry_failed: bool = False,
-          runner: Runner | None = None, max_runs: int | None = None) -> pd.DataFrame:
+          runner: Runner | None = None, max_runs: int | None = None, simulate: bool = True) -> pd.DataFrame:
     """Run a scenario over every combination of the `set` values, `replications` seeds each.
 
     `set` maps a dotted path (``workloads.inspection.arrival.rate_per_s``, ``links.0.uplink_mbps``)
@@ -46,7 +47,13 @@ def sweep(scenario_path: str | Path, set: Mapping[str, Sequence[Any] | Any] | No
     address or a `distributed.Client`) runs on Dask instead of `workers` local processes.
     A study of more than `max_runs` runs (default planner.limits.MAX_STUDY_RUNS) is refused
     before it starts, as is a variant past the scenario limits (recorded as a failed run).
+
+    With ``simulate=False`` it only plans each parameter set, once, here (`sweep_plans`: a row per
+    set with its cost, feasibility and placement); replications, `out_dir` and the backends are
+    then not used.
     """
+    if not simulate:
+        return sweep_plans(scenario_path, set)
     sets = {path: (list(v) if isinstance(v, (list, tuple)) else [v]) for path, v in (set or {}).items()}
     study = expand_file(scenario_path, sets, replications, max_runs)
     return run_study(study, out_dir, scheduler=scheduler, workers=workers, progress=progress,
