@@ -9,8 +9,8 @@ import yaml
 
 import planner
 from app_pages.cache import plan_of, scenario_of
-from app_pages.state import (ATTACHMENT_TYPES, DEFAULT_EXAMPLE, MAX_ATTACHMENT_BYTES, MAX_FILE_BYTES, MAX_YAML_NODES,
-                             count_nodes, dump, edited, examples, field_name, key_of, load_example, load_upload,
+from app_pages.state import (ATTACHMENT_TYPES, DEFAULT_EXAMPLE, MAX_ATTACHMENT_BYTES, MAX_FILE_BYTES,
+                             dump, edited, examples, field_name, key_of, load_example, load_upload,
                              replace_state, scenario_name, state)
 from app_pages.widgets import PRECISIONS, PRIVACY, Editor, catalog_default
 
@@ -214,12 +214,15 @@ def _yaml_editor(s: dict) -> None:
                 raw = yaml.safe_load(text)
             except yaml.YAMLError:
                 raw = None
-            if not isinstance(raw, dict) or count_nodes(raw, MAX_YAML_NODES) > MAX_YAML_NODES:
-                try:
+            try:
+                if isinstance(raw, dict):
+                    planner.check_alias_expansion(raw, s["file"])  # the planner's own bound
+                else:
                     planner.parse_scenario(text, file=s["file"], allow_paths=False)
                     st.error("Cannot apply it: expected a mapping of fields at the top level.")
-                except planner.ScenarioError as e:
-                    st.error(f"Cannot apply it: {e}")
+                    return
+            except planner.ScenarioError as e:
+                st.error(f"Cannot apply it: {e}")
                 return
             replace_state({**s, "raw": raw})
             st.rerun()

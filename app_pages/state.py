@@ -33,8 +33,6 @@ MAX_FILE_BYTES: int = planner.MAX_FILE_BYTES
 #: Largest file uploaded beside a scenario (a trace CSV or an .onnx model).
 MAX_ATTACHMENT_BYTES = 100_000_000
 ATTACHMENT_TYPES = ("csv", "onnx")
-#: Most YAML nodes an uploaded scenario may expand to (anchors and aliases included).
-MAX_YAML_NODES = 200_000
 
 #: Session-state keys that belong to one scenario's widgets and results: forgotten when it changes.
 SCENARIO_KEY_PREFIXES = ("edit:", "sweep:", "sim_seed")
@@ -83,22 +81,6 @@ def file_refs(raw: Any) -> list[str]:
     """The files a scenario names (trace CSVs, .onnx models, fleet inventories): what an upload
     must bring along, and all an example may read beside it."""
     return planner.referenced_files(raw)
-
-
-def count_nodes(obj: Any, budget: int) -> int:
-    """Nodes in a parsed YAML document, stopping past `budget` (aliases can make a small file huge)."""
-    stack, n = [obj], 0
-    while stack:
-        x = stack.pop()
-        n += 1
-        if n > budget:
-            break
-        if isinstance(x, dict):
-            stack.extend(x.keys())
-            stack.extend(x.values())
-        elif isinstance(x, list):
-            stack.extend(x)
-    return n
 
 
 def examples() -> dict[str, str]:
@@ -161,8 +143,7 @@ def load_upload(name: str, data: bytes, files: dict[str, bytes], folder: str | P
     if not isinstance(raw, dict):  # let the planner say what is wrong: syntax with line and column
         planner.parse_scenario(text, file=name, allow_paths=False)
         raise ScenarioError(name, "", "expected a mapping of fields at the top level")
-    if count_nodes(raw, MAX_YAML_NODES) > MAX_YAML_NODES:
-        raise ScenarioError(name, "", f"the document expands to more than {MAX_YAML_NODES:,} values (aliases?)")
+    planner.check_alias_expansion(raw, name)  # the planner's own bound, as for the CLI and the API
     # The text must mean what its safe-loaded dict means (no duplicate keys and the like): the app
     # edits the dict, so a document whose errors the dict would hide is refused with the planner's reason.
     stand_ins = {r: Path("-") for r in file_refs(raw)}

@@ -41,6 +41,7 @@ _LAZY = {
     "report": ("planner.report", None),
     "MAX_FILE_BYTES": ("planner.scenario", "MAX_FILE_BYTES"),
     "referenced_files": ("planner.scenario", "referenced_files"),
+    "check_alias_expansion": ("planner.scenario.limits", "check_alias_expansion"),
 }
 
 

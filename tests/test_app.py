@@ -267,7 +267,7 @@ def test_upload_may_name_only_its_own_files(tmp_path: Path) -> None:
     ("!!python/object/apply:os.system ['echo hi']", "YAML"),
     ("name: x\nname: y\n", "duplicate key"),
     ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
-        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefg", "bcdefgh")), "expands"),
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefg", "bcdefgh")), "aliases expand the document"),
     ("- just\n- a list\n", "mapping"),
 ])
 def test_upload_is_data_never_code(tmp_path: Path, text: str, reason: str) -> None:
