@@ -42,6 +42,12 @@ _LAZY = {
     "MAX_FILE_BYTES": ("planner.scenario", "MAX_FILE_BYTES"),
     "referenced_files": ("planner.scenario", "referenced_files"),
     "check_alias_expansion": ("planner.scenario.limits", "check_alias_expansion"),
+    "load_placement": ("planner.placement", "load_placement"),
+    "check_limits": ("planner.limits", "check_limits"),
+    # modules the front ends use: escaping of everything shown, studies' helpers, error helpers
+    "safe": ("planner.safe", None),
+    "studies": ("planner.studies", None),
+    "errors": ("planner.errors", None),
 }
 
 

@@ -19,8 +19,12 @@ from typing import Annotated, Optional
 import typer
 
 import planner
-from planner.errors import PlannerError, one_line
-from planner.safe import csv_frame, money, terminal_frame, terminal_text
+
+# Only names `planner` exports: the CLI is a front end over the public API.
+PlannerError = planner.PlannerError
+one_line = planner.errors.one_line
+csv_frame, money = planner.safe.csv_frame, planner.safe.money
+terminal_frame, terminal_text = planner.safe.terminal_frame, planner.safe.terminal_text
 
 #: Exit codes (see the module docstring).
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_MET, EXIT_INTERRUPTED = 0, 2, 3, 130
@@ -36,23 +40,64 @@ app = typer.Typer(
 FORMATS = ("table", "csv", "json")
 
 
+@app.callback()
+def _options(
+    wide: Annotated[bool, typer.Option("--wide", help="Show every column of tables, long text included.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr; errors only.")] = False,
+) -> None:
+    """Where should each AI workload run, edge or cloud? Plan it, simulate it, prove it."""
+    SETTINGS.update(wide=wide, quiet=quiet)
+
+
 def _echo(text: object = "", err: bool = False) -> None:
-    """typer.echo with control characters escaped (names come from scenario files)."""
+    """typer.echo with control characters escaped (names come from scenario files); with --quiet,
+    nothing goes to stderr but errors (see `main`)."""
+    if err and SETTINGS["quiet"]:
+        return
     typer.echo(terminal_text(text), err=err)
 
 
+#: Columns of free text a terminal table folds away unless `--wide` is given (CSV and JSON keep all).
+LONG_TEXT = ("source", "basis", "note", "notes", "reason", "violations", "placement")
+#: Set by the `--wide` and `--quiet` options of the app (see `_options`).
+SETTINGS = {"wide": False, "quiet": False}
+
+
+def _cell(v: object) -> str:
+    """A table cell as text: small shares keep their digits (0.0013 is not 0.0), NaN is blank."""
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, float):
+        if v == 0 or abs(v) >= 100:
+            return f"{v:,.0f}" if abs(v) >= 100 else "0"
+        return f"{v:.3g}"
+    return str(v)
+
+
 def _print_frame(df, fmt: str = "table") -> None:
-    """Print a DataFrame as an aligned table, CSV or JSON records (text cells made safe)."""
+    """Print a DataFrame as a table that fits the terminal (rich; long text columns dropped unless
+    --wide, the rest folded), CSV or JSON records (text cells made safe)."""
     if fmt == "csv":
         sys.stdout.write(csv_frame(terminal_frame(df)).to_csv(index=False))
     elif fmt == "json":
         sys.stdout.write(df.to_json(orient="records", indent=2) + "\n")
     else:
-        import pandas as pd
+        from rich.console import Console
+        from rich.table import Table
 
-        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
-                               "display.max_colwidth", 60):
-            typer.echo(terminal_frame(df).to_string(index=False))
+        df = terminal_frame(df)
+        dropped = [c for c in df.columns if c in LONG_TEXT and not SETTINGS["wide"]]
+        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        shown = [c for c in df.columns if c not in dropped]
+        for i, c in enumerate(shown):  # the first column names the row: never folded
+            table.add_column(str(c), overflow="fold", no_wrap=i == 0)
+        for row in df[shown].itertuples(index=False):
+            table.add_row(*(_cell(v) for v in row))
+        # a pipe gets the terminal's width if there is one, else 120 columns
+        width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 120))
+        Console(file=sys.stdout, width=width, highlight=False, markup=False, soft_wrap=False).print(table)
+        if dropped:
+            _echo(f"({', '.join(dropped)} not shown: --wide shows every column, --format csv writes them all)")
 
 
 def _check_format(fmt: str) -> str:
@@ -64,17 +109,8 @@ def _check_format(fmt: str) -> str:
 def _load(file: Path, simulate: bool = True) -> planner.Scenario:
     """Load and validate a scenario, and check it against the limits (planner.limits) before any
     work starts; `simulate=False` skips the limits on simulated work."""
-    from planner.limits import LimitError, check_limits
-    from planner.studies.design import read_raw
-
-    try:
-        read_raw(file)  # counts YAML nodes before validation walks an alias bomb
-    except LimitError:
-        raise
-    except PlannerError:
-        pass  # load_scenario reports it in its own words
-    sc = planner.load_scenario(file)
-    check_limits(sc, file=str(file), simulate=simulate)
+    sc = planner.load_scenario(file)  # aliases are bounded before validation walks them
+    planner.check_limits(sc, file=str(file), simulate=simulate)
     return sc
 
 
@@ -86,7 +122,7 @@ class _Working:
         self._status = None
 
     def __enter__(self) -> _Working:
-        if sys.stderr.isatty():
+        if sys.stderr.isatty() and not SETTINGS["quiet"]:
             from rich.console import Console
 
             self._status = Console(file=sys.stderr).status(terminal_text(self.what))
@@ -132,15 +168,24 @@ def catalog_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
 ) -> None:
     """List the catalog's hardware, networks or models, with the source of each row."""
-    from planner import catalog
-
+    catalog = planner.catalog
     kinds = ("hardware", "networks", "models")
     if kind not in kinds:
-        from planner.errors import did_you_mean
-
-        hint = did_you_mean(kind, kinds)
+        hint = planner.errors.did_you_mean(kind, kinds)
         raise PlannerError(f"unknown catalog '{kind}' (one of {', '.join(kinds)})" + (f"; {hint}" if hint else ""))
-    _print_frame(catalog.table(kind), _check_format(fmt))
+    table = catalog.table(kind)
+    if fmt == "table" and not SETTINGS["wide"]:  # the columns a reader compares first; --wide shows all
+        table = table[[c for c in table.columns if c in CATALOG_COLUMNS[kind]] + ["basis", "source"]]
+    _print_frame(table, _check_format(fmt))
+
+
+#: The catalog columns a terminal table shows without --wide.
+CATALOG_COLUMNS = {
+    "hardware": ("id", "kind", "tier", "peak_fp16_tflops", "peak_int8_tops", "mem_gb", "mem_bw_gb_per_s", "tdp_w",
+                 "price_usd", "usd_per_hour"),
+    "networks": ("id", "downlink_mbps", "uplink_mbps", "rtt_ms", "jitter_ms", "loss_pct", "medium"),
+    "models": ("id", "family", "params_millions", "gflops", "input_bytes", "output_bytes", "max_context"),
+}
 
 
 @app.command()
@@ -186,15 +231,18 @@ def profile(
 
 PLAN_COLUMNS = ["workload", "site", "hardware", "precision", "predicted_p99_ms", "slo_p99_ms", "monthly_cost_usd",
                 "utilization", "ok", "source"]
+FLEET_COLUMNS = ["fleet", "workload", "where", "hardware", "precision", "members", "split_by"]
 
 
-def _print_plan(p, fmt: str) -> None:
+def _print_plan(p, fmt: str, members: bool = False) -> None:
     t = p.table()
     if fmt == "json":
         cost = p.monthly_cost_usd
         out = {"scenario": p.scenario.name, "status": p.status, "feasible": p.feasible,
                "monthly_cost_usd": cost if cost == cost else None, "conflicts": p.conflicts,
                "workloads": json.loads(t.to_json(orient="records"))}
+        if p.scenario.fleets:
+            out["fleets"] = json.loads(p.fleet_summary().to_json(orient="records"))
         typer.echo(json.dumps(out, indent=2))
         return
     if fmt == "csv":
@@ -203,10 +251,24 @@ def _print_plan(p, fmt: str) -> None:
     verdict = "feasible" if p.feasible else "NOT feasible"
     placed = f"{len(p.placement)}/{len(p.scenario.workloads)} workloads placed"
     _echo(f"{p.scenario.name}: {verdict}, {money(p.monthly_cost_usd)}, {placed} ({p.status}, objective {p.scenario.objective})")
-    for c in p.conflicts:
+    shown_conflicts = p.conflicts if members or len(p.conflicts) <= 20 else p.conflicts[:20]
+    for c in shown_conflicts:
         _echo(f"  conflict: {c}")
-    if p.options:
-        _print_frame(t[PLAN_COLUMNS].round(2), "table")
+    if len(shown_conflicts) < len(p.conflicts):
+        _echo(f"  ... and {len(p.conflicts) - len(shown_conflicts)} more (--members lists them all)")
+    if not p.options:
+        return
+    if p.scenario.fleets:  # fleets first, as a summary: how many members run where, and what splits them
+        _echo("")
+        _echo("Fleets:")
+        fs = p.fleet_summary()
+        _print_frame(fs[FLEET_COLUMNS], "table")
+        if not members:
+            t = t[t["fleet"].isna()]  # the other workloads; --members adds one row per member
+            _echo(f"(one row per fleet member with --members)")
+    if len(t):
+        _echo("")
+        _print_frame(t[PLAN_COLUMNS], "table")
         _echo("")
         for _, row in t.iterrows():
             _echo(f"{row['workload']}: {row['reason']}")
@@ -219,6 +281,7 @@ def plan_cmd(
     file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
     objective: Annotated[Optional[str], typer.Option(help="cost | latency | energy (default: the scenario's).")] = None,
+    members: Annotated[bool, typer.Option("--members", help="A row per fleet member (fleets are summarised).")] = False,
 ) -> None:
     """Choose where every workload runs, and say why."""
     _check_format(fmt)
@@ -227,7 +290,7 @@ def plan_cmd(
     sc = _load(file, simulate=False)
     with _Working("planning"):
         p = planner.plan(sc, objective=objective)
-    _print_plan(p, fmt)
+    _print_plan(p, fmt, members)
     _exit_feasible(p)
 
 
@@ -244,11 +307,9 @@ def evaluate(
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
 ) -> None:
     """The analytical verdict on a placement given by hand."""
-    from planner.placement import load_placement
-
     _check_format(fmt)
     sc = _load(file, simulate=False)
-    p = planner.evaluate(sc, load_placement(sc, placement))
+    p = planner.evaluate(sc, planner.load_placement(sc, placement))
     _print_plan(p, fmt)
     _exit_feasible(p)
 
@@ -277,14 +338,12 @@ def simulate(
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
 ) -> None:
     """Simulate a scenario under a placement (given by hand, or planned when omitted)."""
-    from planner.placement import load_placement
-
-    from planner.report import agreement_sentence, simulated_verdicts
+    agreement_sentence, simulated_verdicts = planner.report.agreement_sentence, planner.report.simulated_verdicts
 
     _check_format(fmt)
     sc = _load(file)
     if placement is not None:
-        chosen = load_placement(sc, placement)
+        chosen = planner.load_placement(sc, placement)
     else:
         with _Working("planning"):
             chosen = planner.plan(sc)
@@ -319,7 +378,7 @@ def run(
     _print_plan(result.plan, "table")
     if result.sim is not None:
         _echo("\nSimulated:")
-        _print_frame(result.sim.summary().round(2), "table")
+        _print_frame(result.sim.summary(), "table")
         _echo("\n" + result.sentence)
     else:
         _echo("\nNot simulated: no workload could be placed.")
@@ -333,7 +392,7 @@ def run(
 def _print_study(df, out: Path) -> None:
     """One line of counts, the summary table, and each distinct failure reason; exit 3 when
     every run failed (nothing was measured)."""
-    from planner.studies import summarize
+    summarize = planner.studies.summarize
 
     runs = df.drop_duplicates("run_id")
     failed = runs[runs["status"] != "ok"]
@@ -343,7 +402,7 @@ def _print_study(df, out: Path) -> None:
     summary = summarize(df)
     cols = [c for c in summary.columns if c not in ("file", "params") and not c.endswith("_n")]
     if len(summary) and "workload" in summary:
-        _print_frame(summary[cols].round(3), "table")
+        _print_frame(summary[cols], "table")
     for reason, n in failed["reason"].value_counts().items():
         _echo(f"failed ({n} run{'s' if n > 1 else ''}): {reason}")
     _echo(f"wrote results.parquet, summary.parquet, summary.csv to {out}")
@@ -381,7 +440,7 @@ def sweep_cmd(
     max_runs: Annotated[Optional[int], typer.Option("--max-runs", min=1, help="Allow a study of more than 10,000 runs.")] = None,
 ) -> None:
     """Run a scenario over every combination of --set values, each plan simulated per seed."""
-    from planner.studies import parse_set
+    parse_set = planner.studies.parse_set
 
     df = planner.sweep(file, set=parse_set(set_ or []), replications=replications, out_dir=out, scheduler=scheduler,
                        workers=workers, progress=progress and sys.stderr.isatty(), retry_failed=retry_failed,

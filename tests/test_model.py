@@ -79,3 +79,13 @@ def test_plan_and_simulation_bill_the_same_month(name):
     p = planner.plan(sc)
     r = planner.simulate(sc, p, seed=0)
     assert r.monthly_cost_usd == pytest.approx(p.monthly_cost_usd, rel=0.03)
+
+
+def test_the_cli_uses_only_what_planner_exports():
+    tree = ast.parse((ROOT / "planner" / "cli.py").read_text())
+    internal = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("planner")]
+    internal += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names if a.name.startswith("planner.")]
+    assert not internal
+    used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+            and n.value.id == "planner"}
+    assert used <= set(planner.__all__), used - set(planner.__all__)
