@@ -8,6 +8,7 @@ import numpy as np
 
 
 def mem_gb() -> float:
+    """Installed memory in GiB."""
     try:
         import psutil
 

@@ -23,7 +23,6 @@ def threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-
 def session(model: onnx.ModelProto | bytes | str, *, profile_prefix: str | None = None, n_threads: int | None = None):
     """An onnxruntime CPU session set up as every timing in this project is: all graph
     optimizations, `threads()` intra-op threads, sequential execution."""
