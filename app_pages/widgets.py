@@ -24,6 +24,8 @@ PRECISIONS: tuple[str, ...] = planner.catalog.PRECISIONS
 SOURCES = {
     "measured": "the model itself was run and timed on this machine",
     "interpolated": "predicted from a kernel profile of the machine, within the profiled range",
+    "calibrated": "a roofline fitted to published results for this very device",
+    "transferred": "predicted from a kernel profile taken on another machine: run `planner profile` here",
     "extrapolated": "carried to this hardware by a roofline calibrated on published MLPerf results "
                     "(or past a profile's range)",
     "assumed": "this hardware has no calibration point: it shares its class's calibration, untested",
