@@ -384,8 +384,8 @@ def run(
         _echo("\nNot simulated: no workload could be placed.")
     if out is not None:
         _echo(f"wrote {', '.join(p.name for p in result.written)} to {out}")
-    agree = result.agreement
-    if not result.plan.feasible or result.sim is None or (len(agree) and (agree["verdict"] != "met").any()):
+    _echo(f"verdict: {result.verdict}")
+    if not result.ok or result.sim is None:
         raise typer.Exit(EXIT_NOT_MET)
 
 

@@ -33,25 +33,52 @@ class RunResult:
 
     @property
     def sentence(self) -> str:
-        return agreement_sentence(self.agreement)
+        return agreement_sentence(self.agreement) if self.sim is not None else "planned only, not simulated"
+
+    @property
+    def ok(self) -> bool:
+        """The one verdict every face gives (CLI exit code, app, batches, sweeps): the plan is
+        feasible and, when simulated, every workload met its SLOs in simulation."""
+        if not self.plan.feasible:
+            return False
+        if self.sim is None or not len(self.agreement):  # planned only, or nothing to judge
+            return True
+        return bool((self.agreement["verdict"] == "met").all())
+
+    @property
+    def verdict(self) -> str:
+        """The verdict in words: feasible or not, and what simulation found."""
+        if not self.plan.feasible:
+            return "not feasible"
+        if self.sim is None:
+            return "feasible (planned only, not simulated)"
+        if not len(self.agreement):
+            return "feasible (nothing to simulate)"
+        missed = self.agreement[self.agreement["verdict"] != "met"]
+        if missed.empty:
+            return "feasible; every workload met its SLOs in simulation"
+        return f"feasible on paper; {len(missed)} workload(s) not confirmed in simulation: " + \
+            ", ".join(f"{w} ({v})" for w, v in zip(missed["workload"][:5], missed["verdict"][:5]))
 
     def __repr__(self) -> str:
-        return f"RunResult({self.plan!r}, rounds={len(self.rounds)}; {self.sentence})"
+        return f"RunResult({self.plan!r}, rounds={len(self.rounds)}; {self.verdict})"
 
 
 def run(scenario: Scenario, out_dir: str | Path | None = None, *, seed: int | None = None, max_rounds: int = 3,
-        progress: Any = None) -> RunResult:
+        progress: Any = None, simulate_plan: bool = True) -> RunResult:
     """Plan, then simulate; where a workload misses its p99 SLO in simulation, plan it to a
-    tighter p99 (the ratio by which it missed) and try again, `max_rounds` at most. Writes the
-    plan, the simulated summary and a report with figures into `out_dir` when given."""
-    check_limits(scenario)  # before any work: a limit is an error naming the field, not a hang
+    tighter p99 (by how far simulation exceeded the prediction) and try again, `max_rounds` at
+    most. Writes the plan, the simulated summary and a report with figures into `out_dir` when
+    given. This is the one verdict the CLI, the app, batches and sweeps give (`RunResult.ok`);
+    `simulate_plan=False` plans only, for a quick look, and says so."""
+    check_limits(scenario, simulate=simulate_plan)  # before any work: a limit is an error naming the field
     seed = scenario.seed if seed is None else seed
     margin: dict[str, float] = {}
     rounds: list[dict[str, Any]] = []
     p = plan(scenario)
     sim = None
     agree = pd.DataFrame()
-    for i in range(max_rounds):
+    for i in range(max_rounds if simulate_plan else 0):
         if not p.placement:
             break
         sim = simulate(scenario, p, seed=seed)

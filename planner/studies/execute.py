@@ -33,20 +33,27 @@ class RunFailed(PlannerError):
 
 
 def plan_and_simulate(scenario: Any, seed: int) -> pd.DataFrame:
-    """The default run: plan the scenario, simulate the plan with `seed`, and return the
-    simulated summary (a row per workload) with the plan's verdict beside it."""
+    """The default run: `planner.run` with `seed` (plan, simulate, tighten what missed: the same
+    verdict as `planner run` and the app), returning the final simulated summary (a row per
+    workload) with the plan's figures and the verdict beside it."""
     import planner
 
-    p = planner.plan(scenario)
-    if not p.placement:
-        conflicts = "; ".join(p.conflicts) or p.status
+    result = planner.run(scenario, seed=seed)
+    p = result.plan
+    if not p.feasible or result.sim is None:  # a plan that leaves workloads out is no answer
+        conflicts = "; ".join(p.conflicts[:3]) or "; ".join(p.table()["violations"].dropna()[:3]) or p.status
         raise RunFailed(f"no feasible placement ({conflicts})")
-    rows = planner.simulate(scenario, p, seed=seed).summary()
+    rows = result.sim.summary()
     table = p.table()
-    planned = table[[c for c in ("workload", "precision", "predicted_p99_ms") if c in table.columns]]
-    rows = rows.merge(planned, on="workload", how="left")
+    planned = table[[c for c in ("workload", "site", "precision", "predicted_p99_ms") if c in table.columns]]
+    rows = rows.merge(planned.rename(columns={"site": "planned_site"}), on="workload", how="left")
+    if len(result.agreement):
+        rows = rows.merge(result.agreement[["workload", "verdict"]], on="workload", how="left")
     rows["plan_feasible"] = bool(p.feasible)
     rows["plan_monthly_cost_usd"] = float(p.monthly_cost_usd)
+    rows["run_ok"] = result.ok
+    rows["run_verdict"] = result.verdict
+    rows["rounds"] = len(result.rounds)
     return rows
 
 
