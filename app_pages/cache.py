@@ -35,9 +35,21 @@ def scenario_of(key: tuple) -> tuple[Any, planner.ScenarioError | None]:
         return None, e
 
 
-@st.cache_resource(max_entries=64, show_spinner="Planning…")
+@st.cache_resource(max_entries=32, show_spinner="Planning, then simulating to confirm (as `planner run` does)…")
+def run_of(text: str, file: str, attachments: tuple, simulate: bool = True) -> Any:
+    """`planner.run` on the scenario: plan, simulate, tighten what missed. The same placement and
+    verdict as the CLI, batches and sweeps; `simulate=False` is the quick look (plan only)."""
+    return planner.run(_parse(text, file, attachments), simulate_plan=simulate)
+
+
+def quick_look() -> bool:
+    """Whether the user asked for the plan alone, not confirmed in simulation (the Plan page's toggle)."""
+    return bool(st.session_state.get("quick_look", False))
+
+
 def plan_of(text: str, file: str, attachments: tuple) -> Any:
-    return planner.plan(_parse(text, file, attachments))
+    """The plan every page shows: the one `planner run` settles on (or, in a quick look, the first)."""
+    return run_of(text, file, attachments, not quick_look()).plan
 
 
 @st.cache_resource(max_entries=16, show_spinner="Tracing the Pareto front (a plan per latency bound)…")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 import planner
+from app_pages.cache import quick_look, run_of
 from app_pages.charts import token_figure
 from app_pages.widgets import NUMBER_FORMAT, placement_json, plan_page, plan_table, plan_verdict
 
@@ -13,10 +14,22 @@ TITLE = "Plan"
 
 
 def render() -> None:
+    st.toggle("Quick look: plan only, not confirmed in simulation", key="quick_look",
+              help="Off (the default), the page shows what `planner run` settles on: the plan, simulated, with "
+                   "any workload that missed its SLO in simulation planned tighter, as batches and sweeps do.")
     got = plan_page(TITLE)
     if got is None:
         return
-    _, sc, p = got
+    key, sc, p = got
+    result = run_of(*key, not quick_look())
+    if quick_look():
+        st.info(f"Verdict: {result.verdict}. Turn the quick look off to confirm it in simulation.",
+                icon=":material/bolt:")
+    elif result.ok:
+        st.success(f"Verdict: {result.verdict} ({len(result.rounds)} plan-simulate round(s)).",
+                   icon=":material/check_circle:")
+    else:
+        st.error(f"Verdict: {result.verdict}.", icon=":material/error:")
     st.caption("Analytical: the planner's queueing model (Erlang C with a variability correction, processor-shared "
                "links) over the cost model's estimates and the catalog's prices. `source` says how each latency "
                "estimate was obtained (measured | interpolated | extrapolated | assumed); the Simulation page checks "

@@ -38,7 +38,10 @@ def render() -> None:
         st.success(f"Valid: {len(sc.sites)} sites, {len(sc.links)} links, {len(sc.workloads)} workloads.",
                    icon=":material/check_circle:")
         p = plan_of(*key)
-        where = "; ".join(f"**{n}** → {c.hardware}@{c.site} {c.precision}" for n, c in p.placement.items())
+        shown = list(p.placement.items())[:8]  # a fleet places thousands: the Plan page summarises them
+        where = "; ".join(f"**{n}** → {c.hardware}@{c.site} {c.precision}" for n, c in shown)
+        if len(p.placement) > len(shown):
+            where += f"; … and {len(p.placement) - len(shown)} more"
         verdict = "feasible" if p.feasible else "**not feasible**"
         st.markdown(f"Plan: {verdict}, ${p.monthly_cost_usd:,.0f} per month. {where or 'Nothing placed.'} "
                     "(details on the Plan page)" if p.placement else f"Plan: {verdict}: {'; '.join(p.conflicts)}")
