@@ -154,3 +154,25 @@ def token_attainment(plan_table: pd.DataFrame, summary: pd.DataFrame) -> pd.Data
         out[f"slo_{metric}_ms"] = slo
         out[f"{metric}_met"] = [bool(g <= o) if np.isfinite(g) and np.isfinite(o) else None for g, o in zip(got, slo)]
     return out
+
+
+#: Most points a fleet chart draws per workload: a sample of a larger fleet keeps the page light.
+MAX_FLEET_POINTS = 2_000
+
+
+def fleet_figure(members: pd.DataFrame, workload: str) -> go.Figure:
+    """One fleet workload's decision per member against the member figures that drive it: the
+    uplink (log axis, whole-number ticks) and the request rate, coloured by where it runs."""
+    g = members[members["workload"] == workload]
+    if len(g) > MAX_FLEET_POINTS:  # the same seed each time: the chart does not jump between reruns
+        g = g.sample(MAX_FLEET_POINTS, random_state=0)
+    fig = go.Figure()
+    for where, h in g.groupby("where", sort=True):
+        fig.add_trace(go.Scatter(
+            x=h["uplink_mbps"], y=h["rate_per_s"], mode="markers", name=f"{where} ({len(h)})",
+            text=h["member"], hovertemplate="%{text}: uplink %{x:.3g} Mbit/s, %{y:.3g} requests/s<extra></extra>",
+            marker={"size": 7, "opacity": 0.75}))
+    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend_title_text="runs",
+                      xaxis_title="member uplink (Mbit/s)", yaxis_title="requests per second")
+    fig.update_xaxes(type="log")
+    return honest_log_axis(fig, "x")

@@ -7,7 +7,7 @@ import streamlit as st
 
 import planner
 from app_pages.cache import quick_look, run_of
-from app_pages.charts import token_figure
+from app_pages.charts import fleet_figure, token_figure
 from app_pages.widgets import NUMBER_FORMAT, placement_json, plan_page, plan_table, plan_verdict
 
 TITLE = "Plan"
@@ -36,8 +36,12 @@ def render() -> None:
                "the predicted p99 in a discrete-event run.")
     plan_verdict(p)
     t = plan_table(p)
-    st.subheader("Placement")
-    st.dataframe(t.drop(columns=["reason"], errors="ignore"), hide_index=True, column_config=NUMBER_FORMAT)
+    if sc.fleets:
+        _fleets(sc, p)
+        t = t[~t["workload"].isin(set(p.fleet_members()["instance"]))]  # members are summarised above
+    if len(t):
+        st.subheader("Placement")
+        st.dataframe(t.drop(columns=["reason"], errors="ignore"), hide_index=True, column_config=NUMBER_FORMAT)
     if p.placement:
         c1, c2 = st.columns([3, 2])
         with c1:
@@ -51,7 +55,10 @@ def render() -> None:
                        "against each workload's objectives (red).")
             st.plotly_chart(tokens, key="plan_tokens")
     st.subheader("Why")
-    for r in p.table().itertuples():
+    why = p.table()
+    if sc.fleets:  # a fleet's members share their class's reasons: the summary above says them once
+        why = why[why["fleet"].isna()]
+    for r in why.itertuples():
         st.markdown(f"- **{r.workload}**: {r.reason or r.violations or '–'}")
     if p.placement:
         st.subheader("Shared resources")
@@ -61,3 +68,20 @@ def render() -> None:
                        mime="text/csv")
     d2.download_button("Download the placement (JSON)", placement_json(p), file_name=f"{sc.name}-placement.json",
                        mime="application/json", help="Readable by `planner simulate FILE --placement`.")
+
+
+def _fleets(sc, p) -> None:
+    """Fleet decisions against member figures: how many members run where and what splits them,
+    a chart per workload of the decision by uplink and rate, and the per-member table on demand."""
+    st.subheader("Fleets")
+    summary = p.fleet_summary()
+    st.dataframe(summary[["fleet", "workload", "where", "hardware", "precision", "members", "share", "binding",
+                          "split_by"]], hide_index=True, column_config={"share": st.column_config.NumberColumn(format="percent")})
+    members = p.fleet_members()
+    for i, workload in enumerate(members["workload"].unique()):
+        st.plotly_chart(fleet_figure(members, workload), key=f"fleet:{i}")
+        st.caption(f"{workload}: each point is a member; " + (
+            f"split by {summary[summary['workload'] == workload]['split_by'].iloc[0]}"
+            if summary[summary["workload"] == workload]["split_by"].iloc[0] else "no single member figure splits them"))
+    with st.expander(f"Every member ({len(members):,} rows)"):
+        st.dataframe(members.drop(columns=["binding"]), hide_index=True)

@@ -122,6 +122,13 @@ class Plan:
 
         return fleet_summary(self)
 
+    def fleet_members(self) -> pd.DataFrame:
+        """A row per fleet workload instance: its member's figures (uplink, downlink, RTT, region,
+        rate, the uplink share its input needs) and where the plan runs it."""
+        from planner.plan.fleets import fleet_members
+
+        return fleet_members(self)
+
     def resources(self) -> pd.DataFrame:
         """Utilisation of every shared resource the plan uses."""
         a = self.assessment

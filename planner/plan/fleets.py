@@ -70,22 +70,31 @@ def _split(fig: pd.DataFrame, labels: pd.Series) -> str:
     return ""
 
 
+def fleet_members(plan) -> pd.DataFrame:
+    """A row per fleet workload instance: its member's figures (`member_figures`) beside where
+    the plan runs it (`where`: "on the member" or the site, `hardware`, `precision`, `binding`)."""
+    sc = plan.scenario
+    fig = member_figures(sc, plan.system)
+    if fig.empty:
+        return fig
+    t = plan.table().set_index("workload").loc[fig["instance"]]
+    fig["site"], fig["hardware"] = t["site"].to_numpy(), t["hardware"].to_numpy()
+    fig["precision"], fig["binding"] = t["precision"].to_numpy(), t["binding"].to_numpy()
+    fig["where"] = ["on the member" if s == m else (s if isinstance(s, str) else "not placed")
+                    for s, m in zip(fig["site"], fig["member"])]
+    return fig
+
+
 def fleet_summary(plan) -> pd.DataFrame:
     """Per fleet and workload: a row per (where, hardware, precision) with how many members run
     there, the binding constraint most of them share, and the member figure that splits them."""
-    sc = plan.scenario
-    if not sc.fleets:
+    members = fleet_members(plan) if plan.scenario.fleets else pd.DataFrame()
+    if members.empty:
         return pd.DataFrame(columns=COLUMNS)
-    t = plan.table().set_index("workload")
-    fig = member_figures(sc, plan.system).set_index("instance")
-    t = t.loc[fig.index]
-    where = [("on the member" if site == m else (site if isinstance(site, str) else "not placed"))
-             for site, m in zip(t["site"], fig["member"])]
-    t = t.assign(where=where, base=fig["workload"], fleet_=fig["fleet"])
     rows = []
-    for (fleet, base), g in t.groupby(["fleet_", "base"], sort=False):
+    for (fleet, base), g in members.groupby(["fleet", "workload"], sort=False):
         labels = g["where"] + " " + g["hardware"].fillna("").astype(str)
-        split = _split(fig.loc[g.index], labels)
+        split = _split(g, labels)
         for (w, hw, prec), h in g.groupby(["where", "hardware", "precision"], dropna=False, sort=False):
             binding = Counter(h["binding"]).most_common(1)[0][0] if len(h) else ""
             rows.append({"fleet": fleet, "workload": base, "where": w, "hardware": hw, "precision": prec,
