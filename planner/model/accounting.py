@@ -6,8 +6,8 @@ one field of `MonthlyBill` and one line of `bill`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
 
 from planner.units import BYTES_PER_GB, J_PER_KWH, SECONDS_PER_MONTH
 
@@ -29,10 +29,9 @@ class Tariff:
     energy_j_per_byte: float = 0.0
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(NamedTuple):
     """What a resource did over `span_s` seconds: servers kept (server-seconds), servers busy
-    computing (server-seconds), bytes sent."""
+    computing (server-seconds), bytes sent. (A named tuple: one is made per priced use.)"""
 
     server_s: float = 0.0
     busy_s: float = 0.0
@@ -40,9 +39,9 @@ class Usage:
     span_s: float = SECONDS_PER_MONTH
 
 
-@dataclass(frozen=True)
-class MonthlyBill:
-    """Dollars by component and energy, per month. Adds with `+`, scales with `*`."""
+class MonthlyBill(NamedTuple):
+    """Dollars by component and energy, per month. Adds with `+`, scales with `*`. (A named
+    tuple: bills are made and added for every option and alternative, so they must be cheap.)"""
 
     instances_usd: float = 0.0
     amortisation_usd: float = 0.0
@@ -58,27 +57,23 @@ class MonthlyBill:
     def energy_kwh(self) -> float:
         return self.energy_j / J_PER_KWH
 
-    def __add__(self, other: MonthlyBill) -> MonthlyBill:
-        # written out: this runs for every option and alternative, and fields() is slow
-        return MonthlyBill(self.instances_usd + other.instances_usd, self.amortisation_usd + other.amortisation_usd,
-                           self.electricity_usd + other.electricity_usd, self.egress_usd + other.egress_usd,
-                           self.energy_j + other.energy_j)
+    def __add__(self, other: MonthlyBill) -> MonthlyBill:  # type: ignore[override]
+        return MonthlyBill(*(a + b for a, b in zip(self, other)))
 
     def __radd__(self, other: object) -> MonthlyBill:  # sum() starts from 0
         return self if other == 0 else NotImplemented  # type: ignore[return-value]
 
-    def __mul__(self, k: float) -> MonthlyBill:
-        return MonthlyBill(self.instances_usd * k, self.amortisation_usd * k, self.electricity_usd * k,
-                           self.egress_usd * k, self.energy_j * k)
+    def __mul__(self, k: float) -> MonthlyBill:  # type: ignore[override]
+        return MonthlyBill(*(a * k for a in self))
 
     __rmul__ = __mul__
 
     def as_dict(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self)} | {"total_usd": self.total_usd}
+        return self._asdict() | {"total_usd": self.total_usd}
 
     def __repr__(self) -> str:
-        parts = ", ".join(f"{f.name.removesuffix('_usd')} ${getattr(self, f.name):,.2f}"
-                          for f in fields(self) if f.name.endswith("_usd") and getattr(self, f.name))
+        parts = ", ".join(f"{f.removesuffix('_usd')} ${v:,.2f}" for f, v in zip(self._fields, self)
+                          if f.endswith("_usd") and v)
         return f"MonthlyBill(${self.total_usd:,.2f}/month: {parts or 'nothing'}; {self.energy_kwh:,.1f} kWh)"
 
 

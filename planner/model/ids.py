@@ -1,31 +1,24 @@
 """Typed ids of the resources workloads share, so no layer builds a key as text and parses it back."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 ResourceKind = Literal["device", "pool", "link"]
 
 
-@dataclass(frozen=True, order=True, eq=True)
-class ResourceId:
+class ResourceId(NamedTuple):
     """A device group (`site`, `index` in the site's `devices`), a cloud pool (`index` in its
-    `pools`), or one direction of a link (`index` in the scenario's `links`, `direction` up =
-    between[0] -> between[1]). `workload` names the language-model workload a pool's dedicated
-    instances serve (an instance holds one model's weights and runs one continuous batch)."""
+    `pools`), or one direction of a link (`index` in the scenario's `links`, leaving `site`;
+    `direction` up = between[0] -> between[1]). `workload` names the language-model workload a
+    pool's dedicated instances serve (an instance holds one model's weights and runs one
+    continuous batch). A named tuple: ids key every load and utilisation dict, and a tuple hashes
+    and compares at C speed."""
 
     kind: ResourceKind
     site: str
     index: int
     direction: str = ""
     workload: str = ""
-
-    def __post_init__(self) -> None:
-        # ids key every load and utilisation dict: hash once, not per lookup
-        object.__setattr__(self, "_hash", hash((self.kind, self.site, self.index, self.direction, self.workload)))
-
-    def __hash__(self) -> int:
-        return self._hash  # type: ignore[attr-defined]
 
     @classmethod
     def device(cls, site: str, index: int) -> ResourceId:
@@ -42,12 +35,12 @@ class ResourceId:
 
     def dedicated(self, workload: str) -> ResourceId:
         """The instances of this pool that serve `workload` alone."""
-        return replace(self, workload=workload)
+        return self._replace(workload=workload)
 
     @property
     def base(self) -> ResourceId:
         """The pool these instances belong to (itself for everything else)."""
-        return replace(self, workload="") if self.workload else self
+        return self._replace(workload="") if self.workload else self
 
     def __str__(self) -> str:
         if self.kind == "link":

@@ -72,7 +72,7 @@ class Classes:
                 j = self.links[m][key]
                 frm = m if r.site == rep else r.site
                 return ResourceId.link(frm, j, r.direction)
-            moved = replace(r, site=m) if r.site == rep else r
+            moved = r._replace(site=m) if r.site == rep else r
             return moved.dedicated(name) if r.workload else moved
 
         return replace(o, workload=name, site=m if o.site == rep else o.site,
