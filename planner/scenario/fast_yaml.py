@@ -5,7 +5,7 @@ true/false, null) are then built from it directly, through PyYAML's own scalar c
 that every value means what the safe loader makes of it. Anything else (merge keys, other tags,
 a duplicate or unhashable key, a parser error, no libyaml) gives `NOT_PLAIN`, and the caller
 reads the text with the full safe loader, whose messages (line, column, duplicate key) users see.
-A 2.6 MB scenario reads in about half the time of the safe loader over libyaml.
+A 2.6 MB scenario reads in about a third of the time of the safe loader over libyaml.
 """
 from __future__ import annotations
 
@@ -33,11 +33,37 @@ class _NotPlain(Exception):
     """The document holds something the fast path leaves to the full loader."""
 
 
+if getattr(yaml, "__with_libyaml__", False):
+    class _Loader(yaml.CSafeLoader):  # type: ignore[misc, name-defined]
+        """libyaml's safe loader with the tag of each plain scalar resolved once per document:
+        a scenario repeats the same few hundred words, and the regular-expression matching of
+        PyYAML's resolver took half the reading time of a 2.6 MB file."""
+
+        def __init__(self, stream: str):
+            super().__init__(stream)
+            self._plain_tags: dict[str, str] = {}
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            if kind is ScalarNode and implicit[0]:  # a plain scalar's tag depends on its text only
+                tag = self._plain_tags.get(value)
+                if tag is None:
+                    tag = self._plain_tags[value] = super().resolve(kind, value, implicit)
+                return tag
+            return super().resolve(kind, value, implicit)
+
+        # the safe loader has no path resolvers: nothing to track while descending
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            pass
+
+        def ascend_resolver(self) -> None:
+            pass
+
+
 def read_plain(text: str) -> Any:
     """The document in `text`, or `NOT_PLAIN`."""
     if not getattr(yaml, "__with_libyaml__", False):
         return NOT_PLAIN
-    loader = yaml.CSafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         return None if node is None else _build(node, {}, loader)
