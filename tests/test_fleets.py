@@ -179,11 +179,11 @@ def test_inventory_without_names_numbers_its_rows_and_count_must_agree(tmp_path:
 def test_inventory_errors_name_the_file_row_and_column(tmp_path: Path, csv: str, row_col: str, reason: str) -> None:
     with pytest.raises(ScenarioError) as info:
         _load(_fleet(None, members="inv.csv"), tmp_path, csv)
-    e = info.value
-    assert e.file == str(tmp_path / "inv.csv")
-    assert e.field == row_col
+    e = info.value  # reported against the scenario's field, the inventory's file, row and column first
+    assert (e.file, e.field) == ("f.yaml", "sites.store.members")
+    assert e.reason.startswith(f"{tmp_path / 'inv.csv'} {row_col}: "), e.reason
     assert reason in e.reason
-    assert "\n" not in str(e) and str(e).startswith(f"{tmp_path / 'inv.csv'}: ")
+    assert "\n" not in str(e) and str(e).startswith("f.yaml: ")
 
 
 def test_unknown_column_suggests_the_close_name(tmp_path: Path) -> None:

@@ -147,7 +147,10 @@ def _members(name: str, spec: FleetSpec, file: str, resolve: Resolve) -> Fleet:
         width = len(str(spec.count))
         return Fleet(name, [f"{name}-{i:0{width}d}" for i in range(1, spec.count + 1)])
     path, shown = resolve(spec.members, f"sites.{name}.members")
-    inv = read_inventory(path, shown)
+    try:
+        inv = read_inventory(path, shown)
+    except ScenarioError as e:
+        raise _inventory_error(file, name, e.file, e.field, e.reason, e.hint) from None
     if spec.count is not None and spec.count != len(inv):
         raise ScenarioError(file, f"sites.{name}.count", f"count is {spec.count} but the inventory {shown} "
                             f"lists {len(inv)} members", "leave count out, or make them agree")
@@ -195,9 +198,17 @@ def _devices(template: list[dict[str, Any]], counts: Mapping[str, int | None]) -
 
 
 def _clash(fleet: Fleet, i: int, name: str, what: str, file: str) -> ScenarioError:
-    if fleet.inventory is not None and fleet.inventory.names[i] is not None:
-        return ScenarioError(fleet.inventory.file, f"row {i + 2}, column 'name'", f"'{name}' is already a {what} name")
+    inv = fleet.inventory
+    if inv is not None and inv.names[i] is not None:
+        return _inventory_error(file, fleet.name, inv.file, f"row {inv.rows[i]}, column 'name'",
+                                f"'{name}' is already a {what} name")
     return ScenarioError(file, f"sites.{fleet.name}", f"member '{name}' is already a {what} name")
+
+
+def _inventory_error(file: str, fleet: str, inventory: str, where: str, reason: str, hint: str = "") -> ScenarioError:
+    """An error in a fleet's inventory, reported against the scenario's `sites.<fleet>.members`
+    with the inventory's file, row and column leading the reason."""
+    return ScenarioError(file, f"sites.{fleet}.members", f"{inventory}{' ' + where if where else ''}: {reason}", hint)
 
 
 # --------------------------------------------------------------------------- links
@@ -287,8 +298,8 @@ def _workloads(workloads: dict[str, Any], fleets: Mapping[str, Fleet], seed: int
             continue
         scales = fleet.inventory.numbers.get("rate_scale") if fleet.inventory else None
         if scales and isinstance(arrival, dict) and arrival.get("process") == "trace":
-            raise ScenarioError(fleet.inventory.file if fleet.inventory else file, "column 'rate_scale'",
-                                f"cannot scale the trace arrival of {at} (a trace replays its timestamps)")
+            raise _inventory_error(file, fleet.name, fleet.inventory.file if fleet.inventory else "", "column 'rate_scale'",
+                                   f"cannot scale the trace arrival of {at} (a trace replays its timestamps)")
         for j, member in enumerate(fleet.members):
             inst = _deploy_to(w, instances_of, (fleet.name, member))
             inst["source"] = member

@@ -9,7 +9,9 @@ Columns (all optional, in any order; an empty cell keeps the fleet's own figure)
   rate_scale     multiplies the arrival rates of every workload sourced at the member
   <hardware id>  how many devices of that hardware the member has (0: none)
 
-Every error names the inventory file, the row (the header is row 1) and the column.
+`read_inventory` raises `ScenarioError(inventory file, "row R, column C", reason)`; loading
+reports it against the scenario's `sites.<fleet>.members`, the inventory's file, row and column
+leading the reason.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ class Inventory:
 
     file: str
     names: list[str | None]
+    rows: list[int] = field(default_factory=list)  # each member's row in the file (the header is row 1)
     numbers: dict[str, list[float | None]] = field(default_factory=dict)
     regions: list[str | None] | None = None
     device_counts: dict[str, list[int | None]] = field(default_factory=dict)  # hardware id -> counts
@@ -83,7 +86,7 @@ def read_inventory(path: Path, shown_as: str) -> Inventory:
         for c, col in enumerate(header):
             cells[col].append(row[c].strip() if c < len(row) else "")
     rownums = [r for r, _ in body]
-    inv = Inventory(shown_as, names=_names(cells.get("name"), rownums, shown_as))
+    inv = Inventory(shown_as, names=_names(cells.get("name"), rownums, shown_as), rows=rownums)
     if "region" in cells:
         inv.regions = [v or None for v in cells["region"]]
     for col, (low, inclusive) in NUMERIC_COLUMNS.items():

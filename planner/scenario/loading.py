@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from planner.errors import ScenarioError
 from planner.scenario.document import Scenario
+from planner.scenario.fast_yaml import NOT_PLAIN, read_plain
 from planner.scenario.limits import check_alias_expansion
 from planner.scenario import fleets
 from planner.scenario.fleets import fleet_specs
@@ -42,15 +43,6 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-if getattr(yaml, "__with_libyaml__", False):
-    class _FastUniqueKeyLoader(yaml.CSafeLoader):  # type: ignore[misc, name-defined]
-        """The same safe loader over libyaml's parser: a 2.6 MB scenario reads in a third of the time."""
-
-    _FastUniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-    _FAST_LOADER: Any = _FastUniqueKeyLoader
-else:  # pragma: no cover - PyYAML built without libyaml
-    _FAST_LOADER = None
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -126,11 +118,10 @@ def _fail(file: str) -> Any:
 
 def _parse_yaml(text: str, file: str) -> Any:
     """The YAML document in `text`, safely loaded; `ScenarioError` with line and column."""
-    if _FAST_LOADER is not None:
-        try:
-            return yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a CSafeLoader subclass
-        except (yaml.YAMLError, RecursionError):
-            pass  # read it again below: the pure-Python parser's messages are the ones users see
+    data = read_plain(text)
+    if data is not NOT_PLAIN:
+        return data
+    # not plain, or not valid: the full safe loader reads it, and says what is wrong
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as e:

@@ -1,0 +1,100 @@
+"""A fast path for reading plain YAML, the shape every scenario has.
+
+libyaml composes the node tree (in C); mappings, lists and the core scalars (text, numbers,
+true/false, null) are then built from it directly, through PyYAML's own scalar constructors so
+that every value means what the safe loader makes of it. Anything else (merge keys, other tags,
+a duplicate or unhashable key, a parser error, no libyaml) gives `NOT_PLAIN`, and the caller
+reads the text with the full safe loader, whose messages (line, column, duplicate key) users see.
+A 2.6 MB scenario reads in about a third of the time of the safe loader over libyaml.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+#: What `read_plain` returns for a document it leaves to the full loader.
+NOT_PLAIN: Any = object()
+
+_T = "tag:yaml.org,2002:"
+_SCALARS: dict[str, Callable[[Any, ScalarNode], Any]] = {
+    _T + "str": lambda _loader, node: node.value,
+    _T + "int": SafeConstructor.construct_yaml_int,
+    _T + "float": SafeConstructor.construct_yaml_float,
+    _T + "bool": SafeConstructor.construct_yaml_bool,
+    _T + "null": SafeConstructor.construct_yaml_null,
+}
+
+
+class _NotPlain(Exception):
+    """The document holds something the fast path leaves to the full loader."""
+
+
+if getattr(yaml, "__with_libyaml__", False):
+    class _Loader(yaml.CSafeLoader):  # type: ignore[misc, name-defined]
+        """libyaml's safe loader with the tag of each plain scalar resolved once per document:
+        a scenario repeats the same few hundred words, and the regular-expression matching of
+        PyYAML's resolver took half the reading time of a 2.6 MB file."""
+
+        def __init__(self, stream: str):
+            super().__init__(stream)
+            self._plain_tags: dict[str, str] = {}
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            if kind is ScalarNode and implicit[0]:  # a plain scalar's tag depends on its text only
+                tag = self._plain_tags.get(value)
+                if tag is None:
+                    tag = self._plain_tags[value] = super().resolve(kind, value, implicit)
+                return tag
+            return super().resolve(kind, value, implicit)
+
+        # the safe loader has no path resolvers: nothing to track while descending
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            pass
+
+        def ascend_resolver(self) -> None:
+            pass
+
+
+def read_plain(text: str) -> Any:
+    """The document in `text`, or `NOT_PLAIN`."""
+    if not getattr(yaml, "__with_libyaml__", False):
+        return NOT_PLAIN
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        return None if node is None else _build(node, {}, loader)
+    except (yaml.YAMLError, RecursionError, _NotPlain):
+        return NOT_PLAIN
+    finally:
+        loader.dispose()
+
+
+def _build(node: Node, built: dict[int, Any], loader: Any) -> Any:
+    """The value of `node`; `built` keeps each collection built once, so an alias stays a shared
+    reference (what the safe loader does) and an alias bomb does not expand here."""
+    if isinstance(node, ScalarNode):
+        make = _SCALARS.get(node.tag)
+        if make is None:
+            raise _NotPlain
+        return make(loader, node)
+    if id(node) in built:
+        return built[id(node)]
+    if isinstance(node, SequenceNode) and node.tag == _T + "seq":
+        items: list[Any] = []
+        built[id(node)] = items
+        items.extend([_build(v, built, loader) for v in node.value])
+        return items
+    if isinstance(node, MappingNode) and node.tag == _T + "map":
+        out: dict[Any, Any] = {}
+        built[id(node)] = out
+        for key_node, value_node in node.value:
+            key = _build(key_node, built, loader)
+            if isinstance(key, (list, dict)) or key in out:
+                raise _NotPlain
+            out[key] = _build(value_node, built, loader)
+        return out
+    raise _NotPlain
