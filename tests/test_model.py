@@ -70,22 +70,17 @@ def test_resolved_system_has_typed_ids_routes_and_candidates():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_plan_and_simulation_bill_the_same_month(name):
-    """The planner's monthly cost of its plan and the simulator's of the same plan agree within
-    3%, jobs and federated rounds included."""
-    if name == "llm_assistant":
-        pytest.xfail("chat's simulated queue outgrows its planned instance (the language-model serving model is "
-                     "optimistic there), so the autoscaler adds instances the plan does not bill: 13% apart")
+    """The planner's monthly cost of its plan and the simulator's monthly cost of the same plan
+    agree within 3%, jobs and federated rounds included: for the plan `planner.run` settles on
+    (the one every face reports), and for the first plan wherever simulation confirmed it."""
     sc = planner.load_scenario(ROOT / "scenarios" / f"{name}.yaml")
-    p = planner.plan(sc)
-    r = planner.simulate(sc, p, seed=0)
-    assert r.monthly_cost_usd == pytest.approx(p.monthly_cost_usd, rel=0.03)
-
-
-def test_the_cli_uses_only_what_planner_exports():
-    tree = ast.parse((ROOT / "planner" / "cli.py").read_text())
-    internal = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("planner")]
-    internal += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names if a.name.startswith("planner.")]
-    assert not internal
-    used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-            and n.value.id == "planner"}
-    assert used <= set(planner.__all__), used - set(planner.__all__)
+    result = planner.run(sc)
+    assert result.sim is not None
+    assert result.sim.monthly_cost_usd == pytest.approx(result.plan.monthly_cost_usd, rel=0.03)
+    if len(result.rounds) == 1:  # the first plan is the final one
+        return
+    # llm_assistant: chat's first plan (one L4 at int4) misses its SLO in simulation, whose
+    # autoscaler then adds instances the plan does not bill; `run` plans it tighter, and agrees.
+    first = planner.plan(sc)
+    sim = planner.simulate(sc, first, seed=sc.seed)
+    assert sim.monthly_cost_usd > first.monthly_cost_usd  # the miss costs instances, never saves
