@@ -58,13 +58,14 @@ class MonthlyBill(NamedTuple):
         return self.energy_j / J_PER_KWH
 
     def __add__(self, other: MonthlyBill) -> MonthlyBill:  # type: ignore[override]
-        return MonthlyBill(*(a + b for a, b in zip(self, other)))
+        # written out: bills are added for every option and alternative
+        return _new(self[0] + other[0], self[1] + other[1], self[2] + other[2], self[3] + other[3], self[4] + other[4])
 
     def __radd__(self, other: object) -> MonthlyBill:  # sum() starts from 0
         return self if other == 0 else NotImplemented  # type: ignore[return-value]
 
     def __mul__(self, k: float) -> MonthlyBill:  # type: ignore[override]
-        return MonthlyBill(*(a * k for a in self))
+        return _new(self[0] * k, self[1] * k, self[2] * k, self[3] * k, self[4] * k)
 
     __rmul__ = __mul__
 
@@ -75,6 +76,10 @@ class MonthlyBill(NamedTuple):
         parts = ", ".join(f"{f.removesuffix('_usd')} ${v:,.2f}" for f, v in zip(self._fields, self)
                           if f.endswith("_usd") and v)
         return f"MonthlyBill(${self.total_usd:,.2f}/month: {parts or 'nothing'}; {self.energy_kwh:,.1f} kWh)"
+
+
+def _new(*values: float) -> MonthlyBill:
+    return tuple.__new__(MonthlyBill, values)
 
 
 ZERO = MonthlyBill()

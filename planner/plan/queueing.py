@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 
 def erlang_c(servers: int, offered_load: float) -> float:
@@ -19,6 +20,7 @@ def erlang_c(servers: int, offered_load: float) -> float:
     return b / (1 - rho + rho * b)
 
 
+@lru_cache(maxsize=1 << 16)  # many workloads share a device group's servers, service time and level
 def wait_quantile_s(servers: int, utilization: float, service_s: float, q: float = 0.99, service_cv: float = 0.0) -> float:
     """The q-quantile of queueing delay at `servers` servers of mean service `service_s`.
 
