@@ -6,11 +6,13 @@ drawn from distributions, so no two members are alike), and for 10,000 workloads
 without fleets (100 sites x 100 workloads, `load_speed.flat_scenario`): the time to load, to plan,
 and to build `Plan.table()` with every explanation, and the process's peak resident set (each
 scenario in a fresh process, so the figure is its own; tracemalloc would slow the planner
-several-fold, so it is not used). `--tiers` draws members' uplinks
-and rates from a few plan tiers instead (as an inventory of broadband contracts would), so that
-members fall into classes that are planned once each.
+several-fold, so it is not used). Each fleet size runs twice: with
+members' uplinks and rates on a few tiers (as an inventory of broadband contracts would have
+them), so that members fall into classes planned once each (`-tiers`); and with every member
+drawn from distributions, no two alike (`-distinct`, up to 2,000 members: each member is then
+planned apart).
 
-    python bench/plan_speed.py [--members 200 2000 10000] [--no-flat] [--tiers]
+    python bench/plan_speed.py [--members 200 2000 10000] [--no-flat] [--tiers | --distinct]
 """
 from __future__ import annotations
 
@@ -67,16 +69,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--members", type=int, nargs="+", default=[200, 2000, 10_000])
     ap.add_argument("--no-flat", action="store_true")
-    ap.add_argument("--tiers", action="store_true", help="members on a few uplink and rate tiers (classes)")
+    ap.add_argument("--tiers", action="store_true", help="only members on a few uplink and rate tiers (classes)")
+    ap.add_argument("--distinct", action="store_true", help="only members drawn from distributions (no two alike)")
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
     print(f"{'scenario':>24} {'workloads':>9} {'classes':>8} {'load_s':>7} {'plan_s':>7} {'table_s':>7} {'total_s':>7} "
           f"{'rss_gb':>7}  verdict")
-    jobs = [(f"fleet-{n}{'-tiers' if args.tiers else ''}", n) for n in args.members]
-    jobs += [] if args.no_flat else [("flat-100x100", 0)]
+    both = not (args.tiers or args.distinct)
+    jobs = [(f"fleet-{n}-tiers", n, True) for n in args.members if args.tiers or both]
+    jobs += [(f"fleet-{n}-distinct", n, False) for n in args.members if (args.distinct or both) and n <= 2000]
+    jobs += [] if args.no_flat else [("flat-100x100", 0, False)]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, n in jobs:  # a fresh process each: its peak memory is its own
-            proc = multiprocessing.get_context("spawn").Process(target=_one, args=(name, n, args.tiers, tmp))
+        for name, n, tiers in jobs:  # a fresh process each: its peak memory is its own
+            proc = multiprocessing.get_context("spawn").Process(target=_one, args=(name, n, tiers, tmp))
             proc.start()
             proc.join()
 

@@ -265,7 +265,7 @@ def _print_plan(p, fmt: str, members: bool = False) -> None:
         _print_frame(fs[FLEET_COLUMNS], "table")
         if not members:
             t = t[t["fleet"].isna()]  # the other workloads; --members adds one row per member
-            _echo(f"(one row per fleet member with --members)")
+            _echo("(one row per fleet member with --members)")
     if len(t):
         _echo("")
         _print_frame(t[PLAN_COLUMNS], "table")

@@ -11,7 +11,7 @@ import math
 from collections import ChainMap, defaultdict
 from dataclasses import dataclass, field
 
-from planner.model.accounting import ZERO, MonthlyBill
+from planner.model.accounting import MonthlyBill
 from planner.model.ids import ResourceId
 from planner.model.system import System
 from planner.plan.assess import MAX_DEVICE_UTILIZATION, Assessment, p99_ms
@@ -66,8 +66,8 @@ class Baseline:
         return max(total, self.system[base].min_instances)
 
     def _moved(self, name: str, alt: Option):
-        """Loads, whole pool instances and utilisations of the resources the move changes."""
-        system, a, old = self.system, self.a, self.chosen[name]
+        """Loads and whole pool instances of the resources the move changes."""
+        a, old = self.a, self.chosen[name]
         changed = set(old.loads) | set(alt.loads)
         load = {r: a.load.get(r, 0.0) - old.loads.get(r, 0.0) + alt.loads.get(r, 0.0) for r in changed}
         load = {r: (0.0 if abs(v) < 1e-12 else v) for r, v in load.items()}

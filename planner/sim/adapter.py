@@ -9,7 +9,6 @@ takes a placement and the instances each pool starts with (warm); it knows no pl
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from planner import catalog
 from planner.costs.estimator import Estimate, estimate
-from planner.costs.sources import weakest
+from planner.costs.sources import weakest  # noqa: F401 - the options' modules take it from here
 from planner.model.accounting import ZERO, MonthlyBill, Usage, bill
 from planner.model.ids import ResourceId
 from planner.model.system import Resource, Route, System

@@ -9,7 +9,6 @@ from planner.model.system import System
 from planner.model.workloads import deploy_bytes, training_samples
 from planner.plan.options.common import Option, cost_estimate, precisions, privacy_violation, send, transfer_ms
 from planner.plan.violations import Violation
-from planner.units import SECONDS_PER_MONTH
 
 
 def deploy_sites(system: System, w) -> list[str]:
