@@ -198,13 +198,20 @@ def solve(
         c[k] = penalty * copies(w)
 
     a = coo_matrix((vals, (rows, cols)), shape=(len(lo), n)).tocsr()
-    result = milp(
-        c,
-        constraints=LinearConstraint(a, np.array(lo), np.array(hi)),
-        integrality=np.ones(n),
-        bounds=Bounds(np.zeros(n), upper),
-        options={"time_limit": time_limit_s, "presolve": True, "mip_rel_gap": 1e-6},
-    )
+    constraints = LinearConstraint(a, np.array(lo), np.array(hi))
+
+    def run(strict: bool):
+        ub = upper.copy()
+        if strict:  # everything placed: the left-out columns closed
+            ub[list(u_index.values())] = 0.0
+        return milp(c, constraints=constraints, integrality=np.ones(n), bounds=Bounds(np.zeros(n), ub),
+                    options={"time_limit": time_limit_s, "presolve": True, "mip_rel_gap": 1e-6})
+
+    # First with every workload placed: that MILP is what the solver's heuristics find solutions
+    # to quickly at size. Only when it has none, again with workloads allowed out at a penalty.
+    result = run(strict=True)
+    if result.status == 2:
+        result = run(strict=False)
     if result.x is None:
         status = {2: "infeasible", 1: "time_limit"}.get(result.status, "error")
         return Solution(status, {}, {}, math.nan, result.message, empty + list(cand))
