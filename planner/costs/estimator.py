@@ -57,6 +57,16 @@ class Estimate:
     fits: bool                   # memory_gb <= the hardware's memory
     detail: Mapping[str, float] = field(default_factory=dict)
     note: str = ""               # what a reader should know about `source` (and what to do about it)
+    #: an 80% interval of latency_ms: on catalog hardware the 10th-90th percentile of the held-out
+    #: error of its category (`published.py`); 0 when not given (then set to latency_ms)
+    latency_ms_low: float = 0.0
+    latency_ms_high: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.latency_ms_low:
+            object.__setattr__(self, "latency_ms_low", self.latency_ms)
+        if not self.latency_ms_high:
+            object.__setattr__(self, "latency_ms_high", self.latency_ms)
 
     def __repr__(self) -> str:
         return (f"Estimate({self.model} on {self.hardware} {self.precision} b{self.batch}: {self.latency_ms:.3f} ms, "
@@ -80,7 +90,7 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
     hw = catalog.hardware(hardware)
     if precision not in BYTES_PER_ELEMENT:
         raise PlannerError(f"unknown precision '{precision}' (one of {', '.join(BYTES_PER_ELEMENT)})")
-    if precision not in hw.peak_tflops:
+    if precision not in hw.peak_tflops and not (not training and _serves(model, hardware, precision)):
         raise PlannerError(f"{hardware} does not run {precision} (it runs {', '.join(hw.precisions)})")
     if training and precision not in TRAINING_PRECISIONS:
         raise PlannerError(f"training at {precision} is not supported (use {', '.join(TRAINING_PRECISIONS)})")
@@ -88,6 +98,14 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
         raise PlannerError("measure=True times inference; training steps are estimated only")
     key = _model_key(model)
     return _estimate(key, hardware, precision, int(batch), training, measure, seq_len, _mtime(key))
+
+
+def _serves(model: str | os.PathLike, hardware: str, precision: str) -> bool:
+    """Whether the serving model runs a language model at `precision` here (int4 weights on any
+    device with a 16-bit rate: what `llm_cost` and the planner allow, e.g. on Jetsons)."""
+    from planner.costs.llm import is_llm, llm_precisions
+
+    return is_llm(os.fspath(model)) and precision in llm_precisions(hardware)
 
 
 def _model_key(model: str | os.PathLike) -> str:
@@ -145,6 +163,8 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
         latency_ms, source, detail = _profiled(model, batch, seq, profile)
     elif profile is not None:
         latency_ms, source, detail = _profiled_training(graph(model, batch, seq), profile, precision)
+    elif not training and _serves(model, hardware, precision):
+        latency_ms, source, detail = _catalog_llm(model, hw, precision, batch, seq or 1)
     else:
         latency_ms, source, detail = _catalog(g1, hw, precision, batch, training, _table(model, seq, mtime_ns))
     if profile is not None and not measure and hardware == catalog.HOST:
@@ -160,9 +180,24 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
         detail.update(_llm_detail(model, hardware, precision, batch, seq or 1))
     detail.update({k: v for k, v in mem.items()})
     detail["power_w"] = power_w
+    low, high = _interval(source, detail)
     return Estimate(_name(model), hardware, precision, batch, latency_ms, batch / (latency_ms / 1e3),
                     mem["memory_gb"], power_w * latency_ms / 1e3, source, mem["memory_gb"] <= hw.mem_gb,
-                    detail, note)
+                    detail, note, latency_ms * low, latency_ms * high)
+
+
+#: interval of a figure priced from this machine's kernel profile (assumed: bench/fidelity.py's
+#: host cases fall within 25% of the measured latency, README "Cost-model fidelity")
+PROFILED_INTERVAL = (0.8, 1.25)
+
+
+def _interval(source: str, detail: Mapping[str, float]) -> tuple[float, float]:
+    """(low, high) multipliers of latency_ms: an 80% interval for how the figure was obtained."""
+    if "interval_low" in detail:  # catalog hardware: the held-out error of its category
+        return detail["interval_low"], detail["interval_high"]
+    if source == "measured":
+        return 1.0, max(detail.get("p90_ms", 0.0) / max(detail.get("median_ms", 1.0), 1e-9), 1.0)
+    return PROFILED_INTERVAL
 
 
 # -- memory ----------------------------------------------------------------------------------------------
@@ -198,16 +233,49 @@ def _catalog(g1: Graph, hw: catalog.Hardware, precision: str, batch: int, traini
              table: roofline.OpTable | None = None) -> tuple[float, str, dict]:
     from planner.costs.calibration import calibrate
 
-    params, calibrated = calibrate().for_hardware(hw.kind, hw.tier)
-    calibrated = calibrated and not (hw.source or "").startswith("live")  # an unprofiled host: nothing known
+    from planner.costs.calibration import spill_ms
+    from planner.costs.published import fitted
+
+    params, _ = calibrate().for_hardware(hw.kind, hw.tier)
     t = table or roofline.OpTable.of(g1)
     b = roofline.latency(t, batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s, precision, params, training)
-    total = b.total_ms
-    busy = (b.compute_ms + b.memory_ms + b.optimizer_ms) / total if total > 0 else 1.0
-    return total, "extrapolated" if calibrated else "assumed", {
-        "compute_ms": b.compute_ms, "memory_ms": b.memory_ms, "overhead_ms": b.overhead_ms,
-        "optimizer_ms": b.optimizer_ms, "kernels": float(t.n_kernels), "busy_fraction": max(busy, 0.3),
-        "compute_eff": params.compute_eff, "memory_eff": params.memory_eff, "kernel_us": params.kernel_us}
+    spill = spill_ms(hw, t.params * BYTES_PER_ELEMENT[precision]) * (2.0 if training else 1.0)
+    # the published-rows factor of the op class that dominates the model (training is not
+    # calibrated: its rows are time-to-train, which needs a dataset and epochs)
+    family = _family(g1)
+    fit = fitted()
+    speed = 1.0 if training else fit.speed_factor(family, hw.id)
+    total = (b.total_ms + spill) / speed
+    busy = (b.compute_ms + b.memory_ms + b.optimizer_ms) / max(b.total_ms, 1e-12)
+    source = "assumed" if (hw.source or "").startswith("live") else fit.source(hw.id)  # an unprofiled host
+    # no published row pins a training step: its interval is the one of an uncalibrated kind
+    low, high = fit.assumed_bounds() if training or source == "assumed" else fit.bounds(family, hw.id)
+    return total, source, {
+        "compute_ms": b.compute_ms / speed, "memory_ms": b.memory_ms / speed, "overhead_ms": b.overhead_ms / speed,
+        "optimizer_ms": b.optimizer_ms / speed, "spill_ms": spill / speed, "kernels": float(t.n_kernels),
+        "busy_fraction": max(busy, 0.3), "compute_eff": params.compute_eff, "memory_eff": params.memory_eff,
+        "kernel_us": params.kernel_us, "speed_factor": speed, "interval_low": low, "interval_high": high}
+
+
+def _family(g1: Graph) -> str:
+    """The published-rows family (`published.py`) of a model: `vision` where convolutions hold
+    most FLOPs, `encoder` (GEMM and attention) otherwise."""
+    conv = sum(op.flops for op in g1.ops if op.kind in ("conv", "dwconv"))
+    return "vision" if conv >= 0.5 * max(g1.flops, 1.0) else "encoder"
+
+
+def _catalog_llm(model: str, hw: catalog.Hardware, precision: str, batch: int, seq: int) -> tuple[float, str, dict]:
+    """A language model's forward pass over `seq` tokens of `batch` prompts: the serving model's
+    prefill (`llm.py`), so that `estimate()` and the planner price the same prefill alike."""
+    from planner.costs.llm import llm_cost
+    from planner.costs.published import fitted
+
+    c = llm_cost(model, hw.id, precision)
+    low, high = fitted().bounds("ttft", hw.id)
+    compute_s, memory_s, fixed_s = c.parts(seq * batch, batch, batch * seq * (seq + 1) / 2, 0.0)
+    ms = c.prefill_s(seq, batch) * 1e3
+    return ms, c.source, {"compute_ms": compute_s * 1e3, "memory_ms": memory_s * 1e3, "overhead_ms": fixed_s * 1e3,
+                          "busy_fraction": 1.0, "interval_low": low, "interval_high": high}
 
 
 def _llm_detail(model: str, hardware: str, precision: str, batch: int, context: int) -> dict[str, float]:

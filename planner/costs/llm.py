@@ -115,7 +115,10 @@ class LlmCost:
     fixed_s: float                   # per iteration: kernel launches and fill/drain
     comm_s_per_token: float          # tensor-parallel all-reduce bytes per token
     comm_fixed_s: float              # tensor-parallel all-reduce latency per iteration
-    source: str                      # extrapolated (calibrated device kind) | assumed
+    source: str                      # calibrated | extrapolated | assumed (sources.py)
+    #: prefill speed over the throughput iterations' (the `ttft` factor of published.py over the
+    #: `llm` one): a lone prompt's prefill runs with less overlap than a full batch's iterations
+    prefill_factor: float = 1.0
 
     @property
     def fits(self) -> bool:
@@ -145,7 +148,7 @@ class LlmCost:
         """Prefill of `batch` prompts of `prompt_tokens` each in one iteration (no chunking):
         the time to the first token of an otherwise idle server."""
         n = prompt_tokens * batch
-        return self.step_s(n, batch, batch * prompt_tokens * (prompt_tokens + 1) / 2, 0.0)
+        return self.step_s(n, batch, batch * prompt_tokens * (prompt_tokens + 1) / 2, 0.0) / self.prefill_factor
 
     def decode_step_s(self, batch: int, context_tokens: float) -> float:
         """One decode iteration: `batch` sequences each add a token to `context_tokens` of context."""
@@ -171,6 +174,27 @@ def llm_cost(model: str, hardware: str, precision: str = "fp16", gpus: int = 1) 
 
 @lru_cache(maxsize=4096)
 def _llm_cost(model: str, hardware: str, precision: str, gpus: int) -> LlmCost:
+    """The roofline (`roofline_cost`) corrected by the factors fitted to published serving results
+    (`published.py`): throughput iterations by the `llm` factor, prefill alone by the `ttft` one."""
+    from dataclasses import replace
+
+    from planner.costs.calibration import calibrate
+    from planner.costs.published import fitted
+
+    hw = catalog.hardware(hardware)
+    params, _ = calibrate().for_hardware(hw.kind, hw.tier)
+    raw = roofline_cost(model, hardware, precision, gpus, params)
+    if (hw.source or "").startswith("live"):  # an unprofiled host: nothing known
+        return replace(raw, source="assumed")
+    fit = fitted()
+    speed = fit.speed_factor("llm", hardware)
+    return replace(raw, flops_per_s=raw.flops_per_s * speed, bytes_per_s=raw.bytes_per_s * speed,
+                   prefill_factor=fit.speed_factor("ttft", hardware) / speed, source=fit.source(hardware))
+
+
+def roofline_cost(model: str, hardware: str, precision: str, gpus: int, params: roofline.Params) -> LlmCost:
+    """The uncorrected roofline of one serving instance with the device kind's `params` (what the
+    published-results fit corrects, and refits without a device for leave-one-device-out)."""
     a = arch(model)
     hw = catalog.hardware(hardware)
     if precision not in llm_precisions(hardware):
@@ -179,10 +203,6 @@ def _llm_cost(model: str, hardware: str, precision: str, gpus: int) -> LlmCost:
         raise PlannerError(f"tensor parallelism ({gpus} GPUs) is modelled for cloud instances, not {hardware}")
     compute_p = {"int4": "fp16" if "fp16" in hw.peak_tflops else "bf16" if "bf16" in hw.peak_tflops else "fp32"}.get(
         precision, precision)
-    from planner.costs.calibration import calibrate
-
-    params, calibrated = calibrate().for_hardware(hw.kind, hw.tier)
-    calibrated = calibrated and not (hw.source or "").startswith("live")
     info = catalog.model(model)
     d, layers = a.d_model, a.layers
     layer_w = _layer_weights(a)
@@ -206,7 +226,7 @@ def _llm_cost(model: str, hardware: str, precision: str, gpus: int) -> LlmCost:
         head_flops_per_logit=2.0 * head_w, attn_flops_per_pair=4.0 * layers * a.heads * a.head_dim,
         act_bytes_per_token=act_per_token, fixed_s=(layers * KERNELS_PER_LAYER + 4) * params.kernel_us * 1e-6,
         comm_s_per_token=comm_per_token, comm_fixed_s=0.0 if gpus == 1 else 2 * layers * ALLREDUCE_US * 1e-6,
-        source="extrapolated" if calibrated else "assumed")
+        source="extrapolated")
 
 
 def _layer_weights(a: LlmArch) -> float:

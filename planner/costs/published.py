@@ -1,0 +1,278 @@
+"""Calibration of catalog estimates against published results, with honest error bars.
+
+Two stages, both small enough that leave-one-device-out stays honest:
+
+1. `calibration.py` fits the roofline's constants per device kind (compute and memory efficiency,
+   per-kernel cost) to MLPerf ResNet-50 (`data/mlperf_calibration.csv`).
+2. Here, one speed factor per (family, device group) corrects that roofline for what ResNet-50
+   convolutions do not show: the factor is exp(median log(published speed / predicted speed))
+   over the rows of that cell of `data/published_calibration.csv` (24 rows copied from
+   `../shared/facts/published_results.csv`, each with its derivation) plus the ResNet-50 points.
+
+Families (the op class that dominates the time; each factor is an efficiency multiplier of it):
+- `vision`: convolutions (ResNet-50/34 MLPerf, Hailo-8, Coral rows);
+- `encoder`: GEMM + attention of transformer encoders (BERT-large MLPerf, ViT on Hailo-8);
+- `llm`: LLM serving iterations, compute-bound prefill and memory-bound decode (TensorRT-LLM
+  static-batch and trtllm-bench rows, the Raspberry Pi 5 Ollama decode row);
+- `ttft`: a lone prompt's prefill on a tensor-parallel instance (the two TTFT rows).
+Device groups: `gpu`, `dataflow` (edge NPUs/TPUs: Hailo-8, Coral), `cpu`; other kinds (a cloud
+TPU) have no rows. A cell without rows keeps the uncorrected roofline (factor 1): the factors say
+what one group's runtimes reach (TensorRT on a GPU, llama.cpp on a CPU), which another's need not.
+
+Labels (`source`): `calibrated` when the device has rows in the fit; `extrapolated` when it has
+none but its group has; `assumed` otherwise. The 80% interval of an estimate is the 10th-90th
+percentile of the leave-one-device-out ratio (published / predicted latency) of its category (its
+family, or `npu` on a dataflow chip; a category with too few rows pools every row): each
+device in turn is left out of both stages and its rows predicted by the rest.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from planner import catalog
+from planner.costs import calibration, roofline
+from planner.paths import data_dir
+from planner.units import BYTES_PER_ELEMENT
+
+#: metrics whose published value is a time (smaller is faster); the rest are rates
+TIME_METRICS = ("latency_ms", "ttft_ms")
+#: interval quantiles: an 80% interval
+LOW_Q, HIGH_Q = 0.10, 0.90
+#: fewer held-out points than this in a family: its interval pools every family
+MIN_INTERVAL_POINTS = 3
+#: interval of a device of a group without rows (`assumed`): the widest held-out miss, doubled
+ASSUMED_WIDEN = 2.0
+#: Offline batch the MLPerf encoder rows are priced at (the runs' batch is not published)
+OFFLINE_BATCH = calibration.OFFLINE_BATCH
+
+
+@dataclass(frozen=True)
+class Row:
+    """One published figure and how to price it."""
+
+    label: str              # facts row or MLPerf system, for tables
+    family: str             # vision | encoder | llm | ttft
+    model: str
+    hardware: str
+    precision: str
+    metric: str             # latency_ms | samples_per_s | tokens_per_s | decode_tokens_per_s | ttft_ms
+    batch: int              # 0: as many sequences as the KV cache holds
+    gpus: int
+    prompt_tokens: int
+    output_tokens: int
+    published: float
+    point: calibration.Point | None = None   # a ResNet-50 MLPerf point, priced as stage 1 prices it
+
+    @property
+    def category(self) -> str:
+        """The family a report groups the row in (NPU and edge-LLM rows apart)."""
+        if device_group(self.hardware) == "dataflow":
+            return "npu"
+        if self.metric == "decode_tokens_per_s":
+            return "edge llm"
+        return self.family
+
+    def speed(self, value: float) -> float:
+        """A value in this row's unit as a speed (higher is faster)."""
+        return 1.0 / value if self.metric in TIME_METRICS else value
+
+
+def device_group(hardware: str) -> str:
+    hw = catalog.hardware(hardware)
+    if calibration.is_dataflow(hw):
+        return "dataflow"
+    return hw.kind if hw.kind in ("gpu", "cpu") else f"{hw.kind}-{hw.tier}"
+
+
+def rows() -> list[Row]:
+    """The published rows and the MLPerf ResNet-50 points."""
+    out = [Row(f"{p.system} {p.scenario}", "vision", "resnet-50", p.device, calibration.PRECISION,
+               "latency_ms" if p.scenario == "SingleStream" else "samples_per_s",
+               1 if p.scenario == "SingleStream" else calibration.OFFLINE_BATCH, 1, 0, 0, p.published, p)
+           for p in calibration.points()]
+    df = pd.read_csv(data_dir() / "published_calibration.csv")
+    for r in df.itertuples():
+        out.append(Row(f"facts row {r.facts_row}", r.family, r.model, r.hardware, r.precision, r.metric,
+                       int(r.batch), int(r.gpus), _int(r.prompt_tokens), _int(r.output_tokens), float(r.published)))
+    return out
+
+
+def _int(v: object) -> int:
+    return 0 if v is None or (isinstance(v, float) and math.isnan(v)) or v == "" else int(float(v))  # type: ignore[arg-type]
+
+
+# -- the uncorrected roofline of a row ---------------------------------------------------------------------
+
+def predict_raw(row: Row, par: dict[tuple[str, str], roofline.Params]) -> float:
+    """The stage-1 roofline's figure for a row, in the row's unit, with the kind constants `par`."""
+    params = calibration.params_for(par, row.hardware)
+    if row.point is not None:
+        return calibration.predict(row.point, params)
+    if row.family in ("llm", "ttft"):
+        return _llm_raw(row, params)
+    from planner.costs.estimator import _table
+
+    hw = catalog.hardware(row.hardware)
+    seq = row.prompt_tokens or None
+    t = _table(row.model, seq, 0)
+    ms = roofline.latency(t, row.batch, hw.peak_tflops[row.precision], hw.mem_bw_gb_per_s, row.precision,
+                          params).total_ms + calibration.spill_ms(hw, t.params * BYTES_PER_ELEMENT[row.precision])
+    return ms if row.metric == "latency_ms" else row.batch / (ms / 1e3)
+
+
+def _llm_raw(row: Row, params: roofline.Params) -> float:
+    from planner.costs.llm import roofline_cost
+
+    c = roofline_cost(row.model, row.hardware, row.precision, row.gpus, params)
+    p, o = row.prompt_tokens, max(row.output_tokens, 1)
+    if row.metric == "ttft_ms":
+        return c.step_s(p, 1, p * (p + 1) / 2, 0.0) * 1e3
+    if row.metric == "decode_tokens_per_s":
+        return 1.0 / c.decode_step_s(1, p)
+    return static_batch_tokens_per_s(c, row.batch, p, o)
+
+
+def static_batch_tokens_per_s(c, batch: int, prompt_tokens: int, output_tokens: int) -> float:
+    """Output tokens per second of a static batch: one prefill of every prompt, then a decode
+    iteration per further token. `batch` 0 (or more than fits): as many sequences as the KV cache
+    holds (the serving engine queues the rest and runs them in turn at the same rate)."""
+    fit = max(int(c.kv_capacity_tokens // (prompt_tokens + output_tokens)), 1)
+    b = fit if batch <= 0 else min(batch, fit)
+    s = c.step_s(prompt_tokens * b, b, b * prompt_tokens * (prompt_tokens + 1) / 2, 0.0)
+    s += sum(c.decode_step_s(b, prompt_tokens + k) for k in range(1, output_tokens))
+    return b * output_tokens / s
+
+
+# -- the fit -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Factors:
+    """Speed factors per (family, group), the devices with rows, and the interval ratios."""
+
+    cells: dict[tuple[str, str], float]          # (family, group) -> published / predicted speed
+    families: dict[str, float]                   # family -> factor over every group
+    devices: frozenset[str]                      # hardware with rows
+    groups: frozenset[str]                       # groups with rows
+    interval: dict[str, tuple[float, float]]     # category -> (low, high) latency ratio; "*" pooled
+
+    def speed_factor(self, family: str, hardware: str) -> float:
+        """Multiply the roofline's speed by this (divide its latency)."""
+        return self.cells.get((family, device_group(hardware)), 1.0)
+
+    def source(self, hardware: str) -> str:
+        if hardware in self.devices:
+            return "calibrated"
+        return "extrapolated" if device_group(hardware) in self.groups else "assumed"
+
+    def bounds(self, family: str, hardware: str) -> tuple[float, float]:
+        """(low, high) multipliers of a latency: its 80% interval (the held-out ratios of its
+        category: NPU rows apart from the GPU/CPU ones of the same family)."""
+        if self.source(hardware) == "assumed":
+            return self.assumed_bounds()
+        category = "npu" if device_group(hardware) == "dataflow" else family
+        return self.interval.get(category, self.interval["*"])
+
+    def assumed_bounds(self) -> tuple[float, float]:
+        """The interval of a figure no published row pins: the widest held-out misses, widened."""
+        lo, hi = self.interval["all"]
+        return min(lo, 1.0) / ASSUMED_WIDEN, max(hi, 1.0) * ASSUMED_WIDEN
+
+
+def fit_factors(rs: list[Row], raw: list[float]) -> tuple[dict, dict]:
+    """Median log ratio per (family, group) and per family."""
+    cells: dict[tuple[str, str], list[float]] = {}
+    fams: dict[str, list[float]] = {}
+    for r, pred in zip(rs, raw):
+        lr = math.log(r.speed(r.published) / r.speed(pred))
+        cells.setdefault((r.family, device_group(r.hardware)), []).append(lr)
+        fams.setdefault(r.family, []).append(lr)
+    med = lambda v: float(math.exp(np.median(v)))  # noqa: E731
+    return {k: med(v) for k, v in cells.items()}, {k: med(v) for k, v in fams.items()}
+
+
+def _corrected(r: Row, pred: float, cells: dict, fams: dict) -> float:
+    f = cells.get((r.family, device_group(r.hardware)), 1.0)
+    return pred / f if r.metric in TIME_METRICS else pred * f
+
+
+@dataclass
+class Evaluation:
+    """Every row predicted in-sample and with its device left out."""
+
+    table: pd.DataFrame      # label, category, family, hardware, metric, published, fit, lodo, fit_factor, lodo_factor
+    factors: Factors
+
+    def summary(self, by: str | None = "category") -> pd.DataFrame:
+        """Median, 90th percentile and max factor error (max(p/q, q/p)), in-sample and held out,
+        and the share of held-out rows inside their 80% interval."""
+        def agg(g: pd.DataFrame) -> pd.Series:
+            return pd.Series({"rows": len(g), "fit_median": g.fit_factor.median(), "fit_max": g.fit_factor.max(),
+                              "lodo_median": g.lodo_factor.median(), "lodo_p90": g.lodo_factor.quantile(0.9),
+                              "lodo_max": g.lodo_factor.max(), "inside_80": g.inside.mean()})
+        t = self.table
+        parts = [] if by is None else [agg(g).rename(k) for k, g in t.groupby(by)]
+        return pd.DataFrame(parts + [agg(t).rename("all")])
+
+
+def _factor_error(pred: float, pub: float) -> float:
+    return max(pred / pub, pub / pred)
+
+
+@lru_cache(maxsize=1)
+def evaluate() -> Evaluation:
+    """Fit both stages on every row, then leave each device out of both in turn."""
+    rs = rows()
+    base = calibration.calibrate().params
+    raw = [predict_raw(r, base) for r in rs]
+    cells, fams = fit_factors(rs, raw)
+    fit = [_corrected(r, p, cells, fams) for r, p in zip(rs, raw)]
+    lodo = [0.0] * len(rs)
+    pts = calibration.points()
+    for dev in dict.fromkeys(r.hardware for r in rs):
+        rest_pts = [p for p in pts if p.device != dev]
+        par = calibration._fit(rest_pts) if len(rest_pts) < len(pts) else base
+        keep = [i for i, r in enumerate(rs) if r.hardware != dev]
+        raw_d = [predict_raw(r, par) for r in rs]
+        c, f = fit_factors([rs[i] for i in keep], [raw_d[i] for i in keep])
+        for i, r in enumerate(rs):
+            if r.hardware == dev:
+                lodo[i] = _corrected(r, raw_d[i], c, f)
+    recs = []
+    for r, pr, f_, l_ in zip(rs, raw, fit, lodo):
+        # published latency / predicted latency: the multiplier an interval puts on a prediction
+        ratio = r.speed(l_) / r.speed(r.published)
+        recs.append({"label": r.label, "category": r.category, "family": r.family, "hardware": r.hardware,
+                     "model": r.model, "metric": r.metric, "published": r.published, "roofline": pr, "fit": f_,
+                     "lodo": l_, "fit_factor": _factor_error(f_, r.published),
+                     "lodo_factor": _factor_error(l_, r.published), "latency_ratio": ratio})
+    t = pd.DataFrame(recs)
+    interval: dict[str, tuple[float, float]] = {}
+    for cat, g in t.groupby("category"):
+        if len(g) >= MIN_INTERVAL_POINTS:
+            interval[cat] = _quantiles(g.latency_ratio)
+    interval["*"] = _quantiles(t.latency_ratio)
+    interval["all"] = (float(t.latency_ratio.min()), float(t.latency_ratio.max()))
+    t["inside"] = [interval.get(cat, interval["*"])[0] <= x <= interval.get(cat, interval["*"])[1]
+                   for cat, x in zip(t.category, t.latency_ratio)]
+    devices = frozenset(r.hardware for r in rs)
+    factors = Factors(cells, fams, devices, frozenset(device_group(d) for d in devices), interval)
+    return Evaluation(t, factors)
+
+
+def _quantiles(s: pd.Series) -> tuple[float, float]:
+    lo, hi = float(s.quantile(LOW_Q, interpolation="lower")), float(s.quantile(HIGH_Q, interpolation="higher"))
+    return min(lo, 1.0), max(hi, 1.0)  # the estimate itself always lies inside its interval
+
+
+def fitted() -> Factors:
+    """The factors fitted on every row (what estimates are corrected by)."""
+    return evaluate().factors
+
+
+__all__ = ["Row", "Factors", "Evaluation", "rows", "evaluate", "fitted", "device_group", "predict_raw",
+           "static_batch_tokens_per_s"]
