@@ -4,17 +4,19 @@ Two stages, both small enough that leave-one-device-out stays honest:
 
 1. `calibration.py` fits the roofline's constants per device kind (compute and memory efficiency,
    per-kernel cost) to MLPerf ResNet-50 (`data/mlperf_calibration.csv`).
-2. Here, one speed factor per (family, device group) corrects that roofline for what ResNet-50
-   convolutions do not show: the factor is exp(median log(published speed / predicted speed))
-   over the rows of that cell of `data/published_calibration.csv` (24 rows copied from
+2. Here, one factor per (family, device group) corrects that roofline for what ResNet-50
+   convolutions do not show: the factor minimising the sum of |log(predicted / published)| over
+   the rows of that cell of `data/published_calibration.csv` (24 rows copied from
    `../shared/facts/published_results.csv`, each with its derivation) plus the ResNet-50 points.
 
 Families (the op class that dominates the time; each factor is an efficiency multiplier of it):
 - `vision`: convolutions (ResNet-50/34 MLPerf, Hailo-8, Coral rows);
 - `encoder`: GEMM + attention of transformer encoders (BERT-large MLPerf, ViT on Hailo-8);
-- `llm`: LLM serving iterations, compute-bound prefill and memory-bound decode (TensorRT-LLM
-  static-batch and trtllm-bench rows, the Raspberry Pi 5 Ollama decode row);
-- `ttft`: a lone prompt's prefill on a tensor-parallel instance (the two TTFT rows).
+- `llm`: the compute rate of LLM serving iterations (TensorRT-LLM static-batch and trtllm-bench
+  throughput rows, the two TTFT rows); it scales the serving model's FLOP rate only, since decode
+  is bound by the datasheet bandwidth, which no engine beats;
+- `decode`: the streaming rate of single-stream decode (the Raspberry Pi 5 Ollama row: llama.cpp
+  reaches about 60% of what the GPU-derived stream efficiency says).
 Device groups: `gpu`, `dataflow` (edge NPUs/TPUs: Hailo-8, Coral), `cpu`; other kinds (a cloud
 TPU) have no rows. A cell without rows keeps the uncorrected roofline (factor 1): the factors say
 what one group's runtimes reach (TensorRT on a GPU, llama.cpp on a CPU), which another's need not.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -39,6 +42,9 @@ from planner.costs import calibration, roofline
 from planner.paths import data_dir
 from planner.units import BYTES_PER_ELEMENT
 
+if TYPE_CHECKING:
+    from planner.costs.llm import LlmCost
+
 #: metrics whose published value is a time (smaller is faster); the rest are rates
 TIME_METRICS = ("latency_ms", "ttft_ms")
 #: interval quantiles: an 80% interval
@@ -47,6 +53,8 @@ LOW_Q, HIGH_Q = 0.10, 0.90
 MIN_INTERVAL_POINTS = 3
 #: interval of a device of a group without rows (`assumed`): the widest held-out miss, doubled
 ASSUMED_WIDEN = 2.0
+#: a factor is searched within exp(-3) .. exp(3) (0.05x to 20x)
+FACTOR_LOG_BOUNDS = (-3.0, 3.0)
 #: Offline batch the MLPerf encoder rows are priced at (the runs' batch is not published)
 OFFLINE_BATCH = calibration.OFFLINE_BATCH
 
@@ -56,7 +64,7 @@ class Row:
     """One published figure and how to price it."""
 
     label: str              # facts row or MLPerf system, for tables
-    family: str             # vision | encoder | llm | ttft
+    family: str             # vision | encoder | llm | decode
     model: str
     hardware: str
     precision: str
@@ -66,6 +74,7 @@ class Row:
     prompt_tokens: int
     output_tokens: int
     published: float
+    kv_precision: str | None = None          # the run's KV cache (int8: fp8/int8), else the default
     point: calibration.Point | None = None   # a ResNet-50 MLPerf point, priced as stage 1 prices it
 
     @property
@@ -93,12 +102,13 @@ def rows() -> list[Row]:
     """The published rows and the MLPerf ResNet-50 points."""
     out = [Row(f"{p.system} {p.scenario}", "vision", "resnet-50", p.device, calibration.PRECISION,
                "latency_ms" if p.scenario == "SingleStream" else "samples_per_s",
-               1 if p.scenario == "SingleStream" else calibration.OFFLINE_BATCH, 1, 0, 0, p.published, p)
+               1 if p.scenario == "SingleStream" else calibration.OFFLINE_BATCH, 1, 0, 0, p.published, None, p)
            for p in calibration.points()]
     df = pd.read_csv(data_dir() / "published_calibration.csv")
     for r in df.itertuples():
         out.append(Row(f"facts row {r.facts_row}", r.family, r.model, r.hardware, r.precision, r.metric,
-                       int(r.batch), int(r.gpus), _int(r.prompt_tokens), _int(r.output_tokens), float(r.published)))
+                       int(r.batch), int(r.gpus), _int(r.prompt_tokens), _int(r.output_tokens), float(r.published),
+                       r.kv_precision if isinstance(r.kv_precision, str) else None))
     return out
 
 
@@ -106,46 +116,55 @@ def _int(v: object) -> int:
     return 0 if v is None or (isinstance(v, float) and math.isnan(v)) or v == "" else int(float(v))  # type: ignore[arg-type]
 
 
-# -- the uncorrected roofline of a row ---------------------------------------------------------------------
+# -- pricing a row -----------------------------------------------------------------------------------------
 
-def predict_raw(row: Row, par: dict[tuple[str, str], roofline.Params]) -> float:
-    """The stage-1 roofline's figure for a row, in the row's unit, with the kind constants `par`."""
+Pricer = Callable[[float], float]
+
+
+def pricer(row: Row, par: dict[tuple[str, str], roofline.Params]) -> Pricer:
+    """The row's figure (in its unit) as a function of its family's factor, with the stage-1 kind
+    constants `par`. vision/encoder: the roofline's speed times the factor (what `estimate()`
+    applies); llm: the serving model's compute rate times it; decode: its streaming rate."""
     params = calibration.params_for(par, row.hardware)
+    if row.family in ("llm", "decode"):
+        from planner.costs.llm import roofline_cost, with_factors
+
+        c = roofline_cost(row.model, row.hardware, row.precision, row.gpus, params, row.kv_precision)
+        if row.family == "llm":
+            return lambda f: _llm_value(row, with_factors(c, f, 1.0, c.source))
+        return lambda f: _llm_value(row, with_factors(c, 1.0, f, c.source))
     if row.point is not None:
-        return calibration.predict(row.point, params)
-    if row.family in ("llm", "ttft"):
-        return _llm_raw(row, params)
-    from planner.costs.estimator import _table
+        v = calibration.predict(row.point, params)
+    else:
+        from planner.costs.estimator import _table
 
-    hw = catalog.hardware(row.hardware)
-    seq = row.prompt_tokens or None
-    t = _table(row.model, seq, 0)
-    ms = roofline.latency(t, row.batch, hw.peak_tflops[row.precision], hw.mem_bw_gb_per_s, row.precision,
-                          params).total_ms + calibration.spill_ms(hw, t.params * BYTES_PER_ELEMENT[row.precision])
-    return ms if row.metric == "latency_ms" else row.batch / (ms / 1e3)
+        hw = catalog.hardware(row.hardware)
+        t = _table(row.model, row.prompt_tokens or None, 0)
+        ms = roofline.latency(t, row.batch, hw.peak_tflops[row.precision], hw.mem_bw_gb_per_s, row.precision,
+                              params).total_ms + calibration.spill_ms(hw, t.params * BYTES_PER_ELEMENT[row.precision])
+        v = ms if row.metric == "latency_ms" else row.batch / (ms / 1e3)
+    return lambda f: v / f if row.metric in TIME_METRICS else v * f
 
 
-def _llm_raw(row: Row, params: roofline.Params) -> float:
-    from planner.costs.llm import roofline_cost
-
-    c = roofline_cost(row.model, row.hardware, row.precision, row.gpus, params)
+def _llm_value(row: Row, c: LlmCost) -> float:
     p, o = row.prompt_tokens, max(row.output_tokens, 1)
     if row.metric == "ttft_ms":
-        return c.step_s(p, 1, p * (p + 1) / 2, 0.0) * 1e3
+        return c.prefill_s(p) * 1e3
     if row.metric == "decode_tokens_per_s":
         return 1.0 / c.decode_step_s(1, p)
     return static_batch_tokens_per_s(c, row.batch, p, o)
 
 
-def static_batch_tokens_per_s(c, batch: int, prompt_tokens: int, output_tokens: int) -> float:
+def static_batch_tokens_per_s(c: LlmCost, batch: int, prompt_tokens: int, output_tokens: int) -> float:
     """Output tokens per second of a static batch: one prefill of every prompt, then a decode
     iteration per further token. `batch` 0 (or more than fits): as many sequences as the KV cache
     holds (the serving engine queues the rest and runs them in turn at the same rate)."""
     fit = max(int(c.kv_capacity_tokens // (prompt_tokens + output_tokens)), 1)
     b = fit if batch <= 0 else min(batch, fit)
-    s = c.step_s(prompt_tokens * b, b, b * prompt_tokens * (prompt_tokens + 1) / 2, 0.0)
-    s += sum(c.decode_step_s(b, prompt_tokens + k) for k in range(1, output_tokens))
-    return b * output_tokens / s
+    ctx = prompt_tokens + np.arange(1, output_tokens, dtype=float)  # context before each decode step
+    compute_s, memory_s, other_s = c.parts(b, b, b * (ctx + 1), b * ctx)  # linear: one vector op each
+    decode_s = float(np.sum(np.maximum(compute_s, memory_s) + other_s)) if output_tokens > 1 else 0.0
+    return b * output_tokens / (c.prefill_s(prompt_tokens, b) + decode_s)
 
 
 # -- the fit -----------------------------------------------------------------------------------------------
@@ -154,14 +173,13 @@ def static_batch_tokens_per_s(c, batch: int, prompt_tokens: int, output_tokens: 
 class Factors:
     """Speed factors per (family, group), the devices with rows, and the interval ratios."""
 
-    cells: dict[tuple[str, str], float]          # (family, group) -> published / predicted speed
-    families: dict[str, float]                   # family -> factor over every group
+    cells: dict[tuple[str, str], float]          # (family, group) -> factor
     devices: frozenset[str]                      # hardware with rows
     groups: frozenset[str]                       # groups with rows
     interval: dict[str, tuple[float, float]]     # category -> (low, high) latency ratio; "*" pooled
 
     def speed_factor(self, family: str, hardware: str) -> float:
-        """Multiply the roofline's speed by this (divide its latency)."""
+        """The factor of `family` on `hardware`'s group (1 where the group has no row of it)."""
         return self.cells.get((family, device_group(hardware)), 1.0)
 
     def source(self, hardware: str) -> str:
@@ -183,21 +201,20 @@ class Factors:
         return min(lo, 1.0) / ASSUMED_WIDEN, max(hi, 1.0) * ASSUMED_WIDEN
 
 
-def fit_factors(rs: list[Row], raw: list[float]) -> tuple[dict, dict]:
-    """Median log ratio per (family, group) and per family."""
-    cells: dict[tuple[str, str], list[float]] = {}
-    fams: dict[str, list[float]] = {}
-    for r, pred in zip(rs, raw):
-        lr = math.log(r.speed(r.published) / r.speed(pred))
-        cells.setdefault((r.family, device_group(r.hardware)), []).append(lr)
-        fams.setdefault(r.family, []).append(lr)
-    med = lambda v: float(math.exp(np.median(v)))  # noqa: E731
-    return {k: med(v) for k, v in cells.items()}, {k: med(v) for k, v in fams.items()}
+def fit_cells(rs: list[Row], pricers: list[Pricer]) -> dict[tuple[str, str], float]:
+    """Per (family, group), the factor minimising the sum of |log(predicted / published)| (for a
+    factor that scales the figure, the median ratio; robust to one odd row)."""
+    from scipy.optimize import minimize_scalar
 
-
-def _corrected(r: Row, pred: float, cells: dict, fams: dict) -> float:
-    f = cells.get((r.family, device_group(r.hardware)), 1.0)
-    return pred / f if r.metric in TIME_METRICS else pred * f
+    cells: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(rs):
+        cells.setdefault((r.family, device_group(r.hardware)), []).append(i)
+    out = {}
+    for key, idx in cells.items():
+        def loss(log_f: float) -> float:
+            return sum(abs(math.log(pricers[i](math.exp(log_f)) / rs[i].published)) for i in idx)
+        out[key] = float(math.exp(minimize_scalar(loss, bounds=FACTOR_LOG_BOUNDS, method="bounded").x))
+    return out
 
 
 @dataclass
@@ -228,20 +245,21 @@ def evaluate() -> Evaluation:
     """Fit both stages on every row, then leave each device out of both in turn."""
     rs = rows()
     base = calibration.calibrate().params
-    raw = [predict_raw(r, base) for r in rs]
-    cells, fams = fit_factors(rs, raw)
-    fit = [_corrected(r, p, cells, fams) for r, p in zip(rs, raw)]
+    pricers = [pricer(r, base) for r in rs]
+    cells = fit_cells(rs, pricers)
+    raw = [p(1.0) for p in pricers]
+    fit = [p(cells.get((r.family, device_group(r.hardware)), 1.0)) for r, p in zip(rs, pricers)]
     lodo = [0.0] * len(rs)
     pts = calibration.points()
     for dev in dict.fromkeys(r.hardware for r in rs):
         rest_pts = [p for p in pts if p.device != dev]
         par = calibration._fit(rest_pts) if len(rest_pts) < len(pts) else base
         keep = [i for i, r in enumerate(rs) if r.hardware != dev]
-        raw_d = [predict_raw(r, par) for r in rs]
-        c, f = fit_factors([rs[i] for i in keep], [raw_d[i] for i in keep])
+        pr_d = [pricer(r, par) for r in rs]
+        c = fit_cells([rs[i] for i in keep], [pr_d[i] for i in keep])
         for i, r in enumerate(rs):
             if r.hardware == dev:
-                lodo[i] = _corrected(r, raw_d[i], c, f)
+                lodo[i] = pr_d[i](c.get((r.family, device_group(r.hardware)), 1.0))
     recs = []
     for r, pr, f_, l_ in zip(rs, raw, fit, lodo):
         # published latency / predicted latency: the multiplier an interval puts on a prediction
@@ -260,7 +278,7 @@ def evaluate() -> Evaluation:
     t["inside"] = [interval.get(cat, interval["*"])[0] <= x <= interval.get(cat, interval["*"])[1]
                    for cat, x in zip(t.category, t.latency_ratio)]
     devices = frozenset(r.hardware for r in rs)
-    factors = Factors(cells, fams, devices, frozenset(device_group(d) for d in devices), interval)
+    factors = Factors(cells, devices, frozenset(device_group(d) for d in devices), interval)
     return Evaluation(t, factors)
 
 
@@ -274,5 +292,5 @@ def fitted() -> Factors:
     return evaluate().factors
 
 
-__all__ = ["Row", "Factors", "Evaluation", "rows", "evaluate", "fitted", "device_group", "predict_raw",
+__all__ = ["Row", "Factors", "Evaluation", "rows", "evaluate", "fitted", "device_group", "pricer",
            "static_batch_tokens_per_s"]
