@@ -249,7 +249,7 @@ def _catalog(g1: Graph, hw: catalog.Hardware, precision: str, batch: int, traini
     busy = (b.compute_ms + b.memory_ms + b.optimizer_ms) / max(b.total_ms, 1e-12)
     source = "assumed" if (hw.source or "").startswith("live") else fit.source(hw.id)  # an unprofiled host
     # no published row pins a training step: its interval is the one of an uncalibrated kind
-    low, high = fit.assumed_bounds() if training or source == "assumed" else fit.bounds(family, hw.id)
+    low, high = fit.assumed_bounds() if training or source == "assumed" else fit.bounds(hw.id)
     return total, source, {
         "compute_ms": b.compute_ms / speed, "memory_ms": b.memory_ms / speed, "overhead_ms": b.overhead_ms / speed,
         "optimizer_ms": b.optimizer_ms / speed, "spill_ms": spill / speed, "kernels": float(t.n_kernels),
@@ -271,7 +271,7 @@ def _catalog_llm(model: str, hw: catalog.Hardware, precision: str, batch: int, s
     from planner.costs.published import fitted
 
     c = llm_cost(model, hw.id, precision)
-    low, high = fitted().bounds("ttft", hw.id)
+    low, high = fitted().bounds(hw.id)
     compute_s, memory_s, fixed_s = c.parts(seq * batch, batch, batch * seq * (seq + 1) / 2, 0.0)
     ms = c.prefill_s(seq, batch) * 1e3
     return ms, c.source, {"compute_ms": compute_s * 1e3, "memory_ms": memory_s * 1e3, "overhead_ms": fixed_s * 1e3,

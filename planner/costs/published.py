@@ -23,8 +23,7 @@ what one group's runtimes reach (TensorRT on a GPU, llama.cpp on a CPU), which a
 
 Labels (`source`): `calibrated` when the device has rows in the fit; `extrapolated` when it has
 none but its group has; `assumed` otherwise. The 80% interval of an estimate is the 10th-90th
-percentile of the leave-one-device-out ratio (published / predicted latency) of its category (its
-family, or `npu` on a dataflow chip; a category with too few rows pools every row): each
+percentile of the leave-one-device-out ratio (published / predicted latency) over every row: each
 device in turn is left out of both stages and its rows predicted by the rest.
 """
 from __future__ import annotations
@@ -49,8 +48,6 @@ if TYPE_CHECKING:
 TIME_METRICS = ("latency_ms", "ttft_ms")
 #: interval quantiles: an 80% interval
 LOW_Q, HIGH_Q = 0.10, 0.90
-#: fewer held-out points than this in a family: its interval pools every family
-MIN_INTERVAL_POINTS = 3
 #: interval of a device of a group without rows (`assumed`): the widest held-out miss, doubled
 ASSUMED_WIDEN = 2.0
 #: a factor is searched within exp(-3) .. exp(3) (0.05x to 20x)
@@ -176,7 +173,7 @@ class Factors:
     cells: dict[tuple[str, str], float]          # (family, group) -> factor
     devices: frozenset[str]                      # hardware with rows
     groups: frozenset[str]                       # groups with rows
-    interval: dict[str, tuple[float, float]]     # category -> (low, high) latency ratio; "*" pooled
+    interval: dict[str, tuple[float, float]]     # "*": 10th-90th percentile; "all": min-max latency ratio
 
     def speed_factor(self, family: str, hardware: str) -> float:
         """The factor of `family` on `hardware`'s group (1 where the group has no row of it)."""
@@ -187,13 +184,13 @@ class Factors:
             return "calibrated"
         return "extrapolated" if device_group(hardware) in self.groups else "assumed"
 
-    def bounds(self, family: str, hardware: str) -> tuple[float, float]:
-        """(low, high) multipliers of a latency: its 80% interval (the held-out ratios of its
-        category: NPU rows apart from the GPU/CPU ones of the same family)."""
+    def bounds(self, hardware: str) -> tuple[float, float]:
+        """(low, high) multipliers of a latency: its 80% interval, the 10th-90th percentile of the
+        held-out ratios of every row pooled (per family, the few devices of each give intervals that
+        cover half the left-out rows; pooled, 78%)."""
         if self.source(hardware) == "assumed":
             return self.assumed_bounds()
-        category = "npu" if device_group(hardware) == "dataflow" else family
-        return self.interval.get(category, self.interval["*"])
+        return self.interval["*"]
 
     def assumed_bounds(self) -> tuple[float, float]:
         """The interval of a figure no published row pins: the widest held-out misses, widened."""
@@ -225,10 +222,11 @@ class Evaluation:
     factors: Factors
 
     def summary(self, by: str | None = "category") -> pd.DataFrame:
-        """Median, 90th percentile and max factor error (max(p/q, q/p)), in-sample and held out,
-        and the share of held-out rows inside their 80% interval."""
+        """Median, 90th percentile and max factor error (max(p/q, q/p)): the stage-1 roofline alone,
+        in-sample and held out; and the share of held-out rows inside an 80% interval built
+        without their device."""
         def agg(g: pd.DataFrame) -> pd.Series:
-            return pd.Series({"rows": len(g), "fit_median": g.fit_factor.median(), "fit_max": g.fit_factor.max(),
+            return pd.Series({"rows": len(g), "roofline_median": g.roofline_factor.median(), "fit_median": g.fit_factor.median(), "fit_max": g.fit_factor.max(),
                               "lodo_median": g.lodo_factor.median(), "lodo_p90": g.lodo_factor.quantile(0.9),
                               "lodo_max": g.lodo_factor.max(), "inside_80": g.inside.mean()})
         t = self.table
@@ -266,20 +264,23 @@ def evaluate() -> Evaluation:
         ratio = r.speed(l_) / r.speed(r.published)
         recs.append({"label": r.label, "category": r.category, "family": r.family, "hardware": r.hardware,
                      "model": r.model, "metric": r.metric, "published": r.published, "roofline": pr, "fit": f_,
-                     "lodo": l_, "fit_factor": _factor_error(f_, r.published),
+                     "lodo": l_, "roofline_factor": _factor_error(pr, r.published), "fit_factor": _factor_error(f_, r.published),
                      "lodo_factor": _factor_error(l_, r.published), "latency_ratio": ratio})
     t = pd.DataFrame(recs)
-    interval: dict[str, tuple[float, float]] = {}
-    for cat, g in t.groupby("category"):
-        if len(g) >= MIN_INTERVAL_POINTS:
-            interval[cat] = _quantiles(g.latency_ratio)
-    interval["*"] = _quantiles(t.latency_ratio)
-    interval["all"] = (float(t.latency_ratio.min()), float(t.latency_ratio.max()))
-    t["inside"] = [interval.get(cat, interval["*"])[0] <= x <= interval.get(cat, interval["*"])[1]
-                   for cat, x in zip(t.category, t.latency_ratio)]
+    interval = {"*": _quantiles(t.latency_ratio), "all": (float(t.latency_ratio.min()), float(t.latency_ratio.max()))}
+    t["inside"] = [_inside(t, i, ) for i in range(len(t))]
     devices = frozenset(r.hardware for r in rs)
     factors = Factors(cells, devices, frozenset(device_group(d) for d in devices), interval)
     return Evaluation(t, factors)
+
+
+def _inside(t: pd.DataFrame, i: int) -> bool:
+    """Whether row i's held-out ratio lies in an interval built without its device's rows (the
+    coverage a device with no published result gets)."""
+    r = t.iloc[i]
+    others = t[t.hardware != r.hardware]
+    lo, hi = _quantiles(others.latency_ratio)
+    return bool(lo <= r.latency_ratio <= hi)
 
 
 def _quantiles(s: pd.Series) -> tuple[float, float]:
