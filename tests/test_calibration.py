@@ -99,3 +99,25 @@ def test_decode_stays_bound_by_the_datasheet_bandwidth_on_gpus(ev):
     c = llm_cost("llama-2-7b", "h100-sxm", "fp16")
     assert c.bytes_per_s <= catalog.hardware("h100-sxm").mem_bw_gb_per_s * 1e9
     assert math.isfinite(ev.factors.speed_factor("llm", "h100-sxm"))
+
+
+def test_language_models_report_ttft_tpot_and_tokens_per_s():
+    e = planner.estimate("llama-2-70b", "h100-sxm", "int8", batch=32, gpus=4, prompt_tokens=2048, output_tokens=128)
+    c = llm_cost("llama-2-70b", "h100-sxm", "int8", 4)
+    assert e.ttft_ms == pytest.approx(c.prefill_s(2048) * 1e3)
+    assert e.tpot_ms == pytest.approx(c.decode_step_s(32, 2048 + 64) * 1e3)
+    assert e.tokens_per_s == pytest.approx(32 / (e.tpot_ms / 1e3))
+    assert e.fits  # 70 GB of 8-bit weights over four 80 GB GPUs
+    one = planner.estimate("llama-2-70b", "h100-sxm", "int8", batch=32, prompt_tokens=2048)
+    assert one.latency_ms > 2 * e.latency_ms and not one.fits
+    assert planner.estimate("resnet-50", "l4", "int8").ttft_ms is None
+
+
+def test_data_parallel_training_adds_the_all_reduce_and_scales_samples():
+    one = planner.estimate("resnet-50", "h100-sxm", "bf16", batch=256, training=True)
+    eight = planner.estimate("resnet-50", "h100-sxm", "bf16", batch=256, training=True, gpus=8)
+    assert one.step_ms == pytest.approx(one.latency_ms) and eight.step_ms > one.step_ms
+    assert 6 * one.samples_per_s < eight.samples_per_s < 8 * one.samples_per_s
+    assert one.source == "extrapolated"  # no published row calibrates a training step
+    with pytest.raises(planner.PlannerError if hasattr(planner, "PlannerError") else Exception):
+        planner.estimate("resnet-50", "jetson-orin-nx-16gb", "fp16", training=True, gpus=2)

@@ -7,7 +7,10 @@ each figure was obtained (`source`).
   and the per-run overhead is counted once. Training steps are priced from the numpy
   forward/backward kernel timings of the same profile. The model itself is never run.
 - On catalog hardware, a roofline per kernel (`roofline`) with efficiencies and per-kernel
-  costs fitted to MLPerf ResNet-50 results (`calibration`).
+  costs fitted to MLPerf ResNet-50 results (`calibration`), times a factor per op family and
+  device group fitted to published results (`published`), which also gives `source` (calibrated
+  | extrapolated | assumed) and the 80% interval `latency_ms_low` .. `latency_ms_high`. A language
+  model's forward pass is the serving model's prefill (`llm`), so both price it alike.
 - `measure=True` runs the model in onnxruntime on this machine instead (`measured`).
 
 `source` is the weakest of its parts (`sources.SOURCES`, strongest first): measured <
@@ -61,6 +64,15 @@ class Estimate:
     #: error of its category (`published.py`); 0 when not given (then set to latency_ms)
     latency_ms_low: float = 0.0
     latency_ms_high: float = 0.0
+    #: language models (None otherwise): time to the first token of one `prompt_tokens` prompt on
+    #: an idle instance; time per output token and output tokens per second of `batch` sequences
+    ttft_ms: float | None = None
+    tpot_ms: float | None = None
+    tokens_per_s: float | None = None
+    #: training (None otherwise): one step of `batch` per GPU with the gradient all-reduce, and
+    #: samples per second over every GPU
+    step_ms: float | None = None
+    samples_per_s: float | None = None
 
     def __post_init__(self) -> None:
         if not self.latency_ms_low:
@@ -77,12 +89,31 @@ class Estimate:
 # -- entry points ------------------------------------------------------------------------------------
 
 def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", batch: int = 1, *,
-             training: bool = False, measure: bool = False, seq_len: int | None = None) -> Estimate:
+             training: bool = False, measure: bool = False, seq_len: int | None = None, gpus: int = 1,
+             prompt_tokens: int | None = None, output_tokens: int | None = None) -> Estimate:
     """Estimate `model` (a zoo id or an .onnx path) on `hardware` at `precision` and `batch`.
 
-    `training=True`: one training step (forward, backward, Adam update) and its memory.
+    `training=True`: one training step (forward, backward, Adam update) and its memory; with
+    `gpus` > 1, data-parallel (`step_ms` adds the gradient all-reduce, `samples_per_s` is over all).
     `measure=True`: time the model on this machine with onnxruntime instead (hardware `host`).
+    A language model also gets `ttft_ms` (one prompt of `prompt_tokens` on an idle instance),
+    `tpot_ms` and `tokens_per_s` (`batch` sequences decoding together, at the mean context over
+    `output_tokens`), on a `gpus`-way tensor-parallel instance.
     """
+    if not isinstance(gpus, (int, np.integer)) or gpus < 1:
+        raise PlannerError(f"gpus must be an integer >= 1, not {gpus!r}")
+    for name, v in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens)):
+        if v is not None and (not isinstance(v, (int, np.integer)) or v < 1):
+            raise PlannerError(f"{name} must be an integer >= 1, not {v!r}")
+    if gpus > 1 and catalog.hardware(hardware).tier != "cloud":
+        raise PlannerError(f"several GPUs ({gpus}) are modelled for cloud instances, not {hardware}")
+    e = _estimate_one(model, hardware, precision, batch, training, measure, prompt_tokens or seq_len)
+    return _scaled(e, int(gpus), prompt_tokens or seq_len, output_tokens, training, measure)
+
+
+def _estimate_one(model: str | os.PathLike, hardware: str, precision: str, batch: int, training: bool,
+                  measure: bool, seq_len: int | None) -> Estimate:
+    """One device, one batch: the estimate every other figure is built on."""
     if not isinstance(batch, (int, np.integer)) or batch < 1:
         raise PlannerError(f"batch must be an integer >= 1, not {batch!r}")
     if seq_len is not None and seq_len < 1:
@@ -98,6 +129,50 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
         raise PlannerError("measure=True times inference; training steps are estimated only")
     key = _model_key(model)
     return _estimate(key, hardware, precision, int(batch), training, measure, seq_len, _mtime(key))
+
+
+#: output tokens per request where `output_tokens` is not given (assumed: a chat answer)
+DEFAULT_OUTPUT_TOKENS = 128
+
+
+def _scaled(e: Estimate, gpus: int, prompt_tokens: int | None, output_tokens: int | None, training: bool,
+            measure: bool) -> Estimate:
+    """`e` with the serving figures of a language model, or a training step's, over `gpus`."""
+    if training:
+        step_ms = e.latency_ms + _allreduce_ms(e, gpus)
+        return replace(e, step_ms=step_ms, samples_per_s=e.batch * gpus / (step_ms / 1e3))
+    if not measure and _serves(e.model, e.hardware, e.precision):
+        from planner.costs.llm import llm_cost
+
+        c = llm_cost(e.model, e.hardware, e.precision, gpus)
+        prompt = prompt_tokens or _default_seq(e.model, None) or 1
+        out = output_tokens or DEFAULT_OUTPUT_TOKENS
+        tpot_s = c.decode_step_s(e.batch, prompt + out / 2)  # the mean context over the output
+        ttft_ms = c.prefill_s(prompt) * 1e3
+        if gpus == 1:
+            return replace(e, ttft_ms=ttft_ms, tpot_ms=tpot_s * 1e3, tokens_per_s=e.batch / tpot_s)
+        ms = c.prefill_s(prompt, e.batch) * 1e3  # the tensor-parallel instance's forward pass
+        k = ms / e.latency_ms
+        fits = e.memory_gb / gpus <= catalog.hardware(e.hardware).mem_gb  # weights and KV split over the GPUs
+        return replace(e, latency_ms=ms, throughput_per_s=e.batch / (ms / 1e3), energy_j=e.energy_j * k * gpus, fits=fits,
+                       latency_ms_low=e.latency_ms_low * k, latency_ms_high=e.latency_ms_high * k,
+                       ttft_ms=ttft_ms, tpot_ms=tpot_s * 1e3, tokens_per_s=e.batch / tpot_s)
+    if gpus == 1:
+        return e
+    # independent replicas, one per GPU: the same latency, `gpus` times the samples
+    return replace(e, throughput_per_s=e.throughput_per_s * gpus, energy_j=e.energy_j * gpus)
+
+
+def _allreduce_ms(e: Estimate, gpus: int) -> float:
+    """A ring all-reduce of the gradients over the instance's interconnect, not overlapped with
+    the backward pass (assumed: a conservative bound; DDP overlaps part of it)."""
+    if gpus == 1:
+        return 0.0
+    from planner.costs.llm import ALLREDUCE_US, INTERCONNECT_GB_PER_S, PCIE_GB_PER_S
+
+    grad_bytes = e.detail.get("gradients_gb", 0.0) * 1e9
+    link = INTERCONNECT_GB_PER_S.get(e.hardware, PCIE_GB_PER_S) * 1e9
+    return (2 * (gpus - 1) / gpus * grad_bytes / link) * 1e3 + ALLREDUCE_US / 1e3
 
 
 def _serves(model: str | os.PathLike, hardware: str, precision: str) -> bool:
@@ -248,6 +323,8 @@ def _catalog(g1: Graph, hw: catalog.Hardware, precision: str, batch: int, traini
     total = (b.total_ms + spill) / speed
     busy = (b.compute_ms + b.memory_ms + b.optimizer_ms) / max(b.total_ms, 1e-12)
     source = "assumed" if (hw.source or "").startswith("live") else fit.source(hw.id)  # an unprofiled host
+    if training:  # no published row calibrates a training step: the device's label does not carry
+        source = weakest(source, "extrapolated")
     # no published row pins a training step: its interval is the one of an uncalibrated kind
     low, high = fit.assumed_bounds() if training or source == "assumed" else fit.bounds(hw.id)
     return total, source, {
