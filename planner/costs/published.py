@@ -52,8 +52,6 @@ LOW_Q, HIGH_Q = 0.10, 0.90
 ASSUMED_WIDEN = 2.0
 #: a factor is searched within exp(-3) .. exp(3) (0.05x to 20x)
 FACTOR_LOG_BOUNDS = (-3.0, 3.0)
-#: Offline batch the MLPerf encoder rows are priced at (the runs' batch is not published)
-OFFLINE_BATCH = calibration.OFFLINE_BATCH
 
 
 @dataclass(frozen=True)
@@ -110,6 +108,7 @@ def rows() -> list[Row]:
 
 
 def _int(v: object) -> int:
+    """A token count from the CSV (empty: 0)."""
     return 0 if v is None or (isinstance(v, float) and math.isnan(v)) or v == "" else int(float(v))  # type: ignore[arg-type]
 
 
@@ -218,7 +217,7 @@ def fit_cells(rs: list[Row], pricers: list[Pricer]) -> dict[tuple[str, str], flo
 class Evaluation:
     """Every row predicted in-sample and with its device left out."""
 
-    table: pd.DataFrame      # label, category, family, hardware, metric, published, fit, lodo, fit_factor, lodo_factor
+    table: pd.DataFrame      # a row per figure: published, roofline, fit, lodo, their factor errors, inside
     factors: Factors
 
     def summary(self, by: str | None = "category") -> pd.DataFrame:
@@ -226,7 +225,8 @@ class Evaluation:
         in-sample and held out; and the share of held-out rows inside an 80% interval built
         without their device."""
         def agg(g: pd.DataFrame) -> pd.Series:
-            return pd.Series({"rows": len(g), "roofline_median": g.roofline_factor.median(), "fit_median": g.fit_factor.median(), "fit_max": g.fit_factor.max(),
+            return pd.Series({"rows": len(g), "roofline_median": g.roofline_factor.median(),
+                              "fit_median": g.fit_factor.median(), "fit_max": g.fit_factor.max(),
                               "lodo_median": g.lodo_factor.median(), "lodo_p90": g.lodo_factor.quantile(0.9),
                               "lodo_max": g.lodo_factor.max(), "inside_80": g.inside.mean()})
         t = self.table
