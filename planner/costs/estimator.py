@@ -255,7 +255,7 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
         detail.update(_llm_detail(model, hardware, precision, batch, seq or 1))
     detail.update({k: v for k, v in mem.items()})
     detail["power_w"] = power_w
-    low, high = _interval(source, detail)
+    low, high = _interval(source, detail, latency_ms)
     return Estimate(_name(model), hardware, precision, batch, latency_ms, batch / (latency_ms / 1e3),
                     mem["memory_gb"], power_w * latency_ms / 1e3, source, mem["memory_gb"] <= hw.mem_gb,
                     detail, note, latency_ms * low, latency_ms * high)
@@ -266,12 +266,13 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
 PROFILED_INTERVAL = (0.8, 1.25)
 
 
-def _interval(source: str, detail: Mapping[str, float]) -> tuple[float, float]:
+def _interval(source: str, detail: Mapping[str, float], latency_ms: float) -> tuple[float, float]:
     """(low, high) multipliers of latency_ms: an 80% interval for how the figure was obtained."""
-    if "interval_low" in detail:  # catalog hardware: the held-out error of its category
+    if "interval_low" in detail:  # catalog hardware: the held-out error of published rows
         return detail["interval_low"], detail["interval_high"]
-    if source == "measured":
-        return 1.0, max(detail.get("p90_ms", 0.0) / max(detail.get("median_ms", 1.0), 1e-9), 1.0)
+    if source == "measured":  # the runs themselves: fastest to 90th percentile
+        return (min(detail.get("fastest_ms", latency_ms) / latency_ms, 1.0),
+                max(detail.get("p90_ms", latency_ms) / latency_ms, 1.0))
     return PROFILED_INTERVAL
 
 
