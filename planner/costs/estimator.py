@@ -61,7 +61,7 @@ class Estimate:
     detail: Mapping[str, float] = field(default_factory=dict)
     note: str = ""               # what a reader should know about `source` (and what to do about it)
     #: an 80% interval of latency_ms: on catalog hardware the 10th-90th percentile of the held-out
-    #: error of its category (`published.py`); 0 when not given (then set to latency_ms)
+    #: error over the published rows (`published.py`); 0 when not given (then set to latency_ms)
     latency_ms_low: float = 0.0
     latency_ms_high: float = 0.0
     #: language models (None otherwise): time to the first token of one `prompt_tokens` prompt on
