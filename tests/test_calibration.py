@@ -46,6 +46,12 @@ def test_held_out_error_stays_below_the_measured_figures(ev):
     assert 0.65 <= s.loc["all", "inside_80"] <= 0.95
 
 
+def test_the_pinned_interval_is_the_measured_one(ev):
+    for key, (lo, hi) in published.fitted().interval.items():
+        assert ev.factors.interval[key] == (pytest.approx(lo, abs=0.01), pytest.approx(hi, abs=0.01))
+    assert published.fitted().cells == pytest.approx(ev.factors.cells)
+
+
 def test_labels_say_which_devices_have_published_rows(ev):
     devices = set(ev.table.hardware)
     for hw in catalog.hardware_ids():
