@@ -4,6 +4,7 @@ this machine, and the MLPerf calibration of catalog hardware.
     python bench/fidelity.py                      # all models, batch 1 and 8
     python bench/fidelity.py --models resnet-50,mlp --batches 1
     python bench/fidelity.py --calibration-only
+    python bench/fidelity.py --published          # catalog estimates against published results (bench/calibration.py)
 
 Models are built in code as ONNX files with random weights (latency does not depend on weight
 values), predicted with `planner.estimate(path, "host")` from `data/profiles/host.csv` without
@@ -108,8 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--calibration-only", action="store_true")
+    ap.add_argument("--published", action="store_true",
+                    help="only the published-results check: in-sample and leave-one-device-out, per category")
     ap.add_argument("--csv", help="write the per-case table here")
     args = ap.parse_args(argv)
+    if args.published:
+        from calibration import report  # bench/calibration.py, beside this file
+
+        report(rows=True)
+        return 0
     if not args.calibration_only:
         import planner
         from planner import catalog

@@ -36,6 +36,12 @@ OFFLINE_BATCH = 128
 PRECISION = "int8"
 #: not calibrated (no point constrains it): per-kernel cost on a CPU (a oneDNN primitive call)
 CPU_KERNEL_US = 2.0
+#: per layer on a dataflow chip (assumed 0: no launch; its fill and drain are in the published-rows
+#: factor of its group, `published.py`)
+DATAFLOW_KERNEL_US = 0.0
+#: host-to-accelerator weight streaming, GB/s (assumed: USB 3.0's 5 Gb/s is 0.625 GB/s raw, about
+#: 0.4 after 8b/10b coding and bulk-transfer overhead; pinned loosely by Coral's ResNet-50 row)
+HOST_STREAM_GB_PER_S = 0.4
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,10 @@ class Calibration:
         for k, p in self.params.items():
             if k[0] == kind:
                 return p, True
-        return self.params.get(("gpu", key[1]), next(iter(self.params.values()))), False
+        gpu = self.params.get(("gpu", key[1]), next(iter(self.params.values())))
+        if kind in ("npu", "tpu") and key[1] == "edge":  # a dataflow chip launches no kernels
+            return Params(gpu.compute_eff, gpu.memory_eff, DATAFLOW_KERNEL_US), False
+        return gpu, False
 
     def summary(self) -> dict[str, float]:
         f, l_ = self.fit["error"].abs(), self.lodo["error"].abs()
@@ -158,26 +167,44 @@ def _frame(rows: list[tuple[Point, float]]) -> pd.DataFrame:
     return pd.DataFrame(recs)
 
 
+def params_for(par: dict[tuple[str, str], Params], device: str) -> Params:
+    """The fitted constants a device is priced with. A kind without points borrows the GPU's
+    efficiencies; a dataflow chip (an edge NPU or TPU: layers laid out over the chip, no kernel
+    launches from a host) has no per-kernel cost, where a GPU's would be a third of ResNet-50."""
+    hw = catalog.hardware(device)
+    key = (hw.kind, "cloud" if hw.tier == "cloud" else "edge")
+    if key in par:
+        return par[key]
+    gpu = par[("gpu", key[1])]
+    kernel_us = CPU_KERNEL_US if hw.kind == "cpu" else DATAFLOW_KERNEL_US if is_dataflow(hw) else gpu.kernel_us
+    return Params(gpu.compute_eff, gpu.memory_eff, kernel_us)
+
+
+def is_dataflow(hw: catalog.Hardware) -> bool:
+    """An edge NPU or TPU (Hailo-8, Coral): a dataflow pipeline, not a host-launched GPU."""
+    return hw.kind in ("npu", "tpu") and hw.tier != "cloud"
+
+
+def spill_ms(hw: catalog.Hardware, weight_bytes: float) -> float:
+    """Time per inference to stream the weights a dataflow chip's on-chip memory cannot hold from
+    the host (Coral: 8 MB SRAM; ResNet-50's 25 MB at int8 mostly streams over USB each run)."""
+    if not is_dataflow(hw):
+        return 0.0
+    return max(weight_bytes - hw.mem_gb * 1e9, 0.0) / (HOST_STREAM_GB_PER_S * 1e9) * 1e3
+
+
 @lru_cache(maxsize=1)
 def calibrate() -> Calibration:
     """Fit on all points, then leave each device out in turn."""
     pts = points()
     params = _fit(pts)
 
-    def param_for(par: dict, device: str) -> Params:
-        hw = catalog.hardware(device)
-        key = (hw.kind, "cloud" if hw.tier == "cloud" else "edge")
-        if key in par:
-            return par[key]
-        gpu = par[("gpu", key[1])]  # a kind without points borrows the GPU's efficiencies
-        return Params(gpu.compute_eff, gpu.memory_eff, CPU_KERNEL_US if hw.kind == "cpu" else gpu.kernel_us)
-
-    fit = _frame([(p, predict(p, param_for(params, p.device))) for p in pts])
+    fit = _frame([(p, predict(p, params_for(params, p.device))) for p in pts])
     lodo_rows = []
     for dev in dict.fromkeys(p.device for p in pts):
         rest = [p for p in pts if p.device != dev]
         par = _fit(rest)
-        lodo_rows.extend((p, predict(p, param_for(par, p.device))) for p in pts if p.device == dev)
+        lodo_rows.extend((p, predict(p, params_for(par, p.device))) for p in pts if p.device == dev)
     notes = [f"Offline of {d} includes its DLAs: GPU roofline x {f:.3f} (derived from datasheet TOPS)"
              for d, f in OFFLINE_ENGINE_FACTOR.items()]
     return Calibration(params, fit, _frame(lodo_rows), notes)

@@ -7,7 +7,10 @@ each figure was obtained (`source`).
   and the per-run overhead is counted once. Training steps are priced from the numpy
   forward/backward kernel timings of the same profile. The model itself is never run.
 - On catalog hardware, a roofline per kernel (`roofline`) with efficiencies and per-kernel
-  costs fitted to MLPerf ResNet-50 results (`calibration`).
+  costs fitted to MLPerf ResNet-50 results (`calibration`), times a factor per op family and
+  device group fitted to published results (`published`), which also gives `source` (calibrated
+  | extrapolated | assumed) and the 80% interval `latency_ms_low` .. `latency_ms_high`. A language
+  model's forward pass is the serving model's prefill (`llm`), so both price it alike.
 - `measure=True` runs the model in onnxruntime on this machine instead (`measured`).
 
 `source` is the weakest of its parts (`sources.SOURCES`, strongest first): measured <
@@ -57,6 +60,25 @@ class Estimate:
     fits: bool                   # memory_gb <= the hardware's memory
     detail: Mapping[str, float] = field(default_factory=dict)
     note: str = ""               # what a reader should know about `source` (and what to do about it)
+    #: an 80% interval of latency_ms: on catalog hardware the 10th-90th percentile of the held-out
+    #: error over the published rows (`published.py`); 0 when not given (then set to latency_ms)
+    latency_ms_low: float = 0.0
+    latency_ms_high: float = 0.0
+    #: language models (None otherwise): time to the first token of one `prompt_tokens` prompt on
+    #: an idle instance; time per output token and output tokens per second of `batch` sequences
+    ttft_ms: float | None = None
+    tpot_ms: float | None = None
+    tokens_per_s: float | None = None
+    #: training (None otherwise): one step of `batch` per GPU with the gradient all-reduce, and
+    #: samples per second over every GPU
+    step_ms: float | None = None
+    samples_per_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.latency_ms_low:
+            object.__setattr__(self, "latency_ms_low", self.latency_ms)
+        if not self.latency_ms_high:
+            object.__setattr__(self, "latency_ms_high", self.latency_ms)
 
     def __repr__(self) -> str:
         return (f"Estimate({self.model} on {self.hardware} {self.precision} b{self.batch}: {self.latency_ms:.3f} ms, "
@@ -67,12 +89,31 @@ class Estimate:
 # -- entry points ------------------------------------------------------------------------------------
 
 def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", batch: int = 1, *,
-             training: bool = False, measure: bool = False, seq_len: int | None = None) -> Estimate:
+             training: bool = False, measure: bool = False, seq_len: int | None = None, gpus: int = 1,
+             prompt_tokens: int | None = None, output_tokens: int | None = None) -> Estimate:
     """Estimate `model` (a zoo id or an .onnx path) on `hardware` at `precision` and `batch`.
 
-    `training=True`: one training step (forward, backward, Adam update) and its memory.
+    `training=True`: one training step (forward, backward, Adam update) and its memory; with
+    `gpus` > 1, data-parallel (`step_ms` adds the gradient all-reduce, `samples_per_s` is over all).
     `measure=True`: time the model on this machine with onnxruntime instead (hardware `host`).
+    A language model also gets `ttft_ms` (one prompt of `prompt_tokens` on an idle instance),
+    `tpot_ms` and `tokens_per_s` (`batch` sequences decoding together, at the mean context over
+    `output_tokens`), on a `gpus`-way tensor-parallel instance.
     """
+    if not isinstance(gpus, (int, np.integer)) or gpus < 1:
+        raise PlannerError(f"gpus must be an integer >= 1, not {gpus!r}")
+    for name, v in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens)):
+        if v is not None and (not isinstance(v, (int, np.integer)) or v < 1):
+            raise PlannerError(f"{name} must be an integer >= 1, not {v!r}")
+    if gpus > 1 and catalog.hardware(hardware).tier != "cloud":
+        raise PlannerError(f"several GPUs ({gpus}) are modelled for cloud instances, not {hardware}")
+    e = _estimate_one(model, hardware, precision, batch, training, measure, prompt_tokens or seq_len)
+    return _scaled(e, int(gpus), prompt_tokens or seq_len, output_tokens, training, measure)
+
+
+def _estimate_one(model: str | os.PathLike, hardware: str, precision: str, batch: int, training: bool,
+                  measure: bool, seq_len: int | None) -> Estimate:
+    """One device, one batch: the estimate every other figure is built on."""
     if not isinstance(batch, (int, np.integer)) or batch < 1:
         raise PlannerError(f"batch must be an integer >= 1, not {batch!r}")
     if seq_len is not None and seq_len < 1:
@@ -80,7 +121,7 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
     hw = catalog.hardware(hardware)
     if precision not in BYTES_PER_ELEMENT:
         raise PlannerError(f"unknown precision '{precision}' (one of {', '.join(BYTES_PER_ELEMENT)})")
-    if precision not in hw.peak_tflops:
+    if precision not in hw.peak_tflops and not (not training and _serves(model, hardware, precision)):
         raise PlannerError(f"{hardware} does not run {precision} (it runs {', '.join(hw.precisions)})")
     if training and precision not in TRAINING_PRECISIONS:
         raise PlannerError(f"training at {precision} is not supported (use {', '.join(TRAINING_PRECISIONS)})")
@@ -88,6 +129,58 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
         raise PlannerError("measure=True times inference; training steps are estimated only")
     key = _model_key(model)
     return _estimate(key, hardware, precision, int(batch), training, measure, seq_len, _mtime(key))
+
+
+#: output tokens per request where `output_tokens` is not given (assumed: a chat answer)
+DEFAULT_OUTPUT_TOKENS = 128
+
+
+def _scaled(e: Estimate, gpus: int, prompt_tokens: int | None, output_tokens: int | None, training: bool,
+            measure: bool) -> Estimate:
+    """`e` with the serving figures of a language model, or a training step's, over `gpus`."""
+    if training:
+        step_ms = e.latency_ms + _allreduce_ms(e, gpus)
+        return replace(e, step_ms=step_ms, samples_per_s=e.batch * gpus / (step_ms / 1e3))
+    if not measure and _serves(e.model, e.hardware, e.precision):
+        from planner.costs.llm import llm_cost
+
+        c = llm_cost(e.model, e.hardware, e.precision, gpus)
+        prompt = prompt_tokens or _default_seq(e.model, None) or 1
+        out = output_tokens or DEFAULT_OUTPUT_TOKENS
+        tpot_s = c.decode_step_s(e.batch, prompt + out / 2)  # the mean context over the output
+        ttft_ms = c.prefill_s(prompt) * 1e3
+        if gpus == 1:
+            return replace(e, ttft_ms=ttft_ms, tpot_ms=tpot_s * 1e3, tokens_per_s=e.batch / tpot_s)
+        ms = c.prefill_s(prompt, e.batch) * 1e3  # the tensor-parallel instance's forward pass
+        k = ms / e.latency_ms
+        fits = e.memory_gb / gpus <= catalog.hardware(e.hardware).mem_gb  # weights and KV split over the GPUs
+        return replace(e, latency_ms=ms, throughput_per_s=e.batch / (ms / 1e3), energy_j=e.energy_j * k * gpus, fits=fits,
+                       latency_ms_low=e.latency_ms_low * k, latency_ms_high=e.latency_ms_high * k,
+                       ttft_ms=ttft_ms, tpot_ms=tpot_s * 1e3, tokens_per_s=e.batch / tpot_s)
+    if gpus == 1:
+        return e
+    # independent replicas, one per GPU: the same latency, `gpus` times the samples
+    return replace(e, throughput_per_s=e.throughput_per_s * gpus, energy_j=e.energy_j * gpus)
+
+
+def _allreduce_ms(e: Estimate, gpus: int) -> float:
+    """A ring all-reduce of the gradients over the instance's interconnect, not overlapped with
+    the backward pass (assumed: a conservative bound; DDP overlaps part of it)."""
+    if gpus == 1:
+        return 0.0
+    from planner.costs.llm import ALLREDUCE_US, INTERCONNECT_GB_PER_S, PCIE_GB_PER_S
+
+    grad_bytes = e.detail.get("gradients_gb", 0.0) * 1e9
+    link = INTERCONNECT_GB_PER_S.get(e.hardware, PCIE_GB_PER_S) * 1e9
+    return (2 * (gpus - 1) / gpus * grad_bytes / link) * 1e3 + ALLREDUCE_US / 1e3
+
+
+def _serves(model: str | os.PathLike, hardware: str, precision: str) -> bool:
+    """Whether the serving model runs a language model at `precision` here (int4 weights on any
+    device with a 16-bit rate: what `llm_cost` and the planner allow, e.g. on Jetsons)."""
+    from planner.costs.llm import is_llm, llm_precisions
+
+    return is_llm(os.fspath(model)) and precision in llm_precisions(hardware)
 
 
 def _model_key(model: str | os.PathLike) -> str:
@@ -145,6 +238,8 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
         latency_ms, source, detail = _profiled(model, batch, seq, profile)
     elif profile is not None:
         latency_ms, source, detail = _profiled_training(graph(model, batch, seq), profile, precision)
+    elif not training and _serves(model, hardware, precision):
+        latency_ms, source, detail = _catalog_llm(model, hw, precision, batch, seq or 1)
     else:
         latency_ms, source, detail = _catalog(g1, hw, precision, batch, training, _table(model, seq, mtime_ns))
     if profile is not None and not measure and hardware == catalog.HOST:
@@ -160,9 +255,25 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
         detail.update(_llm_detail(model, hardware, precision, batch, seq or 1))
     detail.update({k: v for k, v in mem.items()})
     detail["power_w"] = power_w
+    low, high = _interval(source, detail, latency_ms)
     return Estimate(_name(model), hardware, precision, batch, latency_ms, batch / (latency_ms / 1e3),
                     mem["memory_gb"], power_w * latency_ms / 1e3, source, mem["memory_gb"] <= hw.mem_gb,
-                    detail, note)
+                    detail, note, latency_ms * low, latency_ms * high)
+
+
+#: interval of a figure priced from this machine's kernel profile (assumed: bench/fidelity.py's
+#: host cases fall within 25% of the measured latency, README "Cost-model fidelity")
+PROFILED_INTERVAL = (0.8, 1.25)
+
+
+def _interval(source: str, detail: Mapping[str, float], latency_ms: float) -> tuple[float, float]:
+    """(low, high) multipliers of latency_ms: an 80% interval for how the figure was obtained."""
+    if "interval_low" in detail:  # catalog hardware: the held-out error of published rows
+        return detail["interval_low"], detail["interval_high"]
+    if source == "measured":  # the runs themselves: fastest to 90th percentile
+        return (min(detail.get("fastest_ms", latency_ms) / latency_ms, 1.0),
+                max(detail.get("p90_ms", latency_ms) / latency_ms, 1.0))
+    return PROFILED_INTERVAL
 
 
 # -- memory ----------------------------------------------------------------------------------------------
@@ -198,16 +309,51 @@ def _catalog(g1: Graph, hw: catalog.Hardware, precision: str, batch: int, traini
              table: roofline.OpTable | None = None) -> tuple[float, str, dict]:
     from planner.costs.calibration import calibrate
 
-    params, calibrated = calibrate().for_hardware(hw.kind, hw.tier)
-    calibrated = calibrated and not (hw.source or "").startswith("live")  # an unprofiled host: nothing known
+    from planner.costs.calibration import spill_ms
+    from planner.costs.published import fitted
+
+    params, _ = calibrate().for_hardware(hw.kind, hw.tier)
     t = table or roofline.OpTable.of(g1)
     b = roofline.latency(t, batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s, precision, params, training)
-    total = b.total_ms
-    busy = (b.compute_ms + b.memory_ms + b.optimizer_ms) / total if total > 0 else 1.0
-    return total, "extrapolated" if calibrated else "assumed", {
-        "compute_ms": b.compute_ms, "memory_ms": b.memory_ms, "overhead_ms": b.overhead_ms,
-        "optimizer_ms": b.optimizer_ms, "kernels": float(t.n_kernels), "busy_fraction": max(busy, 0.3),
-        "compute_eff": params.compute_eff, "memory_eff": params.memory_eff, "kernel_us": params.kernel_us}
+    spill = spill_ms(hw, t.params * BYTES_PER_ELEMENT[precision]) * (2.0 if training else 1.0)
+    # the published-rows factor of the op class that dominates the model (training is not
+    # calibrated: its rows are time-to-train, which needs a dataset and epochs)
+    family = _family(g1)
+    fit = fitted()
+    speed = 1.0 if training else fit.speed_factor(family, hw.id)
+    total = (b.total_ms + spill) / speed
+    busy = (b.compute_ms + b.memory_ms + b.optimizer_ms) / max(b.total_ms, 1e-12)
+    source = "assumed" if (hw.source or "").startswith("live") else fit.source(hw.id)  # an unprofiled host
+    if training:  # no published row calibrates a training step: the device's label does not carry
+        source = weakest(source, "extrapolated")
+    # no published row pins a training step: its interval is the one of an uncalibrated kind
+    low, high = fit.assumed_bounds() if training or source == "assumed" else fit.bounds(hw.id)
+    return total, source, {
+        "compute_ms": b.compute_ms / speed, "memory_ms": b.memory_ms / speed, "overhead_ms": b.overhead_ms / speed,
+        "optimizer_ms": b.optimizer_ms / speed, "spill_ms": spill / speed, "kernels": float(t.n_kernels),
+        "busy_fraction": max(busy, 0.3), "compute_eff": params.compute_eff, "memory_eff": params.memory_eff,
+        "kernel_us": params.kernel_us, "speed_factor": speed, "interval_low": low, "interval_high": high}
+
+
+def _family(g1: Graph) -> str:
+    """The published-rows family (`published.py`) of a model: `vision` where convolutions hold
+    most FLOPs, `encoder` (GEMM and attention) otherwise."""
+    conv = sum(op.flops for op in g1.ops if op.kind in ("conv", "dwconv"))
+    return "vision" if conv >= 0.5 * max(g1.flops, 1.0) else "encoder"
+
+
+def _catalog_llm(model: str, hw: catalog.Hardware, precision: str, batch: int, seq: int) -> tuple[float, str, dict]:
+    """A language model's forward pass over `seq` tokens of `batch` prompts: the serving model's
+    prefill (`llm.py`), so that `estimate()` and the planner price the same prefill alike."""
+    from planner.costs.llm import llm_cost
+    from planner.costs.published import fitted
+
+    c = llm_cost(model, hw.id, precision)
+    low, high = fitted().bounds(hw.id)
+    compute_s, memory_s, fixed_s = c.parts(seq * batch, batch, batch * seq * (seq + 1) / 2, 0.0)
+    ms = c.prefill_s(seq, batch) * 1e3
+    return ms, c.source, {"compute_ms": compute_s * 1e3, "memory_ms": memory_s * 1e3, "overhead_ms": fixed_s * 1e3,
+                          "busy_fraction": 1.0, "interval_low": low, "interval_high": high}
 
 
 def _llm_detail(model: str, hardware: str, precision: str, batch: int, context: int) -> dict[str, float]:

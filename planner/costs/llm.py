@@ -15,7 +15,7 @@ the sequence's K and V cache are read for a single token). One roofline prices a
 - Weight precision sets the compute rate: fp32/fp16/bf16 run at their own peak, int8 at the int8
   rate (W8A8, SmoothQuant-style) where the hardware has one, int4 at the fp16 rate (W4A16: weights
   are dequantised into fp16 tensor cores, as AWQ, MLC and llama.cpp do).
-- The KV cache is kept at fp16 (fp32 for fp32 models); it fills the memory the weights and a
+- The KV cache is kept at fp16 (fp32 for fp32 models) unless `kv_precision` says otherwise; it fills the memory the weights and a
   workspace leave, which bounds how many tokens (prompt + output, over every sequence) fit.
 - `gpus` > 1 shards the model by tensor parallelism: weights, KV heads, FLOPs and bytes split
   evenly, with two all-reduces of the activations per layer over the interconnect.
@@ -33,6 +33,9 @@ from planner.costs import roofline
 from planner.costs.zoo import LLM_ARCH, LlmArch
 from planner.errors import CatalogError, PlannerError
 
+#: bytes per KV-cache element by its precision (`kv_precision`; by default fp16, fp32 for fp32
+#: models): 8-bit is TensorRT-LLM's fp8 or int8 KV cache, which halves it against fp16
+KV_BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0}
 #: int4 weights carry an fp16 scale and zero per group of 128 (AWQ/GPTQ default): +4 B / 128
 INT4_GROUP_OVERHEAD = 4 / 128
 #: fraction of memory the engine may use (vLLM's gpu_memory_utilization default 0.9) ...
@@ -115,7 +118,7 @@ class LlmCost:
     fixed_s: float                   # per iteration: kernel launches and fill/drain
     comm_s_per_token: float          # tensor-parallel all-reduce bytes per token
     comm_fixed_s: float              # tensor-parallel all-reduce latency per iteration
-    source: str                      # extrapolated (calibrated device kind) | assumed
+    source: str                      # calibrated | extrapolated | assumed (sources.py)
 
     @property
     def fits(self) -> bool:
@@ -162,15 +165,47 @@ class LlmCost:
                 f"KV {self.kv_bytes_per_token / 1e3:.0f} kB/token, room for {self.kv_capacity_tokens:,} tokens)")
 
 
-def llm_cost(model: str, hardware: str, precision: str = "fp16", gpus: int = 1) -> LlmCost:
+def llm_cost(model: str, hardware: str, precision: str = "fp16", gpus: int = 1, kv_precision: str | None = None) -> LlmCost:
     """The iteration cost model of `model` on `hardware` at weight `precision` over `gpus` GPUs."""
     if not isinstance(gpus, int) or gpus < 1:
         raise PlannerError(f"gpus must be an integer >= 1, not {gpus!r}")
-    return _llm_cost(model, hardware, precision, gpus)
+    if kv_precision is not None and kv_precision not in KV_BYTES:
+        raise PlannerError(f"unknown KV-cache precision '{kv_precision}' (one of {', '.join(KV_BYTES)})")
+    return _llm_cost(model, hardware, precision, gpus, kv_precision)
 
 
 @lru_cache(maxsize=4096)
-def _llm_cost(model: str, hardware: str, precision: str, gpus: int) -> LlmCost:
+def _llm_cost(model: str, hardware: str, precision: str, gpus: int, kv_precision: str | None = None) -> LlmCost:
+    """The roofline (`roofline_cost`) corrected by the factors fitted to published serving results
+    (`published.py`)."""
+    from dataclasses import replace
+
+    from planner.costs.calibration import calibrate
+    from planner.costs.published import fitted
+
+    hw = catalog.hardware(hardware)
+    params, _ = calibrate().for_hardware(hw.kind, hw.tier)
+    raw = roofline_cost(model, hardware, precision, gpus, params, kv_precision)
+    if (hw.source or "").startswith("live"):  # an unprofiled host: nothing known
+        return replace(raw, source="assumed")
+    fit = fitted()
+    return with_factors(raw, fit.speed_factor("llm", hardware), fit.speed_factor("decode", hardware),
+                        fit.source(hardware))
+
+
+def with_factors(raw: LlmCost, compute: float, memory: float, source: str) -> LlmCost:
+    """`raw` with its compute rate times `compute` (the `llm` factor: serving engines' GEMMs and
+    attention against what ResNet-50's convolutions reach) and its streaming rate times `memory`
+    (the `decode` factor: 1 on GPUs, whose decode the datasheet bandwidth already bounds)."""
+    from dataclasses import replace
+
+    return replace(raw, flops_per_s=raw.flops_per_s * compute, bytes_per_s=raw.bytes_per_s * memory, source=source)
+
+
+def roofline_cost(model: str, hardware: str, precision: str, gpus: int, params: roofline.Params,
+                  kv_precision: str | None = None) -> LlmCost:
+    """The uncorrected roofline of one serving instance with the device kind's `params` (what the
+    published-results fit corrects, and refits without a device for leave-one-device-out)."""
     a = arch(model)
     hw = catalog.hardware(hardware)
     if precision not in llm_precisions(hardware):
@@ -179,16 +214,12 @@ def _llm_cost(model: str, hardware: str, precision: str, gpus: int) -> LlmCost:
         raise PlannerError(f"tensor parallelism ({gpus} GPUs) is modelled for cloud instances, not {hardware}")
     compute_p = {"int4": "fp16" if "fp16" in hw.peak_tflops else "bf16" if "bf16" in hw.peak_tflops else "fp32"}.get(
         precision, precision)
-    from planner.costs.calibration import calibrate
-
-    params, calibrated = calibrate().for_hardware(hw.kind, hw.tier)
-    calibrated = calibrated and not (hw.source or "").startswith("live")
     info = catalog.model(model)
     d, layers = a.d_model, a.layers
     layer_w = _layer_weights(a)
     head_w = a.vocab * d  # the LM head is read every iteration, tied or not
     weight_gb = info.params_millions * 1e6 * weight_bytes_per_param(precision) / 1e9
-    kv_bpe = 4.0 if precision == "fp32" else 2.0
+    kv_bpe = KV_BYTES[kv_precision] if kv_precision else 4.0 if precision == "fp32" else 2.0
     kv_per_token = 2 * layers * a.kv_width * kv_bpe
     act_bpe = 4.0 if precision == "fp32" else 2.0
     act_per_token = layers * (ACT_D * d + ACT_FF * a.ff) * act_bpe
@@ -206,7 +237,7 @@ def _llm_cost(model: str, hardware: str, precision: str, gpus: int) -> LlmCost:
         head_flops_per_logit=2.0 * head_w, attn_flops_per_pair=4.0 * layers * a.heads * a.head_dim,
         act_bytes_per_token=act_per_token, fixed_s=(layers * KERNELS_PER_LAYER + 4) * params.kernel_us * 1e-6,
         comm_s_per_token=comm_per_token, comm_fixed_s=0.0 if gpus == 1 else 2 * layers * ALLREDUCE_US * 1e-6,
-        source="extrapolated" if calibrated else "assumed")
+        source="extrapolated")
 
 
 def _layer_weights(a: LlmArch) -> float:

@@ -376,10 +376,14 @@ EXTRA: dict[str, tuple[Builder, bool]] = {
     "lstm-lm": (lstm_lm, True),
     "vgg-small": (vgg_small, False),
     "vit-small": (vit, False),
+    # shapes of published calibration results (data/published_calibration.csv)
+    "resnet-34": (lambda net, b: resnet(net, b, 34), False),
+    "resnet-50-299": (lambda net, b: resnet(net, b, 50, size=299), False),
+    "bert-large": (lambda net, b, seq: bert(net, b, seq, layers=24, d=1024, heads=16), True),
 }
 
 #: default sequence lengths where the catalog gives none
-DEFAULT_SEQ_LEN = {"bert-base": 128, "distilbert": 128, "whisper-tiny": 32, "whisper-base": 32,
+DEFAULT_SEQ_LEN = {"bert-base": 128, "bert-large": 384, "distilbert": 128, "whisper-tiny": 32, "whisper-base": 32,
                    "lstm-lm": 64, **{m: 512 for m in LLM_ARCH}}
 
 

@@ -1,0 +1,129 @@
+"""The calibration of catalog estimates against published results (planner/costs/published.py).
+
+Thresholds are the figures bench/calibration.py measured (README "Cost-model fidelity") with a
+margin, so that a change which makes held-out estimates worse fails here. No test times anything.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+import planner
+from planner import catalog
+from planner.costs import published
+from planner.costs.llm import llm_cost
+from planner.paths import data_dir
+
+
+@pytest.fixture(scope="module")
+def ev() -> published.Evaluation:
+    return published.evaluate()
+
+
+def test_every_published_row_has_a_source_and_a_derivation():
+    df = pd.read_csv(data_dir() / "published_calibration.csv")
+    facts_csv = data_dir() / "facts" / "published_results.csv"
+    facts = pd.read_csv(facts_csv) if facts_csv.is_file() else None
+    assert len(df) >= 20 and df.source.str.len().min() > 10 and df.derivation.str.len().min() > 5
+    for r in df.itertuples():
+        catalog.hardware(r.hardware)  # a catalog id
+        if facts is not None:  # the figure is the facts' own (total or per accelerator)
+            row = facts.iloc[r.facts_row]
+            assert r.published in (pytest.approx(float(row.result)), pytest.approx(float(row.per_accelerator_result)))
+
+
+def test_held_out_error_stays_below_the_measured_figures(ev):
+    s = ev.summary()
+    # measured: median 1.24, 90th percentile 1.78 over 36 rows (1.53 median before this calibration)
+    assert s.loc["all", "lodo_median"] < 1.30
+    assert s.loc["all", "lodo_p90"] < 2.0
+    assert s.loc["all", "fit_median"] < 1.20
+    # the fit corrects what ResNet-50 alone does not show: BERT was 2.8x too slow
+    assert s.loc["encoder", "roofline_median"] > 2.0 and s.loc["encoder", "fit_median"] < 1.15
+    # the 80% interval holds most held-out rows (measured 78%)
+    assert 0.65 <= s.loc["all", "inside_80"] <= 0.95
+
+
+def test_the_pinned_interval_is_the_measured_one(ev):
+    for key, (lo, hi) in published.fitted().interval.items():
+        assert ev.factors.interval[key] == (pytest.approx(lo, abs=0.01), pytest.approx(hi, abs=0.01))
+    assert published.fitted().cells == pytest.approx(ev.factors.cells)
+
+
+def test_labels_say_which_devices_have_published_rows(ev):
+    devices = set(ev.table.hardware)
+    for hw in catalog.hardware_ids():
+        if hw == catalog.HOST:
+            continue
+        src = ev.factors.source(hw)
+        assert (src == "calibrated") == (hw in devices)
+    assert ev.factors.source("mi300x") == "extrapolated"  # a GPU with no row: its group's fit
+    assert ev.factors.source("tpu-v5e") == "assumed"      # no row of its group at all
+    e = planner.estimate("resnet-50", "h100-sxm", "int8")
+    assert e.source == "calibrated" and "h100-sxm" in devices
+
+
+@pytest.mark.parametrize("model,hw,precision", [
+    ("resnet-50", "l4", "int8"), ("bert-base", "a100-80gb", "fp16"), ("mobilenet-v2", "hailo-8", "int8"),
+    ("resnet-50", "mi300x", "fp16"), ("yolov8n", "tpu-v5e", "bf16"), ("llama-3-8b", "h100-sxm", "fp16"),
+    ("llama-2-7b", "jetson-orin-nano-8gb", "int4")])
+def test_the_interval_brackets_the_estimate(model, hw, precision):
+    e = planner.estimate(model, hw, precision)
+    assert 0 < e.latency_ms_low <= e.latency_ms <= e.latency_ms_high
+    assert e.latency_ms_high / e.latency_ms_low > 1.2  # never a false certainty
+    if e.source == "assumed":  # wider than a calibrated one
+        c = planner.estimate("resnet-50", "l4", "int8")
+        assert e.latency_ms_high / e.latency_ms_low > c.latency_ms_high / c.latency_ms_low
+
+
+def test_dataflow_npus_pay_no_gpu_launch_cost():
+    e = planner.estimate("resnet-50", "hailo-8", "int8")
+    assert e.detail["overhead_ms"] == 0.0
+    # Coral streams the weights its 8 MB SRAM cannot hold over USB: ResNet-50 is host-bound
+    c = planner.estimate("resnet-50", "coral-edgetpu", "int8")
+    assert c.detail["spill_ms"] > 0.5 * c.latency_ms
+
+
+def test_estimate_and_the_serving_model_price_one_prefill_alike():
+    for hw, p in (("a100-80gb", "fp16"), ("jetson-agx-orin-64gb", "int4"), ("jetson-orin-nano-8gb", "int4")):
+        e = planner.estimate("llama-3-8b", hw, p, seq_len=512)
+        assert e.latency_ms == pytest.approx(llm_cost("llama-3-8b", hw, p).prefill_s(512) * 1e3, rel=1e-9)
+
+
+def test_an_8bit_kv_cache_holds_twice_the_tokens():
+    fp16 = llm_cost("llama-2-70b", "h200", "int8")
+    kv8 = llm_cost("llama-2-70b", "h200", "int8", kv_precision="int8")
+    assert kv8.kv_bytes_per_token == fp16.kv_bytes_per_token / 2
+    assert kv8.kv_capacity_tokens >= 2 * fp16.kv_capacity_tokens - 1
+
+
+def test_decode_stays_bound_by_the_datasheet_bandwidth_on_gpus(ev):
+    # the `llm` factor scales compute only: no engine streams faster than the memory
+    assert ev.factors.speed_factor("decode", "h100-sxm") == 1.0
+    c = llm_cost("llama-2-7b", "h100-sxm", "fp16")
+    assert c.bytes_per_s <= catalog.hardware("h100-sxm").mem_bw_gb_per_s * 1e9
+    assert math.isfinite(ev.factors.speed_factor("llm", "h100-sxm"))
+
+
+def test_language_models_report_ttft_tpot_and_tokens_per_s():
+    e = planner.estimate("llama-2-70b", "h100-sxm", "int8", batch=32, gpus=4, prompt_tokens=2048, output_tokens=128)
+    c = llm_cost("llama-2-70b", "h100-sxm", "int8", 4)
+    assert e.ttft_ms == pytest.approx(c.prefill_s(2048) * 1e3)
+    assert e.tpot_ms == pytest.approx(c.decode_step_s(32, 2048 + 64) * 1e3)
+    assert e.tokens_per_s == pytest.approx(32 / (e.tpot_ms / 1e3))
+    assert e.fits  # 70 GB of 8-bit weights over four 80 GB GPUs
+    one = planner.estimate("llama-2-70b", "h100-sxm", "int8", batch=32, prompt_tokens=2048)
+    assert one.latency_ms > 2 * e.latency_ms and not one.fits
+    assert planner.estimate("resnet-50", "l4", "int8").ttft_ms is None
+
+
+def test_data_parallel_training_adds_the_all_reduce_and_scales_samples():
+    one = planner.estimate("resnet-50", "h100-sxm", "bf16", batch=256, training=True)
+    eight = planner.estimate("resnet-50", "h100-sxm", "bf16", batch=256, training=True, gpus=8)
+    assert one.step_ms == pytest.approx(one.latency_ms) and eight.step_ms > one.step_ms
+    assert 6 * one.samples_per_s < eight.samples_per_s < 8 * one.samples_per_s
+    assert one.source == "extrapolated"  # no published row calibrates a training step
+    with pytest.raises(planner.PlannerError if hasattr(planner, "PlannerError") else Exception):
+        planner.estimate("resnet-50", "jetson-orin-nx-16gb", "fp16", training=True, gpus=2)
