@@ -80,7 +80,12 @@ class Route:
         return f"Route({' → '.join(self.sites)}, {self.propagation_ms:g} ms)"
 
 
-def _device_tariff(sc: Scenario, hw: catalog.Hardware, gpus: int = 1) -> Tariff:
+def _device_tariff(sc: Scenario, hw: catalog.Hardware, gpus: int = 1, owned: bool = False) -> Tariff:
+    """A device's or instance's tariff. An owned device (`owned: true`) bills no amortisation and
+    no idle power: it is on for its owner's purposes anyway, so the workload pays only the active
+    surplus its work draws."""
+    if owned:
+        return Tariff(0.0, "amortisation", 0.0, hw.tdp_w, sc.electricity_usd_per_kwh())
     if hw.tier == "cloud" and hw.usd_per_hour:  # reserved cloud GPUs listed as devices, or a pool
         return Tariff(gpus * hw.usd_per_hour, "instances", hw.idle_w * gpus, hw.tdp_w * gpus)
     usd_per_hour = (hw.price_usd or 0.0) / (sc.amortisation_months() * SECONDS_PER_MONTH / 3600.0)
@@ -118,7 +123,7 @@ class System:
             groups = self._at_site.setdefault(name, [])
             for i, d in enumerate(site.devices):
                 hw = catalog.hardware(d.hardware)
-                r = Resource(ResourceId.device(name, i), d.hardware, float(d.count), _device_tariff(sc, hw),
+                r = Resource(ResourceId.device(name, i), d.hardware, float(d.count), _device_tariff(sc, hw, owned=d.owned),
                              d.count, d.service_cv, d.max_batch, d.max_wait_ms)
                 self.resources[r.id] = r
                 groups.append(r)

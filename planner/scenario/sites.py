@@ -20,6 +20,9 @@ class DeviceGroup(_Model):
     queue_capacity: PosInt | None = None  # requests waiting per device; None = unbounded
     mtbf_h: Pos | None = None  # mean time between failures; None = never fails
     mttr_h: Pos = 1.0
+    # Devices already in the field (users' phones, vehicles, installed cameras): their purchase is
+    # not the architect's to pay, so they bill no amortisation, only the energy the work draws.
+    owned: bool = False
 
 
 class Pool(_Model):
