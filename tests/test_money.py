@@ -72,3 +72,69 @@ def test_voice_assistant_runs_on_owned_phones():
     assert groups and all(d.owned and d.hardware == "snapdragon-8-gen-3" for d in groups)
     t = planner.plan(sc).table().set_index("workload")
     assert t.loc["commands-lte", "hardware"] == "snapdragon-8-gen-3"
+
+
+# ------------------------------------------------------------------ carbon
+def _two_regions(**top) -> dict:
+    """A camera free to go anywhere, linked alike to a GCP region in Virginia and one in Finland."""
+    pool = {"hardware": "t4", "max_instances": 4, "cold_start_s": 30}
+    link = {"network": "fiber-wan", "uplink_mbps": 500, "downlink_mbps": 500, "rtt_ms": 20}
+    return {
+        "name": "two-regions", "horizon_s": 600, "seed": 3, **top,
+        "sites": {"cam": {"kind": "edge", "grid": "DE", "devices": [{"hardware": "raspberry-pi-5"}]},
+                  "virginia": {"kind": "cloud", "provider_region": "us-east4", "pools": [pool]},
+                  "finland": {"kind": "cloud", "provider_region": "europe-north1", "pools": [pool]}},
+        "links": [{"between": ["cam", "virginia"], **link}, {"between": ["cam", "finland"], **link}],
+        "workloads": {"detect": {"kind": "inference", "model": "resnet-50", "source": "cam",
+                                 "arrival": {"process": "poisson", "rate_per_s": 40}, "slo": {"p99_ms": 500},
+                                 "precisions": ["fp16"]}},
+    }
+
+
+def test_provider_region_selects_grid_and_provider():
+    from planner import catalog
+    from planner.model.system import site_gco2e_per_kwh
+
+    sc = _scenario(_two_regions())
+    assert sc.sites["finland"].provider == "gcp"  # taken from the region
+    # Google's 2021 grid figures times Google's PUE (data/grid.csv, data/prices.csv)
+    assert site_gco2e_per_kwh(sc.sites["virginia"]) == pytest.approx(309 * catalog.pue("gcp"))
+    assert site_gco2e_per_kwh(sc.sites["finland"]) == pytest.approx(127 * catalog.pue("gcp"))
+    assert site_gco2e_per_kwh(sc.sites["cam"]) == pytest.approx(338)  # an edge site: no PUE
+
+
+def test_carbon_objective_moves_a_free_workload_to_the_cleanest_region():
+    t = planner.plan(_scenario(_two_regions(objective="carbon"))).table().set_index("workload")
+    assert t.loc["detect", "site"] == "finland"  # 127 g/kWh, not Virginia's 309
+    cost = planner.plan(_scenario(_two_regions())).table().set_index("workload")
+    assert cost.loc["detect", "kgco2e_per_month"] > t.loc["detect", "kgco2e_per_month"]
+
+
+def test_emissions_are_energy_times_intensity_by_hand():
+    p = planner.plan(_scenario(_two_regions(objective="carbon")))
+    b = p.assessment.bills["detect"]
+    from planner import catalog
+
+    compute_kwh = b.energy_kwh  # nearly all of it is the instance's: the network's is counted apart below
+    assert b.kgco2e == pytest.approx(compute_kwh * 127 * catalog.pue("gcp") / 1000, rel=0.05)
+
+
+def test_zero_carbon_price_leaves_the_cost_plan_unchanged_and_a_high_one_moves_it():
+    base = planner.plan(_scenario(_two_regions())).table()
+    zero = planner.plan(_scenario(_two_regions(carbon_usd_per_t=0.0))).table()
+    cols = ["workload", "site", "hardware", "precision", "monthly_cost_usd"]
+    assert base[cols].equals(zero[cols])
+    # Virginia and Finland cost the same; with a carbon price the cleaner one wins the tie-break
+    priced = planner.plan(_scenario(_two_regions(carbon_usd_per_t=100.0))).table().set_index("workload")
+    assert priced.loc["detect", "site"] == "finland"
+
+
+def test_grid_figure_on_an_edge_site_and_simulation_reports_emissions():
+    data = _with(PHONES, "sites.phones.grid", {"gco2e_per_kwh": 500.0})
+    sc = _scenario(data)
+    p = planner.plan(sc)
+    planned = p.table().set_index("workload").loc["asr", "kgco2e_per_month"]
+    assert planned == pytest.approx(p.assessment.bills["asr"].energy_kwh * 0.5)
+    r = planner.simulate(sc, p, seed=0)
+    simulated = r.summary().set_index("workload").loc["asr", "kgco2e_per_month"]
+    assert simulated == pytest.approx(planned, rel=0.1)

@@ -27,6 +27,9 @@ class Tariff:
     electricity_usd_per_kwh: float = 0.0
     egress_usd_per_gb: float = 0.0
     energy_j_per_byte: float = 0.0
+    # Emissions per kWh the resource itself draws: its grid's intensity times its facility's PUE
+    # (cooling and power delivery drawn beside the IT load), so PUE is counted once, here.
+    gco2e_per_kwh: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,14 @@ class Usage:
 
 @dataclass(frozen=True)
 class MonthlyBill:
-    """Dollars by component and energy, per month. Adds with `+`, scales with `*`."""
+    """Dollars by component, energy and emissions, per month. Adds with `+`, scales with `*`."""
 
     instances_usd: float = 0.0
     amortisation_usd: float = 0.0
     electricity_usd: float = 0.0
     egress_usd: float = 0.0
     energy_j: float = 0.0
+    kgco2e: float = 0.0  # emissions of that energy where it is drawn (location-based)
 
     @property
     def total_usd(self) -> float:
@@ -62,14 +66,14 @@ class MonthlyBill:
         # written out: this runs for every option and alternative, and fields() is slow
         return MonthlyBill(self.instances_usd + other.instances_usd, self.amortisation_usd + other.amortisation_usd,
                            self.electricity_usd + other.electricity_usd, self.egress_usd + other.egress_usd,
-                           self.energy_j + other.energy_j)
+                           self.energy_j + other.energy_j, self.kgco2e + other.kgco2e)
 
     def __radd__(self, other: object) -> MonthlyBill:  # sum() starts from 0
         return self if other == 0 else NotImplemented  # type: ignore[return-value]
 
     def __mul__(self, k: float) -> MonthlyBill:
         return MonthlyBill(self.instances_usd * k, self.amortisation_usd * k, self.electricity_usd * k,
-                           self.egress_usd * k, self.energy_j * k)
+                           self.egress_usd * k, self.energy_j * k, self.kgco2e * k)
 
     __rmul__ = __mul__
 
@@ -79,7 +83,7 @@ class MonthlyBill:
     def __repr__(self) -> str:
         parts = ", ".join(f"{f.name.removesuffix('_usd')} ${getattr(self, f.name):,.2f}"
                           for f in fields(self) if f.name.endswith("_usd") and getattr(self, f.name))
-        return f"MonthlyBill(${self.total_usd:,.2f}/month: {parts or 'nothing'}; {self.energy_kwh:,.1f} kWh)"
+        return f"MonthlyBill(${self.total_usd:,.2f}/month: {parts or 'nothing'}; {self.energy_kwh:,.1f} kWh, {self.kgco2e:,.1f} kgCO2e)"
 
 
 ZERO = MonthlyBill()
@@ -88,7 +92,8 @@ ZERO = MonthlyBill()
 def bill(tariff: Tariff, usage: Usage) -> MonthlyBill:
     """The monthly bill of `usage` under `tariff`: use observed over `usage.span_s` is scaled to
     a month (730 h). Idle power is drawn for every server-second kept, the active surplus for
-    every busy server-second; electricity is paid on both where the tariff says so."""
+    every busy server-second; electricity is paid on both where the tariff says so. Emissions
+    are that energy (network energy included) at the tariff's intensity."""
     per_month = SECONDS_PER_MONTH / usage.span_s if usage.span_s > 0 else 0.0
     server_usd = usage.server_s * tariff.usd_per_server_hour / 3600.0
     energy_j = usage.server_s * tariff.idle_w + usage.busy_s * max(0.0, tariff.active_w - tariff.idle_w)
@@ -101,4 +106,5 @@ def bill(tariff: Tariff, usage: Usage) -> MonthlyBill:
         electricity_usd=electricity_usd * per_month,
         egress_usd=egress_usd * per_month,
         energy_j=energy_j * per_month,
+        kgco2e=energy_j / J_PER_KWH * tariff.gco2e_per_kwh / 1000.0 * per_month,
     )

@@ -76,6 +76,19 @@ def pool_instances(system: System, load: dict[ResourceId, float]) -> dict[Resour
     return n
 
 
+def pricing_of(system: System, o: Option) -> str:
+    """How the compute an option runs on is paid for: its pool's pricing model (per instance,
+    on demand), or devices `bought` (amortised) or `owned` (energy only)."""
+    out = []
+    for r in o.loads:
+        if r.kind == "pool":
+            out.append("on_demand")
+        elif r.kind == "device":
+            sc = system.scenario
+            out.append("owned" if sc.sites[r.site].devices[r.index].owned else "bought")
+    return "+".join(dict.fromkeys(out))
+
+
 def resource_bills(system: System, load: dict[ResourceId, float], instances: dict[ResourceId, int]) -> dict[ResourceId, MonthlyBill]:
     """What keeping each shared resource costs a month: a used device group its devices, a pool
     its whole instances (its minimum too when unused)."""

@@ -103,6 +103,9 @@ def _compare(objective: str, trial, p99_chosen_ms: float, o: Option, delta_usd: 
     if objective == "energy":
         kwh = trial.delta.energy_j / J_PER_KWH
         return f"uses {kwh:+,.1f} kWh/month more energy" if kwh > 0 else f"saves {-kwh:,.1f} kWh/month"
+    if objective == "carbon":
+        kg = trial.delta.kgco2e
+        return f"emits {kg:+,.1f} kgCO2e/month more" if kg > 0 else f"emits {-kg:,.1f} kgCO2e/month less"
     if delta_usd > tie:
         return f"costs ${delta_usd:+,.0f}/month more"
     if delta_usd < -tie:

@@ -12,7 +12,8 @@ Constraints:
   billed per instance; its minimum is kept running whether used or not, counted over its own
   instances and those dedicated to language models; a link direction's Mbps <= LINK_RHO x capacity;
 - monthly cost <= budget; optionally the rate-weighted p99 <= a bound (the Pareto front).
-Objective: one of `objectives.OBJECTIVES` (monthly cost, rate-weighted p99, energy), each with its tie-break.
+Objective: one of `objectives.OBJECTIVES` (monthly cost with the scenario's carbon price, rate-weighted p99,
+energy, emissions), each with its tie-break.
 """
 from __future__ import annotations
 
@@ -191,8 +192,9 @@ def solve(
     if max_weighted_p99_ms is not None:
         add_row([(j, p99[j]) for j in range(n_x) if p99[j]], -np.inf, max_weighted_p99_ms)
     c = np.zeros(n)
+    usd_per_t = system.scenario.carbon_usd_per_t
     for k, b in bills.items():
-        c[k] = score(b, p99[k])
+        c[k] = score(b, p99[k], usd_per_t)
     penalty = 2.0 * float(np.abs(c) @ upper) + 1.0
     for w, k in u_index.items():
         c[k] = penalty * copies(w)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from planner import catalog
 from planner.scenario.fields import Fraction, NonNeg, NonNegInt, Pos, PosInt, _Model
@@ -48,14 +48,55 @@ class Pool(_Model):
         return self
 
 
+class GridIntensity(_Model):
+    """A grid given by its figure rather than a catalog zone."""
+
+    gco2e_per_kwh: NonNeg
+
+
 class Site(_Model):
     """An edge site (devices near the data) or a cloud region (pools of GPU instances)."""
 
     kind: Literal["edge", "cloud"]
     region: str | None = None  # privacy `region` keeps data within the source's region
-    provider: Literal["aws", "gcp", "azure"] = "aws"  # whose egress prices apply (cloud sites)
+    provider: Literal["aws", "gcp", "azure"] = "aws"  # whose egress prices and PUE apply (cloud sites)
+    # The provider's own region id (us-east-1, europe-north1, westeurope): selects its grid's
+    # carbon intensity from data/grid.csv, and its provider when `provider` is left out.
+    provider_region: str | None = None
+    # Where the site draws its electricity: a country or grid-zone code of data/grid.csv, or
+    # {gco2e_per_kwh: ...}. None: the provider region's grid, else the world's mean.
+    grid: str | GridIntensity | None = None
     devices: list[DeviceGroup] = []
     pools: list[Pool] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_from_region(cls, data: object) -> object:
+        """A cloud site that names its provider region but not its provider takes the region's."""
+        if isinstance(data, dict) and data.get("provider_region") and "provider" not in data:
+            try:
+                owner = catalog.grid(str(data["provider_region"])).provider
+            except catalog.CatalogError:
+                return data  # the field validator names the unknown region
+            if owner:
+                data = {**data, "provider": owner}
+        return data
+
+    @field_validator("provider_region")
+    @classmethod
+    def _known_region(cls, v: str | None) -> str | None:
+        known = [z for z in catalog.grid_zones() if catalog.grid(z).provider]
+        if v is not None and v not in known:
+            raise ValueError(f"unknown provider region '{v}': one of {', '.join(known)}")
+        return v
+
+    @field_validator("grid")
+    @classmethod
+    def _known_zone(cls, v: str | GridIntensity | None) -> str | GridIntensity | None:
+        if isinstance(v, str) and v not in catalog.grid_zones():
+            raise ValueError(f"unknown grid zone '{v}': one of {', '.join(catalog.grid_zones(provider=''))} "
+                             f"or a provider region, or {{gco2e_per_kwh: ...}}")
+        return v
 
     # Set by loading when the site is a member of a fleet (not a field of the format).
     _fleet: str | None = PrivateAttr(default=None)
@@ -71,6 +112,11 @@ class Site(_Model):
             raise ValueError("an edge site has devices, not pools")
         if self.kind == "cloud" and not self.pools and not self.devices:
             raise ValueError("a cloud site needs at least one pool")
+        if self.kind == "edge" and self.provider_region:
+            raise ValueError("an edge site gives its electricity as `grid:`, not `provider_region:`")
+        if self.provider_region and catalog.grid(self.provider_region).provider != self.provider:
+            raise ValueError(f"provider region '{self.provider_region}' is "
+                             f"{catalog.grid(self.provider_region).provider}'s, not {self.provider}'s")
         return self
 
 
