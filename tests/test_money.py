@@ -138,3 +138,29 @@ def test_grid_figure_on_an_edge_site_and_simulation_reports_emissions():
     r = planner.simulate(sc, p, seed=0)
     simulated = r.summary().set_index("workload").loc["asr", "kgco2e_per_month"]
     assert simulated == pytest.approx(planned, rel=0.1)
+
+
+def test_nightly_training_moves_to_the_low_carbon_region():
+    sc = planner.load_scenario(ROOT / "scenarios" / "nightly_training.yaml")
+    t = planner.plan(sc).table().set_index("workload")
+    assert t.loc["retrain", "site"] == "aws-stockholm" and t.loc["retrain", "pricing"] == "on_demand"
+    virginia = planner.evaluate(sc, {"inspect": {"site": "lab", "hardware": "jetson-orin-nx-16gb", "precision": "int8"},
+                                     "retrain": {"site": "aws-virginia", "hardware": "l4", "precision": "bf16"}})
+    # same job, same price; the grids differ ~57x (455 vs 8 gCO2e/kWh), the network energy is the lab's
+    assert virginia.table().set_index("workload").loc["retrain", "kgco2e_per_month"] > 10 * t.loc["retrain", "kgco2e_per_month"]
+    assert "emits" in t.loc["retrain", "reason"]
+
+
+def test_every_grid_row_has_a_source_and_marks_what_it_derives():
+    import pandas as pd
+
+    from planner import catalog
+    from planner.paths import data_dir
+
+    df = pd.read_csv(data_dir() / "grid.csv", dtype=str, keep_default_na=False)
+    assert {"world", "us-east-1", "europe-north1", "westeurope", "DE"} <= set(df.zone)
+    for row in df.to_dict("records"):
+        assert row["source"].strip(), row["zone"]
+        assert not row["basis"] or "derived:" in row["basis"] or "assumed:" in row["basis"], row["zone"]
+    assert catalog.grid("eu-north-1").gco2e_per_kwh < catalog.grid("us-east-1").gco2e_per_kwh / 10  # "more than tenfold"
+    assert 1.0 < catalog.pue("gcp") < catalog.pue("aws") < catalog.pue("azure") < 1.2

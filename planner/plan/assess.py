@@ -78,14 +78,17 @@ def pool_instances(system: System, load: dict[ResourceId, float]) -> dict[Resour
 
 def pricing_of(system: System, o: Option) -> str:
     """How the compute an option runs on is paid for: its pool's pricing model (per instance,
-    on demand), or devices `bought` (amortised) or `owned` (energy only)."""
+    on demand), or devices `bought` (amortised) or `owned` (energy only). A job's dedicated
+    instances are found by site and hardware (they load no shared resource)."""
+    compute = [r for r in o.loads if r.kind != "link"] or [
+        res.id for res in system.compute_at(o.site) if res.hardware == o.hardware][:1]
     out = []
-    for r in o.loads:
-        if r.kind == "pool":
+    for r in compute:
+        res = system[r]
+        if r.kind == "pool" or res.tariff.billed_as == "instances":
             out.append("on_demand")
-        elif r.kind == "device":
-            sc = system.scenario
-            out.append("owned" if sc.sites[r.site].devices[r.index].owned else "bought")
+        else:
+            out.append("owned" if res.tariff.usd_per_server_hour == 0 and res.tariff.idle_w == 0 else "bought")
     return "+".join(dict.fromkeys(out))
 
 
