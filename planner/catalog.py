@@ -175,6 +175,43 @@ def _grid_rows() -> dict[str, Grid]:
                             r["source"], r["basis"] or "") for r in _records("grid")}
 
 
+#: How cloud instances may be bought, in the order the scenario format lists them.
+PRICING_MODELS = ("on_demand", "spot", "reserved_1y", "reserved_3y")
+
+
+@dataclass(frozen=True)
+class PricingModel:
+    """A way to buy a provider's instances (data/pricing.csv): its discount off the on-demand
+    price and, for spot, how often an instance is taken back."""
+
+    provider: str
+    model: str  # one of PRICING_MODELS
+    discount_frac: float
+    interruptions_per_h: float
+    source: str
+    basis: str
+
+    @property
+    def committed(self) -> bool:
+        """Reserved instances are paid for the whole month, used or not."""
+        return self.model.startswith("reserved")
+
+
+@cache
+def _pricing_rows() -> dict[tuple[str, str], PricingModel]:
+    return {(r["provider"], r["model"]): PricingModel(r["provider"], r["model"], float(r["discount_frac"]),
+                                                      float(r["interruptions_per_h"]), r["source"], r["basis"])
+            for r in _records("pricing")}
+
+
+def pricing(provider: str, model: str) -> PricingModel:
+    """The discount and interruption rate of buying `provider`'s instances as `model`."""
+    try:
+        return _pricing_rows()[(provider, model)]
+    except KeyError:
+        raise CatalogError("pricing model", f"{provider}/{model}", [f"{p}/{m}" for p, m in _pricing_rows()]) from None
+
+
 #: the zone whose intensity applies where a site names none: the world's mean grid
 WORLD_GRID = "world"
 
@@ -202,7 +239,7 @@ def pue(provider: str | None) -> float:
 
 def clear_caches() -> None:
     """Forget loaded catalogs and profiles (after changing PLANNER_DATA_DIR / PLANNER_PROFILE_DIR)."""
-    for f in (_frame, _hardware_rows, _network_rows, _model_rows, _prices, _grid_rows, _profile_hardware, _live_host):
+    for f in (_frame, _hardware_rows, _network_rows, _model_rows, _prices, _grid_rows, _pricing_rows, _profile_hardware, _live_host):
         f.cache_clear()
 
 
@@ -390,6 +427,6 @@ def table(kind: str) -> pd.DataFrame:
         return pd.DataFrame([_hardware_record(hardware(i)) for i in hardware_ids()])
     if kind == "models":
         return _frame(kind).astype({"default_seq_len": "Int64"})
-    if kind in ("networks", "prices", "grid"):
+    if kind in ("networks", "prices", "grid", "pricing"):
         return _frame(kind).copy()
-    raise CatalogError("catalog", kind, ["hardware", "networks", "models", "prices", "grid"])
+    raise CatalogError("catalog", kind, ["hardware", "networks", "models", "prices", "grid", "pricing"])

@@ -164,3 +164,79 @@ def test_every_grid_row_has_a_source_and_marks_what_it_derives():
         assert not row["basis"] or "derived:" in row["basis"] or "assumed:" in row["basis"], row["zone"]
     assert catalog.grid("eu-north-1").gco2e_per_kwh < catalog.grid("us-east-1").gco2e_per_kwh / 10  # "more than tenfold"
     assert 1.0 < catalog.pue("gcp") < catalog.pue("aws") < catalog.pue("azure") < 1.2
+
+
+# ------------------------------------------------------------------ pricing models
+#: an evening batch window: traffic 4 hours a day (the ramps touch the hours either side)
+EVENING = [0.0] * 18 + [1.0] * 4 + [0.0] * 2
+
+
+def _two_pools(pricing: list[str], **pool) -> dict:
+    """A steady service and an evening-peaked one, each alone on its own L4 pool."""
+    p = {"hardware": "l4", "max_instances": 16, "cold_start_s": 60, "pricing": pricing, **pool}
+    link = {"network": "fiber-wan", "uplink_mbps": 10000, "downlink_mbps": 10000, "rtt_ms": 10}
+    common = {"kind": "inference", "model": "resnet-50", "source": "cam", "slo": {"p99_ms": 2000},
+              "precisions": ["fp16"], "privacy": "any", "input_bytes": 10000, "output_bytes": 100}
+    return {
+        "name": "pricing", "horizon_s": 600, "seed": 2,
+        "sites": {"cam": {"kind": "edge", "devices": [{"hardware": "raspberry-pi-5"}]},
+                  "steady-region": {"kind": "cloud", "pools": [p]},
+                  "bursty-region": {"kind": "cloud", "pools": [p]}},
+        "links": [{"between": ["cam", "steady-region"], **link}, {"between": ["cam", "bursty-region"], **link}],
+        "workloads": {
+            "steady": {**common, "arrival": {"process": "poisson", "rate_per_s": 15000}},
+            "bursty": {**common, "arrival": {"process": "diurnal", "rate_per_s": 15000, "profile": EVENING}},
+        },
+    }
+
+
+def _placed(data: dict, fix: dict[str, str]):
+    """Plan with each workload pinned to its site (so only the pricing is chosen)."""
+    sc = _scenario(data)
+    return planner.evaluate(sc, {w: {"site": s, "hardware": "l4", "precision": "fp16"} for w, s in fix.items()})
+
+
+def test_steady_pool_is_bought_reserved_and_bursty_one_on_demand():
+    # each workload pinned to its own pool, so the pricing of each is judged alone
+    p = _placed(_two_pools(["on_demand", "reserved_1y"]), {"steady": "steady-region", "bursty": "bursty-region"})
+    t = p.table().set_index("workload")
+    assert t.loc["steady", "pricing"] == "reserved_1y"  # busy 24 h a day: 38% off beats any on-demand hour
+    assert t.loc["bursty", "pricing"] == "on_demand"  # busy 6 h a day: a commitment would idle 18 h
+    assert "busy 24 h a day, 38% below on-demand" in t.loc["steady", "reason"]
+    # by hand: the steady pool's n instances all month at 62% of the on-demand price
+    a = p.assessment
+    (steady_pool,) = [r for r in a.mixes if r.site == "steady-region"]
+    n = a.instances[steady_pool]
+    usd_h = resolve(p.scenario)[steady_pool].tariff.usd_per_server_hour
+    assert a.mixes[steady_pool].usd_per_month == pytest.approx(n * usd_h * 0.62 * 730)
+    (bursty_pool,) = [r for r in a.mixes if r.site == "bursty-region"]
+    m = a.instances[bursty_pool]
+    peak_hours = 4 + 2  # the 4 peak hours, and the two hours whose ends ramp up to and down from them
+    assert a.mixes[bursty_pool].usd_per_month < m * usd_h * 730 * (peak_hours + 1) / 24
+
+
+def test_on_demand_only_pools_bill_as_before():
+    base = _placed(_two_pools(["on_demand"]), {"steady": "steady-region", "bursty": "bursty-region"})
+    assert not base.assessment.mixes
+    t = base.table().set_index("workload")
+    assert set(t.pricing) == {"on_demand"}
+
+
+def test_reserved_base_under_on_demand_peaks_and_spot():
+    # two workloads on one pool: a steady base and an evening peak -> reserved base, hourly above
+    p = _placed(_two_pools(["on_demand", "reserved_3y"]), {"steady": "steady-region", "bursty": "steady-region"})
+    label = p.table().set_index("workload").loc["bursty", "pricing"]
+    assert label.startswith("reserved_3y×") and label.endswith("+on_demand")
+    spot = _placed(_two_pools(["on_demand", "spot"]), {"steady": "steady-region", "bursty": "steady-region"})
+    t = spot.table().set_index("workload")
+    assert t.loc["steady", "pricing"] == "spot" and "capacity lost to interruptions" in t.loc["steady", "reason"]
+
+
+def test_solver_and_assessment_price_the_mix_alike():
+    sc = _scenario(_two_pools(["on_demand", "reserved_1y"]))
+    p = planner.plan(sc)  # both share one pool: a reserved base for the steady load, on demand for the evening
+    assert set(p.table().pricing) == {"reserved_1y×5+on_demand"}
+    q = planner.evaluate(sc, p.placement)
+    assert p.monthly_cost_usd == pytest.approx(q.monthly_cost_usd)
+    cheaper = planner.plan(_scenario(_two_pools(["on_demand"])))
+    assert p.monthly_cost_usd < cheaper.monthly_cost_usd

@@ -43,6 +43,9 @@ class Resource:
     cold_start_s: float = 0.0
     gpus: int = 1  # accelerators per device or instance
     to_site: str = ""
+    pricing: tuple[str, ...] = ("on_demand",)  # pools: how the instances may be bought (model/pricing.py)
+    provider: str = ""  # pools: whose discounts apply
+    interruptions_per_h: float | None = None  # pools: spot interruptions per instance-hour; None = the provider's
 
     @property
     def kind(self) -> ResourceKind:
@@ -145,9 +148,13 @@ class System:
                 groups.append(r)
             for i, p in enumerate(site.pools):
                 hw = catalog.hardware(p.hardware)
+                tariff = _device_tariff(sc, site, hw, p.gpus)
+                if p.usd_per_hour is not None:  # the architect's own price for one instance
+                    tariff = replace(tariff, usd_per_server_hour=p.usd_per_hour, billed_as="instances")
                 r = Resource(ResourceId.pool(name, i), p.hardware, float(p.max_instances),
-                             _device_tariff(sc, site, hw, p.gpus), p.max_instances, p.service_cv, p.max_batch,
-                             p.max_wait_ms, p.min_instances, p.target_utilization, p.cold_start_s, p.gpus)
+                             tariff, p.max_instances, p.service_cv, p.max_batch,
+                             p.max_wait_ms, p.min_instances, p.target_utilization, p.cold_start_s, p.gpus,
+                             pricing=tuple(p.pricing), provider=site.provider, interruptions_per_h=p.interruptions_per_h)
                 self.resources[r.id] = r
                 groups.append(r)
         for i, link in enumerate(sc.links):

@@ -38,9 +38,16 @@ class Pool(_Model):
     service_cv: NonNeg = 0.0
     queue_capacity: PosInt | None = None
     gpus: Annotated[int, Field(ge=1, le=16)] = 1  # accelerators per instance: a language model is tensor-parallel over them
+    # How the architect would buy the instances; the planner chooses among them and may mix a
+    # reserved base (paid whether used or not) with on-demand or spot instances above it.
+    pricing: Annotated[list[Literal["on_demand", "spot", "reserved_1y", "reserved_3y"]], Field(min_length=1)] = ["on_demand"]
+    usd_per_hour: Pos | None = None  # on-demand price of one instance; None: the catalog's x gpus
+    interruptions_per_h: NonNeg | None = None  # spot: per instance-hour; None: the provider's (data/pricing.csv)
 
     @model_validator(mode="after")
     def _bounds(self) -> Pool:
+        if len(set(self.pricing)) < len(self.pricing):
+            raise ValueError(f"pricing lists a model twice: {self.pricing}")
         if self.min_instances > self.max_instances:
             raise ValueError(
                 f"min_instances ({self.min_instances}) exceeds max_instances ({self.max_instances})"
