@@ -101,9 +101,14 @@ class Mix:
                 head += f" for the base, {self.hourly.model} for {self.hourly_instance_h_per_day:.0f} instance-h a day above it"
             return head
         h = self.hourly
-        why = "a commitment would be paid idle" if self.reserved else "no commitment listed"
-        extra = f", {h.discount_frac:.0%} below on-demand, {h.capacity_lost_frac:.2%} capacity lost to interruptions" \
-            if h and h.model == "spot" else ""
+        if not self.reserved:
+            why = "no commitment listed"
+        elif self.busy_h_per_day < HOURS_PER_DAY:
+            why = f"a commitment would be paid idle {HOURS_PER_DAY - self.busy_h_per_day:.0f} h a day"
+        else:
+            why = f"cheaper than {self.reserved.model}"
+        extra = f", {h.discount_frac:.0%} below on-demand, {h.capacity_lost_frac:.2g} of its capacity lost to " \
+                f"interruptions" if h and h.model == "spot" else ""
         return f"{self.label}: {busy}, {why}{extra}"
 
 
