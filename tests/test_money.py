@@ -240,3 +240,14 @@ def test_solver_and_assessment_price_the_mix_alike():
     assert p.monthly_cost_usd == pytest.approx(q.monthly_cost_usd)
     cheaper = planner.plan(_scenario(_two_pools(["on_demand"])))
     assert p.monthly_cost_usd < cheaper.monthly_cost_usd
+
+
+def test_a_job_with_nothing_to_deploy_is_simulated_with_its_emissions():
+    data = _with(_two_regions(), "workloads", {"train": {
+        "kind": "training", "model": "resnet-18", "source": "cam", "dataset_gb": 1, "epochs": 1,
+        "every_h": 24, "deadline_h": 8}})
+    sc = _scenario(data)
+    p = planner.plan(sc)
+    r = planner.simulate(sc, p, seed=0)
+    row = r.summary().set_index("workload").loc["train"]
+    assert row.kgco2e_per_month == pytest.approx(p.table().set_index("workload").loc["train", "kgco2e_per_month"], rel=0.05)

@@ -240,7 +240,7 @@ class TrainingJob(_JobBase):
         self.stats = JobStats(spec.name, "training", spec.deadline_s, spec.every_s)
         self._predict_run(self.predict_send(spec.source, self.site, spec.dataset_bytes)
                           + self.predict_compute(spec.compute, spec.duration_s)
-                          + sum(self.predict_send(self.site, s, spec.model_bytes) for s in set(spec.deploy_sites)))
+                          + sum((self.predict_send(self.site, s, spec.model_bytes) for s in set(spec.deploy_sites)), MonthlyBill()))
         self.stats.predicted_run_s = spec.duration_s
 
     def start(self) -> None:
