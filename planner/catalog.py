@@ -156,9 +156,90 @@ def _prices() -> dict[str, float]:
     return {r["key"]: float(r["value"]) for r in _records("prices")}
 
 
+@dataclass(frozen=True)
+class Grid:
+    """The yearly mean carbon intensity of the electricity a place draws: a cloud provider's
+    region id (`provider` set) or a country / grid zone code (`provider` empty), from data/grid.csv."""
+
+    zone: str
+    provider: str
+    gco2e_per_kwh: float
+    year: int
+    source: str
+    basis: str
+
+
+@cache
+def _grid_rows() -> dict[str, Grid]:
+    return {r["zone"]: Grid(r["zone"], r["provider"] or "", float(r["gco2e_per_kwh"]), int(r["year"]),
+                            r["source"], r["basis"] or "") for r in _records("grid")}
+
+
+#: How cloud instances may be bought, in the order the scenario format lists them.
+PRICING_MODELS = ("on_demand", "spot", "reserved_1y", "reserved_3y")
+
+
+@dataclass(frozen=True)
+class PricingModel:
+    """A way to buy a provider's instances (data/pricing.csv): its discount off the on-demand
+    price and, for spot, how often an instance is taken back."""
+
+    provider: str
+    model: str  # one of PRICING_MODELS
+    discount_frac: float
+    interruptions_per_h: float
+    source: str
+    basis: str
+
+    @property
+    def committed(self) -> bool:
+        """Reserved instances are paid for the whole month, used or not."""
+        return self.model.startswith("reserved")
+
+
+@cache
+def _pricing_rows() -> dict[tuple[str, str], PricingModel]:
+    return {(r["provider"], r["model"]): PricingModel(r["provider"], r["model"], float(r["discount_frac"]),
+                                                      float(r["interruptions_per_h"]), r["source"], r["basis"])
+            for r in _records("pricing")}
+
+
+def pricing(provider: str, model: str) -> PricingModel:
+    """The discount and interruption rate of buying `provider`'s instances as `model`."""
+    try:
+        return _pricing_rows()[(provider, model)]
+    except KeyError:
+        raise CatalogError("pricing model", f"{provider}/{model}", [f"{p}/{m}" for p, m in _pricing_rows()]) from None
+
+
+#: the zone whose intensity applies where a site names none: the world's mean grid
+WORLD_GRID = "world"
+
+
+def grid_zones(provider: str | None = None) -> list[str]:
+    """Zone codes of data/grid.csv: a provider's region ids, or with `provider=""` the countries
+    and grid zones an edge site may name; every zone when None."""
+    return [z for z, g in _grid_rows().items() if provider is None or g.provider == provider]
+
+
+def grid(zone: str) -> Grid:
+    """The grid of a cloud region id (``us-east-1``, ``europe-north1``, ``westeurope``) or of a
+    country or grid zone (``DE``, ``US-WECC``, ``world``)."""
+    try:
+        return _grid_rows()[zone]
+    except KeyError:
+        raise CatalogError("grid zone", zone, list(_grid_rows())) from None
+
+
+def pue(provider: str | None) -> float:
+    """Power usage effectiveness of a cloud provider's data centres (facility energy per unit of
+    IT energy); an edge site (None) counts none (`pue_edge`, 1.0)."""
+    return price(f"pue_{provider}" if provider else "pue_edge")
+
+
 def clear_caches() -> None:
     """Forget loaded catalogs and profiles (after changing PLANNER_DATA_DIR / PLANNER_PROFILE_DIR)."""
-    for f in (_frame, _hardware_rows, _network_rows, _model_rows, _prices, _profile_hardware, _live_host):
+    for f in (_frame, _hardware_rows, _network_rows, _model_rows, _prices, _grid_rows, _pricing_rows, _profile_hardware, _live_host):
         f.cache_clear()
 
 
@@ -346,6 +427,6 @@ def table(kind: str) -> pd.DataFrame:
         return pd.DataFrame([_hardware_record(hardware(i)) for i in hardware_ids()])
     if kind == "models":
         return _frame(kind).astype({"default_seq_len": "Int64"})
-    if kind in ("networks", "prices"):
+    if kind in ("networks", "prices", "grid", "pricing"):
         return _frame(kind).copy()
-    raise CatalogError("catalog", kind, ["hardware", "networks", "models", "prices"])
+    raise CatalogError("catalog", kind, ["hardware", "networks", "models", "prices", "grid", "pricing"])

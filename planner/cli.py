@@ -280,13 +280,13 @@ def _print_plan(p, fmt: str, members: bool = False) -> None:
 def plan_cmd(
     file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
-    objective: Annotated[Optional[str], typer.Option(help="cost | latency | energy (default: the scenario's).")] = None,
+    objective: Annotated[Optional[str], typer.Option(help="cost | latency | energy | carbon (default: the scenario's).")] = None,
     members: Annotated[bool, typer.Option("--members", help="A row per fleet member (fleets are summarised).")] = False,
 ) -> None:
     """Choose where every workload runs, and say why."""
     _check_format(fmt)
-    if objective is not None and objective not in ("cost", "latency", "energy"):
-        raise PlannerError(f"--objective '{objective}' is not one of cost, latency, energy")
+    if objective is not None and objective not in ("cost", "latency", "energy", "carbon"):
+        raise PlannerError(f"--objective '{objective}' is not one of cost, latency, energy, carbon")
     sc = _load(file, simulate=False)
     with _Working("planning"):
         p = planner.plan(sc, objective=objective)

@@ -27,6 +27,9 @@ class Tariff:
     electricity_usd_per_kwh: float = 0.0
     egress_usd_per_gb: float = 0.0
     energy_j_per_byte: float = 0.0
+    # Emissions per kWh the resource itself draws: its grid's intensity times its facility's PUE
+    # (cooling and power delivery drawn beside the IT load), so PUE is counted once, here.
+    gco2e_per_kwh: float = 0.0
 
 
 class Usage(NamedTuple):
@@ -40,14 +43,15 @@ class Usage(NamedTuple):
 
 
 class MonthlyBill(NamedTuple):
-    """Dollars by component and energy, per month. Adds with `+`, scales with `*`. (A named
-    tuple: bills are made and added for every option and alternative, so they must be cheap.)"""
+    """Dollars by component, energy and emissions, per month. Adds with `+`, scales with `*`. (A
+    named tuple: bills are made and added for every option and alternative, so they must be cheap.)"""
 
     instances_usd: float = 0.0
     amortisation_usd: float = 0.0
     electricity_usd: float = 0.0
     egress_usd: float = 0.0
     energy_j: float = 0.0
+    kgco2e: float = 0.0  # emissions of that energy where it is drawn (location-based)
 
     @property
     def total_usd(self) -> float:
@@ -59,13 +63,14 @@ class MonthlyBill(NamedTuple):
 
     def __add__(self, other: MonthlyBill) -> MonthlyBill:  # type: ignore[override]
         # written out: bills are added for every option and alternative
-        return _new(self[0] + other[0], self[1] + other[1], self[2] + other[2], self[3] + other[3], self[4] + other[4])
+        return _new(self[0] + other[0], self[1] + other[1], self[2] + other[2], self[3] + other[3], self[4] + other[4],
+                    self[5] + other[5])
 
     def __radd__(self, other: object) -> MonthlyBill:  # sum() starts from 0
         return self if other == 0 else NotImplemented  # type: ignore[return-value]
 
     def __mul__(self, k: float) -> MonthlyBill:  # type: ignore[override]
-        return _new(self[0] * k, self[1] * k, self[2] * k, self[3] * k, self[4] * k)
+        return _new(self[0] * k, self[1] * k, self[2] * k, self[3] * k, self[4] * k, self[5] * k)
 
     __rmul__ = __mul__
 
@@ -75,7 +80,8 @@ class MonthlyBill(NamedTuple):
     def __repr__(self) -> str:
         parts = ", ".join(f"{f.removesuffix('_usd')} ${v:,.2f}" for f, v in zip(self._fields, self)
                           if f.endswith("_usd") and v)
-        return f"MonthlyBill(${self.total_usd:,.2f}/month: {parts or 'nothing'}; {self.energy_kwh:,.1f} kWh)"
+        return (f"MonthlyBill(${self.total_usd:,.2f}/month: {parts or 'nothing'}; {self.energy_kwh:,.1f} kWh, "
+                f"{self.kgco2e:,.1f} kgCO2e)")
 
 
 def _new(*values: float) -> MonthlyBill:
@@ -88,7 +94,8 @@ ZERO = MonthlyBill()
 def bill(tariff: Tariff, usage: Usage) -> MonthlyBill:
     """The monthly bill of `usage` under `tariff`: use observed over `usage.span_s` is scaled to
     a month (730 h). Idle power is drawn for every server-second kept, the active surplus for
-    every busy server-second; electricity is paid on both where the tariff says so."""
+    every busy server-second; electricity is paid on both where the tariff says so. Emissions
+    are that energy (network energy included) at the tariff's intensity."""
     per_month = SECONDS_PER_MONTH / usage.span_s if usage.span_s > 0 else 0.0
     server_usd = usage.server_s * tariff.usd_per_server_hour / 3600.0
     energy_j = usage.server_s * tariff.idle_w + usage.busy_s * max(0.0, tariff.active_w - tariff.idle_w)
@@ -101,4 +108,5 @@ def bill(tariff: Tariff, usage: Usage) -> MonthlyBill:
         electricity_usd=electricity_usd * per_month,
         egress_usd=egress_usd * per_month,
         energy_j=energy_j * per_month,
+        kgco2e=energy_j / J_PER_KWH * tariff.gco2e_per_kwh / 1000.0 * per_month,
     )

@@ -15,6 +15,7 @@ from planner import catalog
 from planner.model.accounting import MonthlyBill, Tariff, Usage, bill
 from planner.model.ids import ResourceId, ResourceKind
 from planner.scenario import Scenario
+from planner.scenario.sites import GridIntensity, Site
 from planner.units import SECONDS_PER_MONTH
 
 #: z-score of the 99th percentile of a normal: a route's jitter at p99.
@@ -42,6 +43,9 @@ class Resource:
     cold_start_s: float = 0.0
     gpus: int = 1  # accelerators per device or instance
     to_site: str = ""
+    pricing: tuple[str, ...] = ("on_demand",)  # pools: how the instances may be bought (model/pricing.py)
+    provider: str = ""  # pools: whose discounts apply
+    interruptions_per_h: float | None = None  # pools: spot interruptions per instance-hour; None = the provider's
 
     @property
     def kind(self) -> ResourceKind:
@@ -80,11 +84,31 @@ class Route:
         return f"Route({' → '.join(self.sites)}, {self.propagation_ms:g} ms)"
 
 
-def _device_tariff(sc: Scenario, hw: catalog.Hardware, gpus: int = 1) -> Tariff:
+def grid_gco2e_per_kwh(site: Site) -> float:
+    """The carbon intensity of the electricity a site draws: its `grid:` (a figure or a catalog
+    zone), else its provider region's grid, else the world's mean grid."""
+    if isinstance(site.grid, GridIntensity):
+        return site.grid.gco2e_per_kwh
+    return catalog.grid(site.grid or site.provider_region or catalog.WORLD_GRID).gco2e_per_kwh
+
+
+def site_gco2e_per_kwh(site: Site) -> float:
+    """Emissions per kWh of IT energy at a site: its grid's intensity times its facility's PUE
+    (a cloud provider's data centres; an edge site counts none)."""
+    return grid_gco2e_per_kwh(site) * catalog.pue(site.provider if site.kind == "cloud" else None)
+
+
+def _device_tariff(sc: Scenario, site: Site, hw: catalog.Hardware, gpus: int = 1, owned: bool = False) -> Tariff:
+    """A device's or instance's tariff. An owned device (`owned: true`) bills no amortisation and
+    no idle power: it is on for its owner's purposes anyway, so the workload pays only the active
+    surplus its work draws."""
+    g = site_gco2e_per_kwh(site)
+    if owned:
+        return Tariff(0.0, "amortisation", 0.0, hw.tdp_w, sc.electricity_usd_per_kwh(), gco2e_per_kwh=g)
     if hw.tier == "cloud" and hw.usd_per_hour:  # reserved cloud GPUs listed as devices, or a pool
-        return Tariff(gpus * hw.usd_per_hour, "instances", hw.idle_w * gpus, hw.tdp_w * gpus)
+        return Tariff(gpus * hw.usd_per_hour, "instances", hw.idle_w * gpus, hw.tdp_w * gpus, gco2e_per_kwh=g)
     usd_per_hour = (hw.price_usd or 0.0) / (sc.amortisation_months() * SECONDS_PER_MONTH / 3600.0)
-    return Tariff(usd_per_hour, "amortisation", hw.idle_w, hw.tdp_w, sc.electricity_usd_per_kwh())
+    return Tariff(usd_per_hour, "amortisation", hw.idle_w, hw.tdp_w, sc.electricity_usd_per_kwh(), gco2e_per_kwh=g)
 
 
 def _egress_usd_per_gb(sc: Scenario, link, sender: str) -> float:
@@ -118,15 +142,19 @@ class System:
             groups = self._at_site.setdefault(name, [])
             for i, d in enumerate(site.devices):
                 hw = catalog.hardware(d.hardware)
-                r = Resource(ResourceId.device(name, i), d.hardware, float(d.count), _device_tariff(sc, hw),
+                r = Resource(ResourceId.device(name, i), d.hardware, float(d.count), _device_tariff(sc, site, hw, owned=d.owned),
                              d.count, d.service_cv, d.max_batch, d.max_wait_ms)
                 self.resources[r.id] = r
                 groups.append(r)
             for i, p in enumerate(site.pools):
                 hw = catalog.hardware(p.hardware)
+                tariff = _device_tariff(sc, site, hw, p.gpus)
+                if p.usd_per_hour is not None:  # the architect's own price for one instance
+                    tariff = replace(tariff, usd_per_server_hour=p.usd_per_hour, billed_as="instances")
                 r = Resource(ResourceId.pool(name, i), p.hardware, float(p.max_instances),
-                             _device_tariff(sc, hw, p.gpus), p.max_instances, p.service_cv, p.max_batch,
-                             p.max_wait_ms, p.min_instances, p.target_utilization, p.cold_start_s, p.gpus)
+                             tariff, p.max_instances, p.service_cv, p.max_batch,
+                             p.max_wait_ms, p.min_instances, p.target_utilization, p.cold_start_s, p.gpus,
+                             pricing=tuple(p.pricing), provider=site.provider, interruptions_per_h=p.interruptions_per_h)
                 self.resources[r.id] = r
                 groups.append(r)
         for i, link in enumerate(sc.links):
@@ -134,9 +162,11 @@ class System:
             e = _energy_j_per_byte(link.network)
             for direction, frm, to, mbps in (("up", a, b, link.up_mbps), ("down", b, a, link.down_mbps)):
                 rid = ResourceId.link(frm, i, direction)
+                # network energy is counted on the sender's grid (no facility PUE: the network's own)
                 self.resources[rid] = Resource(rid, link.network, mbps,
                                                Tariff(egress_usd_per_gb=_egress_usd_per_gb(sc, link, frm),
-                                                      energy_j_per_byte=e), to_site=to)
+                                                      energy_j_per_byte=e,
+                                                      gco2e_per_kwh=grid_gco2e_per_kwh(sc.sites[frm])), to_site=to)
         self._routes: dict[tuple[str, str], Route] = {}
         self._paths: dict[object, dict[str, list[str]]] = {}
         self._candidates: dict[tuple[str, str], list[tuple[str, bool]]] = {}

@@ -83,3 +83,26 @@ def planned_rate_per_s(w) -> tuple[float, float]:
     mean = w.arrival.mean_rate_per_s
     rate = getattr(w.arrival, "peak_rate_per_s", mean) if w.arrival.process == "diurnal" else mean
     return rate, (mean / rate if rate > 0 else 1.0)
+
+
+#: hours in the daily profile a pool's pricing mix is planned over
+HOURS_PER_DAY = 24
+
+
+def hourly_shape(w) -> tuple[float, ...]:
+    """Each hour of the day, the highest arrival rate within it over the planned (peak) rate:
+    a diurnal profile interpolated as the simulator draws it (points spread evenly over the
+    day, linear between them, cyclic); 1 every hour for any other process."""
+    a = getattr(w, "arrival", None)
+    if a is None or a.process != "diurnal":
+        return (1.0,) * HOURS_PER_DAY
+    prof, n, top = list(a.profile), len(a.profile), max(a.profile)
+
+    def at(hour: float) -> float:
+        x = (hour % HOURS_PER_DAY) * n / HOURS_PER_DAY
+        i = int(x) % n
+        return prof[i] + (prof[(i + 1) % n] - prof[i]) * (x - int(x))
+
+    # the hour's peak: its two ends, and every profile point inside it (linear between them)
+    return tuple(max([at(h), at(h + 1)] + [prof[i] for i in range(n) if h < i * HOURS_PER_DAY / n < h + 1]) / top
+                 for h in range(HOURS_PER_DAY))

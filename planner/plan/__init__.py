@@ -20,7 +20,7 @@ from planner.model.accounting import ZERO, MonthlyBill
 from planner.model.ids import ResourceId
 from planner.model.system import System, resolve
 from planner.placement import Choice, parse_placement
-from planner.plan.assess import Assessment, assess, resource_bills
+from planner.plan.assess import Assessment, assess, pricing_of, resource_bills
 from planner.plan.classes import Classes, classes
 from planner.plan.explain import diagnose, explain
 from planner.plan.options import Option, all_options, options_for
@@ -83,7 +83,8 @@ class Plan:
     def table(self) -> pd.DataFrame:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
         cols = ["workload", "fleet", "member", "kind", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
-                "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "monthly_cost_usd", "utilization", "ok", "violations", "binding", "next_best",
+                "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "monthly_cost_usd", "pricing",
+                "kgco2e_per_month", "utilization", "ok", "violations", "binding", "next_best",
                 "next_best_delta_usd", "source", "reason"]
         rows = []
         a = self.assessment
@@ -107,11 +108,12 @@ class Plan:
                 "split": o.split, "predicted_p99_ms": a.p99_ms[name] if o.kind == "inference" else np.nan, "slo_p99_ms": o.slo_ms,
                 "predicted_ttft_ms": a.ttft_ms.get(name, np.nan), "slo_ttft_ms": o.ttft_slo_ms,
                 "predicted_tpot_ms": a.tpot_ms.get(name, np.nan), "slo_tpot_ms": o.tpot_slo_ms,
-                "monthly_cost_usd": cost_usd[name], "utilization": a.utilization.get(compute, np.nan) if compute else np.nan,
+                "monthly_cost_usd": cost_usd[name], "pricing": pricing_of(self.system, o, a.mixes),
+                "kgco2e_per_month": a.bills[name].kgco2e, "utilization": a.utilization.get(compute, np.nan) if compute else np.nan,
                 "ok": not a.violations[name], "violations": "; ".join(map(str, a.violations[name])),
                 "binding": ex.get("binding", ""), "next_best": ex.get("next_best", ""),
                 "next_best_delta_usd": ex.get("next_best_delta_usd", np.nan), "source": o.source,
-                "reason": ex.get("reason", ""),
+                "reason": ex.get("reason", "") + "".join(f"; pricing {a.mixes[r].note}" for r in o.loads if r in a.mixes),
             })
         return pd.DataFrame(rows, columns=cols)
 
@@ -135,7 +137,7 @@ class Plan:
         cols = ["resource", "kind", "site", "hardware", "capacity", "utilization", "instances", "monthly_cost_usd"]
         if a is None:
             return pd.DataFrame(columns=cols)
-        kept = resource_bills(self.system, a.load, a.instances)
+        kept = resource_bills(self.system, a.load, a.instances, a.mixes)
         rows = [{"resource": str(k), "kind": k.kind, "site": self.system[k].site, "hardware": self.system[k].hardware,
                  "capacity": self.system[k].capacity, "utilization": a.utilization.get(k, 0.0),
                  "instances": a.instances.get(k), "monthly_cost_usd": kept[k].total_usd if k in kept else 0.0}

@@ -12,9 +12,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from dataclasses import replace
+
 from planner.model.accounting import ZERO, MonthlyBill
 from planner.model.ids import ResourceId
+from planner.model.pricing import Mix, best_mix, mixes
 from planner.model.system import System
+from planner.model.workloads import HOURS_PER_DAY, hourly_shape
 from planner.plan.options import LEVELS, LINK_RHO, Option, levels, transfer_ms
 from planner.plan.queueing import wait_quantile_s
 from planner.plan.violations import Violation
@@ -37,6 +41,7 @@ class Assessment:
     plan_violations: list[Violation] = field(default_factory=list)
     ttft_ms: dict[str, float] = field(default_factory=dict)  # language models: p99 time to first token
     tpot_ms: dict[str, float] = field(default_factory=dict)  # and per output token
+    mixes: dict[ResourceId, Mix] = field(default_factory=dict)  # pools priced by the hour: how they are bought
 
     @property
     def cost_usd(self) -> dict[str, float]:
@@ -76,13 +81,56 @@ def pool_instances(system: System, load: dict[ResourceId, float]) -> dict[Resour
     return n
 
 
-def resource_bills(system: System, load: dict[ResourceId, float], instances: dict[ResourceId, int]) -> dict[ResourceId, MonthlyBill]:
+def pool_mixes(system: System, chosen: Mapping[str, Option],
+               scale: Mapping[str, float] | None = None) -> dict[ResourceId, Mix]:
+    """How each pool that lists more than on demand is bought for `chosen`: its need each hour
+    of the day (every option's instance-load times its workload's daily shape, at least the
+    pool's minimum) priced by `pricing.best_mix`. `scale` weights a workload's load (fleet copies)."""
+    need: dict[ResourceId, list[float]] = {}
+    sc = system.scenario
+    for name, o in chosen.items():
+        for r, v in o.loads.items():
+            if r.kind == "pool" and mixes(system[r]):
+                shape = hourly_shape(sc.workloads[name])
+                k = v * (scale or {}).get(name, 1.0)
+                acc = need.setdefault(r, [0.0] * HOURS_PER_DAY)
+                for h in range(HOURS_PER_DAY):
+                    acc[h] += k * shape[h]
+    for r, res in system.resources.items():  # a pool kept at its minimum is bought even when unused
+        if r.kind == "pool" and not r.workload and res.min_instances and mixes(res):
+            need[r] = [max(x, res.min_instances) for x in need.get(r, [0.0] * HOURS_PER_DAY)]
+    return {r: best_mix(system[r], hours) for r, hours in need.items()}
+
+
+def pricing_of(system: System, o: Option, mixes_: Mapping[ResourceId, Mix] | None = None) -> str:
+    """How the compute an option runs on is paid for: its pool's mix (`reserved_1y×2+on_demand`),
+    `on_demand`, or devices `bought` (amortised) or `owned` (energy only). A job's dedicated
+    instances are found by site and hardware (they load no shared resource) and run on demand."""
+    compute = [r for r in o.loads if r.kind != "link"] or [
+        res.id for res in system.compute_at(o.site) if res.hardware == o.hardware][:1]
+    out = []
+    for r in compute:
+        res = system[r]
+        if mixes_ and r in mixes_ and r in o.loads:
+            out.append(mixes_[r].label)
+        elif r.kind == "pool" or res.tariff.billed_as == "instances":
+            out.append("on_demand")
+        else:
+            out.append("owned" if res.tariff.usd_per_server_hour == 0 and res.tariff.idle_w == 0 else "bought")
+    return "+".join(dict.fromkeys(out))
+
+
+def resource_bills(system: System, load: dict[ResourceId, float], instances: dict[ResourceId, int],
+                   mixes_: Mapping[ResourceId, Mix] | None = None) -> dict[ResourceId, MonthlyBill]:
     """What keeping each shared resource costs a month: a used device group its devices, a pool
-    its whole instances (its minimum too when unused)."""
+    its whole instances (its minimum too when unused); a pool bought by the hour pays its mix
+    (its energy stays that of its planned instances kept all month)."""
     out = {}
     for r, n in instances.items():
         if n:
             out[r] = system[r].month_bill(servers=n)
+            if mixes_ and r in mixes_:
+                out[r] = replace(out[r], instances_usd=mixes_[r].usd_per_month)
     for r, v in load.items():
         if r.kind == "device" and v > 0:
             out[r] = system[r].month_bill(servers=system[r].servers)
@@ -145,7 +193,8 @@ def assess(system: System, chosen: dict[str, Option]) -> Assessment:
 
     # Each option's own bill plus a load-weighted share of what the resources it uses cost to keep.
     bills = {name: o.bill for name, o in chosen.items()}
-    kept = resource_bills(system, load, instances)
+    mix = pool_mixes(system, chosen)
+    kept = resource_bills(system, load, instances, mix)
     idle = ZERO
     for r, b in kept.items():
         total = load.get(r, 0.0)
@@ -154,7 +203,7 @@ def assess(system: System, chosen: dict[str, Option]) -> Assessment:
             continue
         for name in users[r]:
             bills[name] += b * (chosen[name].loads[r] / total)
-    a = Assessment(dict(load), util, instances, p99, bills, violations, idle, [], ttft, tpot)
+    a = Assessment(dict(load), util, instances, p99, bills, violations, idle, [], ttft, tpot, mix)
     if sc.budget_usd_per_month is not None and a.monthly_cost_usd > sc.budget_usd_per_month * (1 + 1e-9):
         a.plan_violations.append(Violation("budget", f"budget: ${a.monthly_cost_usd:,.0f}/month > "
                                                      f"${sc.budget_usd_per_month:,.0f}", None, a.monthly_cost_usd,

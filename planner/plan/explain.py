@@ -69,7 +69,8 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
         if barred and not binding.startswith("privacy"):
             reason += f"; privacy '{sc.workloads[name].privacy}' rules out {', '.join(barred)}"
         if nb:
-            wins = nb[0] == 0.0 and nb[3] < -max(TIE_USD, TIE_SHARE * o.bill.total_usd)
+            # "would win" weighs dollars; under the carbon objective a cheaper runner-up still loses
+            wins = nb[0] == 0.0 and nb[3] < -max(TIE_USD, TIE_SHARE * o.bill.total_usd) and sc.objective != "carbon"
             reason += f"; next best {nb[1].label} {'would win' if wins else 'lost'}: {nb[2]}"
             elsewhere = next((t for t in alts if t[1].site != o.site), None)
             if elsewhere and elsewhere is not nb and not (elsewhere[4] and elsewhere[4].kind == "privacy"):
@@ -103,6 +104,9 @@ def _compare(objective: str, trial, p99_chosen_ms: float, o: Option, delta_usd: 
     if objective == "energy":
         kwh = trial.delta.energy_j / J_PER_KWH
         return f"uses {kwh:+,.1f} kWh/month more energy" if kwh > 0 else f"saves {-kwh:,.1f} kWh/month"
+    if objective == "carbon":
+        kg = trial.delta.kgco2e
+        return f"emits {kg:+,.3g} kgCO2e/month more" if kg > 0 else f"emits {-kg:,.3g} kgCO2e/month less"
     if delta_usd > tie:
         return f"costs ${delta_usd:+,.0f}/month more"
     if delta_usd < -tie:

@@ -11,14 +11,18 @@ Constraints:
 - a pool runs whole instances (an integer, up to max_instances) enough for its instance-loads,
   billed per instance; its minimum is kept running whether used or not, counted over its own
   instances and those dedicated to language models; a link direction's Mbps <= LINK_RHO x capacity;
+- a pool that lists more than on demand is bought by the hour of the day: each hour its options'
+  instance-loads at that hour's rate fit in a reserved base rv[p] (paid all month) plus whole
+  hourly instances hv[p, h] (on demand or spot, paid for that hour), as `model/pricing.py` prices it;
 - monthly cost <= budget; optionally the rate-weighted p99 <= a bound (the Pareto front).
-Objective: one of `objectives.OBJECTIVES` (monthly cost, rate-weighted p99, energy), each with its tie-break.
+Objective: one of `objectives.OBJECTIVES` (monthly cost with the scenario's carbon price, rate-weighted p99,
+energy, emissions), each with its tie-break.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -27,9 +31,12 @@ from scipy.sparse import coo_matrix
 from planner.errors import InputError
 from planner.model.accounting import MonthlyBill
 from planner.model.ids import ResourceId
+from planner.model.pricing import DAYS_PER_MONTH, hourly_rate, mixes, reserved_rate
 from planner.model.system import System
+from planner.model.workloads import HOURS_PER_DAY, hourly_shape
 from planner.plan.objectives import OBJECTIVES
 from planner.plan.options import LINK_RHO, Option, levels
+from planner.units import HOURS_PER_MONTH
 
 
 
@@ -92,6 +99,19 @@ def solve(
             nxt += 1
     n_index = {r: nxt + i for i, r in enumerate(pools)}  # whole instances running in each pool
     nxt += len(pools)
+    # Pools that list more than on demand are bought by the hour of the day (model/pricing.py):
+    # a reserved base rv[p], paid every hour, and whole hourly instances hv[p, h] above it.
+    mixed = [r for r in pools if mixes(system[r])]
+    rv_index: dict[ResourceId, int] = {}
+    hv_index: dict[tuple[ResourceId, int], int] = {}
+    for r in mixed:
+        if reserved_rate(system[r]):
+            rv_index[r] = nxt
+            nxt += 1
+        if hourly_rate(system[r]):
+            for h in range(HOURS_PER_DAY):
+                hv_index[r, h] = nxt
+                nxt += 1
     # A device runs one language-model engine or ordinary batches, not both: the simulator's
     # engine holds the device while it has sequences, and two models' weights rarely fit.
     kinds: dict[str, dict[str, list[int]]] = {}
@@ -110,6 +130,10 @@ def solve(
     n = nxt
     upper = np.ones(n)
     for r, k in n_index.items():
+        upper[k] = system[r].capacity
+    for r, k in rv_index.items():
+        upper[k] = system[r].capacity
+    for (r, _), k in hv_index.items():
         upper[k] = system[r].capacity
 
     rows: list[int] = []
@@ -154,6 +178,15 @@ def solve(
             add_row(entries + [(n_index[r], -1.0)], -np.inf, 0.0)  # instance-loads <= whole instances
         else:  # link direction
             add_row(entries, -np.inf, LINK_RHO * res.capacity)
+    shapes = {w: hourly_shape(system.scenario.workloads[w]) for w in cand}
+    for r in mixed:  # each hour: the options' instance-loads at that hour's rate <= reserved + hourly
+        base_min = system[r].min_instances if not r.workload else 0
+        for h in range(HOURS_PER_DAY):
+            own = [(rv_index[r], -1.0)] if r in rv_index else []
+            own += [(hv_index[r, h], -1.0)] if (r, h) in hv_index else []
+            add_row([(j, v * shapes[flat[j].workload][h]) for j, v in by_resource.get(r, [])] + own, -np.inf, 0.0)
+            if base_min:
+                add_row([(k, -v) for k, v in own], float(base_min), np.inf)
     bases: dict[ResourceId, list[int]] = {}
     for p, k in n_index.items():
         bases.setdefault(p.base, []).append(k)
@@ -180,6 +213,12 @@ def solve(
         bills[k] = system[r].month_bill(servers=system[r].servers) * resource_copies(r)
     for r, k in n_index.items():  # per instance running all month
         bills[k] = system[r].month_bill(servers=1) * resource_copies(r)
+        if r in mixed:  # its energy; the mix's columns carry its price
+            bills[k] = replace(bills[k], instances_usd=0.0)
+    for r, k in rv_index.items():
+        bills[k] = MonthlyBill(instances_usd=reserved_rate(system[r]).usd_per_instance_hour * HOURS_PER_MONTH)
+    for (r, _), k in hv_index.items():
+        bills[k] = MonthlyBill(instances_usd=hourly_rate(system[r]).usd_per_instance_hour * DAYS_PER_MONTH)
     cost = np.zeros(n)
     for k, b in bills.items():
         cost[k] = b.total_usd
@@ -191,8 +230,9 @@ def solve(
     if max_weighted_p99_ms is not None:
         add_row([(j, p99[j]) for j in range(n_x) if p99[j]], -np.inf, max_weighted_p99_ms)
     c = np.zeros(n)
+    usd_per_t = system.scenario.carbon_usd_per_t
     for k, b in bills.items():
-        c[k] = score(b, p99[k])
+        c[k] = score(b, p99[k], usd_per_t)
     penalty = 2.0 * float(np.abs(c) @ upper) + 1.0
     for w, k in u_index.items():
         c[k] = penalty * copies(w)

@@ -36,7 +36,10 @@ class Scenario(_Model):
     description: str = ""
     horizon_s: Pos = 600.0
     seed: NonNegInt = 0
-    objective: Literal["cost", "latency", "energy"] = "cost"
+    objective: Literal["cost", "latency", "energy", "carbon"] = "cost"
+    # A carbon price the cost objective adds per tonne of CO2e (a shadow price: it steers the
+    # choice but is no line of the bill the architect pays; 0 leaves the cost plan unchanged).
+    carbon_usd_per_t: NonNeg = 0.0
     budget_usd_per_month: Pos | None = None
     prices: Prices = Prices()
     sites: Annotated[dict[str, Site], Field(min_length=1)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from planner import catalog
 from planner.scenario.fields import Fraction, NonNeg, NonNegInt, Pos, PosInt, _Model
@@ -20,6 +20,9 @@ class DeviceGroup(_Model):
     queue_capacity: PosInt | None = None  # requests waiting per device; None = unbounded
     mtbf_h: Pos | None = None  # mean time between failures; None = never fails
     mttr_h: Pos = 1.0
+    # Devices already in the field (users' phones, vehicles, installed cameras): their purchase is
+    # not the architect's to pay, so they bill no amortisation, only the energy the work draws.
+    owned: bool = False
 
 
 class Pool(_Model):
@@ -35,9 +38,16 @@ class Pool(_Model):
     service_cv: NonNeg = 0.0
     queue_capacity: PosInt | None = None
     gpus: Annotated[int, Field(ge=1, le=16)] = 1  # accelerators per instance: a language model is tensor-parallel over them
+    # How the architect would buy the instances; the planner chooses among them and may mix a
+    # reserved base (paid whether used or not) with on-demand or spot instances above it.
+    pricing: Annotated[list[Literal["on_demand", "spot", "reserved_1y", "reserved_3y"]], Field(min_length=1)] = ["on_demand"]
+    usd_per_hour: Pos | None = None  # on-demand price of one instance; None: the catalog's x gpus
+    interruptions_per_h: NonNeg | None = None  # spot: per instance-hour; None: the provider's (data/pricing.csv)
 
     @model_validator(mode="after")
     def _bounds(self) -> Pool:
+        if len(set(self.pricing)) < len(self.pricing):
+            raise ValueError(f"pricing lists a model twice: {self.pricing}")
         if self.min_instances > self.max_instances:
             raise ValueError(
                 f"min_instances ({self.min_instances}) exceeds max_instances ({self.max_instances})"
@@ -45,14 +55,55 @@ class Pool(_Model):
         return self
 
 
+class GridIntensity(_Model):
+    """A grid given by its figure rather than a catalog zone."""
+
+    gco2e_per_kwh: NonNeg
+
+
 class Site(_Model):
     """An edge site (devices near the data) or a cloud region (pools of GPU instances)."""
 
     kind: Literal["edge", "cloud"]
     region: str | None = None  # privacy `region` keeps data within the source's region
-    provider: Literal["aws", "gcp", "azure"] = "aws"  # whose egress prices apply (cloud sites)
+    provider: Literal["aws", "gcp", "azure"] = "aws"  # whose egress prices and PUE apply (cloud sites)
+    # The provider's own region id (us-east-1, europe-north1, westeurope): selects its grid's
+    # carbon intensity from data/grid.csv, and its provider when `provider` is left out.
+    provider_region: str | None = None
+    # Where the site draws its electricity: a country or grid-zone code of data/grid.csv, or
+    # {gco2e_per_kwh: ...}. None: the provider region's grid, else the world's mean.
+    grid: str | GridIntensity | None = None
     devices: list[DeviceGroup] = []
     pools: list[Pool] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_from_region(cls, data: object) -> object:
+        """A cloud site that names its provider region but not its provider takes the region's."""
+        if isinstance(data, dict) and data.get("provider_region") and "provider" not in data:
+            try:
+                owner = catalog.grid(str(data["provider_region"])).provider
+            except catalog.CatalogError:
+                return data  # the field validator names the unknown region
+            if owner:
+                data = {**data, "provider": owner}
+        return data
+
+    @field_validator("provider_region")
+    @classmethod
+    def _known_region(cls, v: str | None) -> str | None:
+        known = [z for z in catalog.grid_zones() if catalog.grid(z).provider]
+        if v is not None and v not in known:
+            raise ValueError(f"unknown provider region '{v}': one of {', '.join(known)}")
+        return v
+
+    @field_validator("grid")
+    @classmethod
+    def _known_zone(cls, v: str | GridIntensity | None) -> str | GridIntensity | None:
+        if isinstance(v, str) and v not in catalog.grid_zones():
+            raise ValueError(f"unknown grid zone '{v}': one of {', '.join(catalog.grid_zones(provider=''))} "
+                             f"or a provider region, or {{gco2e_per_kwh: ...}}")
+        return v
 
     # Set by loading when the site is a member of a fleet (not a field of the format).
     _fleet: str | None = PrivateAttr(default=None)
@@ -68,6 +119,11 @@ class Site(_Model):
             raise ValueError("an edge site has devices, not pools")
         if self.kind == "cloud" and not self.pools and not self.devices:
             raise ValueError("a cloud site needs at least one pool")
+        if self.kind == "edge" and self.provider_region:
+            raise ValueError("an edge site gives its electricity as `grid:`, not `provider_region:`")
+        if self.provider_region and catalog.grid(self.provider_region).provider != self.provider:
+            raise ValueError(f"provider region '{self.provider_region}' is "
+                             f"{catalog.grid(self.provider_region).provider}'s, not {self.provider}'s")
         return self
 
 

@@ -188,6 +188,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             a, b, up.capacity * 1e6 / 8, down.capacity * 1e6 / 8, rtt_s=link.rtt / 1000, jitter_s=link.jitter / 1000,
             loss_prob=link.loss_prob, egress_a_to_b_usd_per_gb=up.tariff.egress_usd_per_gb,
             egress_b_to_a_usd_per_gb=down.tariff.egress_usd_per_gb, energy_j_per_bit=up.tariff.energy_j_per_byte / 8,
+            gco2e_per_kwh_a_to_b=up.tariff.gco2e_per_kwh, gco2e_per_kwh_b_to_a=down.tariff.gco2e_per_kwh,
             mtbf_s=None if link.mtbf_h is None else link.mtbf_h * 3600, mttr_s=link.mttr_h * 3600,
             name=f"links[{i}]:{a}<->{b}"))
 

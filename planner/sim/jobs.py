@@ -80,7 +80,9 @@ class JobStats:
         self.energy_j = 0.0
         self.net_energy_j = 0.0
         self.completed_cost_usd = 0.0  # cost of completed runs only, for the per-run mean
+        self.completed_kgco2e = 0.0  # and their emissions
         self.predicted_run_usd = 0.0
+        self.predicted_run_kgco2e = 0.0
         self.predicted_run_s = 0.0
 
     def run_cost_usd(self) -> float:
@@ -89,6 +91,11 @@ class JobStats:
 
     def monthly_cost_usd(self) -> float:
         return self.run_cost_usd() * SECONDS_PER_MONTH / self.every_s
+
+    def monthly_kgco2e(self) -> float:
+        """Emissions a month: a completed run's mean (the predicted run's when none completed)."""
+        run = self.completed_kgco2e / self.completed if self.completed else self.predicted_run_kgco2e
+        return run * SECONDS_PER_MONTH / self.every_s
 
     def __repr__(self) -> str:
         return f"JobStats({self.name!r}, {self.kind}, started={self.started}, completed={self.completed}, failed={sum(self.failed.values())})"
@@ -104,6 +111,7 @@ class _JobBase:
         self.mss, self.window = mss_bytes, window_bytes
         self._lanes: dict[str, object] = {}
         self._run_cost = 0.0
+        self._run_kgco2e = 0.0
 
     # a transfer, resolved as an event
     def send(self, src: str, dst: str, nbytes: float):
@@ -118,6 +126,7 @@ class _JobBase:
             usd = nbytes * route.egress_usd_per_byte
             self.stats.egress_usd += usd
             self.stats.net_energy_j += nbytes * route.energy_j_per_byte
+            self._run_kgco2e += nbytes * route.kgco2e_per_byte
             self._run_cost += usd
             it.done(elapsed_s)
 
@@ -155,6 +164,7 @@ class _JobBase:
         self.stats.energy_j += b.energy_j
         self.stats.compute_usd += b.total_usd
         self._run_cost += b.total_usd
+        self._run_kgco2e += b.kgco2e
 
     def _account_device(self, group: Group, duration_s: float) -> None:
         # the device's idle power is the group's to pay; the job adds its active surplus
@@ -167,13 +177,22 @@ class _JobBase:
         self.stats.instance_s += held
         self._account(_raw_bill(pool, duration_s, held))
 
-    def predict_compute_usd(self, compute: str, duration_s: float) -> float:
+    def predict_compute(self, compute: str, duration_s: float) -> MonthlyBill:
+        """What `duration_s` of work on `compute` costs and emits, as it was."""
         g = self.groups[compute]
         held = g.spec.cold_start_s + duration_s if isinstance(g, Pool) else 0.0
-        return _raw_bill(g, duration_s, held).total_usd
+        return _raw_bill(g, duration_s, held)
 
-    def predict_send_usd(self, src: str, dst: str, nbytes: float) -> float:
-        return 0.0 if src == dst else nbytes * self.topo.route(src, dst).egress_usd_per_byte
+    def predict_send(self, src: str, dst: str, nbytes: float) -> MonthlyBill:
+        """What moving `nbytes` from `src` to `dst` costs (egress) and emits (network energy)."""
+        if src == dst:
+            return MonthlyBill()
+        route = self.topo.route(src, dst)
+        return MonthlyBill(egress_usd=nbytes * route.egress_usd_per_byte, energy_j=nbytes * route.energy_j_per_byte,
+                           kgco2e=nbytes * route.kgco2e_per_byte)
+
+    def _predict_run(self, b: MonthlyBill) -> None:
+        self.stats.predicted_run_usd, self.stats.predicted_run_kgco2e = b.total_usd, b.kgco2e
 
     def _phase(self, name: str, t0: float) -> None:
         self.stats.phase_s[name] = self.stats.phase_s.get(name, 0.0) + self.env.now - t0
@@ -186,7 +205,7 @@ class _JobBase:
         while True:
             t0 = env.now
             self.stats.started += 1
-            self._run_cost = 0.0
+            self._run_cost = self._run_kgco2e = 0.0
             try:
                 yield from self._run()
             except JobFailed as e:
@@ -199,6 +218,7 @@ class _JobBase:
                 st.duration_max_s = max(st.duration_max_s, dur)
                 st.deadline_met += dur <= st.deadline_s
                 st.completed_cost_usd += self._run_cost
+                st.completed_kgco2e += self._run_kgco2e
             k += 1
             nxt = first_at_s + k * every_s
             while nxt < env.now:  # a run that overran its period skips the slots it covered
@@ -218,11 +238,10 @@ class TrainingJob(_JobBase):
         self.spec = spec
         self.site = groups[spec.compute].site
         self.stats = JobStats(spec.name, "training", spec.deadline_s, spec.every_s)
-        st = self.stats
-        st.predicted_run_usd = (self.predict_send_usd(spec.source, self.site, spec.dataset_bytes)
-                                + self.predict_compute_usd(spec.compute, spec.duration_s)
-                                + sum(self.predict_send_usd(self.site, s, spec.model_bytes) for s in set(spec.deploy_sites)))
-        st.predicted_run_s = spec.duration_s
+        self._predict_run(self.predict_send(spec.source, self.site, spec.dataset_bytes)
+                          + self.predict_compute(spec.compute, spec.duration_s)
+                          + sum((self.predict_send(self.site, s, spec.model_bytes) for s in set(spec.deploy_sites)), MonthlyBill()))
+        self.stats.predicted_run_s = spec.duration_s
 
     def start(self) -> None:
         self.env.process(self._schedule(self.spec.first_at_s, self.spec.every_s))
@@ -249,12 +268,12 @@ class FederatedJob(_JobBase):
         super().__init__(env, topo, groups, rng, mss_bytes, window_bytes)
         self.spec = spec
         self.stats = JobStats(spec.name, "federated", spec.deadline_s, spec.every_s)
-        per_round = sum(self.predict_compute_usd(spec.local_compute[s], spec.local_duration_s[s]) for s in spec.sites)
-        per_round += sum(self.predict_send_usd(s, spec.aggregator, spec.model_bytes)
-                         + self.predict_send_usd(spec.aggregator, s, spec.model_bytes) for s in spec.sites)
+        per_round = sum((self.predict_compute(spec.local_compute[s], spec.local_duration_s[s]) for s in spec.sites), MonthlyBill())
+        per_round += sum((self.predict_send(s, spec.aggregator, spec.model_bytes)
+                          + self.predict_send(spec.aggregator, s, spec.model_bytes) for s in spec.sites), MonthlyBill())
         if spec.aggregator_compute:
-            per_round += self.predict_compute_usd(spec.aggregator_compute, spec.aggregate_s)
-        self.stats.predicted_run_usd = per_round * spec.rounds
+            per_round += self.predict_compute(spec.aggregator_compute, spec.aggregate_s)
+        self._predict_run(per_round * spec.rounds)
         self.stats.predicted_run_s = spec.rounds * (max(spec.local_duration_s.values(), default=0.0) + spec.aggregate_s)
 
     def start(self) -> None:

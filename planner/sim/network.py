@@ -21,17 +21,18 @@ import simpy
 
 from planner.sim.metrics import TimeBins
 from planner.sim.spec import LinkSpec
+from planner.units import J_PER_KWH
 
 
 class Channel:
     """One direction of a link: bandwidth `Bps` bytes per second shared by its transfers."""
 
     __slots__ = ("env", "name", "src", "dst", "Bps", "flows", "v", "t_last", "version", "seq", "up",
-                 "busy_since", "bins", "bytes", "transfers", "egress_usd_per_gb", "energy_j_per_bit", "_fire_cb",
+                 "busy_since", "bins", "bytes", "transfers", "egress_usd_per_gb", "energy_j_per_bit", "gco2e_per_kwh", "_fire_cb",
                  "_acc", "_acc_bin", "_inv_w")
 
     def __init__(self, env: simpy.Environment, src: str, dst: str, Bps: float, bins: TimeBins,
-                 egress_usd_per_gb: float = 0.0, energy_j_per_bit: float = 0.0):
+                 egress_usd_per_gb: float = 0.0, energy_j_per_bit: float = 0.0, gco2e_per_kwh: float = 0.0):
         if Bps <= 0:
             raise ValueError(f"link {src}->{dst}: bandwidth must be > 0")
         self.env = env
@@ -50,6 +51,7 @@ class Channel:
         self.transfers = 0
         self.egress_usd_per_gb = egress_usd_per_gb
         self.energy_j_per_bit = energy_j_per_bit
+        self.gco2e_per_kwh = gco2e_per_kwh
         self._fire_cb = self._fire  # one bound method, not one per event
         # busy time of the current utilisation bin, kept here (hot) and flushed to `bins` when
         # the bin changes: a busy period usually touches only this object
@@ -181,9 +183,9 @@ class Link:
         self.spec = spec
         self.name = spec.name
         self.ab = Channel(env, spec.a, spec.b, spec.a_to_b_Bps, TimeBins(horizon_s, bins_n),
-                          spec.egress_a_to_b_usd_per_gb, spec.energy_j_per_bit)
+                          spec.egress_a_to_b_usd_per_gb, spec.energy_j_per_bit, spec.gco2e_per_kwh_a_to_b)
         self.ba = Channel(env, spec.b, spec.a, spec.b_to_a_Bps, TimeBins(horizon_s, bins_n),
-                          spec.egress_b_to_a_usd_per_gb, spec.energy_j_per_bit)
+                          spec.egress_b_to_a_usd_per_gb, spec.energy_j_per_bit, spec.gco2e_per_kwh_b_to_a)
         self.failures = 0
         self.down_s = 0.0
         self._down_since: float | None = None
@@ -230,7 +232,7 @@ class Route:
     """A precomputed path: its channels in order and the sums that describe it."""
 
     __slots__ = ("src", "dst", "channels", "prop_s", "jitter_s", "rtt_s", "loss_prob", "egress_usd_per_byte",
-                 "energy_j_per_byte", "sites")
+                 "energy_j_per_byte", "kgco2e_per_byte", "sites")
 
     def __init__(self, src: str, dst: str, sites: list[str], links: list[Link]):
         self.src, self.dst, self.sites = src, dst, sites
@@ -244,6 +246,7 @@ class Route:
         self.loss_prob = 1.0 - keep
         self.egress_usd_per_byte = sum(ch.egress_usd_per_gb for ch in self.channels) / 1e9
         self.energy_j_per_byte = sum(ch.energy_j_per_bit for ch in self.channels) * 8
+        self.kgco2e_per_byte = sum(ch.energy_j_per_bit * 8 * ch.gco2e_per_kwh for ch in self.channels) / J_PER_KWH / 1000
 
     def __repr__(self) -> str:
         return f"Route({' -> '.join(self.sites)}, {self.prop_s * 1e3:g} ms one way)"

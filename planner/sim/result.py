@@ -28,7 +28,7 @@ SUMMARY_COLUMNS = [
     "workload", "kind", "site", "hardware", "arrived", "completed", "failed", "in_flight", "late", "retries",
     "throughput_per_s", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "slo_ms", "slo_met_frac", "mean_batch",
     "monthly_cost_usd", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "ttft_slo_ms", "tpot_slo_ms",
-    "tokens_per_s", "kv_preemptions",
+    "tokens_per_s", "kv_preemptions", "kgco2e_per_month",
 ]
 #: the columns only language models fill
 _TOKEN_NAN = (math.nan,) * 7 + (0,)
@@ -102,6 +102,11 @@ class SimResult:
     def monthly_cost_usd(self) -> float:
         """Total monthly cost, all items (including compute no workload used)."""
         return float(self._costs["monthly_usd"].sum()) if len(self._costs) else 0.0
+
+    @property
+    def monthly_kgco2e(self) -> float:
+        """Emissions a month of the workloads (energy where it is drawn, network included)."""
+        return float(self._summary["kgco2e_per_month"].sum()) if len(self._summary) else 0.0
 
     @property
     def arrived(self) -> int:
@@ -186,6 +191,7 @@ def collect(engine: Engine) -> SimResult:
 
     # ---------------------------------------------------------------- compute: cost, energy, use
     alloc: dict[str, float] = defaultdict(float)
+    alloc_kg: dict[str, float] = defaultdict(float)  # emissions, shared as dollars are
     served = {f.name: f.served for f in engine.flows}
     cost_rows, energy_rows, compute_rows = [], [], []
     util = _UtilTable()
@@ -198,7 +204,7 @@ def collect(engine: Engine) -> SimResult:
         if not g.lanes and not pool:
             server_s = 0.0  # a device group no workload is placed on is not bought (as the planner bills it)
         b = bill(sp.tariff, Usage(server_s=server_s, busy_s=inf_busy, span_s=SECONDS_PER_MONTH))  # as it was, unscaled
-        own_usd, elec_usd, usd = b.instances_usd + b.amortisation_usd, b.electricity_usd, b.total_usd
+        own_usd, elec_usd, usd, kg = b.instances_usd + b.amortisation_usd, b.electricity_usd, b.total_usd, b.kgco2e
         idle_j = sp.idle_w * server_s
         energy_j = b.energy_j
         active_j = energy_j - idle_j
@@ -211,9 +217,11 @@ def collect(engine: Engine) -> SimResult:
             tot_b = sum(busy_by.values())
             for name, b in busy_by.items():
                 alloc[name] += usd * b / tot_b
+                alloc_kg[name] += kg * b / tot_b
         elif user_names:
             for name in user_names:
                 alloc[name] += usd / len(user_names)
+                alloc_kg[name] += kg / len(user_names)
         users = ", ".join(sorted({u for ln in g.lanes for u in ln.users})) or "(unused)"
         cost_rows.append((g.name, "cloud instances" if pool else "edge amortisation", users, own_usd, own_usd * factor))
         if elec_usd:
@@ -261,6 +269,7 @@ def collect(engine: Engine) -> SimResult:
         sketches[f.name] = sk
         egress_usd = sum(t.delivered * t.nbytes * t.route.egress_usd_per_byte for t in f.transfers)
         net_j = sum(t.delivered * t.nbytes * t.route.energy_j_per_byte for t in f.transfers)
+        net_kg = sum(t.delivered * t.nbytes * t.route.kgco2e_per_byte for t in f.transfers)
         if egress_usd:
             cost_rows.append((f"egress: {f.name}", "egress", f.name, egress_usd, egress_usd * factor))
         monthly = (alloc.get(f.name, 0.0) + egress_usd) * factor
@@ -278,6 +287,7 @@ def collect(engine: Engine) -> SimResult:
             st.completed / H, mean_ms, _q(sk, 0.5), _q(sk, 0.95), _q(sk, 0.99),
             st.slo_s * 1e3 if st.slo_s is not None else math.nan, slo_frac,
             st.batch_sum / m if m else math.nan, monthly, *_token_columns(f, H),
+            (alloc_kg.get(f.name, 0.0) + net_kg) * factor,
         ))
         seg_rows.append((f.name, m, *(x / m * 1e3 if m else math.nan for x in (st.up_s, st.queue_s, st.compute_s, st.down_s)),
                          mean_ms, net_j))
@@ -307,7 +317,7 @@ def collect(engine: Engine) -> SimResult:
             js.completed - js.deadline_met, 0, js.completed / H, mean_ms, math.nan, math.nan,
             js.duration_max_s * 1e3 if js.completed else math.nan, js.deadline_s * 1e3,
             js.deadline_met / (js.completed + nfail) if js.completed + nfail else math.nan, math.nan, monthly,
-            *_TOKEN_NAN,
+            *_TOKEN_NAN, js.monthly_kgco2e(),
         ))
         for reason, n in sorted(js.failed.items()):
             fail_rows.append((js.name, reason, "failed", n))

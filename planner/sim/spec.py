@@ -109,6 +109,9 @@ class LinkSpec:
     egress_a_to_b_usd_per_gb: float = 0.0
     egress_b_to_a_usd_per_gb: float = 0.0
     energy_j_per_bit: float = 0.0
+    # emissions of that energy per direction: the sending site's grid (planner.model.system)
+    gco2e_per_kwh_a_to_b: float = 0.0
+    gco2e_per_kwh_b_to_a: float = 0.0
     mtbf_s: float | None = None
     mttr_s: float = 3600.0
     name: str = ""
