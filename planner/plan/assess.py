@@ -12,7 +12,6 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from dataclasses import replace
 
 from planner.model.accounting import ZERO, MonthlyBill
 from planner.model.ids import ResourceId
@@ -130,7 +129,7 @@ def resource_bills(system: System, load: dict[ResourceId, float], instances: dic
         if n:
             out[r] = system[r].month_bill(servers=n)
             if mixes_ and r in mixes_:
-                out[r] = replace(out[r], instances_usd=mixes_[r].usd_per_month)
+                out[r] = out[r]._replace(instances_usd=mixes_[r].usd_per_month)
     for r, v in load.items():
         if r.kind == "device" and v > 0:
             out[r] = system[r].month_bill(servers=system[r].servers)

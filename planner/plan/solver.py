@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -214,7 +214,7 @@ def solve(
     for r, k in n_index.items():  # per instance running all month
         bills[k] = system[r].month_bill(servers=1) * resource_copies(r)
         if r in mixed:  # its energy; the mix's columns carry its price
-            bills[k] = replace(bills[k], instances_usd=0.0)
+            bills[k] = bills[k]._replace(instances_usd=0.0)
     for r, k in rv_index.items():
         bills[k] = MonthlyBill(instances_usd=reserved_rate(system[r]).usd_per_instance_hour * HOURS_PER_MONTH)
     for (r, _), k in hv_index.items():
