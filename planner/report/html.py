@@ -33,8 +33,9 @@ h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 nav a{margin-right:1em}
 .table{max-width:100%}
 table{border-collapse:collapse;font-size:12px;max-width:100%;table-layout:auto}
-td,th{border:1px solid #ccc;padding:3px 6px;overflow-wrap:anywhere;vertical-align:top}
-th{background:#f3f3f3}
+td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}
+td{overflow-wrap:anywhere;min-width:4.5em}
+th{background:#f3f3f3;overflow-wrap:normal}
 figure.chart{margin:1em 0;max-width:100%}
 figure.chart svg{max-width:100%;height:auto}
 .verdict{font-size:1.3em;font-weight:bold;padding:.4em .6em;border-radius:4px}

@@ -203,7 +203,7 @@ def contradictions(plan: Any) -> list[str]:
     sc = plan.scenario
     text = sc.description or ""
     out = []
-    for clause in re.split(r"[;.]|\bbut\b|\bwhile\b", text):
+    for clause in re.split(r"[;.,]|\bbut\b|\bwhile\b", text):
         low = clause.lower()
         cloud = any(w in low for w in CLOUD_WORDS)
         edge = any(re.search(rf"\b{re.escape(w)}\b", low) for w in EDGE_WORDS)

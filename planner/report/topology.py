@@ -157,8 +157,10 @@ def topology_svg(plan: Any, sim: Any | None = None) -> str:
         curve = "" if ba.x != bb.x else f"Q{x0 + (60 if x0 > WIDTH_PX / 2 else -60):.1f},{(y0 + y1) / 2:.1f} "
         parts.append(f"<path d='M{x0:.1f},{y0:.1f} {curve or 'L'}{x1:.1f},{y1:.1f}' fill='none' "
                      f"stroke='{_util_color(util)}' stroke-width='{width:.1f}'><title>{html_text(text)}</title></path>")
-        if len(groups) <= 8:  # more labels than that overlap: the links table says it all
-            mx, my = (x0 + x1) / 2, (y0 + y1) / 2 - 22
+        if len(groups) <= 8:  # more labels than that crowd: the links table says it all
+            # A third of the way from the left box: lines fanning into one box are still apart there.
+            f = 0.3 if x0 < x1 else 0.7
+            mx, my = x0 + f * (x1 - x0), y0 + f * (y1 - y0) - 20
             for k, line in enumerate(_link_lines(rows, util)):
                 parts.append(f"<text x='{mx:.1f}' y='{my + 14 * k:.1f}' {FONT} text-anchor='middle' paint-order='stroke' "
                              f"stroke='#fff' stroke-width='4'>{html_text(short(line, 40))}</text>")
