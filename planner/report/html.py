@@ -120,7 +120,10 @@ def write_report(out_dir: str | Path, plan: Any, sim: Any | None = None, extra: 
 
         put("plan.csv", to_csv(plan.table()))
         put("placement.json", json.dumps({"scenario": plan.scenario.name, "feasible": plan.feasible, "ok": ok,
-                                          "verdict": verdict, "monthly_cost_usd": _finite(plan.monthly_cost_usd),
+                                          # an infeasible plan has no monthly cost; what it placed has one
+                                          "verdict": verdict,
+                                          "monthly_cost_usd": _finite(plan.monthly_cost_usd) if plan.feasible else None,
+                                          "placed_monthly_cost_usd": _finite(plan.monthly_cost_usd),
                                           "conflicts": plan.conflicts, "placement": plan.to_dict()}, indent=2))
         if sim is not None and agree is not None:
             put("summary.csv", to_csv(sim.summary()))

@@ -98,8 +98,8 @@ def per_workload(plan: Any, sim: Any | None, agree: pd.DataFrame | None) -> pd.D
     verdicts = agree.set_index("workload")["verdict"] if agree is not None and len(agree) else pd.Series(dtype=object)
     rows = []
     for base, g in t.groupby("base", sort=False):
-        where = (g["site"].fillna("not placed").astype(str) + " · " + g["hardware"].fillna("").astype(str) + " · "
-                 + g["precision"].fillna("").astype(str)).value_counts()
+        where = pd.Series([f"{site} · {hw} · {prec}" if isinstance(hw, str) else "not placed"
+                           for site, hw, prec in zip(g["site"], g["hardware"], g["precision"])]).value_counts()
         row = {"workload": base, "kind": g["kind"].iloc[0],
                "runs on": "; ".join(f"{w} ×{n}" if len(g) > 1 else w for w, n in where.items()),
                "planned_usd_per_month": float(pd.to_numeric(g["monthly_cost_usd"], errors="coerce").sum())}
@@ -141,6 +141,8 @@ def summary_html(plan: Any, sim: Any | None, agree: pd.DataFrame | None, ok: boo
     cost = f"planned {html_text(money(plan.monthly_cost_usd))}"
     if sim is not None:
         cost += f", simulated {html_text(money(sim.monthly_cost_usd))}"
+    if not plan.feasible:  # a partial plan's cost is not the cost of the whole
+        cost = f"no figure for the whole (not feasible); what could be placed: {cost}"
     head = (f"<p class='verdict {'ok' if ok else 'bad'}'>{'✔' if ok else '✘'} {html_text(verdict[:1].upper() + verdict[1:])}"
             f"</p><p>Monthly cost: <b>{cost}</b> (objective: {html_text(sc.objective)}). "
             f"{len(sc.workloads)} workload instance(s) on {len(sc.sites)} site(s), {len(sc.links)} link(s)"
@@ -172,6 +174,10 @@ def failures_html(plan: Any, sim: Any | None, agree: pd.DataFrame | None) -> str
                 items.append(f"<b>{html_text(row.workload)}</b>: no request completed in the simulated horizon; "
                              "nothing is claimed about its SLO.")
     if sim is not None:
+        unplaced = [w for w in plan.scenario.workloads if w not in plan.placement]
+        if unplaced:  # the simulation ran what was placed; say what it could not run
+            listed = ", ".join(html_text(w) for w in unplaced[:8]) + (f" and {len(unplaced) - 8:,} more" if len(unplaced) > 8 else "")
+            items.append(f"Not simulated, as not placed: {listed}.")
         f = sim.failures()
         if len(f):
             for (reason, kind), g in f.groupby(["reason", "kind"], sort=False):
