@@ -138,3 +138,14 @@ def test_a_fleet_is_a_distribution_not_a_hairball(tmp_path) -> None:
     assert len(html.encode()) < MAX_REPORT_BYTES
     instances = [w for w in sc.workloads.values() if w.fleet is not None]
     assert result.plan.fleet_summary()["members"].sum() == len(instances)
+
+
+def test_one_site_and_no_links(tmp_path) -> None:
+    d = yaml.safe_load(open("scenarios/smart_factory.yaml"))
+    d["sites"] = {k: v for k, v in d["sites"].items() if v["kind"] == "edge"}
+    d["links"] = []
+    d["workloads"] = {k: w for k, w in d["workloads"].items() if w["kind"] == "inference"}
+    d["horizon_s"] = 30
+    planner.run(parse_scenario(d, file="alone.yaml"), tmp_path)
+    topo = _section((tmp_path / "report.html").read_text(), "topology")
+    assert "no links" in topo and "plant" in topo

@@ -66,7 +66,8 @@ def link_figures(sc: Any, sim: Any | None) -> pd.DataFrame:
         rows.append({"link": i, "a": a, "b": b, "network": link.network, "a_to_b_mbps": link.up_mbps,
                      "b_to_a_mbps": link.down_mbps, "rtt_ms": link.rtt,
                      "a_to_b_util": util.get((i, a), math.nan), "b_to_a_util": util.get((i, b), math.nan)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["link", "a", "b", "network", "a_to_b_mbps", "b_to_a_mbps", "rtt_ms",
+                                       "a_to_b_util", "b_to_a_util"])
 
 
 def _where_lines(plan: Any) -> dict[str, list[str]]:
@@ -132,7 +133,7 @@ def topology_svg(plan: Any, sim: Any | None = None) -> str:
         left, right = left[::2], left[1::2]
     gap = 18
     for col, x in ((left, 10), (right, WIDTH_PX - BOX_W_PX - 10)):
-        y = 40.0
+        y = 52.0
         for b in col:
             b.x, b.y = x, y
             y += b.height_px + gap
@@ -144,7 +145,9 @@ def topology_svg(plan: Any, sim: Any | None = None) -> str:
     for row in links.itertuples():
         groups[(_node(sc, row.a), _node(sc, row.b))].append(row)
     parts = [f"<text x='0' y='16' {FONT} font-weight='bold' font-size='14'>Topology: where each workload runs "
-             "(green boxes: edge sites and fleets; blue: cloud)</text>"]
+             "(green boxes: edge sites and fleets; blue: cloud)</text>",
+             f"<text x='0' y='34' {FONT} fill='#555'>Links: thicker for more bandwidth; green under 30% used in "
+             "simulation, amber under 70%, red above, grey when not simulated</text>"]
     for (a, b), rows in groups.items():
         if a not in at or b not in at or a == b:
             continue
@@ -210,6 +213,8 @@ def links_table(plan: Any, sim: Any | None) -> pd.DataFrame:
     """The links as a table for the report (a fleet's links summed up per other end)."""
     sc = plan.scenario
     links = link_figures(sc, sim)
+    if links.empty:
+        return pd.DataFrame({"between": ["no links: every site stands alone"]})
     rows = []
     for (a, b), g in links.groupby([links["a"].map(lambda s: _node(sc, s)), links["b"].map(lambda s: _node(sc, s))], sort=False):
         rows.append({"between": f"{a} ↔ {b}", "links": len(g), "network": ", ".join(sorted(set(g["network"]))),
