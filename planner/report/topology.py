@@ -157,15 +157,19 @@ def topology_svg(plan: Any, sim: Any | None = None) -> str:
         mbps = [r.a_to_b_mbps for r in rows]
         width = 1.5 + 1.5 * math.log10(max(min(mbps), 1.0))
         text = _link_label(rows, util)
-        curve = "" if ba.x != bb.x else f"Q{x0 + (60 if x0 > WIDTH_PX / 2 else -60):.1f},{(y0 + y1) / 2:.1f} "
+        # Boxes in one column: a curve that bulges towards the middle of the drawing, inside it.
+        inward = 60 if x0 < WIDTH_PX / 2 else -60
+        curve = "" if ba.x != bb.x else f"Q{x0 + inward:.1f},{(y0 + y1) / 2:.1f} "
         parts.append(f"<path d='M{x0:.1f},{y0:.1f} {curve or 'L'}{x1:.1f},{y1:.1f}' fill='none' "
                      f"stroke='{_util_color(util)}' stroke-width='{width:.1f}'><title>{html_text(text)}</title></path>")
         if len(groups) <= 8:  # more labels than that crowd: the links table says it all
-            # A third of the way from the left box: lines fanning into one box are still apart there.
-            f = 0.3 if x0 < x1 else 0.7
-            mx, my = x0 + f * (x1 - x0), y0 + f * (y1 - y0) - 20
+            # Nearer the left box than the right: lines fanning into one box are still apart there.
+            f = 0.4 if x0 < x1 else 0.6
+            mx, my, anchor = x0 + f * (x1 - x0), y0 + f * (y1 - y0) - 20, "middle"
+            if curve:  # beside the bulge, on the inner side
+                mx, my, anchor = x0 + inward * 0.6, (y0 + y1) / 2 - 14, "start" if inward > 0 else "end"
             for k, line in enumerate(_link_lines(rows, util)):
-                parts.append(f"<text x='{mx:.1f}' y='{my + 14 * k:.1f}' {FONT} text-anchor='middle' paint-order='stroke' "
+                parts.append(f"<text x='{mx:.1f}' y='{my + 14 * k:.1f}' {FONT} text-anchor='{anchor}' paint-order='stroke' "
                              f"stroke='#fff' stroke-width='4'>{html_text(short(line, 40))}</text>")
     for b in left + right:
         fill = CLOUD_COLOR if b.kind == "cloud" else "#f5f5f5" if b.kind == "more" else EDGE_COLOR
@@ -186,12 +190,19 @@ def _anchor(frm: Box, to: Box) -> tuple[float, float]:
         return frm.x + BOX_W_PX, y
     if frm.x > to.x:
         return frm.x, y
-    return (frm.x + BOX_W_PX if frm.x > WIDTH_PX / 2 else frm.x), y
+    return (frm.x + BOX_W_PX if frm.x < WIDTH_PX / 2 else frm.x), y  # same column: the inner side
 
 
-def _span(values: list[float], fmt: str) -> str:
+def _mbps(v: float) -> str:
+    """Bandwidth to 3 figures, without an exponent: `0.728`, `13.9`, `1,000`."""
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+def _span(values: list[float], fmt: Any) -> str:
+    """`lo–hi` of `values` (one value when all agree); `fmt` a format spec or a function."""
+    f = fmt if callable(fmt) else (lambda v: format(v, fmt))
     lo, hi = min(values), max(values)
-    return format(lo, fmt) if lo == hi else f"{format(lo, fmt)}–{format(hi, fmt)}"
+    return f(lo) if lo == hi else f"{f(lo)}–{f(hi)}"
 
 
 def _link_lines(rows: list, util: float) -> list[str]:
@@ -199,7 +210,7 @@ def _link_lines(rows: list, util: float) -> list[str]:
     nets = "/".join(sorted({r.network for r in rows}))
     many = f"{len(rows):,} links, " if len(rows) > 1 else ""
     lines = [f"{many}{nets}, {_span([r.rtt_ms for r in rows], ',.3g')} ms",
-             f"{_span([r.a_to_b_mbps for r in rows], ',.4g')} up, {_span([r.b_to_a_mbps for r in rows], ',.4g')} down Mbit/s"]
+             f"{_span([r.a_to_b_mbps for r in rows], _mbps)} up, {_span([r.b_to_a_mbps for r in rows], _mbps)} down Mbit/s"]
     if math.isfinite(util):
         lines.append(f"busier direction {util:.1%} used")
     return lines
