@@ -9,7 +9,7 @@ from typing import Any
 import networkx as nx
 import plotly.graph_objects as go
 
-from planner.report.svg import fmt_ms, log_ticks
+from planner.report.svg import log_ticks
 from planner.safe import html_text, money
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -78,13 +78,13 @@ def latency_figure(plan: Any, sim: Any | None = None) -> go.Figure:
             fig.add_trace(go.Bar(name=f"simulated {q[:-3]}", x=x, y=s[q].astype(float)))
     fig.add_trace(go.Scatter(name="SLO p99", x=x, y=t["slo_p99_ms"].astype(float), mode="markers",
                              marker={"symbol": "line-ew-open", "size": 30, "line": {"width": 3, "color": "red"}}))
-    fig.update_layout(barmode="group", title="Latency per workload", yaxis_title="latency", height=400)
+    fig.update_layout(barmode="group", title="Latency per workload", yaxis_title="ms", height=400)
     values = [v for tr in fig.data for v in (tr.y if tr.y is not None else ()) if v == v and v is not None and v > 0]
     if values:
         # Labelled 1-2-5 ticks, not plotly's bare "2 3 4 ... 100" minor labels on a log axis.
         ticks = log_ticks(min(values) * 0.8, max(values) * 1.25)
         if len(ticks) >= 2:
-            fig.update_yaxes(type="log", tickvals=ticks, ticktext=[fmt_ms(t) for t in ticks])
+            fig.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{t:,g}" for t in ticks])
     return fig
 
 
