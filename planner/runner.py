@@ -108,5 +108,6 @@ def run(scenario: Scenario, out_dir: str | Path | None = None, *, seed: int | No
     result = RunResult(p, sim, agree, rounds)
     if out_dir is not None:
         extra = {"rounds": pd.DataFrame(rounds)} if rounds else {}
-        result.written = write_report(out_dir, p, sim, extra)
+        # The report opens with the verdict every face gives, not one of its own.
+        result.written = write_report(out_dir, p, sim, extra, ok=result.ok, verdict=result.verdict)
     return result
