@@ -208,11 +208,15 @@ def estimate(
     _check_format(fmt)
     what = "training step" if training else "inference"
     _echo(f"{e.model} on {e.hardware} at {e.precision}, batch {e.batch} ({what})")
-    _echo(f"  latency      {e.latency_ms:12.3f} ms")
+    _echo(f"  latency      {e.latency_ms:12.3f} ms   (80% interval {e.latency_ms_low:.3f} to {e.latency_ms_high:.3f} ms)")
     _echo(f"  throughput   {e.throughput_per_s:12.1f} samples/s")
     _echo(f"  memory       {e.memory_gb:12.3f} GB{'' if e.fits else '  (does not fit)'}")
     _echo(f"  energy       {e.energy_j:12.4f} J per batch")
     _echo(f"  source       {e.source}")
+    for label, value, unit in (("TTFT", e.ttft_ms, "ms"), ("TPOT", e.tpot_ms, "ms"), ("tokens/s", e.tokens_per_s, ""),
+                               ("step", e.step_ms, "ms"), ("samples/s", e.samples_per_s, "")):
+        if value is not None:  # language models and training steps
+            _echo(f"  {label:<12} {value:12.3f} {unit}".rstrip())
     if e.note:  # e.g. a host profile taken on another machine: suggests `planner profile`
         _echo(f"  note         {e.note}")
 
