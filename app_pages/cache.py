@@ -58,8 +58,9 @@ def pareto_of(text: str, file: str, attachments: tuple) -> pd.DataFrame:
 
 
 @st.cache_resource(max_entries=32, show_spinner="Judging all-edge and all-cloud…")
-def baselines_of(text: str, file: str, attachments: tuple) -> dict[str, Any]:
-    return planner.baselines(_parse(text, file, attachments), plan_of(text, file, attachments))
+def baselines_of(text: str, file: str, attachments: tuple, simulate: bool = True) -> dict[str, Any]:
+    # `simulate` is an argument, not read from the session inside: the cache keys on it
+    return planner.baselines(_parse(text, file, attachments), run_of(text, file, attachments, simulate).plan)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Planning once per value…")

@@ -10,7 +10,7 @@ import streamlit as st
 import yaml
 
 import planner
-from app_pages.cache import baselines_of, plan_of, scenario_of
+from app_pages.cache import baselines_of, plan_of, quick_look, scenario_of
 from app_pages.charts import SLO_MARKER, honest_log_axis, money_axis
 from app_pages.state import examples, key_of, load_example, state
 from app_pages.widgets import NUMBER_FORMAT, money, plan_page
@@ -37,7 +37,7 @@ def _against_baselines(key: tuple, p: Any) -> None:
                "(`planner.baselines`, through `planner.evaluate`): each workload on the first device of its source "
                "site (all-edge) or the first pool of the first cloud site it may reach (all-cloud). Privacy is never "
                "broken: a workload that may not move stays as planned.")
-    found = baselines_of(*key)
+    found = baselines_of(*key, not quick_look())
     for b in found.values():
         if b.error:
             st.warning(f"{b.name}: {b.error}")

@@ -187,14 +187,10 @@ class System:
         return ResourceId.link(frm, index, "up" if frm == a else "down")
 
     # ------------------------------------------------------------------ routes
-    @cached_property
+    @property
     def graph(self) -> nx.Graph:
-        """The site topology; edge weight is the link's one-way latency in ms."""
-        g = nx.Graph()
-        g.add_nodes_from(self.scenario.sites)
-        for i, link in enumerate(self.scenario.links):
-            g.add_edge(*link.between, index=i, latency_ms=link.rtt / 2)
-        return g
+        """The scenario's site topology (edge weight: one-way latency in ms)."""
+        return self.scenario.graph
 
     @cached_property
     def _order(self) -> dict[str, int]:
@@ -203,11 +199,6 @@ class System:
     @cached_property
     def clouds(self) -> list[str]:
         return [n for n, s in self.scenario.sites.items() if s.kind == "cloud"]
-
-    @cached_property
-    def _component(self) -> dict[str, int]:
-        """Each site's connected component, from one search of the graph."""
-        return {n: i for i, comp in enumerate(nx.connected_components(self.graph)) for n in comp}
 
     def _from_cloud(self, cloud: str) -> dict[str, list[str]]:
         """Lowest-latency paths from a cloud site to every site: one Dijkstra per cloud serves the
@@ -281,7 +272,7 @@ class System:
 
     def connected(self, a: str, b: str) -> bool:
         """Whether some path of links joins `a` and `b`."""
-        return self._component[a] == self._component[b]
+        return b in self.scenario.reachable_sites(a)  # one search of the graph, kept by the scenario
 
     def candidate_sites(self, workload: str) -> list[tuple[str, bool]]:
         """(site, whether the workload's privacy level lets its input go there) for every site
@@ -294,20 +285,12 @@ class System:
         key = (w.source, w.privacy)
         if key in self._candidates:
             return self._candidates[key]
-        src = sc.sites[w.source]
         found = {c for c in self.clouds if self.connected(w.source, c)}
         found |= {n for n in self._near(w.source) if sc.sites[n].kind == "edge"}
         out = []
         for site in sorted(found, key=self._order.__getitem__):
-            if not self.compute_at(site):
-                continue
-            if w.privacy == "site":
-                allowed = site == w.source
-            elif w.privacy == "region":
-                allowed = site == w.source or bool(src.region and sc.sites[site].region == src.region)
-            else:
-                allowed = True
-            out.append((site, allowed))
+            if self.compute_at(site):
+                out.append((site, sc.privacy_allows(workload, site)))
         self._candidates[key] = out
         return out
 

@@ -91,7 +91,7 @@ class Plan:
         cost_usd = a.cost_usd if a else {}
         why: dict[str, list[str]] = {}
         for c in self.conflicts:  # each line names its workload first (or a shared limit)
-            why.setdefault(c.split(":", 1)[0].split(" ", 1)[0], []).append(c)
+            why.setdefault(_subject(c), []).append(c)
         for name in self.scenario.workloads:
             o = self.options.get(name)
             if o is None or a is None:
@@ -196,6 +196,11 @@ def plan(scenario: Scenario, *, objective: str | None = None, time_limit_s: floa
                 system, opts, cls)
 
 
+def _subject(line: str) -> str:
+    """The workload a diagnosis line is about: its first word (`name:` or `name needs ...`)."""
+    return line.split(":", 1)[0].split(" ", 1)[0]
+
+
 def _why_left_out(system: System, opts: dict[str, list[Option]], sol, cls: Classes) -> list[str]:
     """A line per workload the solver left out, each starting `name:` (the diagnosis where it
     names the workload, else that it fits nowhere beside the rest), then lines on shared limits;
@@ -207,10 +212,10 @@ def _why_left_out(system: System, opts: dict[str, list[Option]], sol, cls: Class
         for other in cls.members.get(m, [])[1:] if m is not None else []:
             name = f"{sc.workloads[w].base_workload}@{other}"
             sol.unplaced.append(name)
-            lines += [cls.rename(line, m, other) for line in lines if line.split(":", 1)[0].split(" ", 1)[0] == w]
+            lines += [cls.rename(line, m, other) for line in lines if _subject(line) == w]
     left = set(sol.unplaced)
-    mine = [line for line in lines if line.split(":", 1)[0].split(" ", 1)[0] in left]
-    named = {line.split(":", 1)[0].split(" ", 1)[0] for line in mine}
+    mine = [line for line in lines if _subject(line) in left]
+    named = {_subject(line) for line in mine}
     mine_set = set(mine)
     shared = [line for line in lines if line not in mine_set]
     return mine + [f"{w}: fits nowhere beside the other workloads (shared capacity, bandwidth or budget)"

@@ -18,7 +18,7 @@ FIGURES = (("uplink_load", "of the uplink"), ("uplink_mbps", "Mbit/s"), ("downli
 COLUMNS = ["fleet", "workload", "where", "hardware", "precision", "members", "share", "binding", "split_by", "reason"]
 
 
-def member_figures(sc: Scenario, system) -> pd.DataFrame:
+def member_figures(sc: Scenario) -> pd.DataFrame:
     """A row per fleet workload instance: fleet, workload (as written), member, the member's
     uplink and downlink (of its first link, in the member's direction), RTT, region, the
     instance's mean arrival rate, and the share of the uplink its input would take at the rate
@@ -74,7 +74,7 @@ def fleet_members(plan) -> pd.DataFrame:
     """A row per fleet workload instance: its member's figures (`member_figures`) beside where
     the plan runs it (`where`: "on the member" or the site, `hardware`, `precision`, `binding`)."""
     sc = plan.scenario
-    fig = member_figures(sc, plan.system)
+    fig = member_figures(sc)
     if fig.empty:
         return fig
     t = plan.table().set_index("workload").loc[fig["instance"]]

@@ -255,7 +255,7 @@ def fleet_figures(plan: Any, max_figures: int = 6) -> list[str]:
     sc = plan.scenario
     if not sc.fleets:
         return []
-    figs = member_figures(sc, plan.system)
+    figs = member_figures(sc)
     if figs.empty:
         return []
     t = plan.table().set_index("workload")

@@ -84,18 +84,20 @@ class Scenario(_Model):
         """Sites joined to `source` by some path of links (itself included)."""
         return self._components[source]
 
+    def privacy_allows(self, workload: str, site: str) -> bool:
+        """Whether the workload's privacy level lets its input go to `site` (links aside)."""
+        w = self.workloads[workload]
+        if w.privacy == "site":
+            return site == w.source
+        if w.privacy == "region":
+            region = self.sites[w.source].region
+            return site == w.source or bool(region and self.sites[site].region == region)
+        return True
+
     def allowed_sites(self, workload: str) -> list[str]:
         """Sites the workload's input may reach under its privacy level (and the links)."""
-        w = self.workloads[workload]
-        src = self.sites[w.source]
-        reach = self.reachable_sites(w.source)
-        if w.privacy == "site":
-            out = [w.source]
-        elif w.privacy == "region":
-            out = [n for n, s in self.sites.items() if n == w.source or (src.region and s.region == src.region)]
-        else:
-            out = list(self.sites)
-        return [n for n in out if n in reach]
+        reach = self.reachable_sites(self.workloads[workload].source)
+        return [n for n in self.sites if n in reach and self.privacy_allows(workload, n)]
 
     def electricity_usd_per_kwh(self) -> float:
         p = self.prices.electricity_usd_per_kwh
