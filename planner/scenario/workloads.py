@@ -57,17 +57,17 @@ class _WorkloadBase(_Model):
     @property
     def fleet(self) -> str | None:
         """The fleet whose member sources this instance (`shelf@store-007` -> `store`), or None."""
-        return self._fleet
+        return self.__pydantic_private__["_fleet"]  # not `self._fleet`: pydantic's __getattr__ is slow at fleet size
 
     @property
     def member(self) -> str | None:
         """The member site this instance belongs to (`store-007`), or None."""
-        return self._member
+        return self.__pydantic_private__["_member"]
 
     @property
     def base_workload(self) -> str | None:
         """The workload as written, of which this is one member's instance (`shelf`), or None."""
-        return self._base_workload
+        return self.__pydantic_private__["_base_workload"]
 
 
 class Inference(_WorkloadBase):
