@@ -8,7 +8,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from planner import catalog
 from planner.errors import CatalogError
 from planner.scenario.arrivals import Arrival
-from planner.scenario.fields import NonNeg, Pos, PosInt, Precision, Privacy, _Model
+from planner.scenario.fields import NonNeg, OpenFraction, Pos, PosInt, Precision, Privacy, _Model
 from planner.tokens import TokenDist
 
 
@@ -41,6 +41,18 @@ class Slo(_Model):
     mean_ms: Pos | None = None
     ttft_ms: Pos | None = None  # language models: time to first token
     tpot_ms: Pos | None = None  # language models: time per output token
+    # The fraction of requests answered within the latency SLO over a long run, outages included.
+    availability: OpenFraction | None = None
+
+
+class Fallback(_Model):
+    """Where requests go when their placement cannot be reached (a link, device or pool down):
+    the source site's devices, running `model` (default: the workload's own) at `precision`,
+    on the source's device group of `hardware` (default: its first that runs the precision)."""
+
+    model: str | None = None
+    precision: Precision
+    hardware: str | None = None
 
 
 class _WorkloadBase(_Model):
@@ -79,6 +91,7 @@ class Inference(_WorkloadBase):
     output_bytes: NonNeg | None = None
     slo: Slo = Slo()
     allow_split: bool = True  # may the model be split between the edge and the cloud
+    fallback: Fallback | None = None
     prompt_tokens: PosInt | Tokens | None = None  # language models; None: the model's default prompt
     output_tokens: PosInt | Tokens | None = None  # None: DEFAULT_OUTPUT_TOKENS
 

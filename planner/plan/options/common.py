@@ -69,6 +69,9 @@ class Option:
     tpot_slo_ms: float | None = None
     serving: object | None = None  # llm.LlmServing: recomputes latencies at the actual utilisation
     engine: str = ""  # a language model's engine (model@precision); "" for everything else
+    # inference: the share of requests its path (and fallback) can answer; None for jobs (options/availability.py)
+    availability: float | None = None
+    path_availability: float | None = None  # the path alone, without the fallback
 
     @property
     def label(self) -> str:
