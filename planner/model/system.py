@@ -221,6 +221,28 @@ class System:
         """The device groups, then the pools, at `site`."""
         return self._at_site.get(site, [])
 
+    def fallback_device(self, workload: str) -> Resource | None:
+        """The source's device group a workload's `fallback:` runs on: the first of its
+        `hardware` (any, when not named) that runs the fallback's precision; None without one."""
+        w = self.scenario.workloads[workload]
+        fb = getattr(w, "fallback", None)
+        if fb is None:
+            return None
+        for r in self.compute_at(w.source):
+            if (r.kind == "device" and fb.hardware in (None, r.hardware)
+                    and fb.precision in catalog.hardware(r.hardware).precisions):
+                return r
+        return None
+
+    def outage_figures(self, rid: ResourceId) -> tuple[float, float]:
+        """(availability, mean outage hours) of a compute resource as a whole: a device group's
+        own; a pool's with its region's (both must be up), the outage length the longer one's."""
+        r = self[rid]
+        if r.kind != "pool":
+            return r.availability, r.mttr_h
+        site_a, site_mttr_h = self.site_availability[r.site]
+        return r.availability * site_a, max(r.mttr_h, site_mttr_h)
+
     def link_id(self, index: int, frm: str) -> ResourceId:
         """The direction of link `index` that leaves `frm`."""
         a = self.scenario.links[index].between[0]

@@ -66,21 +66,6 @@ def path_parts(system: System, o: Option) -> list[Part]:
     return list(parts.values())
 
 
-def fallback_device(system: System, name: str) -> Resource | None:
-    """The source's device group a workload's fallback runs on: the first of its `hardware`
-    (any, when not named) that runs the fallback's precision."""
-    w = system.scenario.workloads[name]
-    fb = getattr(w, "fallback", None)
-    if fb is None:
-        return None
-    from planner import catalog
-
-    for r in system.compute_at(w.source):
-        if r.kind == "device" and (fb.hardware in (None, r.hardware)) and fb.precision in catalog.hardware(r.hardware).precisions:
-            return r
-    return None
-
-
 @dataclass(frozen=True)
 class FallbackCost:
     """What a workload's fallback needs of its device group: device-seconds per second when it
@@ -97,7 +82,7 @@ def fallback_cost(system: System, name: str) -> FallbackCost | None:
     """The fallback's load and latency at the full rate on its device group (None without one)."""
     sc = system.scenario
     w = sc.workloads[name]
-    dev = fallback_device(system, name)
+    dev = system.fallback_device(name)
     if dev is None:
         return None
     fb = w.fallback
