@@ -363,12 +363,16 @@ class Group:
             for r in batch:
                 r.fail("device_down")
         if self.n_up == 0 and not self.can_grow:
-            waiting = [r for ln in self.lanes for r in ln.q]
-            for ln in self.lanes:
-                ln.q.clear()
-            self.qlen = 0
-            for r in waiting:
-                r.fail("device_down")
+            self._fail_waiting("device_down")
+
+    def _fail_waiting(self, reason: str) -> None:
+        """Every request waiting in the group's queues fails with `reason` (no server left)."""
+        waiting = [r for ln in self.lanes for r in ln.q]
+        for ln in self.lanes:
+            ln.q.clear()
+        self.qlen = 0
+        for r in waiting:
+            r.fail(reason)
 
     def _server_up(self, server: Server) -> None:
         self.down_s += self.env.now - server.down_since
@@ -471,12 +475,7 @@ class Pool(Group):
             self.failures += 1
             self._out_since = env.now
             self.capacity = 0  # every arrival takes the slow path (enqueue), which refuses it
-            waiting = [r for ln in self.lanes for r in ln.q]
-            for ln in self.lanes:
-                ln.q.clear()
-            self.qlen = 0
-            for r in waiting:
-                r.fail("pool_down")
+            self._fail_waiting("pool_down")
             yield env.timeout(rng.expovariate(1.0 / spec.mttr_s))
             self.out = False
             self.down_s += env.now - self._out_since
