@@ -14,8 +14,6 @@ NonNeg = Annotated[float, Field(ge=0)]
 PosInt = Annotated[int, Field(ge=1)]
 NonNegInt = Annotated[int, Field(ge=0)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
-#: a share strictly between 0 and 1: an availability objective of 0 asks nothing, of 1 the impossible
-OpenFraction = Annotated[float, Field(gt=0, lt=1)]
 
 
 class _Model(BaseModel):

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from planner import catalog
 from planner.errors import CatalogError
 from planner.scenario.arrivals import Arrival
-from planner.scenario.fields import NonNeg, OpenFraction, Pos, PosInt, Precision, Privacy, _Model
+from planner.scenario.fields import NonNeg, Pos, PosInt, Precision, Privacy, _Model
 from planner.tokens import TokenDist
 
 
@@ -42,7 +42,15 @@ class Slo(_Model):
     ttft_ms: Pos | None = None  # language models: time to first token
     tpot_ms: Pos | None = None  # language models: time per output token
     # The fraction of requests answered within the latency SLO over a long run, outages included.
-    availability: OpenFraction | None = None
+    availability: Annotated[float | None, Field(json_schema_extra={"exclusiveMinimum": 0, "exclusiveMaximum": 1})] = None
+
+    @field_validator("availability")
+    @classmethod
+    def _a_fraction(cls, v: float | None) -> float | None:
+        if v is not None and not 0 < v < 1:
+            raise ValueError(f"an availability is a fraction strictly between 0 and 1 (0.999 = three nines), "
+                             f"got {v:g}" + (": 1 would allow no outage at all" if v == 1 else ""))
+        return v
 
 
 class Fallback(_Model):
