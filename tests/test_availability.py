@@ -180,6 +180,7 @@ def test_the_planner_chooses_cloud_with_a_fallback():
     t = planner.plan(load(scenario(floor=0.999, fallback=FALLBACK))).table().set_index("workload")
     assert t.loc["line", "site"] == "cloud"
     assert t.loc["line", "predicted_availability"] > 0.999
+    assert "with its fallback at the source (path alone 98.901%)" in t.loc["line", "reason"]
 
 
 def test_a_fallback_that_misses_the_latency_slo_does_not_count():

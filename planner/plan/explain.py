@@ -66,6 +66,8 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
         floor = getattr(getattr(sc.workloads[name], "slo", None), "availability", None)
         if floor is not None and o.availability is not None:
             head += f", availability {pct(o.availability)} (SLO {pct(floor)})"
+            if o.path_availability is not None and o.path_availability < o.availability:
+                head += f" with its fallback at the source (path alone {pct(o.path_availability)})"
         reason = f"{head}; binding: {binding}"
         if base.violations[name]:  # a placement given by hand may break its own constraints
             reason += f"; breaks: {join(base.violations[name])}"
