@@ -194,6 +194,17 @@ def check_work(scenario: Any, file: str) -> None:
                     raise LimitError(file, f"sites.{name}.devices[{i}].mtbf_h", f"{_fmt(d.mtbf_h)} h gives "
                                         f"{_fmt(failures)} or more failures in horizon_s={_fmt(horizon_s)}, over the "
                                         f"limit of {MAX_PERIODIC_EVENTS:,}")
+    from planner.model.system import pool_up_share, site_up_share  # the simulator's outages of a pool
+
+    for name, site in scenario.sites.items():
+        for i, p in enumerate(site.pools):
+            (a_pool, mttr_pool_h), (a_site, mttr_site_h) = pool_up_share(site, p), site_up_share(site)
+            a = a_pool * a_site
+            outages = horizon_s * (1 - a) / (max(mttr_pool_h, mttr_site_h) * 3600 * a) if a < 1 else 0.0
+            if outages > MAX_PERIODIC_EVENTS:
+                field = f"sites.{name}.pools[{i}].availability" if p.availability is not None else f"sites.{name}.availability"
+                raise LimitError(file, field, f"availability {_fmt(a)} gives {_fmt(outages)} outages in "
+                                    f"horizon_s={_fmt(horizon_s)}, over the limit of {MAX_PERIODIC_EVENTS:,}")
     for i, link in enumerate(scenario.links):
         if link.mtbf_h and horizon_s / (link.mtbf_h * 3600) > MAX_PERIODIC_EVENTS:
             raise LimitError(file, f"links[{i}].mtbf_h", f"{_fmt(link.mtbf_h)} h gives "

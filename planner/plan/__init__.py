@@ -82,8 +82,9 @@ class Plan:
 
     def table(self) -> pd.DataFrame:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
-        cols = ["workload", "fleet", "member", "kind", "site", "hardware", "precision", "split", "predicted_p99_ms", "p99_ms_low", "p99_ms_high", "slo_p99_ms",
-                "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "monthly_cost_usd", "pricing",
+        cols = ["workload", "fleet", "member", "kind", "site", "hardware", "precision", "split", "predicted_p99_ms", "p99_ms_low",
+                "p99_ms_high", "slo_p99_ms", "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms",
+                "predicted_availability", "slo_availability", "monthly_cost_usd", "pricing",
                 "kgco2e_per_month", "utilization", "ok", "violations", "binding", "next_best",
                 "next_best_delta_usd", "source", "reason"]
         rows = []
@@ -113,6 +114,8 @@ class Plan:
                 "split": o.split, "predicted_p99_ms": p99, "p99_ms_low": low, "p99_ms_high": high, "slo_p99_ms": o.slo_ms,
                 "predicted_ttft_ms": a.ttft_ms.get(name, np.nan), "slo_ttft_ms": o.ttft_slo_ms,
                 "predicted_tpot_ms": a.tpot_ms.get(name, np.nan), "slo_tpot_ms": o.tpot_slo_ms,
+                "predicted_availability": np.nan if o.availability is None else o.availability,
+                "slo_availability": getattr(getattr(w, "slo", None), "availability", None),
                 "monthly_cost_usd": cost_usd[name], "pricing": pricing_of(self.system, o, a.mixes),
                 "kgco2e_per_month": a.bills[name].kgco2e, "utilization": a.utilization.get(compute, np.nan) if compute else np.nan,
                 "ok": not a.violations[name], "violations": "; ".join(map(str, a.violations[name])),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from planner import catalog
 from planner.errors import CatalogError
@@ -41,6 +41,26 @@ class Slo(_Model):
     mean_ms: Pos | None = None
     ttft_ms: Pos | None = None  # language models: time to first token
     tpot_ms: Pos | None = None  # language models: time per output token
+    # The fraction of requests answered within the latency SLO over a long run, outages included.
+    availability: Annotated[float | None, Field(json_schema_extra={"exclusiveMinimum": 0, "exclusiveMaximum": 1})] = None
+
+    @field_validator("availability")
+    @classmethod
+    def _a_fraction(cls, v: float | None) -> float | None:
+        if v is not None and not 0 < v < 1:
+            raise ValueError(f"an availability is a fraction strictly between 0 and 1 (0.999 = three nines), "
+                             f"got {v:g}" + (": 1 would allow no outage at all" if v == 1 else ""))
+        return v
+
+
+class Fallback(_Model):
+    """Where requests go when their placement cannot be reached (a link, device or pool down):
+    the source site's devices, running `model` (default: the workload's own) at `precision`,
+    on the source's device group of `hardware` (default: its first that runs the precision)."""
+
+    model: str | None = None
+    precision: Precision
+    hardware: str | None = None
 
 
 class _WorkloadBase(_Model):
@@ -79,6 +99,7 @@ class Inference(_WorkloadBase):
     output_bytes: NonNeg | None = None
     slo: Slo = Slo()
     allow_split: bool = True  # may the model be split between the edge and the cloud
+    fallback: Fallback | None = None
     prompt_tokens: PosInt | Tokens | None = None  # language models; None: the model's default prompt
     output_tokens: PosInt | Tokens | None = None  # None: DEFAULT_OUTPUT_TOKENS
 

@@ -72,6 +72,9 @@ class Option:
     engine: str = ""  # a language model's engine (model@precision); "" for everything else
     # the cost model's 80% interval of the compute times, relative to those planned with
     latency_span: tuple[float, float] = (1.0, 1.0)
+    # inference: the share of requests its path (and fallback) can answer; None for jobs (options/availability.py)
+    availability: float | None = None
+    path_availability: float | None = None  # the path alone, without the fallback
 
     @property
     def label(self) -> str:
