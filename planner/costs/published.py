@@ -10,8 +10,10 @@ Two stages, both small enough that leave-one-device-out stays honest:
    `../shared/facts/published_results.csv`, each with its derivation) plus the ResNet-50 points.
 
 Families (the op class that dominates the time; each factor is an efficiency multiplier of it):
-- `vision`: convolutions (ResNet-50/34 MLPerf, Hailo-8, Coral rows);
-- `encoder`: GEMM + attention of transformer encoders (BERT-large MLPerf, ViT on Hailo-8);
+- `vision`: convolutions (ResNet-50/34 MLPerf, Hailo-8, Coral rows, and MLPerf Training ResNet-50
+  time-to-train on H100-PCIe, A100, A10G, H200 and L40S);
+- `encoder`: GEMM + attention of transformer encoders (BERT-large MLPerf Inference, ViT on
+  Hailo-8, and MLPerf Training BERT-large time-to-train on H100-PCIe, H200 and L40S);
 - `llm`: the compute rate of LLM serving iterations (TensorRT-LLM static-batch and trtllm-bench
   throughput rows, the two TTFT rows); it scales the serving model's FLOP rate only, since decode
   is bound by the datasheet bandwidth, which no engine beats;
@@ -21,8 +23,15 @@ Device groups: `gpu`, `dataflow` (edge NPUs/TPUs: Hailo-8, Coral), `cpu`; other 
 TPU) have no rows. A cell without rows keeps the uncorrected roofline (factor 1): the factors say
 what one group's runtimes reach (TensorRT on a GPU, llama.cpp on a CPU), which another's need not.
 
-Labels (`source`): `calibrated` when the device has rows in the fit; `extrapolated` when it has
-none but its group has; `assumed` otherwise. The 80% interval of an estimate is the 10th-90th
+Training rows share their family's factor with inference (no constant of their own): the
+runtime's training step is priced structurally (`train_step.py`: unfolded normalisation, unfused
+backward activations, mixed precision, DDP all-reduce), and what is left, how far the runtime's
+kernels get from the roofline on that op class (and for BERT the padding the runs skip), is the
+same thing the inference rows measure. A time-to-train row is `SAMPLES_TO_TRAIN` over the
+predicted samples per second of all its GPUs.
+
+Labels (`source`): `calibrated` when the device has rows in the fit (for a training step: training
+rows); `extrapolated` when it has none but its group has; `assumed` otherwise. The 80% interval of an estimate is the 10th-90th
 percentile of the leave-one-device-out ratio (published / predicted latency) over every row: each
 device in turn is left out of both stages and its rows predicted by the rest.
 """
@@ -45,7 +54,15 @@ if TYPE_CHECKING:
     from planner.costs.llm import LlmCost
 
 #: metrics whose published value is a time (smaller is faster); the rest are rates
-TIME_METRICS = ("latency_ms", "ttft_ms")
+TIME_METRICS = ("latency_ms", "ttft_ms", "time_to_train_min")
+#: a training row's metric: minutes from start to the quality target
+TRAIN_METRIC = "time_to_train_min"
+#: samples a MLPerf Training run processes to reach its quality target, evaluation included
+#: (derived: the facts' "median tracked_stats throughput" x time-to-train, medians over the rows
+#: that record both: ResNet-50 45.1-46.8M, i.e. about 35.4 epochs of ImageNet's 1,281,167 images,
+#: facts rows 49, 55, 62, 70, 73; BERT-large 2.34-2.50M sequences, rows 50, 63, 71). A benchmark's
+#: property, not a device's: the run stops at a quality target, whatever the hardware.
+SAMPLES_TO_TRAIN = {"resnet-50": 45.4e6, "bert-large": 2.48e6}
 #: interval quantiles: an 80% interval
 LOW_Q, HIGH_Q = 0.10, 0.90
 #: interval of a device of a group without rows (`assumed`): the widest held-out miss, doubled
@@ -78,11 +95,17 @@ class Row:
     @property
     def category(self) -> str:
         """The family a report groups the row in (NPU and edge-LLM rows apart)."""
+        if self.training:
+            return "training"
         if device_group(self.hardware) == "dataflow":
             return "npu"
         if self.metric == "decode_tokens_per_s":
             return "edge llm"
         return self.family
+
+    @property
+    def training(self) -> bool:
+        return self.metric == TRAIN_METRIC
 
     def speed(self, value: float) -> float:
         """A value in this row's unit as a speed (higher is faster)."""
@@ -125,6 +148,8 @@ def pricer(row: Row, par: dict[tuple[str, str], roofline.Params]) -> Pricer:
     constants `par`. vision/encoder: the roofline's speed times the factor (what `estimate()`
     applies); llm: the serving model's compute rate times it; decode: its streaming rate."""
     params = calibration.params_for(par, row.hardware)
+    if row.training:
+        return _train_pricer(row, params)
     if row.family in ("llm", "decode"):
         from planner.costs.llm import roofline_cost, with_factors
 
@@ -143,6 +168,22 @@ def pricer(row: Row, par: dict[tuple[str, str], roofline.Params]) -> Pricer:
                               params).total_ms + calibration.spill_ms(hw, t.params * BYTES_PER_ELEMENT[row.precision])
         v = ms if row.metric == "latency_ms" else row.batch / (ms / 1e3)
     return lambda f: v / f if row.metric in TIME_METRICS else v * f
+
+
+def _train_pricer(row: Row, params: roofline.Params) -> Pricer:
+    """Minutes to train: the benchmark's samples over the samples per second of `row.gpus`
+    data-parallel GPUs, the factor dividing each GPU's step (not the all-reduce: a link's rate)."""
+    from planner.costs import train_step
+    from planner.costs.graphs import graph
+
+    t = train_step.TrainTable.of(graph(row.model, 1, row.prompt_tokens or None))
+    samples = SAMPLES_TO_TRAIN[row.model]
+
+    def minutes(f: float) -> float:
+        s, exposed_ms = train_step.on_hardware(t, row.hardware, row.precision, row.batch, row.gpus, params, f)
+        samples_per_s = row.batch * row.gpus / ((s.total_ms + exposed_ms) / 1e3)
+        return samples / samples_per_s / 60.0
+    return minutes
 
 
 def _llm_value(row: Row, c: LlmCost) -> float:
@@ -173,24 +214,29 @@ class Factors:
     """Speed factors per (family, group), the devices with rows, and the interval ratios."""
 
     cells: dict[tuple[str, str], float]          # (family, group) -> factor
-    devices: frozenset[str]                      # hardware with rows
-    groups: frozenset[str]                       # groups with rows
+    devices: frozenset[str]                      # hardware with inference rows
+    groups: frozenset[str]                       # groups with inference rows
     interval: dict[str, tuple[float, float]]     # "*": 10th-90th percentile; "all": min-max latency ratio
+    train_devices: frozenset[str] = frozenset()  # hardware with training (time-to-train) rows
 
     def speed_factor(self, family: str, hardware: str) -> float:
         """The factor of `family` on `hardware`'s group (1 where the group has no row of it)."""
         return self.cells.get((family, device_group(hardware)), 1.0)
 
-    def source(self, hardware: str) -> str:
-        if hardware in self.devices:
+    def source(self, hardware: str, training: bool = False) -> str:
+        """calibrated (the device has rows of this kind: inference, or training), extrapolated
+        (its group has), assumed (no row of its group)."""
+        devices = self.train_devices if training else self.devices
+        if hardware in devices:
             return "calibrated"
-        return "extrapolated" if device_group(hardware) in self.groups else "assumed"
+        groups = {device_group(d) for d in devices} if training else self.groups
+        return "extrapolated" if device_group(hardware) in groups else "assumed"
 
-    def bounds(self, hardware: str) -> tuple[float, float]:
+    def bounds(self, hardware: str, training: bool = False) -> tuple[float, float]:
         """(low, high) multipliers of a latency: its 80% interval, the 10th-90th percentile of the
         held-out ratios of every row pooled (per family, the few devices of each give intervals that
-        cover half the left-out rows; pooled, 78%)."""
-        if self.source(hardware) == "assumed":
+        cover half the left-out rows; pooled, most of them)."""
+        if self.source(hardware, training) == "assumed":
             return self.assumed_bounds()
         return self.interval["*"]
 
@@ -272,9 +318,13 @@ def evaluate() -> Evaluation:
     t = pd.DataFrame(recs)
     interval = {"*": _quantiles(t.latency_ratio), "all": (float(t.latency_ratio.min()), float(t.latency_ratio.max()))}
     t["inside"] = [_inside(t, i, ) for i in range(len(t))]
-    devices = frozenset(r.hardware for r in rs)
-    factors = Factors(cells, devices, frozenset(device_group(d) for d in devices), interval)
-    return Evaluation(t, factors)
+    return Evaluation(t, _factors(rs, cells, interval))
+
+
+def _factors(rs: list[Row], cells: dict[tuple[str, str], float], interval: dict[str, tuple[float, float]]) -> Factors:
+    devices = frozenset(r.hardware for r in rs if not r.training)
+    train = frozenset(r.hardware for r in rs if r.training)
+    return Factors(cells, devices, frozenset(device_group(d) for d in devices), interval, train)
 
 
 def _inside(t: pd.DataFrame, i: int) -> bool:
@@ -298,9 +348,8 @@ def fitted() -> Factors:
     leave-one-device-out refits; tests/test_calibration.py checks the two agree)."""
     rs = rows()
     cells = fit_cells(rs, [pricer(r, calibration.calibrate().params) for r in rs])
-    devices = frozenset(r.hardware for r in rs)
-    return Factors(cells, devices, frozenset(device_group(d) for d in devices), dict(HELD_OUT_INTERVAL))
+    return _factors(rs, cells, dict(HELD_OUT_INTERVAL))
 
 
 __all__ = ["Row", "Factors", "Evaluation", "rows", "evaluate", "fitted", "device_group", "pricer",
-           "static_batch_tokens_per_s"]
+           "static_batch_tokens_per_s", "SAMPLES_TO_TRAIN"]
