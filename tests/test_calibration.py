@@ -36,13 +36,16 @@ def test_every_published_row_has_a_source_and_a_derivation():
 
 def test_held_out_error_stays_below_the_measured_figures(ev):
     s = ev.summary()
-    # measured: median 1.24, 90th percentile 1.78 over 36 rows (1.53 median before this calibration)
+    # measured: median 1.20, 90th percentile 1.84 over 45 rows (1.53 median before this calibration)
     assert s.loc["all", "lodo_median"] < 1.30
     assert s.loc["all", "lodo_p90"] < 2.0
     assert s.loc["all", "fit_median"] < 1.20
     # the fit corrects what ResNet-50 alone does not show: BERT was 2.8x too slow
     assert s.loc["encoder", "roofline_median"] > 2.0 and s.loc["encoder", "fit_median"] < 1.15
-    # the 80% interval holds most held-out rows (measured 78%)
+    # MLPerf Training time-to-train, held out: median 1.16, p90 1.60 (the ResNet-50 rows were
+    # 1.9-3.2x too fast and BERT-large 1-2.3x too slow before training was priced as run)
+    assert s.loc["training", "lodo_median"] < 1.25 and s.loc["training", "lodo_p90"] < 2.0
+    # the 80% interval holds most held-out rows (measured 73%)
     assert 0.65 <= s.loc["all", "inside_80"] <= 0.95
 
 
@@ -53,12 +56,13 @@ def test_the_pinned_interval_is_the_measured_one(ev):
 
 
 def test_labels_say_which_devices_have_published_rows(ev):
-    devices = set(ev.table.hardware)
+    devices = set(ev.table[ev.table.category != "training"].hardware)
+    trained = set(ev.table[ev.table.category == "training"].hardware)
     for hw in catalog.hardware_ids():
         if hw == catalog.HOST:
             continue
-        src = ev.factors.source(hw)
-        assert (src == "calibrated") == (hw in devices)
+        assert (ev.factors.source(hw) == "calibrated") == (hw in devices)
+        assert (ev.factors.source(hw, training=True) == "calibrated") == (hw in trained)
     assert ev.factors.source("mi300x") == "extrapolated"  # a GPU with no row: its group's fit
     assert ev.factors.source("tpu-v5e") == "assumed"      # no row of its group at all
     e = planner.estimate("resnet-50", "h100-sxm", "int8")
@@ -124,6 +128,8 @@ def test_data_parallel_training_adds_the_all_reduce_and_scales_samples():
     eight = planner.estimate("resnet-50", "h100-sxm", "bf16", batch=256, training=True, gpus=8)
     assert one.step_ms == pytest.approx(one.latency_ms) and eight.step_ms > one.step_ms
     assert 6 * one.samples_per_s < eight.samples_per_s < 8 * one.samples_per_s
-    assert one.source == "extrapolated"  # no published row calibrates a training step
+    assert one.source == "extrapolated"  # no training row of its own: its group's (H100-PCIe, H200)
+    assert planner.estimate("resnet-50", "h200", "bf16", batch=256, training=True).source == "calibrated"
+    assert planner.estimate("resnet-50", "l4", "fp16", batch=64, training=True).source == "extrapolated"
     with pytest.raises(planner.PlannerError if hasattr(planner, "PlannerError") else Exception):
         planner.estimate("resnet-50", "jetson-orin-nx-16gb", "fp16", training=True, gpus=2)

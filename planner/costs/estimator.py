@@ -10,7 +10,9 @@ each figure was obtained (`source`).
   costs fitted to MLPerf ResNet-50 results (`calibration`), times a factor per op family and
   device group fitted to published results (`published`), which also gives `source` (calibrated
   | extrapolated | assumed) and the 80% interval `latency_ms_low` .. `latency_ms_high`. A language
-  model's forward pass is the serving model's prefill (`llm`), so both price it alike.
+  model's forward pass is the serving model's prefill (`llm`), so both price it alike. A training
+  step is priced as the training runtime runs it (`train_step`), with the same family factor,
+  which MLPerf Training time-to-train rows calibrate too.
 - `measure=True` runs the model in onnxruntime on this machine instead (`measured`).
 
 `source` is the weakest of its parts (`sources.SOURCES`, strongest first): measured <
@@ -140,7 +142,9 @@ def _scaled(e: Estimate, gpus: int, prompt_tokens: int | None, output_tokens: in
     """`e` with the serving figures of a language model, or a training step's, over `gpus`."""
     if training:
         step_ms = e.latency_ms + _allreduce_ms(e, gpus)
-        return replace(e, step_ms=step_ms, samples_per_s=e.batch * gpus / (step_ms / 1e3))
+        k = step_ms / e.latency_ms
+        return replace(e, step_ms=step_ms, samples_per_s=e.batch * gpus / (step_ms / 1e3),
+                       latency_ms_low=e.latency_ms_low * k, latency_ms_high=e.latency_ms_high * k)
     if not measure and _serves(e.model, e.hardware, e.precision):
         from planner.costs.llm import llm_cost
 
@@ -164,15 +168,17 @@ def _scaled(e: Estimate, gpus: int, prompt_tokens: int | None, output_tokens: in
 
 
 def _allreduce_ms(e: Estimate, gpus: int) -> float:
-    """A ring all-reduce of the gradients over the instance's interconnect, not overlapped with
-    the backward pass (assumed: a conservative bound; DDP overlaps part of it)."""
+    """The part of a ring all-reduce of the gradients over the instance's interconnect that the
+    backward pass does not hide (`train_step.allreduce_ms`: DDP overlaps its buckets with it)."""
     if gpus == 1:
         return 0.0
     from planner.costs.llm import ALLREDUCE_US, INTERCONNECT_GB_PER_S, PCIE_GB_PER_S
+    from planner.costs.train_step import allreduce_ms
 
-    grad_bytes = e.detail.get("gradients_gb", 0.0) * 1e9
-    link = INTERCONNECT_GB_PER_S.get(e.hardware, PCIE_GB_PER_S) * 1e9
-    return (2 * (gpus - 1) / gpus * grad_bytes / link) * 1e3 + ALLREDUCE_US / 1e3
+    params = e.detail.get("weights_gb", 0.0) * 1e9 / BYTES_PER_ELEMENT[e.precision]
+    link = INTERCONNECT_GB_PER_S.get(e.hardware, PCIE_GB_PER_S)
+    exposed, _ = allreduce_ms(int(params), e.precision, gpus, link, ALLREDUCE_US, e.detail.get("backward_ms", 0.0))
+    return exposed
 
 
 def _serves(model: str | os.PathLike, hardware: str, precision: str) -> bool:
@@ -313,26 +319,45 @@ def _catalog(g1: Graph, hw: catalog.Hardware, precision: str, batch: int, traini
     from planner.costs.published import fitted
 
     params, _ = calibrate().for_hardware(hw.kind, hw.tier)
+    if training:
+        return _catalog_training(g1, hw, precision, batch, params)
     t = table or roofline.OpTable.of(g1)
-    b = roofline.latency(t, batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s, precision, params, training)
-    spill = spill_ms(hw, t.params * BYTES_PER_ELEMENT[precision]) * (2.0 if training else 1.0)
-    # the published-rows factor of the op class that dominates the model (training is not
-    # calibrated: its rows are time-to-train, which needs a dataset and epochs)
-    family = _family(g1)
+    b = roofline.latency(t, batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s, precision, params)
+    spill = spill_ms(hw, t.params * BYTES_PER_ELEMENT[precision])
+    # the published-rows factor of the op class that dominates the model
     fit = fitted()
-    speed = 1.0 if training else fit.speed_factor(family, hw.id)
+    speed = fit.speed_factor(_family(g1), hw.id)
     total = (b.total_ms + spill) / speed
-    busy = (b.compute_ms + b.memory_ms + b.optimizer_ms) / max(b.total_ms, 1e-12)
+    busy = (b.compute_ms + b.memory_ms) / max(b.total_ms, 1e-12)
     source = "assumed" if (hw.source or "").startswith("live") else fit.source(hw.id)  # an unprofiled host
-    if training:  # no published row calibrates a training step: the device's label does not carry
-        source = weakest(source, "extrapolated")
-    # no published row pins a training step: its interval is the one of an uncalibrated kind
-    low, high = fit.assumed_bounds() if training or source == "assumed" else fit.bounds(hw.id)
+    low, high = fit.assumed_bounds() if source == "assumed" else fit.bounds(hw.id)
     return total, source, {
         "compute_ms": b.compute_ms / speed, "memory_ms": b.memory_ms / speed, "overhead_ms": b.overhead_ms / speed,
-        "optimizer_ms": b.optimizer_ms / speed, "spill_ms": spill / speed, "kernels": float(t.n_kernels),
+        "spill_ms": spill / speed, "kernels": float(t.n_kernels),
         "busy_fraction": max(busy, 0.3), "compute_eff": params.compute_eff, "memory_eff": params.memory_eff,
         "kernel_us": params.kernel_us, "speed_factor": speed, "interval_low": low, "interval_high": high}
+
+
+def _catalog_training(g1: Graph, hw: catalog.Hardware, precision: str, batch: int,
+                      params: roofline.Params) -> tuple[float, str, dict]:
+    """One GPU's training step as the runtime runs it (`train_step.py`), times the factor of the
+    model's family, which MLPerf Training time-to-train rows share with inference (`published.py`);
+    `_scaled` adds the all-reduce of several GPUs."""
+    from planner.costs import train_step
+    from planner.costs.published import fitted
+
+    fit = fitted()
+    speed = fit.speed_factor(_family(g1), hw.id)
+    s = train_step.step(train_step.TrainTable.of(g1), batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s,
+                        precision, params, speed)
+    source = "assumed" if (hw.source or "").startswith("live") else fit.source(hw.id, training=True)
+    low, high = fit.assumed_bounds() if source == "assumed" else fit.bounds(hw.id, training=True)
+    busy = (s.compute_ms + s.memory_ms) / max(s.total_ms, 1e-12)
+    return s.total_ms, source, {
+        "compute_ms": s.compute_ms, "memory_ms": s.memory_ms, "overhead_ms": s.overhead_ms,
+        "forward_ms": s.forward_ms, "backward_ms": s.backward_ms, "optimizer_ms": s.optimizer_ms,
+        "busy_fraction": max(busy, 0.3), "compute_eff": params.compute_eff, "kernel_us": params.kernel_us,
+        "speed_factor": speed, "interval_low": low, "interval_high": high}
 
 
 def _family(g1: Graph) -> str:

@@ -68,18 +68,20 @@ class TrainTable:
     @classmethod
     def of(cls, g: Graph) -> TrainTable:
         b = max(g.batch, 1)
-        scores = {op.output_bytes for op in g.ops if op.kind == "softmax"}
+        scores = _score_tensors(g)
+        size = {t: op.output_bytes / FP32_BYTES / b for op in g.ops for t in op.outputs}
         comp, fwd, bwd, nf, nb = [], 0.0, 0.0, 0, 0
         for op in g.ops:
             out = op.output_bytes / FP32_BYTES / b
             # attention scores never reach memory in a fused attention kernel (FlashAttention,
-            # PyTorch SDPA, NVIDIA's MLPerf BERT FMHA): the ops on them run inside it
-            fused_scores = op.output_bytes in scores
+            # PyTorch SDPA, NVIDIA's MLPerf BERT FMHA): the ops on them run inside it, and the
+            # two matmuls around them neither write nor read them
             if op.kind in COMPUTE_KINDS:
                 w = float(op.params)
-                io = max(op.bytes_moved / FP32_BYTES - w, 0.0) / b - (out if fused_scores else 0.0)
+                io = max(op.bytes_moved / FP32_BYTES - w, 0.0) / b
+                io -= sum(size.get(t, 0.0) for t in (*op.inputs, *op.outputs) if t in scores)
                 comp.append((op.flops / b, max(io, 0.0), w, CLASS_FACTOR.get(op.kind, 1.0)))
-            elif fused_scores:
+            elif op.outputs and all(t in scores for t in op.outputs):
                 continue
             elif op.kind in FORWARD_TENSORS or op.kind in BACKWARD_TENSORS:
                 if op.kind in FORWARD_TENSORS:
@@ -89,6 +91,24 @@ class TrainTable:
                 nb += 1
         arr = np.array(comp or [(0.0, 0.0, 0.0, 1.0)], dtype=float)
         return cls(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], fwd, bwd, len(comp) + nf, 2 * len(comp) + nb, g.params)
+
+
+def _score_tensors(g: Graph) -> set[str]:
+    """The attention-score tensors: each softmax's output and the chain of elementwise ops
+    (scale, mask) from the matmul that produced its input."""
+    producer = {t: op for op in g.ops for t in op.outputs}
+    out: set[str] = set()
+    for op in g.ops:
+        if op.kind != "softmax":
+            continue
+        out.update(op.outputs)
+        src = producer.get(op.inputs[0]) if op.inputs else None
+        while src is not None:
+            out.update(src.outputs)
+            if src.kind in COMPUTE_KINDS or src.kind not in ("elementwise", "act", "free"):
+                break
+            src = producer.get(src.inputs[0]) if src.inputs else None
+    return out
 
 
 @dataclass(frozen=True)
