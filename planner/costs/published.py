@@ -6,7 +6,7 @@ Two stages, both small enough that leave-one-device-out stays honest:
    per-kernel cost) to MLPerf ResNet-50 (`data/mlperf_calibration.csv`).
 2. Here, one factor per (family, device group) corrects that roofline for what ResNet-50
    convolutions do not show: the factor minimising the sum of |log(predicted / published)| over
-   the rows of that cell of `data/published_calibration.csv` (24 rows copied from
+   the rows of that cell of `data/published_calibration.csv` (33 rows copied from
    `../shared/facts/published_results.csv`, each with its derivation) plus the ResNet-50 points.
 
 Families (the op class that dominates the time; each factor is an efficiency multiplier of it):
