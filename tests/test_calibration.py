@@ -14,6 +14,7 @@ import planner
 from planner import catalog
 from planner.costs import published
 from planner.costs.llm import llm_cost
+from planner.errors import PlannerError
 from planner.paths import data_dir
 
 
@@ -133,3 +134,35 @@ def test_data_parallel_training_adds_the_all_reduce_and_scales_samples():
     assert planner.estimate("resnet-50", "l4", "fp16", batch=64, training=True).source == "extrapolated"
     with pytest.raises(planner.PlannerError if hasattr(planner, "PlannerError") else Exception):
         planner.estimate("resnet-50", "jetson-orin-nx-16gb", "fp16", training=True, gpus=2)
+
+
+def test_fp8_runs_where_the_hardware_has_it_and_is_asked_for_by_name():
+    for hw in ("h100-sxm", "h100-pcie", "h200", "l4", "l40s", "mi300x"):
+        assert "fp8" in catalog.hardware(hw).peak_tflops
+        # the planner enumerates the scenario format's precisions only
+        assert "fp8" not in catalog.hardware(hw).precisions
+    # Hopper runs fp8 at its int8 rate: the same figure
+    assert planner.estimate("resnet-50", "h100-sxm", "fp8", 64).latency_ms == pytest.approx(
+        planner.estimate("resnet-50", "h100-sxm", "int8", 64).latency_ms)
+    with pytest.raises(PlannerError, match="a100-80gb does not run fp8"):
+        planner.estimate("resnet-50", "a100-80gb", "fp8")
+    fp8 = llm_cost("llama-3-8b", "l40s", "fp8")
+    fp16 = llm_cost("llama-3-8b", "l40s", "fp16")
+    peak = catalog.hardware("l40s").peak_tflops
+    assert fp8.weight_gb == pytest.approx(fp16.weight_gb / 2)
+    assert fp8.flops_per_s / fp16.flops_per_s == pytest.approx(peak["fp8"] / peak["fp16"])  # 733 vs 362 dense
+    with pytest.raises(PlannerError):
+        llm_cost("llama-3-8b", "a100-80gb", "fp8")
+
+
+def test_the_kv_cache_precision_is_a_choice():
+    kw = dict(batch=64, gpus=2, prompt_tokens=2048, output_tokens=128)
+    fp16 = planner.estimate("llama-2-70b", "h100-sxm", "fp8", kv_precision="fp16", **kw)
+    fp8 = planner.estimate("llama-2-70b", "h100-sxm", "fp8", kv_precision="fp8", **kw)
+    assert fp8.detail["kv_bytes_per_token"] == pytest.approx(fp16.detail["kv_bytes_per_token"] / 2)
+    assert fp8.tpot_ms < fp16.tpot_ms  # decode reads half the cache
+    assert planner.estimate("llama-2-70b", "h100-sxm", "fp8", **kw).tpot_ms == pytest.approx(fp16.tpot_ms)  # default
+    with pytest.raises(PlannerError, match="kv_precision"):
+        planner.estimate("resnet-50", "l4", "int8", kv_precision="fp8")
+    with pytest.raises(PlannerError, match="KV-cache precision"):
+        planner.estimate("llama-3-8b", "l4", "fp16", kv_precision="int4")

@@ -92,7 +92,8 @@ class Estimate:
 
 def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", batch: int = 1, *,
              training: bool = False, measure: bool = False, seq_len: int | None = None, gpus: int = 1,
-             prompt_tokens: int | None = None, output_tokens: int | None = None) -> Estimate:
+             prompt_tokens: int | None = None, output_tokens: int | None = None,
+             kv_precision: str | None = None) -> Estimate:
     """Estimate `model` (a zoo id or an .onnx path) on `hardware` at `precision` and `batch`.
 
     `training=True`: one training step (forward, backward, Adam update) and its memory; with
@@ -100,7 +101,8 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
     `measure=True`: time the model on this machine with onnxruntime instead (hardware `host`).
     A language model also gets `ttft_ms` (one prompt of `prompt_tokens` on an idle instance),
     `tpot_ms` and `tokens_per_s` (`batch` sequences decoding together, at the mean context over
-    `output_tokens`), on a `gpus`-way tensor-parallel instance.
+    `output_tokens`), on a `gpus`-way tensor-parallel instance, its KV cache at `kv_precision`
+    (fp16, fp8 or int8; by default fp16, fp32 for fp32 weights).
     """
     if not isinstance(gpus, (int, np.integer)) or gpus < 1:
         raise PlannerError(f"gpus must be an integer >= 1, not {gpus!r}")
@@ -109,12 +111,20 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
             raise PlannerError(f"{name} must be an integer >= 1, not {v!r}")
     if gpus > 1 and catalog.hardware(hardware).tier != "cloud":
         raise PlannerError(f"several GPUs ({gpus}) are modelled for cloud instances, not {hardware}")
-    e = _estimate_one(model, hardware, precision, batch, training, measure, prompt_tokens or seq_len)
-    return _scaled(e, int(gpus), prompt_tokens or seq_len, output_tokens, training, measure)
+    if kv_precision is not None:
+        from planner.costs.llm import KV_BYTES, is_llm
+
+        if kv_precision not in KV_BYTES:
+            raise PlannerError(f"unknown KV-cache precision '{kv_precision}' (one of {', '.join(KV_BYTES)})")
+        if training or measure or not is_llm(os.fspath(model)):
+            raise PlannerError(f"kv_precision applies to serving a language model, not to {os.fspath(model)}"
+                               f"{' training' if training else ''}{' measured' if measure else ''}")
+    e = _estimate_one(model, hardware, precision, batch, training, measure, prompt_tokens or seq_len, kv_precision)
+    return _scaled(e, int(gpus), prompt_tokens or seq_len, output_tokens, training, measure, kv_precision)
 
 
 def _estimate_one(model: str | os.PathLike, hardware: str, precision: str, batch: int, training: bool,
-                  measure: bool, seq_len: int | None) -> Estimate:
+                  measure: bool, seq_len: int | None, kv_precision: str | None = None) -> Estimate:
     """One device, one batch: the estimate every other figure is built on."""
     if not isinstance(batch, (int, np.integer)) or batch < 1:
         raise PlannerError(f"batch must be an integer >= 1, not {batch!r}")
@@ -130,7 +140,7 @@ def _estimate_one(model: str | os.PathLike, hardware: str, precision: str, batch
     if training and measure:
         raise PlannerError("measure=True times inference; training steps are estimated only")
     key = _model_key(model)
-    return _estimate(key, hardware, precision, int(batch), training, measure, seq_len, _mtime(key))
+    return _estimate(key, hardware, precision, int(batch), training, measure, seq_len, _mtime(key), kv_precision)
 
 
 #: output tokens per request where `output_tokens` is not given (assumed: a chat answer)
@@ -138,7 +148,7 @@ DEFAULT_OUTPUT_TOKENS = 128
 
 
 def _scaled(e: Estimate, gpus: int, prompt_tokens: int | None, output_tokens: int | None, training: bool,
-            measure: bool) -> Estimate:
+            measure: bool, kv_precision: str | None = None) -> Estimate:
     """`e` with the serving figures of a language model, or a training step's, over `gpus`."""
     if training:
         step_ms = e.latency_ms + _allreduce_ms(e, gpus)
@@ -148,7 +158,7 @@ def _scaled(e: Estimate, gpus: int, prompt_tokens: int | None, output_tokens: in
     if not measure and _serves(e.model, e.hardware, e.precision):
         from planner.costs.llm import llm_cost
 
-        c = llm_cost(e.model, e.hardware, e.precision, gpus)
+        c = llm_cost(e.model, e.hardware, e.precision, gpus, kv_precision)
         prompt = prompt_tokens or _default_seq(e.model, None) or 1
         out = output_tokens or DEFAULT_OUTPUT_TOKENS
         tpot_s = c.decode_step_s(e.batch, prompt + out / 2)  # the mean context over the output
@@ -184,9 +194,9 @@ def _allreduce_ms(e: Estimate, gpus: int) -> float:
 def _serves(model: str | os.PathLike, hardware: str, precision: str) -> bool:
     """Whether the serving model runs a language model at `precision` here (int4 weights on any
     device with a 16-bit rate: what `llm_cost` and the planner allow, e.g. on Jetsons)."""
-    from planner.costs.llm import is_llm, llm_precisions
+    from planner.costs.llm import is_llm, serves
 
-    return is_llm(os.fspath(model)) and precision in llm_precisions(hardware)
+    return is_llm(os.fspath(model)) and serves(hardware, precision)
 
 
 def _model_key(model: str | os.PathLike) -> str:
@@ -230,7 +240,7 @@ def _name(model: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _estimate(model: str, hardware: str, precision: str, batch: int, training: bool, measure: bool,
-              seq_len: int | None, mtime_ns: int) -> Estimate:
+              seq_len: int | None, mtime_ns: int, kv_precision: str | None = None) -> Estimate:
     hw = catalog.hardware(hardware)
     seq = _default_seq(model, seq_len)
     g1 = graph(model, 1, seq)
@@ -245,7 +255,7 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
     elif profile is not None:
         latency_ms, source, detail = _profiled_training(graph(model, batch, seq), profile, precision)
     elif not training and _serves(model, hardware, precision):
-        latency_ms, source, detail = _catalog_llm(model, hw, precision, batch, seq or 1)
+        latency_ms, source, detail = _catalog_llm(model, hw, precision, batch, seq or 1, kv_precision)
     else:
         latency_ms, source, detail = _catalog(g1, hw, precision, batch, training, _table(model, seq, mtime_ns))
     if profile is not None and not measure and hardware == catalog.HOST:
@@ -258,7 +268,7 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
     busy = detail.get("busy_fraction", 1.0)
     power_w = hw.idle_w + (hw.tdp_w - hw.idle_w) * busy
     if not training and not measure:
-        detail.update(_llm_detail(model, hardware, precision, batch, seq or 1))
+        detail.update(_llm_detail(model, hardware, precision, batch, seq or 1, kv_precision))
     detail.update({k: v for k, v in mem.items()})
     detail["power_w"] = power_w
     low, high = _interval(source, detail, latency_ms)
@@ -367,13 +377,14 @@ def _family(g1: Graph) -> str:
     return "vision" if conv >= 0.5 * max(g1.flops, 1.0) else "encoder"
 
 
-def _catalog_llm(model: str, hw: catalog.Hardware, precision: str, batch: int, seq: int) -> tuple[float, str, dict]:
+def _catalog_llm(model: str, hw: catalog.Hardware, precision: str, batch: int, seq: int,
+                 kv_precision: str | None = None) -> tuple[float, str, dict]:
     """A language model's forward pass over `seq` tokens of `batch` prompts: the serving model's
     prefill (`llm.py`), so that `estimate()` and the planner price the same prefill alike."""
     from planner.costs.llm import llm_cost
     from planner.costs.published import fitted
 
-    c = llm_cost(model, hw.id, precision)
+    c = llm_cost(model, hw.id, precision, kv_precision=kv_precision)
     low, high = fitted().bounds(hw.id)
     compute_s, memory_s, fixed_s = c.parts(seq * batch, batch, batch * seq * (seq + 1) / 2, 0.0)
     ms = c.prefill_s(seq, batch) * 1e3
@@ -381,7 +392,8 @@ def _catalog_llm(model: str, hw: catalog.Hardware, precision: str, batch: int, s
                           "busy_fraction": 1.0, "interval_low": low, "interval_high": high}
 
 
-def _llm_detail(model: str, hardware: str, precision: str, batch: int, context: int) -> dict[str, float]:
+def _llm_detail(model: str, hardware: str, precision: str, batch: int, context: int,
+                kv_precision: str | None = None) -> dict[str, float]:
     """A language model's serving figures (`llm.py`): decode time per token of `batch` sequences
     at `context` tokens, and the KV cache the memory left after the weights holds."""
     from planner.costs.llm import is_llm, llm_cost
@@ -389,7 +401,7 @@ def _llm_detail(model: str, hardware: str, precision: str, batch: int, context: 
     if not is_llm(model):
         return {}
     try:
-        c = llm_cost(model, hardware, precision)
+        c = llm_cost(model, hardware, precision, kv_precision=kv_precision)
     except PlannerError:
         return {}
     return {"decode_ms_per_token": c.decode_step_s(batch, context) * 1e3, "kv_capacity_tokens": float(c.kv_capacity_tokens),

@@ -33,9 +33,9 @@ from planner.costs import roofline
 from planner.costs.zoo import LLM_ARCH, LlmArch
 from planner.errors import CatalogError, PlannerError
 
-#: bytes per KV-cache element by its precision (`kv_precision`; by default fp16, fp32 for fp32
-#: models): 8-bit is TensorRT-LLM's fp8 or int8 KV cache, which halves it against fp16
-KV_BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0}
+#: bytes per KV-cache element by its precision (`kv_precision`: fp16, fp8 or int8; by default
+#: fp16, fp32 for fp32 models): TensorRT-LLM's and vLLM's fp8 or int8 KV cache halves it
+KV_BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0}
 #: int4 weights carry an fp16 scale and zero per group of 128 (AWQ/GPTQ default): +4 B / 128
 INT4_GROUP_OVERHEAD = 4 / 128
 #: fraction of memory the engine may use (vLLM's gpu_memory_utilization default 0.9) ...
@@ -92,6 +92,14 @@ def llm_precisions(hardware: str) -> tuple[str, ...]:
     if runs & {"fp16", "bf16", "fp32"}:
         runs.add("int4")
     return tuple(p for p in catalog.PRECISIONS if p in runs)
+
+
+def serves(hardware: str, precision: str) -> bool:
+    """Whether `hardware` serves a language model at weight `precision`: the planner's options
+    (`llm_precisions`) or a precision asked for by name that it computes in (fp8 on Hopper, Ada
+    and MI300X: W8A8 at the fp8 rate, as TensorRT-LLM's and vLLM's fp8 checkpoints run)."""
+    return precision in llm_precisions(hardware) or (
+        precision in catalog.BY_NAME_PRECISIONS and precision in catalog.hardware(hardware).peak_tflops)
 
 
 @dataclass(frozen=True)
@@ -208,7 +216,7 @@ def roofline_cost(model: str, hardware: str, precision: str, gpus: int, params: 
     published-results fit corrects, and refits without a device for leave-one-device-out)."""
     a = arch(model)
     hw = catalog.hardware(hardware)
-    if precision not in llm_precisions(hardware):
+    if not serves(hardware, precision):
         raise PlannerError(f"{hardware} does not serve {precision} weights (it serves {', '.join(llm_precisions(hardware))})")
     if gpus > 1 and hw.tier != "cloud":
         raise PlannerError(f"tensor parallelism ({gpus} GPUs) is modelled for cloud instances, not {hardware}")
