@@ -162,7 +162,7 @@ def _scaled(e: Estimate, gpus: int, prompt_tokens: int | None, output_tokens: in
         prompt = prompt_tokens or _default_seq(e.model, None) or 1
         out = output_tokens or DEFAULT_OUTPUT_TOKENS
         tpot_s = c.decode_step_s(e.batch, prompt + out / 2)  # the mean context over the output
-        ttft_ms = c.prefill_s(prompt) * 1e3
+        ttft_ms = c.ttft_s(prompt) * 1e3
         if gpus == 1:
             return replace(e, ttft_ms=ttft_ms, tpot_ms=tpot_s * 1e3, tokens_per_s=e.batch / tpot_s)
         ms = c.prefill_s(prompt, e.batch) * 1e3  # the tensor-parallel instance's forward pass

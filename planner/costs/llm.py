@@ -127,6 +127,9 @@ class LlmCost:
     comm_s_per_token: float          # tensor-parallel all-reduce bytes per token
     comm_fixed_s: float              # tensor-parallel all-reduce latency per iteration
     source: str                      # calibrated | extrapolated | assumed (sources.py)
+    #: the runtime's own time per request besides the GPU work (scheduling, tokenising, the first
+    #: token's copy back), fitted on short-prompt TTFT rows (`published.py`, family `request`)
+    request_s: float = 0.0
 
     @property
     def fits(self) -> bool:
@@ -157,6 +160,11 @@ class LlmCost:
         the time to the first token of an otherwise idle server."""
         n = prompt_tokens * batch
         return self.step_s(n, batch, batch * prompt_tokens * (prompt_tokens + 1) / 2, 0.0)
+
+    def ttft_s(self, prompt_tokens: int) -> float:
+        """Time to the first token of one prompt on an idle server: its prefill and the runtime's
+        per-request overhead (which a short prompt's few ms of GPU work do not hide)."""
+        return self.prefill_s(prompt_tokens) + self.request_s
 
     def decode_step_s(self, batch: int, context_tokens: float) -> float:
         """One decode iteration: `batch` sequences each add a token to `context_tokens` of context."""
@@ -198,16 +206,18 @@ def _llm_cost(model: str, hardware: str, precision: str, gpus: int, kv_precision
         return replace(raw, source="assumed")
     fit = fitted()
     return with_factors(raw, fit.speed_factor("llm", hardware), fit.speed_factor("decode", hardware),
-                        fit.source(hardware))
+                        fit.source(hardware), fit.request_ms(hardware) / 1e3)
 
 
-def with_factors(raw: LlmCost, compute: float, memory: float, source: str) -> LlmCost:
+def with_factors(raw: LlmCost, compute: float, memory: float, source: str, request_s: float = 0.0) -> LlmCost:
     """`raw` with its compute rate times `compute` (the `llm` factor: serving engines' GEMMs and
-    attention against what ResNet-50's convolutions reach) and its streaming rate times `memory`
-    (the `decode` factor: 1 on GPUs, whose decode the datasheet bandwidth already bounds)."""
+    attention against what ResNet-50's convolutions reach), its streaming rate times `memory`
+    (the `decode` factor: 1 on GPUs, whose decode the datasheet bandwidth already bounds) and
+    `request_s` per request (the `request` cell)."""
     from dataclasses import replace
 
-    return replace(raw, flops_per_s=raw.flops_per_s * compute, bytes_per_s=raw.bytes_per_s * memory, source=source)
+    return replace(raw, flops_per_s=raw.flops_per_s * compute, bytes_per_s=raw.bytes_per_s * memory, source=source,
+                   request_s=request_s)
 
 
 def roofline_cost(model: str, hardware: str, precision: str, gpus: int, params: roofline.Params,

@@ -18,7 +18,12 @@ Families (the op class that dominates the time; each factor is an efficiency mul
   throughput rows, the two TTFT rows); it scales the serving model's FLOP rate only, since decode
   is bound by the datasheet bandwidth, which no engine beats;
 - `decode`: the streaming rate of single-stream decode (the Raspberry Pi 5 Ollama row: llama.cpp
-  reaches about 60% of what the GPU-derived stream efficiency says).
+  reaches about 60% of what the GPU-derived stream efficiency says);
+- `request` (not a factor: milliseconds added to every request's time to the first token): what
+  a serving runtime spends per request besides the GPU work (scheduling, tokenising, launching
+  the engine, copying the first token back). Pinned by the short-prompt (128-token) TTFT rows of
+  TensorRT-LLM on H100, L40S and A100, whose prefill is only a few ms of GPU work; fitted after
+  the `llm` cell, on top of its compute rate.
 Device groups: `gpu`, `dataflow` (edge NPUs/TPUs: Hailo-8, Coral), `cpu`; other kinds (a cloud
 TPU) have no rows. A cell without rows keeps the uncorrected roofline (factor 1): the factors say
 what one group's runtimes reach (TensorRT on a GPU, llama.cpp on a CPU), which another's need not.
@@ -67,11 +72,13 @@ SAMPLES_TO_TRAIN = {"resnet-50": 45.4e6, "bert-large": 2.48e6}
 LOW_Q, HIGH_Q = 0.10, 0.90
 #: interval of a device of a group without rows (`assumed`): the widest held-out miss, doubled
 ASSUMED_WIDEN = 2.0
-#: the held-out latency ratios `evaluate()` measures (bench/calibration.py, 45 rows): "*" the
+#: the held-out latency ratios `evaluate()` measures (bench/calibration.py, 59 rows): "*" the
 #: 10th-90th percentile, "all" the extremes (L4 ResNet-50 batch 1 at 0.63; Hailo-8 ViT at 16.8)
-HELD_OUT_INTERVAL = {"*": (0.70, 1.96), "all": (0.63, 16.84)}
-#: a factor is searched within exp(-3) .. exp(3) (0.05x to 20x)
+HELD_OUT_INTERVAL = {"*": (0.72, 1.70), "all": (0.63, 16.84)}
+#: a factor is searched within exp(-3) .. exp(3) (0.05x to 20x; for `request`, 0.05 to 20 ms)
 FACTOR_LOG_BOUNDS = (-3.0, 3.0)
+#: the family whose cell is milliseconds added per request, not a speed factor
+REQUEST = "request"
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,8 @@ class Row:
         """The family a report groups the row in (NPU and edge-LLM rows apart)."""
         if self.training:
             return "training"
+        if self.family == REQUEST:
+            return "short ttft"
         if device_group(self.hardware) == "dataflow":
             return "npu"
         if self.metric == "decode_tokens_per_s":
@@ -127,7 +136,9 @@ def rows() -> list[Row]:
            for p in calibration.points()]
     df = pd.read_csv(data_dir() / "published_calibration.csv")
     for r in df.itertuples():
-        out.append(Row(f"facts row {r.facts_row}", r.family, r.model, r.hardware, r.precision, r.metric,
+        label = f"facts row {int(r.facts_row)}" if _int(r.facts_row) or r.facts_row == 0 else \
+            f"{r.benchmark} {_int(r.prompt_tokens)}-token TTFT"
+        out.append(Row(label, r.family, r.model, r.hardware, r.precision, r.metric,
                        int(r.batch), int(r.gpus), _int(r.prompt_tokens), _int(r.output_tokens), float(r.published),
                        r.kv_precision if isinstance(r.kv_precision, str) else None))
     return out
@@ -143,17 +154,27 @@ def _int(v: object) -> int:
 Pricer = Callable[[float], float]
 
 
-def pricer(row: Row, par: dict[tuple[str, str], roofline.Params]) -> Pricer:
+def neutral(family: str) -> float:
+    """A cell's value when it corrects nothing: factor 1, or no overhead for `request`."""
+    return 0.0 if family == REQUEST else 1.0
+
+
+def pricer(row: Row, par: dict[tuple[str, str], roofline.Params],
+           cells: dict[tuple[str, str], float] | None = None) -> Pricer:
     """The row's figure (in its unit) as a function of its family's factor, with the stage-1 kind
     constants `par`. vision/encoder: the roofline's speed times the factor (what `estimate()`
-    applies); llm: the serving model's compute rate times it; decode: its streaming rate."""
+    applies); llm: the serving model's compute rate times it; decode: its streaming rate;
+    request: ms per request on top of the `llm` cell of `cells` (factor 1 where not given)."""
     params = calibration.params_for(par, row.hardware)
     if row.training:
         return _train_pricer(row, params)
-    if row.family in ("llm", "decode"):
+    if row.family in ("llm", "decode", REQUEST):
         from planner.costs.llm import roofline_cost, with_factors
 
         c = roofline_cost(row.model, row.hardware, row.precision, row.gpus, params, row.kv_precision)
+        if row.family == REQUEST:
+            k = (cells or {}).get(("llm", device_group(row.hardware)), 1.0)
+            return lambda ms: _llm_value(row, with_factors(c, k, 1.0, c.source, ms / 1e3))
         if row.family == "llm":
             return lambda f: _llm_value(row, with_factors(c, f, 1.0, c.source))
         return lambda f: _llm_value(row, with_factors(c, 1.0, f, c.source))
@@ -189,7 +210,7 @@ def _train_pricer(row: Row, params: roofline.Params) -> Pricer:
 def _llm_value(row: Row, c: LlmCost) -> float:
     p, o = row.prompt_tokens, max(row.output_tokens, 1)
     if row.metric == "ttft_ms":
-        return c.prefill_s(p) * 1e3
+        return c.ttft_s(p) * 1e3
     if row.metric == "decode_tokens_per_s":
         return 1.0 / c.decode_step_s(1, p)
     return static_batch_tokens_per_s(c, row.batch, p, o)
@@ -222,6 +243,11 @@ class Factors:
     def speed_factor(self, family: str, hardware: str) -> float:
         """The factor of `family` on `hardware`'s group (1 where the group has no row of it)."""
         return self.cells.get((family, device_group(hardware)), 1.0)
+
+    def request_ms(self, hardware: str) -> float:
+        """A serving runtime's time per request on `hardware`'s group besides the GPU work (0
+        where the group has no short-prompt TTFT row)."""
+        return self.cells.get((REQUEST, device_group(hardware)), 0.0)
 
     def source(self, hardware: str, training: bool = False) -> str:
         """calibrated (the device has rows of this kind: inference, or training), extrapolated
@@ -262,6 +288,20 @@ def fit_cells(rs: list[Row], pricers: list[Pricer]) -> dict[tuple[str, str], flo
     return out
 
 
+def fit(rs: list[Row], par: dict[tuple[str, str], roofline.Params]) -> dict[tuple[str, str], float]:
+    """Every cell over the rows `rs` with the stage-1 constants `par`: the factors first, then the
+    per-request overhead on top of the fitted `llm` compute rate."""
+    first = [r for r in rs if r.family != REQUEST]
+    cells = fit_cells(first, [pricer(r, par) for r in first])
+    req = [r for r in rs if r.family == REQUEST]
+    cells.update(fit_cells(req, [pricer(r, par, cells) for r in req]))
+    return cells
+
+
+def _cell(cells: dict[tuple[str, str], float], r: Row) -> float:
+    return cells.get((r.family, device_group(r.hardware)), neutral(r.family))
+
+
 @dataclass
 class Evaluation:
     """Every row predicted in-sample and with its device left out."""
@@ -292,23 +332,20 @@ def evaluate() -> Evaluation:
     """Fit both stages on every row, then leave each device out of both in turn."""
     rs = rows()
     base = calibration.calibrate().params
-    pricers = [pricer(r, base) for r in rs]
-    cells = fit_cells(rs, pricers)
-    raw = [p(1.0) for p in pricers]
-    fit = [p(cells.get((r.family, device_group(r.hardware)), 1.0)) for r, p in zip(rs, pricers)]
+    cells = fit(rs, base)
+    raw = [pricer(r, base)(neutral(r.family)) for r in rs]
+    fitted_v = [pricer(r, base, cells)(_cell(cells, r)) for r in rs]
     lodo = [0.0] * len(rs)
     pts = calibration.points()
     for dev in dict.fromkeys(r.hardware for r in rs):
         rest_pts = [p for p in pts if p.device != dev]
         par = calibration._fit(rest_pts) if len(rest_pts) < len(pts) else base
-        keep = [i for i, r in enumerate(rs) if r.hardware != dev]
-        pr_d = [pricer(r, par) for r in rs]
-        c = fit_cells([rs[i] for i in keep], [pr_d[i] for i in keep])
+        c = fit([r for r in rs if r.hardware != dev], par)
         for i, r in enumerate(rs):
             if r.hardware == dev:
-                lodo[i] = pr_d[i](c.get((r.family, device_group(r.hardware)), 1.0))
+                lodo[i] = pricer(r, par, c)(_cell(c, r))
     recs = []
-    for r, pr, f_, l_ in zip(rs, raw, fit, lodo):
+    for r, pr, f_, l_ in zip(rs, raw, fitted_v, lodo):
         # published latency / predicted latency: the multiplier an interval puts on a prediction
         ratio = r.speed(l_) / r.speed(r.published)
         recs.append({"label": r.label, "category": r.category, "family": r.family, "hardware": r.hardware,
@@ -347,9 +384,8 @@ def fitted() -> Factors:
     `evaluate()` measured (pinned in HELD_OUT_INTERVAL, so that an estimate does not pay for the
     leave-one-device-out refits; tests/test_calibration.py checks the two agree)."""
     rs = rows()
-    cells = fit_cells(rs, [pricer(r, calibration.calibrate().params) for r in rs])
-    return _factors(rs, cells, dict(HELD_OUT_INTERVAL))
+    return _factors(rs, fit(rs, calibration.calibrate().params), dict(HELD_OUT_INTERVAL))
 
 
 __all__ = ["Row", "Factors", "Evaluation", "rows", "evaluate", "fitted", "device_group", "pricer",
-           "static_batch_tokens_per_s", "SAMPLES_TO_TRAIN"]
+           "static_batch_tokens_per_s", "SAMPLES_TO_TRAIN", "fit", "neutral", "REQUEST"]
