@@ -182,3 +182,24 @@ def test_a_request_pays_the_runtime_overhead_once_in_its_ttft():
     # a static batch's throughput does not pay it per request: the runtime overlaps it
     assert published.static_batch_tokens_per_s(c, 64, 128, 128) == pytest.approx(
         published.static_batch_tokens_per_s(dataclasses.replace(c, request_s=0.0), 64, 128, 128))
+
+
+def test_beam_search_shares_its_prompts_cache():
+    c = llm_cost("gpt-j-6b", "h100-sxm", "fp8", kv_precision="fp8")
+    assert c.kv_tokens(2048, 128, beams=4) == 2048 + 4 * 128  # not 4 copies of the prompt
+    # sharing holds 3.4x the requests of copying the prompt per beam; each beam still reads the
+    # whole prompt, so the throughput of the larger batch gains less
+    copied_fit = int(c.kv_capacity_tokens // (4 * (2048 + 128)))
+    assert c.kv_capacity_tokens // c.kv_tokens(2048, 128, 4) > 3 * copied_fit
+    shared = published.static_batch_tokens_per_s(c, 0, 2048, 128, beams=4)
+    assert shared > published.static_batch_tokens_per_s(c, copied_fit, 2048, 128, beams=4)
+    # four beams decode four sequences a request: slower than greedy decoding of the same batch
+    assert published.static_batch_tokens_per_s(c, 64, 2048, 128, beams=4) < \
+        published.static_batch_tokens_per_s(c, 64, 2048, 128)
+    kw = dict(batch=16, prompt_tokens=1024, output_tokens=64, kv_precision="fp8")
+    greedy = planner.estimate("gpt-j-6b", "h100-sxm", "fp8", **kw)
+    beam = planner.estimate("gpt-j-6b", "h100-sxm", "fp8", beams=4, **kw)
+    assert beam.tpot_ms == pytest.approx(c.decode_step_s(64, 1024 + 32) * 1e3, rel=0.01)
+    assert beam.tpot_ms > greedy.tpot_ms and beam.ttft_ms == pytest.approx(greedy.ttft_ms)
+    with pytest.raises(PlannerError, match="beam search"):
+        planner.estimate("resnet-50", "l4", "int8", beams=2)

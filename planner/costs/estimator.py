@@ -93,7 +93,7 @@ class Estimate:
 def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", batch: int = 1, *,
              training: bool = False, measure: bool = False, seq_len: int | None = None, gpus: int = 1,
              prompt_tokens: int | None = None, output_tokens: int | None = None,
-             kv_precision: str | None = None) -> Estimate:
+             kv_precision: str | None = None, beams: int = 1) -> Estimate:
     """Estimate `model` (a zoo id or an .onnx path) on `hardware` at `precision` and `batch`.
 
     `training=True`: one training step (forward, backward, Adam update) and its memory; with
@@ -102,7 +102,8 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
     A language model also gets `ttft_ms` (one prompt of `prompt_tokens` on an idle instance),
     `tpot_ms` and `tokens_per_s` (`batch` sequences decoding together, at the mean context over
     `output_tokens`), on a `gpus`-way tensor-parallel instance, its KV cache at `kv_precision`
-    (fp16, fp8 or int8; by default fp16, fp32 for fp32 weights).
+    (fp16, fp8 or int8; by default fp16, fp32 for fp32 weights); with beam search, each of the
+    `batch` requests decodes `beams` sequences that share its prompt's cache.
     """
     if not isinstance(gpus, (int, np.integer)) or gpus < 1:
         raise PlannerError(f"gpus must be an integer >= 1, not {gpus!r}")
@@ -111,16 +112,20 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
             raise PlannerError(f"{name} must be an integer >= 1, not {v!r}")
     if gpus > 1 and catalog.hardware(hardware).tier != "cloud":
         raise PlannerError(f"several GPUs ({gpus}) are modelled for cloud instances, not {hardware}")
+    if not isinstance(beams, (int, np.integer)) or beams < 1:
+        raise PlannerError(f"beams must be an integer >= 1, not {beams!r}")
+    if beams > 1 and (training or measure or not _is_llm(model)):
+        raise PlannerError(f"beam search applies to serving a language model, not to {os.fspath(model)}")
     if kv_precision is not None:
-        from planner.costs.llm import KV_BYTES, is_llm
+        from planner.costs.llm import KV_BYTES
 
         if kv_precision not in KV_BYTES:
             raise PlannerError(f"unknown KV-cache precision '{kv_precision}' (one of {', '.join(KV_BYTES)})")
-        if training or measure or not is_llm(os.fspath(model)):
+        if training or measure or not _is_llm(model):
             raise PlannerError(f"kv_precision applies to serving a language model, not to {os.fspath(model)}"
                                f"{' training' if training else ''}{' measured' if measure else ''}")
     e = _estimate_one(model, hardware, precision, batch, training, measure, prompt_tokens or seq_len, kv_precision)
-    return _scaled(e, int(gpus), prompt_tokens or seq_len, output_tokens, training, measure, kv_precision)
+    return _scaled(e, int(gpus), prompt_tokens or seq_len, output_tokens, training, measure, kv_precision, int(beams))
 
 
 def _estimate_one(model: str | os.PathLike, hardware: str, precision: str, batch: int, training: bool,
@@ -148,7 +153,7 @@ DEFAULT_OUTPUT_TOKENS = 128
 
 
 def _scaled(e: Estimate, gpus: int, prompt_tokens: int | None, output_tokens: int | None, training: bool,
-            measure: bool, kv_precision: str | None = None) -> Estimate:
+            measure: bool, kv_precision: str | None = None, beams: int = 1) -> Estimate:
     """`e` with the serving figures of a language model, or a training step's, over `gpus`."""
     if training:
         step_ms = e.latency_ms + _allreduce_ms(e, gpus)
@@ -161,7 +166,8 @@ def _scaled(e: Estimate, gpus: int, prompt_tokens: int | None, output_tokens: in
         c = llm_cost(e.model, e.hardware, e.precision, gpus, kv_precision)
         prompt = prompt_tokens or _default_seq(e.model, None) or 1
         out = output_tokens or DEFAULT_OUTPUT_TOKENS
-        tpot_s = c.decode_step_s(e.batch, prompt + out / 2)  # the mean context over the output
+        # the mean context over the output; beam search decodes `beams` sequences per request
+        tpot_s = c.decode_step_s(e.batch * beams, prompt + out / 2)
         ttft_ms = c.ttft_s(prompt) * 1e3
         if gpus == 1:
             return replace(e, ttft_ms=ttft_ms, tpot_ms=tpot_s * 1e3, tokens_per_s=e.batch / tpot_s)
@@ -191,12 +197,18 @@ def _allreduce_ms(e: Estimate, gpus: int) -> float:
     return exposed
 
 
+def _is_llm(model: str | os.PathLike) -> bool:
+    from planner.costs.llm import is_llm
+
+    return is_llm(os.fspath(model))
+
+
 def _serves(model: str | os.PathLike, hardware: str, precision: str) -> bool:
     """Whether the serving model runs a language model at `precision` here (int4 weights on any
     device with a 16-bit rate: what `llm_cost` and the planner allow, e.g. on Jetsons)."""
-    from planner.costs.llm import is_llm, serves
+    from planner.costs.llm import serves
 
-    return is_llm(os.fspath(model)) and serves(hardware, precision)
+    return _is_llm(model) and serves(hardware, precision)
 
 
 def _model_key(model: str | os.PathLike) -> str:

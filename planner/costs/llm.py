@@ -170,6 +170,12 @@ class LlmCost:
         """One decode iteration: `batch` sequences each add a token to `context_tokens` of context."""
         return self.step_s(batch, batch, batch * (context_tokens + 1), batch * context_tokens)
 
+    def kv_tokens(self, prompt_tokens: float, output_tokens: float, beams: int = 1) -> float:
+        """KV-cache tokens one request holds at its end: its prompt once, shared by its `beams`
+        (vLLM and TensorRT-LLM share a prompt's cache blocks between beams, copy on write), and
+        each beam's own output."""
+        return prompt_tokens + beams * output_tokens
+
     def max_batch(self, context_tokens: float) -> int:
         """Sequences of `context_tokens` (prompt + output) whose KV cache fits at once (<= MAX_SEQS)."""
         if context_tokens > self.max_context:

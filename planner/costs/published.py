@@ -216,14 +216,19 @@ def _llm_value(row: Row, c: LlmCost) -> float:
     return static_batch_tokens_per_s(c, row.batch, p, o)
 
 
-def static_batch_tokens_per_s(c: LlmCost, batch: int, prompt_tokens: int, output_tokens: int) -> float:
+def static_batch_tokens_per_s(c: LlmCost, batch: int, prompt_tokens: int, output_tokens: int,
+                              beams: int = 1) -> float:
     """Output tokens per second of a static batch: one prefill of every prompt, then a decode
-    iteration per further token. `batch` 0 (or more than fits): as many sequences as the KV cache
-    holds (the serving engine queues the rest and runs them in turn at the same rate)."""
-    fit = max(int(c.kv_capacity_tokens // (prompt_tokens + output_tokens)), 1)
+    iteration per further token. `batch` 0 (or more than fits): as many requests as the KV cache
+    holds (the serving engine queues the rest and runs them in turn at the same rate). With beam
+    search each request decodes `beams` sequences that share its prompt's cache
+    (`LlmCost.kv_tokens`) but each attend over all of it (assumed: the attention kernel walks
+    each beam's block table); a request's output is one beam's tokens."""
+    fit = max(int(c.kv_capacity_tokens // c.kv_tokens(prompt_tokens, output_tokens, beams)), 1)
     b = fit if batch <= 0 else min(batch, fit)
+    s = b * beams  # sequences decoding
     ctx = prompt_tokens + np.arange(1, output_tokens, dtype=float)  # context before each decode step
-    compute_s, memory_s, other_s = c.parts(b, b, b * (ctx + 1), b * ctx)  # linear: one vector op each
+    compute_s, memory_s, other_s = c.parts(s, s, s * (ctx + 1), s * ctx)  # linear: one vector op each
     decode_s = float(np.sum(np.maximum(compute_s, memory_s) + other_s)) if output_tokens > 1 else 0.0
     return b * output_tokens / (c.prefill_s(prompt_tokens, b) + decode_s)
 
