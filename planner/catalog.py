@@ -24,9 +24,13 @@ from planner.errors import CatalogError, PlannerError
 from planner.paths import data_dir, profile_dir
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4")
+#: precisions a device runs where its row has a peak, priced when asked for by name
+#: (`estimate(..., precision="fp8")`, `llm_cost`, a KV cache) but not among the options the planner
+#: enumerates, which are the scenario format's `PRECISIONS`
+BY_NAME_PRECISIONS = ("fp8",)
 #: CSV / profile column holding the dense peak of each precision (TFLOPS for floats, TOPS for ints).
 PEAK_COLUMNS = {"fp32": "peak_fp32_tflops", "fp16": "peak_fp16_tflops", "bf16": "peak_bf16_tflops",
-                "int8": "peak_int8_tops", "int4": "peak_int4_tops"}
+                "int8": "peak_int8_tops", "int4": "peak_int4_tops", "fp8": "peak_fp8_tflops"}
 #: idle power as a fraction of TDP where no better figure exists (assumed; see data/hardware.csv).
 IDLE_FRACTION = {"edge": 0.25, "cloud": 0.15}
 HOST = "host"
