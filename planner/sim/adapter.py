@@ -15,11 +15,12 @@ from typing import Any
 
 from planner.errors import ScenarioError
 from planner.model.ids import ResourceId
+from planner.model.pricing import Mix, best_mix, hourly_rate, mixes
 from planner.model.system import Resource, resolve
-from planner.model.workloads import aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, update_bytes
+from planner.model.workloads import HOURS_PER_DAY, aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, update_bytes
 from planner.sim.spec import (
-    ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, SimSpec, SiteSpec, Stage, TokenServing,
-    TrainingSpec,
+    ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, PoolPricing, SimSpec, SiteSpec, Stage,
+    TokenServing, TrainingSpec,
 )
 from planner.units import BYTES_PER_ELEMENT
 
@@ -131,15 +132,40 @@ def _compute_spec(name: str, r: Resource, d: Any, initial: int = 0, minimum: int
                        queue_capacity=d.queue_capacity, tariff=r.tariff)
 
 
+def pool_pricing(r: Resource, mix: Mix | None, start_instances: int) -> PoolPricing | None:
+    """How the simulation buys a pool's instances: as the plan's `mix` (a reserved base, hourly
+    instances above it), or for a placement given by hand as the cheapest way to buy its starting
+    instances all day (`pricing.best_mix`, the planner's rule). None for a pool only on demand
+    (every instance-second at the tariff's price, as before). Spot is billed at the price paid:
+    the capacity its interruptions take is measured, not grossed up as the planner's rate is."""
+    if not mixes(r):
+        return None
+    if mix is None:
+        mix = best_mix(r, [float(max(start_instances, r.min_instances, 1))] * HOURS_PER_DAY)
+    hourly = mix.hourly or hourly_rate(r)
+    reserved = mix.reserved if mix.n_reserved else None
+    return PoolPricing(
+        # a pool that lists only commitments pays on-demand for any instance the autoscaler adds above them
+        hourly_model=hourly.model if hourly else "on_demand",
+        hourly_usd_per_instance_hour=hourly.paid_usd_per_instance_hour if hourly else r.tariff.usd_per_server_hour,
+        reserved_model=reserved.model if reserved else "",
+        reserved_instances=mix.n_reserved,
+        reserved_usd_per_instance_hour=reserved.usd_per_instance_hour if reserved else 0.0,
+        interruptions_per_h=hourly.interruptions_per_h if hourly else 0.0)
+
+
 def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup_s: float = 0.0, retries: int = 0,
                retry_backoff_s: float = 1.0, bins: int = 120, horizon_s: float | None = None,
-               estimator: Estimator | None = None, warm_instances: Mapping[ResourceId, int] | None = None) -> SimSpec:
+               estimator: Estimator | None = None, warm_instances: Mapping[ResourceId, int] | None = None,
+               pool_mixes: Mapping[ResourceId, Mix] | None = None) -> SimSpec:
     """The `SimSpec` of `scenario` under `placement` (workload -> {site, hardware, precision[,
     split, edge_hardware]}, or anything with such a `.placement`). Workloads the placement leaves
     out are not simulated. `warm_instances` (pool -> instances; by default the placement's own
     `.warm_instances`, as a Plan gives) start running at time 0, so the simulation measures the
     planned system rather than its first cold start; a placement given by hand starts at each
-    pool's minimum. `estimator` replaces the cost model (tests)."""
+    pool's minimum. `pool_mixes` (pool -> `pricing.Mix`; by default the placement's own
+    `.pool_mixes`) say how pools that list more than on demand are bought (`pool_pricing`).
+    `estimator` replaces the cost model (tests)."""
     from planner.placement import parse_placement
 
     sc = scenario
@@ -147,6 +173,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
     choices = parse_placement(sc, placement)
     est = _Estimates(sc, estimator)
     warm = dict(getattr(placement, "warm_instances", None) or {}) if warm_instances is None else dict(warm_instances)
+    bought = dict(getattr(placement, "pool_mixes", None) or {}) if pool_mixes is None else dict(pool_mixes)
 
     sites = [SiteSpec(name, s.kind) for name, s in sc.sites.items()]
     # ------------------------------------------------------------------ compute
@@ -167,10 +194,12 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                        and sc.workloads[w].kind == "inference" and is_llm(sc.workloads[w].model)]
                 held = {w: int(warm.get(r.id.dedicated(w), 0)) for w in own}
                 base = _compute_spec(cname, r, d, int(warm.get(r.id, 0)), max(0, r.min_instances - sum(held.values())))
+                base = replace(base, pricing=pool_pricing(r, bought.get(r.id), base.initial_instances))
                 compute.append(base)
                 for w in own:
                     lname = f"{cname}/{w}"
-                    compute.append(replace(base, name=lname, initial_instances=held[w], min_instances=held[w]))
+                    compute.append(replace(base, name=lname, initial_instances=held[w], min_instances=held[w],
+                                           pricing=pool_pricing(r, bought.get(r.id.dedicated(w)), held[w])))
                     llm_pools[(name, r.hardware, w)] = lname
                     gpus[lname] = r.gpus
                 gpus[cname] = r.gpus

@@ -184,10 +184,16 @@ class InferenceFlow:
         if now >= self.warmup_s:
             st.failed_measured += 1
 
+    def retried(self, reason: str) -> None:
+        """A request of this workload goes round again because its server was lost (`reason`)."""
+        st = self.stats
+        st.retries += 1
+        st.retried[reason] = st.retried.get(reason, 0) + 1
+
     def fail(self, req: Request, reason: str) -> None:
         if req.attempt < self.spec.retries:
             req.attempt += 1
-            self.stats.retries += 1
+            self.retried(reason)
             self.pending_retries += 1
             ev = self.env.timeout(self.spec.retry_backoff_s, req)
             ev.callbacks.append(self._retry)
