@@ -56,7 +56,10 @@ def rates(res) -> list[Rate]:
     for m in res.pricing:
         pm = catalog.pricing(res.provider, m)
         per_h = interruptions_per_h(res, m)
-        lost = min(0.5, per_h * res.cold_start_s / SECONDS_PER_HOUR) if m == "spot" else 0.0
+        # An instance is interrupted at `per_h` through its whole life and spends its first
+        # cold_start_s starting, so the share of instance time that serves nothing (the simulator
+        # measures it) is E[min(life, cold start)] / E[life] = 1 - exp(-per_h * cold start).
+        lost = min(0.5, -math.expm1(-per_h * res.cold_start_s / SECONDS_PER_HOUR)) if m == "spot" else 0.0
         out.append(Rate(m, on_demand * (1 - pm.discount_frac) / (1 - lost), pm.discount_frac, lost, per_h))
     return out
 
