@@ -15,9 +15,9 @@ from typing import Any
 
 from planner.errors import ScenarioError
 from planner.model.ids import ResourceId
-from planner.model.pricing import Mix, best_mix, hourly_rate, mixes
+from planner.model.pricing import Mix, hourly_rate, mixes
 from planner.model.system import Resource, resolve
-from planner.model.workloads import HOURS_PER_DAY, aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, update_bytes
+from planner.model.workloads import aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, update_bytes
 from planner.sim.spec import (
     ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, PoolPricing, SimSpec, SiteSpec, Stage,
     TokenServing, TrainingSpec,
@@ -132,24 +132,23 @@ def _compute_spec(name: str, r: Resource, d: Any, initial: int = 0, minimum: int
                        queue_capacity=d.queue_capacity, tariff=r.tariff)
 
 
-def pool_pricing(r: Resource, mix: Mix | None, start_instances: int) -> PoolPricing | None:
+def pool_pricing(r: Resource, mix: Mix | None) -> PoolPricing | None:
     """How the simulation buys a pool's instances: as the plan's `mix` (a reserved base, hourly
-    instances above it), or for a placement given by hand as the cheapest way to buy its starting
-    instances all day (`pricing.best_mix`, the planner's rule). None for a pool only on demand
-    (every instance-second at the tariff's price, as before). Spot is billed at the price paid:
-    the capacity its interruptions take is measured, not grossed up as the planner's rate is."""
+    instances above it); a pool the plan does not buy by a mix, or any pool of a placement given
+    by hand, commits to nothing and runs at the cheapest hourly price it lists (on demand where
+    it lists only commitments). None for a pool only on demand (every instance-second at the
+    tariff's price, as before). Spot is billed at the price paid: the capacity its interruptions
+    take is measured, not grossed up as the planner's rate is."""
     if not mixes(r):
         return None
-    if mix is None:
-        mix = best_mix(r, [float(max(start_instances, r.min_instances, 1))] * HOURS_PER_DAY)
-    hourly = mix.hourly or hourly_rate(r)
-    reserved = mix.reserved if mix.n_reserved else None
+    hourly = (mix.hourly if mix else None) or hourly_rate(r)
+    n_reserved = mix.n_reserved if mix else 0
+    reserved = mix.reserved if n_reserved else None
     return PoolPricing(
-        # a pool that lists only commitments pays on-demand for any instance the autoscaler adds above them
         hourly_model=hourly.model if hourly else "on_demand",
         hourly_usd_per_instance_hour=hourly.paid_usd_per_instance_hour if hourly else r.tariff.usd_per_server_hour,
         reserved_model=reserved.model if reserved else "",
-        reserved_instances=mix.n_reserved,
+        reserved_instances=n_reserved,
         reserved_usd_per_instance_hour=reserved.usd_per_instance_hour if reserved else 0.0,
         interruptions_per_h=hourly.interruptions_per_h if hourly else 0.0)
 
@@ -194,12 +193,12 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                        and sc.workloads[w].kind == "inference" and is_llm(sc.workloads[w].model)]
                 held = {w: int(warm.get(r.id.dedicated(w), 0)) for w in own}
                 base = _compute_spec(cname, r, d, int(warm.get(r.id, 0)), max(0, r.min_instances - sum(held.values())))
-                base = replace(base, pricing=pool_pricing(r, bought.get(r.id), base.initial_instances))
+                base = replace(base, pricing=pool_pricing(r, bought.get(r.id)))
                 compute.append(base)
                 for w in own:
                     lname = f"{cname}/{w}"
                     compute.append(replace(base, name=lname, initial_instances=held[w], min_instances=held[w],
-                                           pricing=pool_pricing(r, bought.get(r.id.dedicated(w)), held[w])))
+                                           pricing=pool_pricing(r, bought.get(r.id.dedicated(w)))))
                     llm_pools[(name, r.hardware, w)] = lname
                     gpus[lname] = r.gpus
                 gpus[cname] = r.gpus
