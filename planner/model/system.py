@@ -92,6 +92,16 @@ def grid_gco2e_per_kwh(site: Site) -> float:
     return catalog.grid(site.grid or site.provider_region or catalog.WORLD_GRID).gco2e_per_kwh
 
 
+def site_hourly_gco2e_per_kwh(site: Site) -> tuple[float, ...] | None:
+    """A site's emissions per kWh of IT energy hour by hour (hour 0 = 00:00 UTC; grid times PUE)
+    where its `grid:` gives an hourly profile; None where only the yearly figure is known."""
+    g = site.grid
+    if not isinstance(g, GridIntensity) or not g.hourly_gco2e_per_kwh:
+        return None
+    pue = catalog.pue(site.provider if site.kind == "cloud" else None)
+    return tuple(x * pue for x in g.hourly_gco2e_per_kwh)
+
+
 def site_gco2e_per_kwh(site: Site) -> float:
     """Emissions per kWh of IT energy at a site: its grid's intensity times its facility's PUE
     (a cloud provider's data centres; an edge site counts none)."""
