@@ -391,8 +391,14 @@ def price(key: str) -> float:
         raise CatalogError("price", key, _prices()) from None
 
 
-def egress_usd_per_gb(provider: str = "aws") -> float:
-    """Internet egress, first paid tier, of ``aws``, ``gcp`` (premium), ``gcp-standard`` or ``azure``."""
+def egress_usd_per_gb(provider: str = "aws", path: str = "internet") -> float:
+    """Egress of ``aws``, ``gcp`` (premium), ``gcp-standard`` or ``azure`` by path: to the internet
+    (first paid tier), or ``inter_region`` to another region of the same provider where the
+    catalog has that price (AWS); elsewhere the internet price stands, the upper bound."""
+    if path == "inter_region" and f"inter_region_{provider.lower()}_usd_per_gb" in _prices():
+        return _prices()[f"inter_region_{provider.lower()}_usd_per_gb"]
+    if path not in ("internet", "inter_region"):
+        raise CatalogError("egress path", path, ["internet", "inter_region"])
     key = f"egress_{provider.lower()}_usd_per_gb"
     if key not in _prices():
         known = [k[len("egress_"):-len("_usd_per_gb")] for k in _prices() if k.startswith("egress_")]

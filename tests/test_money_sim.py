@@ -127,3 +127,28 @@ def test_llm_example_buys_a_reserved_base_with_on_demand_peaks():
     # day needs up to three more, paid by the hour
     assert (row.hardware, row.precision, row.pricing) == ("l4", "int8", "reserved_1y×1+on_demand")
     assert "38% below on-demand for the base, on_demand for" in row.reason
+
+
+def test_egress_is_priced_by_provider_and_path():
+    from planner import catalog
+    from planner.model.ids import ResourceId
+    from planner.model.system import resolve
+
+    pool = {"hardware": "t4", "max_instances": 2}
+    link = {"network": "fiber-wan", "uplink_mbps": 1000, "downlink_mbps": 1000, "rtt_ms": 20}
+    sc = parse_scenario({
+        "name": "egress-paths", "horizon_s": 60,
+        "sites": {"virginia": {"kind": "cloud", "provider_region": "us-east-1", "pools": [pool]},
+                  "ireland": {"kind": "cloud", "provider_region": "eu-west-1", "pools": [pool]},
+                  "iowa": {"kind": "cloud", "provider_region": "us-central1", "pools": [pool]},
+                  "shop": {"kind": "edge", "devices": [{"hardware": "raspberry-pi-5"}]}},
+        "links": [{"between": ["virginia", "ireland"], **link}, {"between": ["virginia", "iowa"], **link},
+                  {"between": ["shop", "virginia"], **link}],
+        "workloads": {"detect": {"kind": "inference", "model": "resnet-18", "source": "shop", "privacy": "any",
+                                 "arrival": {"process": "poisson", "rate_per_s": 1}}}})
+    s = resolve(sc)
+    usd = lambda frm, i, d: s[ResourceId.link(frm, i, d)].tariff.egress_usd_per_gb  # noqa: E731
+    assert usd("virginia", 0, "up") == catalog.price("inter_region_aws_usd_per_gb") == 0.02  # AWS to AWS
+    assert usd("virginia", 1, "up") == catalog.egress_usd_per_gb("aws") == 0.09  # AWS to Google: the internet
+    assert usd("iowa", 1, "down") == catalog.egress_usd_per_gb("gcp")  # Google has no inter-region figure here
+    assert usd("virginia", 2, "down") == 0.09 and usd("shop", 2, "up") == 0.0  # an edge site pays no egress

@@ -122,7 +122,9 @@ def _device_tariff(sc: Scenario, site: Site, hw: catalog.Hardware, gpus: int = 1
 
 
 def _egress_usd_per_gb(sc: Scenario, link, sender: str) -> float:
-    """Leaving a cloud site costs the link's egress price, else the scenario's, else the provider's."""
+    """Leaving a cloud site costs the link's egress price, else the scenario's, else the
+    provider's by path: to another of its own regions at its inter-region price, else (the
+    internet, another provider, an edge site) at its internet price."""
     site = sc.sites[sender]
     if site.kind != "cloud":
         return 0.0
@@ -130,7 +132,9 @@ def _egress_usd_per_gb(sc: Scenario, link, sender: str) -> float:
         return link.egress_usd_per_gb
     if sc.prices.egress_usd_per_gb is not None:
         return sc.prices.egress_usd_per_gb
-    return catalog.egress_usd_per_gb(site.provider)
+    receiver = sc.sites[link.between[1] if link.between[0] == sender else link.between[0]]
+    own_region = receiver.kind == "cloud" and receiver.provider == site.provider
+    return catalog.egress_usd_per_gb(site.provider, "inter_region" if own_region else "internet")
 
 
 def _energy_j_per_byte(network_id: str) -> float:
