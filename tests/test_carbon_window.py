@@ -58,3 +58,12 @@ def test_an_hourly_profile_has_24_figures():
     data["sites"]["lab"]["grid"]["hourly_gco2e_per_kwh"] = [100.0] * 23
     with pytest.raises(ScenarioError, match=r"24, got 23 in sites\.lab\.grid\.hourly_gco2e_per_kwh"):
         parse_scenario(data)
+
+
+def test_the_simulation_counts_a_windowed_run_at_its_planned_hours():
+    sc = parse_scenario(_lab(window_h=8))
+    p = planner.plan(sc)
+    assert p.job_start_hours == {"retrain": pytest.approx(2.0)}
+    run = planner.simulate(sc, p, seed=0).summary().set_index("workload").loc["retrain"]
+    # the run's emissions a month, as planned: its energy at 100 g/kWh (the device's idle draw is the group's)
+    assert run.kgco2e_per_month == pytest.approx(p.options["retrain"].bill.kgco2e, rel=0.05)

@@ -61,6 +61,12 @@ class Plan:
         return dict(self.assessment.instances) if self.assessment else {}
 
     @property
+    def job_start_hours(self) -> dict[str, float]:
+        """The hour of the day (UTC) each deferrable training run starts at (its `window_h`'s
+        cleanest hours): a simulation of the plan counts its emissions at those hours."""
+        return {w: o.detail["start_hour"] for w, o in self.options.items() if "start_hour" in o.detail}
+
+    @property
     def pool_mixes(self) -> dict[ResourceId, Mix]:
         """How each pool that lists more than on demand is bought (a reserved base, hourly
         instances above it): a simulation of the plan bills and interrupts its pools by it."""

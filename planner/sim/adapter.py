@@ -16,7 +16,8 @@ from typing import Any
 from planner.errors import ScenarioError
 from planner.model.ids import ResourceId
 from planner.model.pricing import Mix, hourly_rate, mixes
-from planner.model.system import Resource, resolve
+from planner.model.carbon import mean_intensity
+from planner.model.system import Resource, resolve, site_hourly_gco2e_per_kwh
 from planner.model.workloads import aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, update_bytes
 from planner.sim.spec import (
     ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, PoolPricing, SimSpec, SiteSpec, Stage,
@@ -173,6 +174,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
     est = _Estimates(sc, estimator)
     warm = dict(getattr(placement, "warm_instances", None) or {}) if warm_instances is None else dict(warm_instances)
     bought = dict(getattr(placement, "pool_mixes", None) or {}) if pool_mixes is None else dict(pool_mixes)
+    starts = dict(getattr(placement, "job_start_hours", None) or {})
 
     sites = [SiteSpec(name, s.kind) for name, s in sc.sites.items()]
     # ------------------------------------------------------------------ compute
@@ -258,10 +260,14 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             step = est.get(w.model, ch.hardware, ch.precision, w.batch, training=True)
             duration = w.epochs * training_samples(w) / w.batch * step.latency_ms / 1000
             deploy = sorted({s for t in w.deploy_to for s in serving_sites.get(t, [])})
+            target = by_hw[(ch.site, ch.hardware)]
+            hourly = site_hourly_gco2e_per_kwh(sc.sites[ch.site])
             training.append(TrainingSpec(
-                name, w.source, by_hw[(ch.site, ch.hardware)], dataset_bytes=w.dataset_gb * 1e9, duration_s=duration,
+                name, w.source, target, dataset_bytes=w.dataset_gb * 1e9, duration_s=duration,
                 model_bytes=deploy_bytes(w), deploy_sites=deploy, every_s=w.every_h * 3600,
-                deadline_s=w.deadline_h * 3600, step_s=step.latency_ms / 1000))
+                deadline_s=w.deadline_h * 3600, step_s=step.latency_ms / 1000,
+                gco2e_per_kwh=None if name not in starts or hourly is None else mean_intensity(
+                    hourly, starts[name], (duration + _cold_start_s(compute, target)) / 3600)))
         else:  # federated
             aggregator = w.aggregator or ch.site
             agg_compute = by_hw.get((aggregator, ch.hardware)) or first_group.get(aggregator)
@@ -284,6 +290,12 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         sites=sites, compute=compute, links=links, inference=inference, training=training, federated=federated,
         horizon_s=float(horizon_s if horizon_s is not None else sc.horizon_s),
         seed=int(seed if seed is not None else sc.seed), warmup_s=warmup_s, bins=bins, name=sc.name)
+
+
+def _cold_start_s(compute: list[ComputeSpec], name: str) -> float:
+    """A job's own instance on a pool starts cold (the planner counts it in the run); a device does not."""
+    c = next(c for c in compute if c.name == name)
+    return c.cold_start_s if c.pool else 0.0
 
 
 def is_llm(model: str) -> bool:

@@ -228,6 +228,9 @@ class TrainingSpec:
     deadline_s: float = 86400.0
     first_at_s: float = 0.0
     step_s: float | None = None
+    # The grid intensity its compute draws (gCO2e per kWh, PUE included) when the run starts in
+    # chosen hours (a `window_h`); None: the compute's own tariff (the yearly figure).
+    gco2e_per_kwh: float | None = None
 
 
 @dataclass
