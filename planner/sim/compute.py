@@ -108,6 +108,12 @@ class Lane:
         elif g.can_grow and not g.servers:
             g._launch()
 
+    def busy_by_flow(self, served: dict[str, int]) -> dict[str, float]:
+        """This lane's busy seconds shared among its workloads by requests served (`served`:
+        each workload's count of finished compute steps)."""
+        n = sum(served.get(u, 0) for u in self.users)
+        return {u: self.busy_s * served.get(u, 0) / n for u in self.users} if n else {}
+
     def take_back(self, batch: list, now: float, reason: str) -> None:
         """Requests whose server was lost mid-batch go back to the head of this lane's queue, in
         their order, to be retried on another server; each counts a retry with `reason`."""
@@ -116,12 +122,6 @@ class Lane:
             r.flow.retried(reason)
             self.q.appendleft(r)
         self.group.qlen += len(batch)
-
-    def busy_by_flow(self, served: dict[str, int]) -> dict[str, float]:
-        """This lane's busy seconds shared among its workloads by requests served (`served`:
-        each workload's count of finished compute steps)."""
-        n = sum(served.get(u, 0) for u in self.users)
-        return {u: self.busy_s * served.get(u, 0) / n for u in self.users} if n else {}
 
     def __repr__(self) -> str:
         return f"Lane({self.name} @ {self.group.name}, {len(self.q)} waiting)"
@@ -458,7 +458,8 @@ class Pool(Group):
         pricing = spec.pricing
         self.n_reserved = min(int(spec.max_instances), pricing.reserved_instances) if pricing else 0
         self.reserved_live = 0
-        # reserved instances are paid whether used or not, so the autoscaler never retires them
+        # reserved instances are paid whether used or not: they run from the start and are never
+        # retired (`_retire` takes hourly instances only)
         self.floor = max(int(spec.min_instances), self.n_reserved)
         self.hourly_s = 0.0  # instance-seconds above the reserved base (billed at the hourly price)
         self.interruptions = 0
@@ -609,7 +610,7 @@ class Pool(Group):
             want = math.ceil(demand / spec.target_utilization - 1e-9)
             if self.qlen and not self.idle and not self.starting:  # saturated: one more at least
                 want = max(want, len(self.servers) - sum(s.retiring for s in self.servers) + 1)
-            want = max(self.floor, min(spec.max_instances, want))
+            want = max(spec.min_instances, min(spec.max_instances, want))
             have = len(self.servers) - sum(s.retiring for s in self.servers)
             if want > have:
                 for s in self.servers:  # un-retire before launching anew
