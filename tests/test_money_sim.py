@@ -152,3 +152,25 @@ def test_egress_is_priced_by_provider_and_path():
     assert usd("virginia", 1, "up") == catalog.egress_usd_per_gb("aws") == 0.09  # AWS to Google: the internet
     assert usd("iowa", 1, "down") == catalog.egress_usd_per_gb("gcp")  # Google has no inter-region figure here
     assert usd("virginia", 2, "down") == 0.09 and usd("shop", 2, "up") == 0.0  # an edge site pays no egress
+
+
+def test_a_cloud_sites_provider_region_selects_its_price():
+    from planner import catalog
+    from planner.model.ids import ResourceId
+    from planner.model.system import resolve
+
+    pool = {"hardware": "l4", "max_instances": 2}
+    sites = {"virginia": {"kind": "cloud", "provider_region": "us-east-1", "pools": [pool]},
+             "stockholm": {"kind": "cloud", "provider_region": "eu-north-1", "pools": [pool]},
+             "ireland": {"kind": "cloud", "provider_region": "eu-west-1", "pools": [pool]},
+             "own": {"kind": "cloud", "provider_region": "eu-north-1", "pools": [{**pool, "usd_per_hour": 0.5}]}}
+    sc = parse_scenario({"name": "regions", "horizon_s": 60, "sites": sites, "workloads": {"detect": {
+        "kind": "inference", "model": "resnet-18", "source": "virginia", "privacy": "site",
+        "arrival": {"process": "poisson", "rate_per_s": 1}}}})
+    s = resolve(sc)
+    usd = {site: s[ResourceId.pool(site, 0)].tariff.usd_per_server_hour for site in sites}
+    # g6.xlarge on demand (data/region_prices.csv): $0.8048 in N. Virginia, $0.8536 in Stockholm
+    assert usd["virginia"] == 0.8048 and usd["stockholm"] == 0.8536
+    assert catalog.region_usd_per_hour("l4", "eu-west-1") is None  # no L4 in Ireland: the catalog price stands
+    assert usd["ireland"] == catalog.hardware("l4").usd_per_hour
+    assert usd["own"] == 0.5  # the architect's own price still wins

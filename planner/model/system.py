@@ -116,7 +116,9 @@ def _device_tariff(sc: Scenario, site: Site, hw: catalog.Hardware, gpus: int = 1
     if owned:
         return Tariff(0.0, "amortisation", 0.0, hw.tdp_w, sc.electricity_usd_per_kwh(), gco2e_per_kwh=g)
     if hw.tier == "cloud" and hw.usd_per_hour:  # reserved cloud GPUs listed as devices, or a pool
-        return Tariff(gpus * hw.usd_per_hour, "instances", hw.idle_w * gpus, hw.tdp_w * gpus, gco2e_per_kwh=g)
+        # a cloud site's provider region selects its price where the catalog has one
+        usd = catalog.region_usd_per_hour(hw.id, site.provider_region) or hw.usd_per_hour
+        return Tariff(gpus * usd, "instances", hw.idle_w * gpus, hw.tdp_w * gpus, gco2e_per_kwh=g)
     usd_per_hour = (hw.price_usd or 0.0) / (sc.amortisation_months() * SECONDS_PER_MONTH / 3600.0)
     return Tariff(usd_per_hour, "amortisation", hw.idle_w, hw.tdp_w, sc.electricity_usd_per_kwh(), gco2e_per_kwh=g)
 
