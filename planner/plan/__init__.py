@@ -18,6 +18,7 @@ from planner.errors import ScenarioError
 from planner.limits import check_limits
 from planner.model.accounting import ZERO, MonthlyBill
 from planner.model.ids import ResourceId
+from planner.model.pricing import Mix
 from planner.model.system import System, resolve
 from planner.placement import Choice, parse_placement
 from planner.plan.assess import Assessment, assess, p99_ms, pricing_of, resource_bills
@@ -58,6 +59,18 @@ class Plan:
         """Instances each cloud pool runs at the planned steady state: a simulation of the plan
         starts there, warm, rather than at its first cold start."""
         return dict(self.assessment.instances) if self.assessment else {}
+
+    @property
+    def job_start_hours(self) -> dict[str, float]:
+        """The hour of the day (UTC) each deferrable training run starts at (its `window_h`'s
+        cleanest hours): a simulation of the plan counts its emissions at those hours."""
+        return {w: o.detail["start_hour"] for w, o in self.options.items() if "start_hour" in o.detail}
+
+    @property
+    def pool_mixes(self) -> dict[ResourceId, Mix]:
+        """How each pool that lists more than on demand is bought (a reserved base, hourly
+        instances above it): a simulation of the plan bills and interrupts its pools by it."""
+        return dict(self.assessment.mixes) if self.assessment else {}
 
     @property
     def bill(self) -> MonthlyBill:

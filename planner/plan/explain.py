@@ -61,6 +61,9 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
             head = f"{o.label}: p99 {p99:,.1f} ms{slo}, ${cost_usd[name]:,.0f}/month"
         elif o.kind == "training":
             head = f"{o.label}: job {o.detail.get('job_h', 0):.1f} h, ${cost_usd[name]:,.0f}/month"
+            if "start_hour" in o.detail:  # a deferrable run, started in its cleanest hours
+                h = o.detail["start_hour"]
+                head += f", starts at {int(h):02d}:{int(round(h % 1 * 60)) % 60:02d} UTC (the cleanest hours of its window)"
         else:
             head = f"aggregate at {o.site}, train at {o.precision}: {o.p99_alone_ms / 3.6e6:.2f} h per run, ${cost_usd[name]:,.0f}/month"
         floor = getattr(getattr(sc.workloads[name], "slo", None), "availability", None)

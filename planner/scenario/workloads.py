@@ -141,6 +141,10 @@ class Training(_WorkloadBase):
     batch: PosInt = 32
     samples: PosInt | None = None  # None: dataset_gb / the model's input size
     deploy_to: list[str] = []  # inference workloads that receive the trained model
+    # A deferrable run: released at `start_hour` (UTC) each time, it may start up to `window_h`
+    # later (still meeting its deadline), in the hour whose grid is cleanest (model/carbon.py).
+    window_h: NonNeg | None = None
+    start_hour: Annotated[float, Field(ge=0, lt=24)] = 0.0
 
 
 class Federated(_WorkloadBase):

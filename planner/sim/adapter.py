@@ -15,11 +15,13 @@ from typing import Any
 
 from planner.errors import ScenarioError
 from planner.model.ids import ResourceId
-from planner.model.system import Resource, resolve
+from planner.model.pricing import Mix, hourly_rate, mixes
+from planner.model.carbon import mean_intensity
+from planner.model.system import Resource, resolve, site_hourly_gco2e_per_kwh
 from planner.model.workloads import aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, update_bytes
 from planner.sim.spec import (
-    ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, SimSpec, SiteSpec, Stage, TokenServing,
-    TrainingSpec,
+    ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, PoolPricing, SimSpec, SiteSpec, Stage,
+    TokenServing, TrainingSpec,
 )
 from planner.units import BYTES_PER_ELEMENT
 
@@ -142,15 +144,39 @@ def _compute_spec(name: str, r: Resource, d: Any, initial: int = 0, minimum: int
                        queue_capacity=d.queue_capacity, tariff=r.tariff)
 
 
+def pool_pricing(r: Resource, mix: Mix | None) -> PoolPricing | None:
+    """How the simulation buys a pool's instances: as the plan's `mix` (a reserved base, hourly
+    instances above it); a pool the plan does not buy by a mix, or any pool of a placement given
+    by hand, commits to nothing and runs at the cheapest hourly price it lists (on demand where
+    it lists only commitments). None for a pool only on demand (every instance-second at the
+    tariff's price, as before). Spot is billed at the price paid: the capacity its interruptions
+    take is measured, not grossed up as the planner's rate is."""
+    if not mixes(r):
+        return None
+    hourly = (mix.hourly if mix else None) or hourly_rate(r)
+    n_reserved = mix.n_reserved if mix else 0
+    reserved = mix.reserved if n_reserved else None
+    return PoolPricing(
+        hourly_model=hourly.model if hourly else "on_demand",
+        hourly_usd_per_instance_hour=hourly.paid_usd_per_instance_hour if hourly else r.tariff.usd_per_server_hour,
+        reserved_model=reserved.model if reserved else "",
+        reserved_instances=n_reserved,
+        reserved_usd_per_instance_hour=reserved.usd_per_instance_hour if reserved else 0.0,
+        interruptions_per_h=hourly.interruptions_per_h if hourly else 0.0)
+
+
 def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup_s: float = 0.0, retries: int = 0,
                retry_backoff_s: float = 1.0, bins: int = 120, horizon_s: float | None = None,
-               estimator: Estimator | None = None, warm_instances: Mapping[ResourceId, int] | None = None) -> SimSpec:
+               estimator: Estimator | None = None, warm_instances: Mapping[ResourceId, int] | None = None,
+               pool_mixes: Mapping[ResourceId, Mix] | None = None) -> SimSpec:
     """The `SimSpec` of `scenario` under `placement` (workload -> {site, hardware, precision[,
     split, edge_hardware]}, or anything with such a `.placement`). Workloads the placement leaves
     out are not simulated. `warm_instances` (pool -> instances; by default the placement's own
     `.warm_instances`, as a Plan gives) start running at time 0, so the simulation measures the
     planned system rather than its first cold start; a placement given by hand starts at each
-    pool's minimum. `estimator` replaces the cost model (tests)."""
+    pool's minimum. `pool_mixes` (pool -> `pricing.Mix`; by default the placement's own
+    `.pool_mixes`) say how pools that list more than on demand are bought (`pool_pricing`).
+    `estimator` replaces the cost model (tests)."""
     from planner.placement import parse_placement
 
     sc = scenario
@@ -158,6 +184,8 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
     choices = parse_placement(sc, placement)
     est = _Estimates(sc, estimator)
     warm = dict(getattr(placement, "warm_instances", None) or {}) if warm_instances is None else dict(warm_instances)
+    bought = dict(getattr(placement, "pool_mixes", None) or {}) if pool_mixes is None else dict(pool_mixes)
+    starts = dict(getattr(placement, "job_start_hours", None) or {})
 
     sites = [SiteSpec(name, s.kind) for name, s in sc.sites.items()]
     # ------------------------------------------------------------------ compute
@@ -179,10 +207,12 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                 held = {w: int(warm.get(r.id.dedicated(w), 0)) for w in own}
                 base = _compute_spec(cname, r, d, int(warm.get(r.id, 0)), max(0, r.min_instances - sum(held.values())),
                                      system)
+                base = replace(base, pricing=pool_pricing(r, bought.get(r.id)))
                 compute.append(base)
                 for w in own:
                     lname = f"{cname}/{w}"
-                    compute.append(replace(base, name=lname, initial_instances=held[w], min_instances=held[w]))
+                    compute.append(replace(base, name=lname, initial_instances=held[w], min_instances=held[w],
+                                           pricing=pool_pricing(r, bought.get(r.id.dedicated(w)))))
                     llm_pools[(name, r.hardware, w)] = lname
                     gpus[lname] = r.gpus
                 gpus[cname] = r.gpus
@@ -248,10 +278,14 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             step = est.get(w.model, ch.hardware, ch.precision, w.batch, training=True)
             duration = w.epochs * training_samples(w) / w.batch * step.latency_ms / 1000
             deploy = sorted({s for t in w.deploy_to for s in serving_sites.get(t, [])})
+            target = by_hw[(ch.site, ch.hardware)]
+            hourly = site_hourly_gco2e_per_kwh(sc.sites[ch.site])
             training.append(TrainingSpec(
-                name, w.source, by_hw[(ch.site, ch.hardware)], dataset_bytes=w.dataset_gb * 1e9, duration_s=duration,
+                name, w.source, target, dataset_bytes=w.dataset_gb * 1e9, duration_s=duration,
                 model_bytes=deploy_bytes(w), deploy_sites=deploy, every_s=w.every_h * 3600,
-                deadline_s=w.deadline_h * 3600, step_s=step.latency_ms / 1000))
+                deadline_s=w.deadline_h * 3600, step_s=step.latency_ms / 1000,
+                gco2e_per_kwh=None if name not in starts or hourly is None else mean_intensity(
+                    hourly, starts[name], (duration + _cold_start_s(compute, target)) / 3600)))
         else:  # federated
             aggregator = w.aggregator or ch.site
             agg_compute = by_hw.get((aggregator, ch.hardware)) or first_group.get(aggregator)
@@ -274,6 +308,12 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         sites=sites, compute=compute, links=links, inference=inference, training=training, federated=federated,
         horizon_s=float(horizon_s if horizon_s is not None else sc.horizon_s),
         seed=int(seed if seed is not None else sc.seed), warmup_s=warmup_s, bins=bins, name=sc.name)
+
+
+def _cold_start_s(compute: list[ComputeSpec], name: str) -> float:
+    """A job's own instance on a pool starts cold (the planner counts it in the run); a device does not."""
+    c = next(c for c in compute if c.name == name)
+    return c.cold_start_s if c.pool else 0.0
 
 
 def is_llm(model: str) -> bool:

@@ -91,7 +91,8 @@ class Engine:
                 raise ValueError(f"compute {c.name}: unknown site '{c.site}'")
             if c.name in self.groups:
                 raise ValueError(f"duplicate compute name '{c.name}'")
-            fail_rng = stream_rng(seed, f"fail/{c.name}") if c.mtbf_s else None
+            interrupted = c.pool and c.pricing is not None and c.pricing.interruptions_per_h > 0
+            fail_rng = stream_rng(seed, f"fail/{c.name}") if c.mtbf_s or interrupted else None
             self.groups[c.name] = make_group(env, c, service_rng, horizon, nb, fail_rng)
         self.trace = TraceWriter(trace_path, trace_sample, trace_max_rows) if trace_path and trace_sample > 0 else None
         self.flows: list[InferenceFlow] = []

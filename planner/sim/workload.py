@@ -195,6 +195,12 @@ class InferenceFlow:
             self.stats.fallback += 1
         self.complete(req)
 
+    def retried(self, reason: str) -> None:
+        """A request of this workload goes round again because its server was lost (`reason`)."""
+        st = self.stats
+        st.retries += 1
+        st.retried[reason] = st.retried.get(reason, 0) + 1
+
     def fail(self, req: Request, reason: str) -> None:
         if self.fallback_k and req.k < self.fallback_k and reason in OUTAGES:
             req.k = self.fallback_k  # its path is down: the source's devices answer it instead
@@ -202,7 +208,7 @@ class InferenceFlow:
             return
         if req.attempt < self.spec.retries:
             req.attempt += 1
-            self.stats.retries += 1
+            self.retried(reason)
             self.pending_retries += 1
             ev = self.env.timeout(self.spec.retry_backoff_s, req)
             ev.callbacks.append(self._retry)
