@@ -184,7 +184,8 @@ def solve(
         for h in range(HOURS_PER_DAY):
             own = [(rv_index[r], -1.0)] if r in rv_index else []
             own += [(hv_index[r, h], -1.0)] if (r, h) in hv_index else []
-            add_row([(j, v * shapes[flat[j].workload][h]) for j, v in by_resource.get(r, [])] + own, -np.inf, 0.0)
+            add_row([(j, v * flat[j].hourly_load(r, shapes[flat[j].workload])[h]) for j, v in by_resource.get(r, [])]
+                    + own, -np.inf, 0.0)
             if base_min:
                 add_row([(k, -v) for k, v in own], float(base_min), np.inf)
     bases: dict[ResourceId, list[int]] = {}

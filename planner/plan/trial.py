@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from planner.model.accounting import MonthlyBill
 from planner.model.ids import ResourceId
 from planner.model.system import System
-from planner.plan.assess import MAX_DEVICE_UTILIZATION, Assessment, p99_ms
+from planner.plan.assess import MAX_DEVICE_UTILIZATION, Assessment, option_latencies
 from planner.plan.options import LINK_RHO, Option, levels
 from planner.plan.violations import Violation
 
@@ -107,14 +107,11 @@ class Baseline:
         if alt.infeasible:
             t.own.append(alt.infeasible)
         u_all = ChainMap(util, a.utilization)
-        if alt.serving is not None:
-            e2e, ttft, tpot = alt.serving.latencies_ms(min(u_all.get(alt.stages[0][0], 0.0), 0.999))
-            t.p99_ms = e2e
+        t.p99_ms, ttft, tpot = option_latencies(system, alt, u_all, ChainMap(inst, a.instances))
+        if ttft is not None:
             for label, got, slo in (("TTFT", ttft, alt.ttft_slo_ms), ("TPOT", tpot, alt.tpot_slo_ms)):
                 if slo is not None and got > slo * (1 + 1e-9):
                     t.own.append(Violation("slo", f"SLO: {label} p99 {_ms(got)} > {slo:g} ms", None, got, slo))
-        else:
-            t.p99_ms = p99_ms(system, alt, u_all, ChainMap(inst, a.instances))
         if alt.slo_ms is not None and t.p99_ms > alt.slo_ms * (1 + 1e-9):
             t.own.append(Violation("slo", f"SLO: p99 {_ms(t.p99_ms)} > {alt.slo_ms:g} ms", None, t.p99_ms, alt.slo_ms))
 

@@ -28,8 +28,10 @@ SUMMARY_COLUMNS = [
     "workload", "kind", "site", "hardware", "arrived", "completed", "failed", "in_flight", "late", "retries",
     "throughput_per_s", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "slo_ms", "slo_met_frac", "mean_batch",
     "monthly_cost_usd", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "ttft_slo_ms", "tpot_slo_ms",
-    "tokens_per_s", "kv_preemptions", "kgco2e_per_month",
+    "tokens_per_s", "kv_preemptions", "kgco2e_per_month", "secondary_share", "primary_p99_ms", "secondary_p99_ms",
 ]
+#: the columns only routed workloads fill (NaN for the rest)
+_ROUTE_NAN = (math.nan,) * 3
 #: the columns only language models fill
 _TOKEN_NAN = (math.nan,) * 7 + (0,)
 
@@ -186,7 +188,7 @@ def collect(engine: Engine) -> SimResult:
     factor = SECONDS_PER_MONTH / H
     where: dict[str, tuple[str, str]] = {}
     for f in engine.flows:
-        g = f.lanes[-1].group
+        g = f.lanes[f.primary_lanes - 1].group  # a routed workload runs where its primary does
         where[f.name] = (g.site, g.spec.hardware)
 
     # ---------------------------------------------------------------- compute: cost, energy, use
@@ -287,7 +289,7 @@ def collect(engine: Engine) -> SimResult:
             st.completed / H, mean_ms, _q(sk, 0.5), _q(sk, 0.95), _q(sk, 0.99),
             st.slo_s * 1e3 if st.slo_s is not None else math.nan, slo_frac,
             st.batch_sum / m if m else math.nan, monthly, *_token_columns(f, H),
-            (alloc_kg.get(f.name, 0.0) + net_kg) * factor,
+            (alloc_kg.get(f.name, 0.0) + net_kg) * factor, *_route_columns(f),
         ))
         seg_rows.append((f.name, m, *(x / m * 1e3 if m else math.nan for x in (st.up_s, st.queue_s, st.compute_s, st.down_s)),
                          mean_ms, net_j))
@@ -317,7 +319,7 @@ def collect(engine: Engine) -> SimResult:
             js.completed - js.deadline_met, 0, js.completed / H, mean_ms, math.nan, math.nan,
             js.duration_max_s * 1e3 if js.completed else math.nan, js.deadline_s * 1e3,
             js.deadline_met / (js.completed + nfail) if js.completed + nfail else math.nan, math.nan, monthly,
-            *_TOKEN_NAN, js.monthly_kgco2e(),
+            *_TOKEN_NAN, js.monthly_kgco2e(), *_ROUTE_NAN,
         ))
         for reason, n in sorted(js.failed.items()):
             fail_rows.append((js.name, reason, "failed", n))
@@ -348,6 +350,14 @@ def collect(engine: Engine) -> SimResult:
         sketches=sketches, counters=counters,
         trace_path=str(engine.trace.path) if engine.trace is not None else None,
     )
+
+
+def _route_columns(flow) -> tuple:
+    """A routed workload's simulated share served by its secondary and each side's p99 (ms)."""
+    r = flow.router
+    if r is None:
+        return _ROUTE_NAN
+    return r.share, _q(r.primary, 0.99), _q(r.secondary, 0.99)
 
 
 def _token_columns(flow, horizon_s: float) -> tuple:

@@ -155,6 +155,21 @@ class Stage:
 
 
 @dataclass
+class RouteSpec:
+    """A routed workload's rule and its secondary path. `overflow`: an arrival that finds
+    `queue_len` or more waiting at the primary's first compute goes to `stages` instead;
+    `by_tokens`: a request's prompt is drawn at arrival (`prompt_tokens(rng)`) and one longer
+    than `max_prompt_tokens` goes to `stages`."""
+
+    rule: str
+    stages: Sequence[Stage]
+    queue_len: int = 0
+    max_prompt_tokens: int = 0
+    prompt_tokens: Callable[[random.Random], int] | None = None
+    input_bytes: float | None = None  # a request's upload on this path (None: the workload's)
+
+
+@dataclass
 class InferenceSpec:
     """Requests arriving at `source`, sent through `stages` (usually one; two for a split model)
     and answered back to the source. `slo_s` is the end-to-end latency each request should meet."""
@@ -169,6 +184,7 @@ class InferenceSpec:
     tpot_slo_s: float | None = None  # ... and time per output token after it
     retries: int = 0  # re-sent from the source after a failure, at most this often
     retry_backoff_s: float = 1.0
+    route: RouteSpec | None = None  # a routed pair: `stages` are the primary's
 
 
 @dataclass

@@ -14,6 +14,7 @@ from planner.plan.options.common import LEVELS, LINK_RHO, Option, levels, transf
 from planner.plan.options.federated import federated_options
 from planner.plan.options.inference import inference_options, split_options
 from planner.plan.options.llm import LlmServing, llm_options
+from planner.plan.options.routed import routed_options
 from planner.plan.options.training import training_options
 from planner.scenario import Scenario
 
@@ -27,9 +28,8 @@ def options_for(system: System, name: str) -> list[Option]:
         return training_options(system, name)
     if w.kind == "federated":
         return federated_options(system, name)
-    if is_llm(w.model):
-        return llm_options(system, name)
-    return inference_options(system, name) + split_options(system, name)
+    base = llm_options(system, name) if is_llm(w.model) else inference_options(system, name) + split_options(system, name)
+    return base + routed_options(system, name, base)
 
 
 def all_options(sc: Scenario) -> tuple[System, dict[str, list[Option]]]:

@@ -69,9 +69,25 @@ class Option:
     tpot_slo_ms: float | None = None
     serving: object | None = None  # llm.LlmServing: recomputes latencies at the actual utilisation
     engine: str = ""  # a language model's engine (model@precision); "" for everything else
+    # a routed pair (options/routed.py): the rule, its two sides (each a scaled Option of its
+    # own, so the same p99 and cost rules price them), the planned share of requests the
+    # secondary serves, and that share each hour of the day
+    routing: str | None = None
+    parts: tuple[Option, Option] | None = None
+    secondary_share: float = 0.0
+    share_by_hour: tuple[float, ...] = ()
+    hourly: dict[ResourceId, tuple[float, ...]] = field(default_factory=dict)  # a resource's load each hour / peak
+    max_wait_ms: float = math.inf  # the queue wait an overflow rule's limit bounds (its primary side)
+
+    @property
+    def secondary(self) -> Option | None:
+        """A routed pair's secondary side (None for a single placement)."""
+        return self.parts[1] if self.parts else None
 
     @property
     def label(self) -> str:
+        if self.parts:
+            return f"{self.parts[0].label} + {self.parts[1].label} ({self.routing} {self.secondary_share:.1%})"
         s = f"{self.hardware}@{self.site} {self.precision}"
         return s if self.split is None else f"{self.edge_hardware}→{s} split@{self.split}"
 
@@ -96,7 +112,14 @@ class Option:
         return max(ok) if ok else 0.0
 
     def key(self) -> tuple:
+        if self.parts:
+            return (self.site, self.hardware, self.precision, self.split, self.routing, self.parts[1].key())
         return (self.site, self.hardware, self.precision, self.split)
+
+    def hourly_load(self, r: ResourceId, workload_shape: tuple[float, ...]) -> tuple[float, ...]:
+        """Each hour's load on `r` over its planned (peak) load: the option's own where a routed
+        rule shapes it (overflow reaches a pool only at the peak), else the workload's daily shape."""
+        return self.hourly.get(r, workload_shape)
 
     def rule_out(self, v: Violation) -> None:
         """Record why the option can never be chosen; the first reason found stays (privacy is
