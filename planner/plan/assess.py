@@ -174,9 +174,10 @@ def assess(system: System, chosen: dict[str, Option]) -> Assessment:
             v.append(Violation("slo", f"SLO: p99 {_ms(p99[name])} > {o.slo_ms:g} ms", None, p99[name], o.slo_ms))
         for r in o.loads:
             res = system[r]
-            if r.kind == "device" and util[r] > MAX_DEVICE_UTILIZATION + 1e-9:
-                v.append(Violation("capacity", f"capacity: {res.label} at {util[r]:.0%} (limit {MAX_DEVICE_UTILIZATION:.0%})",
-                                   r, util[r], MAX_DEVICE_UTILIZATION))
+            limit = device_limit(system, r, [chosen[n] for n in users[r]]) if r.kind == "device" else 0.0
+            if r.kind == "device" and util[r] > limit + 1e-9:
+                v.append(Violation("capacity", f"capacity: {res.label} at {util[r]:.0%} (limit {limit:.0%})",
+                                   r, util[r], limit))
             elif r.kind == "pool" and load[r] > res.capacity + 1e-9:
                 v.append(Violation("capacity", f"capacity: {res.hardware} pool at {res.site} needs {load[r]:.1f} "
                                                f"instances, max {res.capacity:g}", r, load[r], res.capacity))
@@ -207,6 +208,12 @@ def assess(system: System, chosen: dict[str, Option]) -> Assessment:
                                                      f"${sc.budget_usd_per_month:,.0f}", None, a.monthly_cost_usd,
                                            sc.budget_usd_per_month))
     return a
+
+
+def device_limit(system: System, r: ResourceId, users: list[Option]) -> float:
+    """The utilisation a device group may reach: MAX_DEVICE_UTILIZATION, or FULL_LEVEL when every
+    option on it has its queue bounded by a routing rule (an overflow pair's edge side)."""
+    return min(max(o.group_levels(system[r])) for o in users) if users else MAX_DEVICE_UTILIZATION
 
 
 def option_latencies(system: System, o: Option, util: Mapping[ResourceId, float],

@@ -269,8 +269,9 @@ class Router:
 
 
 class OverflowRouter(Router):
-    """Overflow: an arrival that finds `queue_len` or more waiting at the primary's compute
-    group goes to the secondary (`planner.model.routing.queue_limit` made the length)."""
+    """Overflow: an arrival that finds no free server and `queue_len` or more waiting at the
+    primary's compute group goes to the secondary (`planner.model.routing.queue_limit` made
+    the length)."""
 
     __slots__ = ("group", "queue_len")
 
@@ -280,7 +281,8 @@ class OverflowRouter(Router):
         self.queue_len = queue_len
 
     def to_secondary(self, req: Request) -> bool:
-        return self.group.qlen >= self.queue_len
+        g = self.group  # a free server takes the request whatever the limit (queue_len 0: Erlang's loss rule)
+        return g.qlen >= self.queue_len and not g.idle
 
 
 class TokenRouter(Router):

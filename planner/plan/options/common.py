@@ -21,6 +21,11 @@ from planner.units import SECONDS_PER_MONTH, mbps
 
 #: Utilisation levels a device group may run at; the solver picks one per group.
 LEVELS = (0.3, 0.5, 0.65, 0.8, 0.9)
+#: The level only options whose queue a routing rule bounds (an overflow pair's edge side) may
+#: run a device group at: the rule sends the excess on, so the wait stays bounded at any load,
+#: and the edge is meant to be full at the peak. An option without such a bound lists no
+#: p99 at this level, so a group it shares never reaches it.
+FULL_LEVEL = 1.0
 #: Links are planned to at most this utilisation; transfer times are predicted at it.
 LINK_RHO = 0.7
 
@@ -98,6 +103,12 @@ class Option:
     @property
     def energy_j_per_month(self) -> float:
         return self.bill.energy_j
+
+    def group_levels(self, r: Resource) -> tuple[float, ...]:
+        """The levels this option allows device group `r`: LEVELS, and FULL_LEVEL where its
+        queue is bounded (it lists a p99 there)."""
+        extra = (FULL_LEVEL,) if r.kind == "device" and FULL_LEVEL in self.p99_ms_by_level.get(r.id, {}) else ()
+        return levels(r) + extra
 
     def max_level(self, resource: ResourceId) -> float:
         """The highest utilisation level of `resource` at which this option meets its SLOs (0 = none)."""

@@ -23,10 +23,12 @@ from planner.model.routing import queue_limit
 from planner.model.system import System
 from planner.model.workloads import HOURS_PER_DAY, planned_rate_per_s
 from planner.plan.llm_serving import Shape
-from planner.plan.options.common import LEVELS, Option, cost_estimate, weakest
+from planner.plan.options.common import FULL_LEVEL, LEVELS, Option, cost_estimate, weakest
 from planner.plan.options.llm import llm_option
 from planner.plan.queueing import overflow_share
 
+#: an hour's share of overflowed requests below which the pool keeps no instance for them
+COLD_SHARE = 0.005
 #: points of the day at which the arrival rate is sampled for an overflow share (5 minutes)
 DAY_POINTS = 288
 
@@ -107,7 +109,10 @@ def _overflow(system: System, name: str, p: Option, s: Option) -> Option | None:
     secondary = _scaled(s, peak_pool / rate, share)
     # the share each hour is of that hour's requests (its highest point), not of the day's
     o = _pair(system, name, "overflow", primary, secondary, share, _hours(rates, shares))
-    pool_shape = _hours(rates, [x / peak_pool for x in to_pool])
+    # an hour in which under COLD_SHARE of the requests overflow keeps no instance for them (the
+    # pool scales to its minimum; those few wait for a cold start, far inside the 1% a p99 allows)
+    pool_shape = tuple(0.0 if b < COLD_SHARE else x / peak_pool
+                       for x, b in zip(_hours(rates, to_pool), _hours(rates, shares)))
     edge_shape = _hours(rates, [x / peak_edge for x in to_edge])
     o.hourly = {r: pool_shape for r in secondary.loads} | {r: edge_shape for r in primary.loads}
     o.detail.update({"queue_limit": limit, "edge_servers": edge.servers,
@@ -174,6 +179,8 @@ def _pair(system: System, name: str, rule: str, primary: Option, secondary: Opti
     cap = primary.network_ms + primary.compute_ms + primary.max_wait_ms
     sec_p99 = secondary.p99_alone_ms
     by_level = {u: max(min(v, cap), sec_p99) for u, v in primary.p99_ms_by_level.get(edge_id, {}).items()}
+    if math.isfinite(cap):  # the rule bounds the edge's queue: it may run full (FULL_LEVEL)
+        by_level[FULL_LEVEL] = max(cap, sec_p99)
     sec_ttft = max(secondary.ttft_ms_by_level.values(), default=0.0)
     sec_tpot = max(secondary.tpot_ms_by_level.values(), default=0.0)
     o = Option(name, primary.site, primary.hardware, primary.precision, primary.kind, loads=loads,
