@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from planner.model.accounting import MonthlyBill
 from planner.model.ids import ResourceId
 from planner.model.system import System
-from planner.plan.assess import MAX_DEVICE_UTILIZATION, Assessment, option_latencies
+from planner.model.pricing import mixes
+from planner.plan.assess import MAX_DEVICE_UTILIZATION, Assessment, option_latencies, pool_mixes
 from planner.plan.options import LINK_RHO, Option, levels
 from planner.plan.violations import Violation
 
@@ -86,10 +87,20 @@ class Baseline:
         bases: dict[ResourceId, dict[ResourceId, int]] = defaultdict(dict)
         for r, n in inst.items():
             bases[r.base][r] = n
+        mixed = [b for b in bases if b in a.mixes or mixes(system[b])]
+        after_mix = pool_mixes(system, {**self.chosen, name: alt}) if mixed else {}
         for base, pools in bases.items():
             before = max(self.by_base.get(base, 0), system[base].min_instances)
             after = self._pool_total(base, pools)
-            if after != before:
+            if base in mixed:  # bought by the hour of the day: the mix before and after, as assess prices it
+                old_b = system[base].month_bill(servers=before)
+                new_b = system[base].month_bill(servers=after)
+                if base in a.mixes:
+                    old_b = old_b._replace(instances_usd=a.mixes[base].usd_per_month)
+                if base in after_mix:
+                    new_b = new_b._replace(instances_usd=after_mix[base].usd_per_month)
+                delta += new_b + old_b * -1.0
+            elif after != before:
                 delta += system[base].month_bill(servers=after - before)
         return delta
 
