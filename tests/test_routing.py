@@ -168,3 +168,26 @@ def test_a_routed_plan_round_trips_through_a_placement():
     assert q.monthly_cost_usd == pytest.approx(p.monthly_cost_usd)
     o = p.options["cameras"]
     assert len(o.share_by_hour) == 24 and max(o.share_by_hour) == pytest.approx(o.detail["peak_share"])
+
+
+@pytest.mark.slow  # the app under streamlit.testing: about 50 s
+def test_the_app_draws_the_routed_share_over_the_day():
+    import json
+
+    import plotly.graph_objects as go
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.selectbox(key="example").set_value("shop_overflow.yaml").run()
+    for b in [b for b in at.button if b.label.startswith("Load")][:1]:
+        b.click().run()
+    at.number_input(key="edit:horizon_s").set_value(60.0).run()
+    at.sidebar.radio(key="page").set_value("Plan").run()
+    at.toggle(key="quick_look").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith("-plan_routed"))
+    fig = go.Figure(json.loads(chart.proto.spec))
+    shares = planner.plan(planner.load_scenario(SHOP)).routed_shares()
+    assert list(fig.data[0].x) == list(range(24))
+    assert list(fig.data[0].y) == pytest.approx(shares["secondary_share"].tolist())
+    assert max(fig.data[0].y) > 0.05 and fig.data[0].y[3] == 0.0  # the evening peak, not the night

@@ -121,6 +121,13 @@ class Plan:
             })
         return pd.DataFrame(rows, columns=cols)
 
+    def routed_shares(self) -> pd.DataFrame:
+        """A row per routed workload and hour of the day: the planned share of that hour's
+        requests its secondary placement serves (the app draws it over the day)."""
+        rows = [{"workload": name, "routing": o.routing, "secondary": o.secondary.label, "hour": h, "secondary_share": v}
+                for name, o in self.options.items() if o.parts for h, v in enumerate(o.share_by_hour)]
+        return pd.DataFrame(rows, columns=["workload", "routing", "secondary", "hour", "secondary_share"])
+
     def fleet_summary(self) -> pd.DataFrame:
         """Per fleet and workload: how many members run where, the binding constraint, and the
         member figure that splits them (`plan/fleets.py`)."""
