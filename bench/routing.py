@@ -6,8 +6,8 @@ TPOT for language models) of each side, at several loads.
 
 Overflow: the shop of `scenarios/shop_overflow.yaml` (two Jetson Orin Nano boxes, YOLOv5s fp16,
 an L4 pool), its cameras at a constant Poisson rate of `rho` x the two boxes' capacity, the pair
-fixed by hand. By tokens: a llama-3-8b chat on an AGX Orin (int4) with prompts over 2,000 tokens
-sent to an L4 pool (fp16). A ratio is planned / simulated.
+fixed by hand. By tokens: `scenarios/clinic_by_tokens.yaml`'s llama-3-8b chat on an AGX Orin
+(int4) with prompts over 2,000 tokens sent to an L4 pool (fp16), at two rates. A ratio is planned / simulated.
 """
 from __future__ import annotations
 
@@ -53,15 +53,11 @@ def overflow_rows(horizon_s: float, seed: int) -> list[dict]:
 
 
 def token_rows(horizon_s: float, seed: int) -> list[dict]:
-    d = yaml.safe_load((ROOT / "scenarios" / "clinic_llm.yaml").read_text())
+    d = yaml.safe_load((ROOT / "scenarios" / "clinic_by_tokens.yaml").read_text())
     d["horizon_s"] = horizon_s
     rows = []
     for rate in (0.2, 0.5):
-        d["workloads"] = {"chat": {
-            "kind": "inference", "model": "llama-3-8b", "source": "clinic",
-            "arrival": {"process": "poisson", "rate_per_s": rate},
-            "prompt_tokens": {"dist": "lognormal", "mean": 1500, "cv": 1.0, "max": 7000}, "output_tokens": 64,
-            "slo": {"ttft_ms": 3000, "tpot_ms": 100}, "routing": {"by_tokens": {"edge_max_prompt_tokens": 2000}}}}
+        d["workloads"]["chat"]["arrival"] = {"process": "poisson", "rate_per_s": rate}
         sc = parse_scenario(d)
         placement = {"chat": {"site": "clinic", "hardware": "jetson-agx-orin-64gb", "precision": "int4",
                               "secondary": {"site": "aws-us-east-1", "hardware": "l4", "precision": "fp16"}}}

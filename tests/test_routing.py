@@ -112,12 +112,7 @@ def test_planned_overflow_share_agrees_with_simulation(rho):
 
 
 def test_by_tokens_sends_exactly_the_long_prompts():
-    d = yaml.safe_load((ROOT / "scenarios" / "clinic_llm.yaml").read_text())
-    d["horizon_s"] = 300
-    d["workloads"] = {"chat": {
-        "kind": "inference", "model": "llama-3-8b", "source": "clinic", "arrival": {"process": "poisson", "rate_per_s": 0.5},
-        "prompt_tokens": {"dist": "lognormal", "mean": 1500, "cv": 1.0, "max": 7000}, "output_tokens": 64,
-        "slo": {"ttft_ms": 3000, "tpot_ms": 100}, "routing": {"by_tokens": {"edge_max_prompt_tokens": 2000}}}}
+    d = yaml.safe_load((ROOT / "scenarios" / "clinic_by_tokens.yaml").read_text())
     sc = parse_scenario(d)
     placement = {"chat": {"site": "clinic", "hardware": "jetson-agx-orin-64gb", "precision": "int4",
                           "secondary": {"site": "aws-us-east-1", "hardware": "l4", "precision": "fp16"}}}
@@ -157,6 +152,18 @@ def test_overflow_wins_only_where_cheaper_than_either_side_alone():
     roomy = planner.plan(parse_scenario(shop(**{"sites.shop.devices": [
         {"hardware": "jetson-orin-nano-8gb", "count": 3, "max_batch": 1, "service_cv": 0.1}]})))
     assert roomy.feasible and roomy.table().iloc[0]["routing"] is None
+
+
+def test_by_tokens_loses_where_the_long_prompts_keep_a_cloud_instance_anyway():
+    sc = planner.load_scenario(ROOT / "scenarios" / "clinic_by_tokens.yaml")
+    p = planner.plan(sc)
+    row = p.table().iloc[0]
+    assert p.feasible and row["routing"] is None and row["hardware"] == "l4"
+    pair = planner.evaluate(sc, {"chat": {"site": "clinic", "hardware": "jetson-agx-orin-64gb", "precision": "int8",
+                                          "secondary": {"site": "aws-us-east-1", "hardware": "l4", "precision": "int8"}}})
+    assert pair.table().iloc[0]["routing"] == "by_tokens"
+    assert pair.monthly_cost_usd > p.monthly_cost_usd
+    assert "by_tokens" in row["reason"]  # the explanation names the pair it beat
 
 
 def test_a_routed_plan_round_trips_through_a_placement():
