@@ -30,7 +30,7 @@ SUMMARY_COLUMNS = [
     "monthly_cost_usd", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "ttft_slo_ms", "tpot_slo_ms",
     "tokens_per_s", "kv_preemptions", "kgco2e_per_month", "secondary_share", "primary_p99_ms", "secondary_p99_ms",
 ]
-#: the columns only routed workloads fill (NaN for the rest)
+#: the columns routed workloads fill (jobs: NaN; an unrouted workload's secondary share is 0)
 _ROUTE_NAN = (math.nan,) * 3
 #: the columns only language models fill
 _TOKEN_NAN = (math.nan,) * 7 + (0,)
@@ -355,8 +355,8 @@ def collect(engine: Engine) -> SimResult:
 def _route_columns(flow) -> tuple:
     """A routed workload's simulated share served by its secondary and each side's p99 (ms)."""
     r = flow.router
-    if r is None:
-        return _ROUTE_NAN
+    if r is None:  # one placement serves every request: none goes to a secondary
+        return (0.0,) + _ROUTE_NAN[1:]
     return r.share, _q(r.primary, 0.99), _q(r.secondary, 0.99)
 
 

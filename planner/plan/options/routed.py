@@ -12,6 +12,10 @@ cloud pool, its requests split by the workload's `routing:` rule.
 A pair is an `Option` like any other: it loads both resources (so the MILP keeps each one's
 shared capacity joint), costs both sides' bills, and its p99 is the larger of the two sides'
 (the tail of a mixture is below the larger of its parts' tails: an upper bound).
+
+Assumed: the overflow share is that of the workload alone on its edge group (others sharing the
+group lengthen its queue), and the queue approximation (`queueing.overflow_share`) reads low at
+loads well below the edge's capacity, where little overflows (bench/routing.py).
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from dataclasses import replace
 from planner.model.ids import ResourceId
 from planner.model.routing import queue_limit
 from planner.model.system import System
-from planner.model.workloads import HOURS_PER_DAY, planned_rate_per_s
+from planner.model.workloads import HOURS_PER_DAY, planned_rate_per_s, profile_at
 from planner.plan.llm_serving import Shape
 from planner.plan.options.common import FULL_LEVEL, LEVELS, Option, cost_estimate, weakest
 from planner.plan.options.llm import llm_option
@@ -59,13 +63,9 @@ def day_rates(w) -> list[tuple[float, float]]:
     interpolated as the simulator draws it; a bursty process's two states; else the mean rate."""
     a = w.arrival
     if a.process == "diurnal":
-        prof, n = list(a.profile), len(a.profile)
-        out = []
-        for k in range(DAY_POINTS):
-            x = k * n / DAY_POINTS
-            i = int(x) % n
-            out.append((a.rate_per_s * (prof[i] + (prof[(i + 1) % n] - prof[i]) * (x - int(x))), 1.0 / DAY_POINTS))
-        return out
+        prof = list(a.profile)
+        return [(a.rate_per_s * profile_at(prof, k * HOURS_PER_DAY / DAY_POINTS), 1.0 / DAY_POINTS)
+                for k in range(DAY_POINTS)]
     if a.process == "bursty":
         total = a.mean_low_s + a.mean_high_s
         return [(a.rate_low_per_s, a.mean_low_s / total), (a.rate_high_per_s, a.mean_high_s / total)]
