@@ -7,7 +7,9 @@ TPOT for language models) of each side, at several loads.
 Overflow: the shop of `scenarios/shop_overflow.yaml` (two Jetson Orin Nano boxes, YOLOv5s fp16,
 an L4 pool), its cameras at a constant Poisson rate of `rho` x the two boxes' capacity, the pair
 fixed by hand. By tokens: `scenarios/clinic_by_tokens.yaml`'s llama-3-8b chat on an AGX Orin
-(int4) with prompts over 2,000 tokens sent to an L4 pool (fp16), at two rates. A ratio is planned / simulated.
+(int4) with prompts over 2,000 tokens sent to an L4 pool (fp16), at two rates. Rows `edge alone`
+and `cloud alone` are unrouted placements of the same workloads: the agreement unrouted options
+have today, for comparison. A ratio is planned / simulated.
 """
 from __future__ import annotations
 
@@ -42,13 +44,19 @@ def overflow_rows(horizon_s: float, seed: int) -> list[dict]:
             d["sites"]["shop"]["devices"] = [{"hardware": "jetson-orin-nano-8gb", "count": 2, "max_batch": 1,
                                               "service_cv": 0.5}]
             sc = parse_scenario(d)
-            q = planner.evaluate(sc, {"cameras": {**EDGE, "secondary": CLOUD}})
-            r = planner.simulate(sc, q, seed=seed).summary().set_index("workload").loc["cameras"]
-            share = q.options["cameras"].secondary_share
-            p99 = q.assessment.p99_ms["cameras"]
-            rows.append({"rule": f"overflow {rule}", "load": rho, "share_planned": share,
-                         "share_simulated": r["secondary_share"], "share_ratio": share / r["secondary_share"],
-                         "p99_planned_ms": p99, "p99_simulated_ms": r["p99_ms"], "p99_ratio": p99 / r["p99_ms"]})
+            placements = {f"overflow {rule}": {**EDGE, "secondary": CLOUD}}
+            if rule.get("queue_len") == 4:  # unrouted references: the edge alone (below its capacity), the pool alone
+                placements |= {"edge alone": EDGE} if rho < 0.9 else {}
+                placements |= {"cloud alone": CLOUD} if rho == 1.0 else {}
+            for label, placement in placements.items():
+                q = planner.evaluate(sc, {"cameras": placement})
+                r = planner.simulate(sc, q, seed=seed).summary().set_index("workload").loc["cameras"]
+                share = q.options["cameras"].secondary_share
+                p99 = q.assessment.p99_ms["cameras"]
+                rows.append({"rule": label, "load": rho, "share_planned": share,
+                             "share_simulated": r["secondary_share"],
+                             "share_ratio": share / r["secondary_share"] if r["secondary_share"] else float("nan"),
+                             "p99_planned_ms": p99, "p99_simulated_ms": r["p99_ms"], "p99_ratio": p99 / r["p99_ms"]})
     return rows
 
 
@@ -59,17 +67,21 @@ def token_rows(horizon_s: float, seed: int) -> list[dict]:
     for rate in (0.2, 0.5):
         d["workloads"]["chat"]["arrival"] = {"process": "poisson", "rate_per_s": rate}
         sc = parse_scenario(d)
-        placement = {"chat": {"site": "clinic", "hardware": "jetson-agx-orin-64gb", "precision": "int4",
-                              "secondary": {"site": "aws-us-east-1", "hardware": "l4", "precision": "fp16"}}}
-        q = planner.evaluate(sc, placement)
-        r = planner.simulate(sc, q, seed=seed).summary().set_index("workload").loc["chat"]
-        a = q.assessment
-        share = q.options["chat"].secondary_share
-        rows.append({"rule": "by_tokens 2000", "load": rate, "share_planned": share,
-                     "share_simulated": r["secondary_share"], "share_ratio": share / r["secondary_share"],
-                     "p99_planned_ms": a.p99_ms["chat"], "p99_simulated_ms": r["p99_ms"],
-                     "p99_ratio": a.p99_ms["chat"] / r["p99_ms"],
-                     "ttft_ratio": a.ttft_ms["chat"] / r["ttft_p99_ms"], "tpot_ratio": a.tpot_ms["chat"] / r["tpot_p99_ms"]})
+        edge = {"site": "clinic", "hardware": "jetson-agx-orin-64gb", "precision": "int4"}
+        cloud = {"site": "aws-us-east-1", "hardware": "l4", "precision": "fp16"}
+        placements = {"by_tokens 2000": {**edge, "secondary": cloud}}
+        placements |= {"edge alone": edge, "cloud alone": cloud} if rate < 0.3 else {}  # unrouted references
+        for label, placement in placements.items():
+            q = planner.evaluate(sc, {"chat": placement})
+            r = planner.simulate(sc, q, seed=seed).summary().set_index("workload").loc["chat"]
+            a = q.assessment
+            share = q.options["chat"].secondary_share
+            rows.append({"rule": label, "load": rate, "share_planned": share,
+                         "share_simulated": r["secondary_share"],
+                         "share_ratio": share / r["secondary_share"] if r["secondary_share"] else float("nan"),
+                         "p99_planned_ms": a.p99_ms["chat"], "p99_simulated_ms": r["p99_ms"],
+                         "p99_ratio": a.p99_ms["chat"] / r["p99_ms"], "ttft_ratio": a.ttft_ms["chat"] / r["ttft_p99_ms"],
+                         "tpot_ratio": a.tpot_ms["chat"] / r["tpot_p99_ms"]})
     return rows
 
 
