@@ -61,6 +61,16 @@ def test_overflow_on_a_language_model_is_refused():
         parse_scenario(d, file="clinic.yaml")
 
 
+@pytest.mark.parametrize("threshold, words", [(9000, "no prompt is longer"), (5, "every prompt is longer")])
+def test_a_token_threshold_that_splits_nothing_is_refused(threshold, words):
+    d = yaml.safe_load((ROOT / "scenarios" / "clinic_by_tokens.yaml").read_text())
+    d["workloads"]["chat"]["prompt_tokens"]["min"] = 16
+    d["workloads"]["chat"]["routing"]["by_tokens"]["edge_max_prompt_tokens"] = threshold
+    with pytest.raises(ScenarioError, match=words) as e:
+        parse_scenario(d, file="clinic.yaml")
+    assert e.value.field == "workloads.chat.routing.by_tokens.edge_max_prompt_tokens"
+
+
 def test_a_secondary_needs_a_routing_rule():
     sc = parse_scenario(shop(**{"workloads.cameras.routing": None}))
     with pytest.raises(ScenarioError, match=r"no routing.*cameras\.secondary"):

@@ -153,6 +153,10 @@ def _check_llm(w: Inference, at: str, fail: Any) -> None:
         fail(f"{at}.routing.by_tokens.edge_max_prompt_tokens",
              f"{by_tokens.edge_max_prompt_tokens} tokens: no prompt is longer (the longest is {prompt.upper}), "
              "so nothing would go to the secondary", "lower it below the prompts' largest count")
+    if by_tokens is not None and by_tokens.edge_max_prompt_tokens < prompt.low:
+        fail(f"{at}.routing.by_tokens.edge_max_prompt_tokens",
+             f"{by_tokens.edge_max_prompt_tokens} tokens: every prompt is longer (the shortest is {prompt.low}), "
+             "so nothing would stay at the edge", "raise it to at least the prompts' smallest count")
     if ctx is None:
         return
     if prompt.low + output.low > ctx:
