@@ -160,8 +160,9 @@ def _by_tokens(system: System, name: str, p: Option, s: Option) -> Option | None
     sides = []
     for o, frac, dist in ((p, 1 - share, prompt.below(n)), (s, share, prompt.above(n))):
         r = system[o.stages[0][0]]
-        sides.append(llm_option(system, name, o.site, o.infeasible is None, r, o.precision,
-                                Shape.of(dist, output), rate * frac, mean_share, mean * frac))
+        # pairs are made of feasible options only: the workload's privacy allows both sites
+        sides.append(llm_option(system, name, o.site, True, r, o.precision, Shape.of(dist, output), rate * frac,
+                                mean_share, mean * frac))
     if any(x.infeasible for x in sides):
         return None
     return _pair(system, name, "by_tokens", sides[0], sides[1], share, (share,) * HOURS_PER_DAY)
