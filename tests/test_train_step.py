@@ -92,3 +92,15 @@ def test_fine_tuning_trains_part_of_the_model():
     assert train_step.Trained.of(t, train_step.FineTune(lora_rank=8)).params == pytest.approx((16 * w ** 0.5).sum())
     with pytest.raises(ValueError):
         train_step.FineTune(layers=2, lora_rank=8)
+
+
+def test_estimate_prices_a_fine_tuning_step_and_its_memory():
+    full = planner.estimate("resnet-50", "a100-80gb", "fp16", 64, training=True, gpus=4)
+    head = planner.estimate("resnet-50", "a100-80gb", "fp16", 64, training=planner.FineTune(layers=2), gpus=4)
+    lora = planner.estimate("resnet-50", "a100-80gb", "fp16", 64, training=planner.FineTune(lora_rank=8), gpus=4)
+    assert head.step_ms < 0.4 * full.step_ms and lora.step_ms < full.step_ms
+    # gradients and Adam state of what is trained only; the frozen part keeps inference's activations
+    assert head.memory_gb < 0.2 * full.memory_gb and lora.memory_gb < full.memory_gb
+    assert head.detail["trained_params"] == 2048 * 1000 + 1000 + 512 * 2048  # the fc layer and the last 1x1 conv
+    with pytest.raises(planner.PlannerError):
+        planner.estimate("resnet-50", "host", "fp32", 8, training=planner.FineTune(layers=2))
