@@ -188,6 +188,21 @@ def _default_prompt(model: str) -> int:
         return 512
 
 
+class FineTuning(_Model):
+    """Train part of a model instead of every weight: the last `layers` weighted layers (the rest
+    frozen), or LoRA adapters of `lora_rank` beside every weighted layer (the base frozen): the
+    transfer learning an edge device can afford. Give exactly one."""
+
+    layers: PosInt | None = None
+    lora_rank: PosInt | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> FineTuning:
+        if (self.layers is None) == (self.lora_rank is None):
+            raise ValueError("give exactly one of layers or lora_rank")
+        return self
+
+
 class Training(_WorkloadBase):
     """Centralised (re)training every `every_h` hours on data gathered at `source`."""
 
@@ -203,6 +218,7 @@ class Training(_WorkloadBase):
     # later (still meeting its deadline), in the hour whose grid is cleanest (model/carbon.py).
     window_h: NonNeg | None = None
     start_hour: Annotated[float, Field(ge=0, lt=24)] = 0.0
+    fine_tune: FineTuning | None = None  # None: every weight is trained
 
 
 class Federated(_WorkloadBase):
@@ -219,6 +235,7 @@ class Federated(_WorkloadBase):
     every_h: Pos = 24.0
     deadline_h: Pos = 24.0
     privacy: Privacy = "site"  # raw data never leaves a site in federated learning
+    fine_tune: FineTuning | None = None  # None: every weight is trained (and sent each round)
 
 
 Workload = Annotated[Union[Inference, Training, Federated], Field(discriminator="kind")]

@@ -19,7 +19,9 @@ from planner.model.pricing import Mix, hourly_rate, mixes
 from planner.model.carbon import mean_intensity
 from planner.model.routing import queue_limit
 from planner.model.system import Resource, resolve, site_hourly_gco2e_per_kwh
-from planner.model.workloads import aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, update_bytes
+from planner.model.workloads import (
+    aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, training_step, update_bytes,
+)
 from planner.sim.spec import (
     ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, PoolPricing, RouteSpec, SimSpec, SiteSpec, Stage,
     TokenServing, TrainingSpec,
@@ -48,12 +50,12 @@ class _Estimates:
     def model_ref(self, model: str) -> str:
         return model_ref(self.scenario, model)
 
-    def get(self, model: str, hardware: str, precision: str, batch: int = 1, training: bool = False):
-        key = (model, hardware, precision, int(batch), bool(training))
+    def get(self, model: str, hardware: str, precision: str, batch: int = 1, training: Any = False):
+        key = (model, hardware, precision, int(batch), training)
         e = self._cache.get(key)
         if e is None:
             e = self._cache[key] = self.estimator(self.model_ref(model), hardware, precision=precision,
-                                                   batch=int(batch), training=bool(training))
+                                                   batch=int(batch), training=training)
         return e
 
     def part_ms(self, model: str, hardware: str, precision: str, batch: int, start: int, stop: int) -> float:
@@ -285,7 +287,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             continue
         ch = choices[name]
         if w.kind == "training":
-            step = est.get(w.model, ch.hardware, ch.precision, w.batch, training=True)
+            step = est.get(w.model, ch.hardware, ch.precision, w.batch, training=training_step(w))
             duration = w.epochs * training_samples(w) / w.batch * step.latency_ms / 1000
             deploy = sorted({s for t in w.deploy_to for s in serving_sites.get(t, [])})
             target = by_hw[(ch.site, ch.hardware)]
@@ -305,7 +307,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                 g = first_group.get(s)
                 if g is None:
                     raise ScenarioError("<placement>", name, f"federated site '{s}' has no device to train on")
-                step = est.get(w.model, hardware_of[g], ch.precision, w.batch, training=True)
+                step = est.get(w.model, hardware_of[g], ch.precision, w.batch, training=training_step(w))
                 local_compute[s] = g
                 local_s[s] = w.local_epochs * w.samples_per_site / w.batch * step.latency_ms / 1000
                 local_step[s] = step.latency_ms / 1000

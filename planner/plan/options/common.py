@@ -10,6 +10,7 @@ from functools import lru_cache
 from planner import catalog
 from planner.costs.estimator import Estimate, estimate
 from planner.costs.sources import weakest  # noqa: F401 - the options' modules take it from here
+from planner.costs.train_step import FineTune
 from planner.errors import PlannerError
 from planner.model.accounting import ZERO, MonthlyBill, Usage, bill
 from planner.model.ids import ResourceId
@@ -176,12 +177,12 @@ def send(system: System, o: Option, r: Route, rate_per_s: float, size_bytes: flo
 
 # --------------------------------------------------------------------------- estimates
 @lru_cache(maxsize=65536)
-def _estimate(model: str, hardware: str, precision: str, batch: int, training: bool) -> Estimate:
+def _estimate(model: str, hardware: str, precision: str, batch: int, training: bool | FineTune) -> Estimate:
     return estimate(model, hardware, precision=precision, batch=batch, training=training)
 
 
 def cost_estimate(sc: Scenario, model: str, hardware: str, precision: str, batch: int = 1,
-                  training: bool = False) -> Estimate:
+                  training: bool | FineTune = False) -> Estimate:
     """The cost model's estimate, cached; `.onnx` paths resolve against the scenario file; at the
     high end of its 80% interval when the scenario plans `robust`."""
     return planned(sc, _estimate(model_ref(sc, model), hardware, precision, batch, training))
