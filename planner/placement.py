@@ -27,12 +27,21 @@ class Choice:
     precision: str
     split: int | None = None
     edge_hardware: str | None = None
+    # a language model across the boundary: prefill_cloud_decode_edge | speculative, the cloud
+    # side at `site` on `hardware`, the device side on the source's `edge_hardware`
+    llm_split: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d = {"site": self.site, "hardware": self.hardware, "precision": self.precision}
         if self.split is not None:
             d.update(split=self.split, edge_hardware=self.edge_hardware)
+        if self.llm_split is not None:
+            d.update(llm_split=self.llm_split, edge_hardware=self.edge_hardware)
         return d
+
+
+#: the boundary modes a placement may name (`llm_split`)
+LLM_SPLIT_MODES = ("prefill_cloud_decode_edge", "speculative")
 
 
 def parse_placement(scenario: Scenario, placement: Any, file: str = "<placement>") -> dict[str, Choice]:
@@ -53,11 +62,11 @@ def parse_placement(scenario: Scenario, placement: Any, file: str = "<placement>
             raise ScenarioError(file, at, f"unknown workload '{name}'", did_you_mean(str(name), scenario.workloads))
         if not isinstance(spec, Mapping):
             raise ScenarioError(file, at, "expected a mapping with site, hardware and precision")
-        extra = set(spec) - {"site", "hardware", "precision", "split", "edge_hardware"}
+        fields = ["site", "hardware", "precision", "split", "edge_hardware", "llm_split"]
+        extra = set(spec) - set(fields)
         if extra:
             bad = sorted(map(str, extra))[0]
-            raise ScenarioError(file, f"{at}.{bad}", f"unknown field '{bad}'",
-                                did_you_mean(bad, ["site", "hardware", "precision", "split", "edge_hardware"]))
+            raise ScenarioError(file, f"{at}.{bad}", f"unknown field '{bad}'", did_you_mean(bad, fields))
         for key in ("site", "hardware"):
             if not isinstance(spec.get(key), str):
                 raise ScenarioError(file, f"{at}.{key}", "missing required field" if key not in spec else "expected text")
@@ -76,7 +85,14 @@ def parse_placement(scenario: Scenario, placement: Any, file: str = "<placement>
         split = spec.get("split")
         if split is not None and (not isinstance(split, int) or isinstance(split, bool) or split < 0):
             raise ScenarioError(file, f"{at}.split", "expected a layer index >= 0")
-        out[name] = Choice(site, spec["hardware"], precision, split, spec.get("edge_hardware"))
+        mode = spec.get("llm_split")
+        if mode is not None and mode not in LLM_SPLIT_MODES:
+            raise ScenarioError(file, f"{at}.llm_split", f"'{mode}' is not one of {', '.join(LLM_SPLIT_MODES)}",
+                                did_you_mean(str(mode), LLM_SPLIT_MODES))
+        if mode is not None and split is not None:
+            raise ScenarioError(file, f"{at}.llm_split", "a language model is split by mode, not at a layer: "
+                                "give llm_split or split, not both")
+        out[name] = Choice(site, spec["hardware"], precision, split, spec.get("edge_hardware"), mode)
     return out
 
 

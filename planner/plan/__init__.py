@@ -82,7 +82,7 @@ class Plan:
 
     def table(self) -> pd.DataFrame:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
-        cols = ["workload", "fleet", "member", "kind", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
+        cols = ["workload", "fleet", "member", "kind", "site", "hardware", "precision", "split", "llm_split", "predicted_p99_ms", "slo_p99_ms",
                 "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "monthly_cost_usd", "pricing",
                 "kgco2e_per_month", "utilization", "ok", "violations", "binding", "next_best",
                 "next_best_delta_usd", "source", "reason"]
@@ -105,7 +105,7 @@ class Plan:
             w = self.scenario.workloads[name]
             rows.append({
                 "workload": name, "fleet": w.fleet, "member": w.member, "kind": o.kind, "site": o.site, "hardware": o.hardware, "precision": o.precision,
-                "split": o.split, "predicted_p99_ms": a.p99_ms[name] if o.kind == "inference" else np.nan, "slo_p99_ms": o.slo_ms,
+                "split": o.split, "llm_split": o.llm_split, "predicted_p99_ms": a.p99_ms[name] if o.kind == "inference" else np.nan, "slo_p99_ms": o.slo_ms,
                 "predicted_ttft_ms": a.ttft_ms.get(name, np.nan), "slo_ttft_ms": o.ttft_slo_ms,
                 "predicted_tpot_ms": a.tpot_ms.get(name, np.nan), "slo_tpot_ms": o.tpot_slo_ms,
                 "monthly_cost_usd": cost_usd[name], "pricing": pricing_of(self.system, o, a.mixes),
@@ -154,7 +154,7 @@ class Plan:
 
 
 def _choice(o: Option) -> Choice:
-    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware)
+    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, o.llm_split)
 
 
 def _rate_weights(sc: Scenario) -> dict[str, float]:
@@ -229,10 +229,12 @@ def evaluate(scenario: Scenario, placement: Any) -> Plan:
     system, opts = all_options(scenario)
     chosen: dict[str, Option] = {}
     for name, c in choices.items():
-        match = [o for o in opts[name] if (o.site, o.hardware, o.precision, o.split) == (c.site, c.hardware, c.precision, c.split)]
+        match = [o for o in opts[name] if (o.site, o.hardware, o.precision, o.split, o.llm_split)
+                 == (c.site, c.hardware, c.precision, c.split, c.llm_split)]
         if not match:
-            raise ScenarioError("<placement>", f"{name}", f"no such option: {c.hardware} at {c.site} in {c.precision}"
-                                + (" (unreachable or unsupported)" if c.split is None else f" split at {c.split}"))
+            how = f" split at {c.split}" if c.split is not None else f" {c.llm_split} (not opted into, or unsupported)" \
+                if c.llm_split is not None else " (unreachable or unsupported)"
+            raise ScenarioError("<placement>", f"{name}", f"no such option: {c.hardware} at {c.site} in {c.precision}{how}")
         chosen[name] = match[0]
     missing = [n for n in scenario.workloads if n not in chosen]
     a = assess(system, chosen)

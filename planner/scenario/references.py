@@ -49,6 +49,10 @@ def check_references(sc: Scenario, file: str, base: Path, allow_paths: bool, att
         _check_model(w.model, f"{at}.model", base, allow_paths, attachments, fail)
         if isinstance(w, Inference):
             _check_llm(w, at, fail)
+            for field, value in (("split", w.split), ("speculative", w.speculative)):
+                if value is not None and not sc.sites[w.source].devices:
+                    fail(f"{at}.{field}", f"source '{w.source}' has no device to decode on (a boundary split "
+                         "runs its decode or draft on the source's first device group)")
         if isinstance(w, Inference) and isinstance(w.arrival, Trace):
             path = _resolve_file(w.arrival.file, f"{at}.arrival.file", base, allow_paths, attachments, fail)
             w.arrival.__dict__["path"] = path  # resolved against the scenario file (cached_property slot)
@@ -136,12 +140,14 @@ def _check_llm(w: Inference, at: str, fail: Any) -> None:
     info = None if w.model.lower().endswith(".onnx") else catalog.model(w.model)
     if info is None or info.family != "llm":
         for field, value in (("prompt_tokens", w.prompt_tokens), ("output_tokens", w.output_tokens),
-                             ("slo.ttft_ms", w.slo.ttft_ms), ("slo.tpot_ms", w.slo.tpot_ms)):
+                             ("slo.ttft_ms", w.slo.ttft_ms), ("slo.tpot_ms", w.slo.tpot_ms),
+                             ("split", w.split), ("speculative", w.speculative)):
             if value is not None:
                 llms = [m for m in catalog.model_ids() if catalog.model(m).family == "llm"]
                 fail(f"{at}.{field}", f"'{w.model}' is not a language model (token counts and SLOs apply to "
                      f"{', '.join(llms)})")
         return
+    _check_boundary(w, at, fail)
     prompt, output, ctx = w.prompt_dist(), w.output_dist(), info.max_context
     if ctx is None:
         return
@@ -151,6 +157,21 @@ def _check_llm(w: Inference, at: str, fail: Any) -> None:
     if prompt.dist == "fixed" and output.dist == "fixed" and prompt.mean + output.mean > ctx:
         fail(f"{at}.prompt_tokens", f"{prompt.mean:g} prompt + {output.mean:g} output tokens exceed {w.model}'s "
              f"context of {ctx} tokens")
+
+
+def _check_boundary(w: Inference, at: str, fail: Any) -> None:
+    """A split across the boundary decodes on the source's device; a speculative draft is a
+    smaller language model the serving model knows."""
+    from planner.costs.llm import is_llm
+
+    spec = w.speculative
+    if spec is None:
+        return
+    llms = [m for m in catalog.model_ids() if is_llm(m)]
+    if not is_llm(spec.draft):
+        fail(f"{at}.speculative.draft", f"unknown language model '{spec.draft}'", did_you_mean(spec.draft, llms))
+    if spec.draft == w.model or catalog.model(spec.draft).params_millions >= catalog.model(w.model).params_millions:
+        fail(f"{at}.speculative.draft", f"the draft '{spec.draft}' must be a smaller model than '{w.model}'")
 
 
 def _check_model(model: str, field: str, base: Path, allow_paths: bool, attachments: Mapping[str, Path], fail: Any) -> None:

@@ -14,6 +14,7 @@ from planner.plan.options.common import LEVELS, LINK_RHO, Option, levels, transf
 from planner.plan.options.federated import federated_options
 from planner.plan.options.inference import inference_options, split_options
 from planner.plan.options.llm import LlmServing, llm_options
+from planner.plan.options.llm_boundary import boundary_options
 from planner.plan.options.training import training_options
 from planner.scenario import Scenario
 
@@ -28,7 +29,7 @@ def options_for(system: System, name: str) -> list[Option]:
     if w.kind == "federated":
         return federated_options(system, name)
     if is_llm(w.model):
-        return llm_options(system, name)
+        return llm_options(system, name) + boundary_options(system, name)
     return inference_options(system, name) + split_options(system, name)
 
 

@@ -69,10 +69,15 @@ class Option:
     tpot_slo_ms: float | None = None
     serving: object | None = None  # llm.LlmServing: recomputes latencies at the actual utilisation
     engine: str = ""  # a language model's engine (model@precision); "" for everything else
+    # a language model across the boundary (`llm_boundary.py`): prefill_cloud_decode_edge |
+    # speculative, with `edge_hardware` the source's device; None = served on one side
+    llm_split: str | None = None
 
     @property
     def label(self) -> str:
         s = f"{self.hardware}@{self.site} {self.precision}"
+        if self.llm_split is not None:
+            return f"{self.edge_hardware}→{s} {self.llm_split}"
         return s if self.split is None else f"{self.edge_hardware}→{s} split@{self.split}"
 
     @property
@@ -96,7 +101,7 @@ class Option:
         return max(ok) if ok else 0.0
 
     def key(self) -> tuple:
-        return (self.site, self.hardware, self.precision, self.split)
+        return (self.site, self.hardware, self.precision, self.split, self.llm_split)
 
     def rule_out(self, v: Violation) -> None:
         """Record why the option can never be chosen; the first reason found stays (privacy is
