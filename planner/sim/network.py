@@ -369,3 +369,29 @@ class Transfer:
 
     def __repr__(self) -> str:
         return f"Transfer({self.nbytes:g} B over {self.route!r}, {self.in_prop} propagating)"
+
+
+class TokenTransfer(Transfer):
+    """A transfer whose size grows with the request's prompt: `nbytes` plus `per_token` bytes per
+    prompt token (a KV cache computed on one side and decoded on the other). Loss is charged on
+    the fixed part's window rounds only."""
+
+    __slots__ = ("base", "per_token")
+
+    def __init__(self, *args, per_token: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.base = self.nbytes
+        self.per_token = float(per_token)
+
+    @classmethod
+    def per_prompt_token(cls, per_token: float):
+        """A constructor with Transfer's signature for transfers of `per_token` bytes a prompt token."""
+        return lambda *args, **kwargs: cls(*args, per_token=per_token, **kwargs)
+
+    def __call__(self, item) -> None:
+        self.nbytes = self.base + self.per_token * item.tokens[0]  # read at once by the channel
+        Transfer.__call__(self, item)
+
+    def _hop_done(self, item) -> None:
+        self.nbytes = self.base + self.per_token * item.tokens[0]
+        Transfer._hop_done(self, item)

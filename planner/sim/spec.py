@@ -140,6 +140,22 @@ class TokenServing:
     mean_prompt: float = 512.0  # for the autoscaler's demand estimate of queued requests
     mean_output: float = 128.0
     engine: str = ""  # workloads whose stages name the same engine on a group share one batch
+    # what a request does at this stage: "full" (prefill, then every output token), "prefill"
+    # (the prompt, leaving with its first logits), "decode" (the prompt's KV cache arrived:
+    # every output token), "draft" (k tokens a speculative round, after prefilling the prompt in
+    # the first), "verify" (a round's k drafts in one pass, the prompt with the first)
+    phase: str = "full"
+    k: int = 0  # drafted tokens per speculative round
+
+
+@dataclass
+class SpeculativeRounds:
+    """A workload served in speculative rounds: after each round's verification is back at the
+    source, each of the `k` drafts is accepted with `acceptance_rate` until the first rejection,
+    and the target adds one token; the request loops to its first stage until it has its output."""
+
+    k: int
+    acceptance_rate: float
 
 
 @dataclass
@@ -152,6 +168,7 @@ class Stage:
     service_time_s: ServiceTime
     out_bytes: float = 0.0
     llm: TokenServing | None = None
+    out_bytes_per_prompt_token: float = 0.0  # plus this per prompt token of the request (a KV cache)
 
 
 @dataclass
@@ -169,6 +186,7 @@ class InferenceSpec:
     tpot_slo_s: float | None = None  # ... and time per output token after it
     retries: int = 0  # re-sent from the source after a failure, at most this often
     retry_backoff_s: float = 1.0
+    rounds: SpeculativeRounds | None = None  # speculative decoding across the boundary
 
 
 @dataclass

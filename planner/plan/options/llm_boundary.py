@@ -25,7 +25,7 @@ from planner.costs.llm import (
 )
 from planner.errors import PlannerError
 from planner.model.system import Resource, System
-from planner.model.workloads import planned_rate_per_s
+from planner.model.workloads import acceptance_rate, planned_rate_per_s
 from planner.plan.llm_serving import Point, Shape, capacity_per_s, operating_point
 from planner.plan.options.common import Option, levels, privacy_violation, send, transfer_ms, weakest
 from planner.plan.violations import Violation
@@ -195,15 +195,6 @@ def _prefill_cloud(system: System, w, shape: Shape, edge_cost: LlmCost, cloud_co
     sv = BoundaryServing(PREFILL_CLOUD, edge, cloud, _cloud_u(rate, cloud, pool),
                          transfer_ms(system, up, shape.prompt_p99 * BYTES_PER_TOKEN), transfer_ms(system, down, kv_p99), 0.0)
     return sv, shape.prompt * BYTES_PER_TOKEN, kv_cache_bytes(w.model, shape.prompt, cloud_cost.precision)
-
-
-def acceptance_rate(w) -> tuple[float, str]:
-    """The speculative workload's acceptance rate and where it comes from (the scenario, or the
-    catalog's default for the pair, an assumption)."""
-    spec = w.speculative
-    if spec.acceptance_rate is not None:
-        return spec.acceptance_rate, "scenario"
-    return catalog.speculative_acceptance(w.model, spec.draft)
 
 
 def _speculative(system: System, w, shape: Shape, edge_cost: LlmCost, cloud_cost: LlmCost, pool: Resource,
