@@ -74,6 +74,11 @@ class Lane:
         self.is_llm = False  # served token by token (llmserve.LlmLane)
         self.users: list[str] = [name]  # the workloads (or the job) that use this lane
 
+    def joins_next_iteration(self) -> bool:
+        """Whether the head of the queue joins a running server's batch at its next iteration
+        (a language model's continuous batching); a request of any other lane waits for a server."""
+        return False
+
     def mean_s(self, b: int) -> float:
         c = self.cache
         while len(c) <= b:
@@ -529,7 +534,10 @@ class Pool(Group):
                             b = min(mb, n)
                             demand += n * ln.mean_s(b) / b / interval
             want = math.ceil(demand / spec.target_utilization - 1e-9)
-            if self.qlen and not self.idle and not self.starting:  # saturated: one more at least
+            # saturated: one more at least (a language model's request that joins a running batch
+            # at its next iteration is not waiting for an instance)
+            if self.qlen and not self.idle and not self.starting and not all(
+                    ln.joins_next_iteration() for ln in self.lanes if ln.q):
                 want = max(want, len(self.servers) - sum(s.retiring for s in self.servers) + 1)
             want = max(spec.min_instances, min(spec.max_instances, want))
             have = len(self.servers) - sum(s.retiring for s in self.servers)

@@ -101,6 +101,21 @@ class LlmLane(Lane):
         prefill = llm.step_s(b * p, b, b * p * (p + 1) / 2, 0.0)
         return prefill + o * llm.step_s(b, b, b * (p + o / 2), b * (p + o / 2))
 
+    def joins_next_iteration(self) -> bool:
+        """Whether the head of the queue fits beside the sequences of a server running this lane
+        (it joins at that server's next iteration rather than waiting for an instance)."""
+        if not self.q:
+            return True
+        llm, need = self.llm, self.q[0].llm.prompt + 1
+        room = llm.kv_capacity_tokens * (1 - WATERMARK)
+        for server in self.group.servers:
+            running = server.batch
+            if server.lane is self and running and len(running) < llm.max_seqs and not server.retiring:
+                used = sum(r.llm.context + r.llm.prompt - r.llm.prefilled for r in running)
+                if used + need <= room:
+                    return True
+        return False
+
     # ------------------------------------------------------------------ arrivals
     def __call__(self, req) -> None:
         llm = self.llm
