@@ -284,10 +284,12 @@ def _token_serving(w: Any, ch: Any, gpus: int, model: str | None = None, hardwar
     in_bytes, out_bytes = io_bytes(w, prompt.mean, output.mean)
     # a split side is its own engine: a prefill-only or verifying lane batches with no full one
     engine = llm_engine(model, ch.precision) + ("" if phase in ("full", "decode", "draft") else f"/{phase}")
-    # the autoscaler's demand estimate of a queued request: one pass for a prefill or a verification
+    # the autoscaler's demand estimate of a queued request: one pass for a prefill or a
+    # verification (of k + 1 tokens), k tokens for a draft
+    mean_prompt = k + 1.0 if phase == "verify" else prompt.mean
     mean_output = 1.0 if phase in ("prefill", "verify") else k if phase == "draft" else output.mean
     return TokenServing(cost.step_s, cost.kv_capacity_tokens, prompt.sample, output.sample, cost.max_context,
-                        MAX_SEQS, MAX_BATCHED_TOKENS, prompt.mean, mean_output,
+                        MAX_SEQS, MAX_BATCHED_TOKENS, mean_prompt, mean_output,
                         engine=engine, phase=phase, k=k), in_bytes, out_bytes
 
 

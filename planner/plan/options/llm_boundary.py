@@ -48,6 +48,14 @@ class Side:
     def of(cls, cost: LlmCost, shape: Shape) -> Side:
         return cls(cost, shape, capacity_per_s(cost, shape))
 
+    def join_stall_s(self, pt: Point) -> float:
+        """The mean extra wait of a sequence that joins the batch while another request's prompt
+        is being prefilled (compute-bound, much longer than a decode step): the chance one is in
+        progress (rate x prefill time) times half its length. Speculative rounds rejoin each
+        side's batch every round, so they pay it every round."""
+        t_p = self.cost.prefill_s(max(1, int(self.shape.prompt)))
+        return pt.rate_per_s * t_p * t_p / 2
+
     def at(self, u: float) -> Point:
         """The steady state of one server at utilisation `u` of its capacity."""
         return operating_point(self.cost, self.shape, u * self.capacity_per_s)
@@ -87,10 +95,13 @@ class BoundaryServing:
         return ttft + (self.rounds_p99 - 1) * round_ms, ttft, round_ms / self.tokens_per_round
 
     def round_ms(self, e: Point, c: Point) -> float:
-        """One speculative round after the first: the draft joins its batch (an iteration in
-        progress) and drafts k tokens, they go up, the target verifies them (an iteration in
-        progress, then its own), the accepted tokens come down."""
-        return ((self.k + 1) * e.tpot_p99_s + 2 * c.tpot_p99_s) * 1e3 + self.verify_extra_ms + self.round_net_ms
+        """One speculative round after the first: the draft joins its batch (half an iteration
+        in progress, and a prompt's prefill if one is running) and drafts k tokens, they go up,
+        the target verifies them (likewise, then its own iteration), the accepted tokens come
+        down. TPOT averages a request's rounds, so each step is counted once at its p99, not
+        the round at a p99 of p99s."""
+        return ((self.k + 0.5) * e.tpot_p99_s + 1.5 * c.tpot_p99_s + self.edge.join_stall_s(e) + self.cloud.join_stall_s(c)) \
+            * 1e3 + self.verify_extra_ms + self.round_net_ms
 
 
 def boundary_options(system: System, name: str) -> list[Option]:
