@@ -196,6 +196,10 @@ def _workload_widgets(ed: Editor, name: str, w: dict) -> None:
                     ed.num("SLO p99 (ms, whole answer)", (*base, "slo", "p99_ms"), step=100.0)
             elif kind == "inference":
                 ed.num("SLO p99 (ms)", (*base, "slo", "p99_ms"), step=10.0)
+            if kind == "inference":
+                ed.num("SLO availability (0-1)", (*base, "slo", "availability"), step=0.0005,
+                       help="The share of requests to answer within the latency SLO over a long run, outages "
+                            "included (0.999 = three nines). Empty: availability is reported, not required.")
             else:
                 ed.num("deadline (h)", (*base, "deadline_h"))
                 ed.num("every (h)", (*base, "every_h"))

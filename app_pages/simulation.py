@@ -67,6 +67,11 @@ def _results(p: Any, r: Any) -> None:
     st.info(planner.report.agreement_sentence(agree), icon=":material/fact_check:")
     st.dataframe(_summary_shown(s), hide_index=True, column_config={
         "slo_met_frac": st.column_config.ProgressColumn("SLO met", min_value=0.0, max_value=1.0, format="percent"),
+        "availability": st.column_config.NumberColumn("availability", format="%.4f",
+                                                      help="Answered within the SLO, outages included"),
+        "fallback_share": st.column_config.NumberColumn("by fallback", format="%.4f",
+                                                        help="Answered at the source by the fallback while the "
+                                                             "path was down"),
         "monthly_cost_usd": NUMBER_FORMAT["monthly_cost_usd"],
         **{c: st.column_config.NumberColumn(c, format="%.1f") for c in s.columns if c.endswith("_ms")}})
     tokens = token_figure(p.table(), s)

@@ -32,7 +32,8 @@ SOURCES = {
 }
 #: The plan table's columns as the Plan page shows them (those that are empty for every workload are dropped).
 PLAN_COLUMNS = ["workload", "kind", "site", "hardware", "precision", "split", "llm_split", "predicted_p99_ms", "slo_p99_ms",
-                "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "source", "monthly_cost_usd",
+                "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "predicted_availability",
+                "slo_availability", "source", "monthly_cost_usd",
                 "utilization", "ok", "violations", "binding", "next_best", "next_best_delta_usd", "reason"]
 NUMBER_FORMAT = {
     "predicted_p99_ms": st.column_config.NumberColumn("predicted p99 (ms)", format="%.1f"),
@@ -41,6 +42,12 @@ NUMBER_FORMAT = {
     "slo_ttft_ms": st.column_config.NumberColumn("SLO TTFT (ms)", format="%g"),
     "predicted_tpot_ms": st.column_config.NumberColumn("predicted TPOT (ms)", format="%.1f"),
     "slo_tpot_ms": st.column_config.NumberColumn("SLO TPOT (ms)", format="%g"),
+    # availability needs its nines: 99.95% and 99.9% differ by half the downtime
+    "predicted_availability": st.column_config.NumberColumn("predicted availability", format="%.4f",
+                                                            help="The share of requests its path (and fallback) can "
+                                                                 "answer: every link, device group or pool and region "
+                                                                 "on it up"),
+    "slo_availability": st.column_config.NumberColumn("SLO availability", format="%g"),
     "monthly_cost_usd": st.column_config.NumberColumn("USD / month", format="$%,.0f"),
     "next_best_delta_usd": st.column_config.NumberColumn("next best +USD / month", format="$%,.0f"),
     "utilization": st.column_config.ProgressColumn("utilisation", min_value=0.0, max_value=1.0, format="%.2f"),

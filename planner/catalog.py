@@ -212,6 +212,39 @@ def pricing(provider: str, model: str) -> PricingModel:
         raise CatalogError("pricing model", f"{provider}/{model}", [f"{p}/{m}" for p, m in _pricing_rows()]) from None
 
 
+AVAILABILITY_SCOPES = ("region", "instance")
+
+
+@dataclass(frozen=True)
+class Availability:
+    """A provider's published availability (data/availability.csv): `region` for instances
+    spread over several zones of a region, `instance` for one instance alone. `basis` says how
+    the figure is known (sla | measured | assumed); `mttr_h`, an outage's mean length, is what
+    the simulator needs to turn the figure into outages (assumed: providers publish none)."""
+
+    provider: str
+    scope: str
+    availability: float
+    basis: str
+    mttr_h: float
+    source: str
+
+
+@cache
+def _availability_rows() -> dict[tuple[str, str], Availability]:
+    return {(r["provider"], r["scope"]): Availability(r["provider"], r["scope"], float(r["availability"]), r["basis"],
+                                                      float(r["mttr_h"]), r["source"])
+            for r in _records("availability")}
+
+
+def availability(provider: str, scope: str) -> Availability:
+    """`provider`'s published availability of a region (`scope="region"`) or of one instance."""
+    try:
+        return _availability_rows()[(provider, scope)]
+    except KeyError:
+        raise CatalogError("availability", f"{provider}/{scope}", [f"{p}/{s}" for p, s in _availability_rows()]) from None
+
+
 #: the zone whose intensity applies where a site names none: the world's mean grid
 WORLD_GRID = "world"
 
@@ -239,7 +272,7 @@ def pue(provider: str | None) -> float:
 
 def clear_caches() -> None:
     """Forget loaded catalogs and profiles (after changing PLANNER_DATA_DIR / PLANNER_PROFILE_DIR)."""
-    for f in (_frame, _hardware_rows, _network_rows, _model_rows, _prices, _grid_rows, _pricing_rows, _profile_hardware, _live_host):
+    for f in (_frame, _hardware_rows, _network_rows, _model_rows, _prices, _grid_rows, _pricing_rows, _availability_rows, _profile_hardware, _live_host):
         f.cache_clear()
 
 
@@ -435,6 +468,6 @@ def table(kind: str) -> pd.DataFrame:
         return pd.DataFrame([_hardware_record(hardware(i)) for i in hardware_ids()])
     if kind == "models":
         return _frame(kind).astype({"default_seq_len": "Int64"})
-    if kind in ("networks", "prices", "grid", "pricing"):
+    if kind in ("networks", "prices", "grid", "pricing", "availability"):
         return _frame(kind).copy()
-    raise CatalogError("catalog", kind, ["hardware", "networks", "models", "prices", "grid", "pricing"])
+    raise CatalogError("catalog", kind, ["hardware", "networks", "models", "prices", "grid", "pricing", "availability"])

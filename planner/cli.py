@@ -64,12 +64,15 @@ SETTINGS = {"wide": False, "quiet": False}
 
 
 def _cell(v: object) -> str:
-    """A table cell as text: small shares keep their digits (0.0013 is not 0.0), NaN is blank."""
+    """A table cell as text: small shares keep their digits (0.0013 is not 0.0), and so do shares
+    near 1 (an availability of 0.9999 is not 1), NaN is blank."""
     if v is None or (isinstance(v, float) and v != v):
         return ""
     if isinstance(v, float):
         if v == 0 or abs(v) >= 100:
             return f"{v:,.0f}" if abs(v) >= 100 else "0"
+        if 0.99 <= v < 1:
+            return f"{v:.6g}"
         return f"{v:.3g}"
     return str(v)
 
@@ -164,12 +167,12 @@ def schema() -> None:
 
 @app.command("catalog")
 def catalog_cmd(
-    kind: Annotated[str, typer.Argument(help="hardware | networks | models")] = "hardware",
+    kind: Annotated[str, typer.Argument(help="hardware | networks | models | availability")] = "hardware",
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
 ) -> None:
-    """List the catalog's hardware, networks or models, with the source of each row."""
+    """List the catalog's hardware, networks, models or cloud availability SLAs, with the source of each row."""
     catalog = planner.catalog
-    kinds = ("hardware", "networks", "models")
+    kinds = ("hardware", "networks", "models", "availability")
     if kind not in kinds:
         hint = planner.errors.did_you_mean(kind, kinds)
         raise PlannerError(f"unknown catalog '{kind}' (one of {', '.join(kinds)})" + (f"; {hint}" if hint else ""))
@@ -185,6 +188,7 @@ CATALOG_COLUMNS = {
                  "price_usd", "usd_per_hour"),
     "networks": ("id", "downlink_mbps", "uplink_mbps", "rtt_ms", "jitter_ms", "loss_pct", "medium"),
     "models": ("id", "family", "params_millions", "gflops", "input_bytes", "output_bytes", "max_context"),
+    "availability": ("provider", "scope", "availability", "mttr_h", "mttr_basis"),
 }
 
 
@@ -233,7 +237,8 @@ def profile(
     _echo(f"wrote {path}; use hardware '{as_name}' in scenarios and `planner estimate`")
 
 
-PLAN_COLUMNS = ["workload", "site", "hardware", "precision", "predicted_p99_ms", "slo_p99_ms", "monthly_cost_usd",
+PLAN_COLUMNS = ["workload", "site", "hardware", "precision", "predicted_p99_ms", "p99_ms_low", "p99_ms_high", "slo_p99_ms",
+                "monthly_cost_usd",
                 "utilization", "ok", "source"]
 FLEET_COLUMNS = ["fleet", "workload", "where", "hardware", "precision", "members", "split_by"]
 
@@ -272,7 +277,10 @@ def _print_plan(p, fmt: str, members: bool = False) -> None:
             _echo("(one row per fleet member with --members)")
     if len(t):
         _echo("")
-        _print_frame(t[PLAN_COLUMNS], "table")
+        cols = PLAN_COLUMNS
+        if t["slo_availability"].notna().any():  # an availability objective: its figure beside the p99
+            cols = [*cols[:6], "predicted_availability", "slo_availability", *cols[6:]]
+        _print_frame(t[cols], "table")
         _echo("")
         for _, row in t.iterrows():
             _echo(f"{row['workload']}: {row['reason']}")
@@ -286,12 +294,16 @@ def plan_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
     objective: Annotated[Optional[str], typer.Option(help="cost | latency | energy | carbon (default: the scenario's).")] = None,
     members: Annotated[bool, typer.Option("--members", help="A row per fleet member (fleets are summarised).")] = False,
+    robust: Annotated[bool, typer.Option("--robust", help="Plan with the high end of each estimate's 80% interval "
+                                                          "(as `robust: true` in the scenario).")] = False,
 ) -> None:
     """Choose where every workload runs, and say why."""
     _check_format(fmt)
     if objective is not None and objective not in ("cost", "latency", "energy", "carbon"):
         raise PlannerError(f"--objective '{objective}' is not one of cost, latency, energy, carbon")
     sc = _load(file, simulate=False)
+    if robust:
+        sc = sc.model_copy(update={"robust": True})
     with _Working("planning"):
         p = planner.plan(sc, objective=objective)
     _print_plan(p, fmt, members)

@@ -439,3 +439,24 @@ def test_streamlit_config_binds_loopback_without_usage_statistics() -> None:
     assert config["server"]["address"] == "127.0.0.1"
     assert config["browser"]["gatherUsageStats"] is False
     assert "--server.address 0.0.0.0" in (ROOT / "README.md").read_text()
+
+
+def test_availability_objective_is_edited_and_shown() -> None:
+    """Setting a workload's slo.availability re-plans: the Plan page shows the predicted
+    availability beside it, and the cloud path that cannot meet it is ruled out by name."""
+    at = _load_example(_start(), "plant_inspection.yaml")
+    key = "edit:workloads.line.slo.availability"
+    assert at.number_input(key=key).value == 0.9995
+    _go(at, "Plan")
+    table = at.dataframe[0].value.set_index("workload")
+    assert table.loc["line", "site"] == "plant" and table.loc["line", "slo_availability"] == 0.9995
+    assert table.loc["line", "predicted_availability"] >= 0.9995
+    assert "availability" in table.loc["line", "binding"]
+    _go(at, "Scenario")
+    at.number_input(key=key).set_value(0.99).run()  # below the cloud path's 99.59%: the cheaper cloud wins
+    assert not at.exception
+    assert at.session_state["scn"]["raw"]["workloads"]["line"]["slo"]["availability"] == 0.99
+    _go(at, "Plan")
+    table = at.dataframe[0].value.set_index("workload")
+    assert table.loc["line", "site"] == "aws-eu-central-1"
+    assert 0.99 <= table.loc["line", "predicted_availability"] < 0.9995

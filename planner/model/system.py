@@ -46,6 +46,8 @@ class Resource:
     pricing: tuple[str, ...] = ("on_demand",)  # pools: how the instances may be bought (model/pricing.py)
     provider: str = ""  # pools: whose discounts apply
     interruptions_per_h: float | None = None  # pools: spot interruptions per instance-hour; None = the provider's
+    availability: float = 1.0  # the share of time it is up (a device group: some device up; a link: both directions)
+    mttr_h: float = 1.0  # an outage's mean length: with `availability`, what the simulator's outages are drawn from
 
     @property
     def kind(self) -> ResourceKind:
@@ -131,6 +133,37 @@ def _energy_j_per_byte(network_id: str) -> float:
         return 0.0
 
 
+def up_share(mtbf_h: float | None, mttr_h: float) -> float:
+    """Availability of something that fails every `mtbf_h` on average and is repaired in
+    `mttr_h`: MTBF / (MTBF + MTTR); 1 when it never fails (`mtbf_h` None)."""
+    return 1.0 if mtbf_h is None else mtbf_h / (mtbf_h + mttr_h)
+
+
+def group_up_share(mtbf_h: float | None, mttr_h: float, count: int) -> float:
+    """A group of `count` devices failing independently answers while any one is up."""
+    return 1.0 - (1.0 - up_share(mtbf_h, mttr_h)) ** count
+
+
+def pool_up_share(site: Site, pool) -> tuple[float, float]:
+    """(availability, mean outage hours) of a cloud pool beyond its region's: its own
+    `availability:`, else the provider's single-instance SLA when it runs one instance at most;
+    a pool of several instances, spread over zones, adds nothing to its region's figure."""
+    sla = catalog.availability(site.provider, "instance")
+    if pool.availability is not None:
+        return pool.availability, sla.mttr_h
+    return (sla.availability, sla.mttr_h) if pool.max_instances == 1 else (1.0, sla.mttr_h)
+
+
+def site_up_share(site: Site) -> tuple[float, float]:
+    """(availability, mean outage hours) of a site itself: a cloud region's `availability:`, else
+    its provider's region-level SLA (data/availability.csv); an edge site's failures are those
+    of its devices and links."""
+    if site.kind != "cloud":
+        return 1.0, 1.0
+    sla = catalog.availability(site.provider, "region")
+    return (sla.availability if site.availability is None else site.availability), sla.mttr_h
+
+
 class System:
     """The resolved scenario. Build with `resolve(scenario)` (cached on the scenario)."""
 
@@ -138,23 +171,29 @@ class System:
         self.scenario = sc
         self.resources: dict[ResourceId, Resource] = {}
         self._at_site: dict[str, list[Resource]] = {}
+        #: each site's own (availability, mean outage hours): a cloud region's SLA; 1 at the edge
+        self.site_availability: dict[str, tuple[float, float]] = {}
         for name, site in sc.sites.items():
+            self.site_availability[name] = site_up_share(site)
             groups = self._at_site.setdefault(name, [])
             for i, d in enumerate(site.devices):
                 hw = catalog.hardware(d.hardware)
                 r = Resource(ResourceId.device(name, i), d.hardware, float(d.count), _device_tariff(sc, site, hw, owned=d.owned),
-                             d.count, d.service_cv, d.max_batch, d.max_wait_ms)
+                             d.count, d.service_cv, d.max_batch, d.max_wait_ms,
+                             availability=group_up_share(d.mtbf_h, d.mttr_h, d.count), mttr_h=d.mttr_h)
                 self.resources[r.id] = r
                 groups.append(r)
             for i, p in enumerate(site.pools):
                 hw = catalog.hardware(p.hardware)
+                up = pool_up_share(site, p)
                 tariff = _device_tariff(sc, site, hw, p.gpus)
                 if p.usd_per_hour is not None:  # the architect's own price for one instance
                     tariff = replace(tariff, usd_per_server_hour=p.usd_per_hour, billed_as="instances")
                 r = Resource(ResourceId.pool(name, i), p.hardware, float(p.max_instances),
                              tariff, p.max_instances, p.service_cv, p.max_batch,
                              p.max_wait_ms, p.min_instances, p.target_utilization, p.cold_start_s, p.gpus,
-                             pricing=tuple(p.pricing), provider=site.provider, interruptions_per_h=p.interruptions_per_h)
+                             pricing=tuple(p.pricing), provider=site.provider, interruptions_per_h=p.interruptions_per_h,
+                             availability=up[0], mttr_h=up[1])
                 self.resources[r.id] = r
                 groups.append(r)
         for i, link in enumerate(sc.links):
@@ -166,7 +205,8 @@ class System:
                 self.resources[rid] = Resource(rid, link.network, mbps,
                                                Tariff(egress_usd_per_gb=_egress_usd_per_gb(sc, link, frm),
                                                       energy_j_per_byte=e,
-                                                      gco2e_per_kwh=grid_gco2e_per_kwh(sc.sites[frm])), to_site=to)
+                                                      gco2e_per_kwh=grid_gco2e_per_kwh(sc.sites[frm])), to_site=to,
+                                               availability=up_share(link.mtbf_h, link.mttr_h), mttr_h=link.mttr_h)
         self._routes: dict[tuple[str, str], Route] = {}
         self._paths: dict[object, dict[str, list[str]]] = {}
         self._candidates: dict[tuple[str, str], list[tuple[str, bool]]] = {}
@@ -180,6 +220,28 @@ class System:
     def compute_at(self, site: str) -> list[Resource]:
         """The device groups, then the pools, at `site`."""
         return self._at_site.get(site, [])
+
+    def fallback_device(self, workload: str) -> Resource | None:
+        """The source's device group a workload's `fallback:` runs on: the first of its
+        `hardware` (any, when not named) that runs the fallback's precision; None without one."""
+        w = self.scenario.workloads[workload]
+        fb = getattr(w, "fallback", None)
+        if fb is None:
+            return None
+        for r in self.compute_at(w.source):
+            if (r.kind == "device" and fb.hardware in (None, r.hardware)
+                    and fb.precision in catalog.hardware(r.hardware).precisions):
+                return r
+        return None
+
+    def outage_figures(self, rid: ResourceId) -> tuple[float, float]:
+        """(availability, mean outage hours) of a compute resource as a whole: a device group's
+        own; a pool's with its region's (both must be up), the outage length the longer one's."""
+        r = self[rid]
+        if r.kind != "pool":
+            return r.availability, r.mttr_h
+        site_a, site_mttr_h = self.site_availability[r.site]
+        return r.availability * site_a, max(r.mttr_h, site_mttr_h)
 
     def link_id(self, index: int, frm: str) -> ResourceId:
         """The direction of link `index` that leaves `frm`."""
@@ -304,6 +366,6 @@ class System:
 def resolve(sc: Scenario) -> System:
     """The scenario's `System`, built once and kept with the scenario."""
     s = sc.__dict__.get("_system")
-    if s is None:
+    if s is None or s.scenario is not sc:  # a copy (`model_copy`) carries its original's system
         s = sc.__dict__["_system"] = System(sc)
     return s

@@ -43,6 +43,9 @@ class Pool(_Model):
     pricing: Annotated[list[Literal["on_demand", "spot", "reserved_1y", "reserved_3y"]], Field(min_length=1)] = ["on_demand"]
     usd_per_hour: Pos | None = None  # on-demand price of one instance; None: the catalog's x gpus
     interruptions_per_h: NonNeg | None = None  # spot: per instance-hour; None: the provider's (data/pricing.csv)
+    # The pool's own availability; None: the provider's single-instance SLA when the pool runs
+    # one instance at most (data/availability.csv), else nothing beyond its region's.
+    availability: Fraction | None = None
 
     @model_validator(mode="after")
     def _bounds(self) -> Pool:
@@ -75,6 +78,8 @@ class Site(_Model):
     grid: str | GridIntensity | None = None
     devices: list[DeviceGroup] = []
     pools: list[Pool] = []
+    # A cloud region's availability; None: its provider's region-level SLA (data/availability.csv).
+    availability: Fraction | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -119,6 +124,9 @@ class Site(_Model):
             raise ValueError("an edge site has devices, not pools")
         if self.kind == "cloud" and not self.pools and not self.devices:
             raise ValueError("a cloud site needs at least one pool")
+        if self.kind == "edge" and self.availability is not None:
+            raise ValueError("an edge site's availability comes from its devices' and links' mtbf_h/mttr_h, "
+                             "not `availability:`")
         if self.kind == "edge" and self.provider_region:
             raise ValueError("an edge site gives its electricity as `grid:`, not `provider_region:`")
         if self.provider_region and catalog.grid(self.provider_region).provider != self.provider:

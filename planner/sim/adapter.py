@@ -119,14 +119,25 @@ def compute_name(site: str, kind: str, index: int, hardware: str) -> str:
     return f"{site}/{kind}{index}:{hardware}"
 
 
-def _compute_spec(name: str, r: Resource, d: Any, initial: int = 0, minimum: int | None = None) -> ComputeSpec:
+def _outages(system: Any, r: Resource) -> tuple[float | None, float]:
+    """(mtbf_s, mttr_s) of a pool's outages, its own and its region's together: from its
+    availability A and outage length (data/availability.csv), MTBF = MTTR x A / (1 - A)."""
+    a, mttr_h = system.outage_figures(r.id)
+    if a >= 1.0:
+        return None, mttr_h * 3600
+    return mttr_h * 3600 * a / (1 - a), mttr_h * 3600
+
+
+def _compute_spec(name: str, r: Resource, d: Any, initial: int = 0, minimum: int | None = None,
+                  system: Any = None) -> ComputeSpec:
     """A device group or pool of the resolved system as the simulator's compute."""
     if r.kind == "device":
         return ComputeSpec(name, r.site, hardware=r.hardware, count=r.servers, max_batch=r.max_batch,
                            max_wait_s=r.max_wait_ms / 1000, service_cv=r.service_cv,
                            queue_capacity=None if d.queue_capacity is None else d.queue_capacity * r.servers,
                            mtbf_s=None if d.mtbf_h is None else d.mtbf_h * 3600, mttr_s=d.mttr_h * 3600, tariff=r.tariff)
-    return ComputeSpec(name, r.site, hardware=r.hardware, pool=True,
+    mtbf_s, mttr_s = _outages(system, r) if system is not None else (None, 3600.0)
+    return ComputeSpec(name, r.site, hardware=r.hardware, pool=True, mtbf_s=mtbf_s, mttr_s=mttr_s,
                        min_instances=r.min_instances if minimum is None else minimum, initial_instances=initial,
                        max_instances=r.servers, cold_start_s=r.cold_start_s, target_utilization=r.target_utilization,
                        max_batch=r.max_batch, max_wait_s=r.max_wait_ms / 1000, service_cv=r.service_cv,
@@ -168,7 +179,8 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                 own = [w for w, ch in choices.items() if (ch.site, ch.hardware) == (name, r.hardware)
                        and sc.workloads[w].kind == "inference" and is_llm(sc.workloads[w].model)]
                 held = {w: int(warm.get(r.id.dedicated(w), 0)) for w in own}
-                base = _compute_spec(cname, r, d, int(warm.get(r.id, 0)), max(0, r.min_instances - sum(held.values())))
+                base = _compute_spec(cname, r, d, int(warm.get(r.id, 0)), max(0, r.min_instances - sum(held.values())),
+                                     system)
                 compute.append(base)
                 for w in own:
                     lname = f"{cname}/{w}"
@@ -220,10 +232,16 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             stages = _split_stages(sc, name, ch, est, by_hw, target, out_bytes)
             serving_sites[name] = [sc.workloads[name].source, ch.site]
         ttft, tpot = getattr(w.slo, "ttft_ms", None), getattr(w.slo, "tpot_ms", None)
+        fb_device = system.fallback_device(name)
+        fallback = None
+        if fb_device is not None:  # served at the source when its path is down
+            fallback = Stage(compute_name(w.source, "dev", fb_device.id.index, fb_device.hardware),
+                             est.service_time(w.fallback.model or w.model, fb_device.hardware, w.fallback.precision),
+                             out_bytes)
         inference.append(InferenceSpec(
             name, w.source, _arrival(w.arrival), stages, input_bytes=in_bytes, slo_s=_slo_s(w.slo),
             ttft_slo_s=None if ttft is None else ttft / 1000, tpot_slo_s=None if tpot is None else tpot / 1000,
-            retries=retries, retry_backoff_s=retry_backoff_s, rounds=rounds))
+            retries=retries, retry_backoff_s=retry_backoff_s, rounds=rounds, fallback=fallback))
 
     # ------------------------------------------------------------------ training
     training: list[TrainingSpec] = []

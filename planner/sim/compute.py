@@ -74,11 +74,6 @@ class Lane:
         self.is_llm = False  # served token by token (llmserve.LlmLane)
         self.users: list[str] = [name]  # the workloads (or the job) that use this lane
 
-    def joins_next_iteration(self) -> bool:
-        """Whether the head of the queue joins a running server's batch at its next iteration
-        (a language model's continuous batching); a request of any other lane waits for a server."""
-        return False
-
     def mean_s(self, b: int) -> float:
         c = self.cache
         while len(c) <= b:
@@ -105,6 +100,10 @@ class Lane:
             g._dispatch()
         elif g.can_grow and not g.servers:
             g._launch()
+
+    def backlogged(self) -> bool:
+        """Whether requests wait here for a free server (the autoscaler's saturation signal)."""
+        return bool(self.q)
 
     def busy_by_flow(self, served: dict[str, int]) -> dict[str, float]:
         """This lane's busy seconds shared among its workloads by requests served (`served`:
@@ -368,12 +367,16 @@ class Group:
             for r in batch:
                 r.fail("device_down")
         if self.n_up == 0 and not self.can_grow:
-            waiting = [r for ln in self.lanes for r in ln.q]
-            for ln in self.lanes:
-                ln.q.clear()
-            self.qlen = 0
-            for r in waiting:
-                r.fail("device_down")
+            self._fail_waiting("device_down")
+
+    def _fail_waiting(self, reason: str) -> None:
+        """Every request waiting in the group's queues fails with `reason` (no server left)."""
+        waiting = [r for ln in self.lanes for r in ln.q]
+        for ln in self.lanes:
+            ln.q.clear()
+        self.qlen = 0
+        for r in waiting:
+            r.fail(reason)
 
     def _server_up(self, server: Server) -> None:
         self.down_s += self.env.now - server.down_since
@@ -431,7 +434,8 @@ class Pool(Group):
     arrives when no instance is running or starting launches one at once (scale from zero).
     """
 
-    __slots__ = ("instance_s", "instance_bins", "starting", "launches", "peak_instances", "_last_up", "_next_index")
+    __slots__ = ("instance_s", "instance_bins", "starting", "launches", "peak_instances", "_last_up", "_next_index",
+                 "out", "_out_since")
 
     def __init__(self, env: simpy.Environment, spec: ComputeSpec, rng: random.Random, horizon_s: float, bins_n: int,
                  fail_rng: random.Random | None = None):
@@ -443,6 +447,8 @@ class Pool(Group):
         self.peak_instances = 0
         self._last_up = -INF
         self._next_index = 0
+        self.out = False  # in an outage: refuses every request (pool_down)
+        self._out_since = 0.0
         for _ in range(max(0, int(spec.min_instances), min(int(spec.initial_instances), int(spec.max_instances)))):
             self._launch(cold=False)
 
@@ -450,9 +456,34 @@ class Pool(Group):
         return len(self.servers)
 
     def enqueue(self, lane: Lane, req) -> None:
+        if self.out:
+            req.fail("pool_down")
+            return
         Group.enqueue(self, lane, req)
         if not self.servers and self.qlen:
             self._launch()
+
+    # ------------------------------------------------------------------ outages
+    def start_failures(self) -> None:
+        if self.spec.mtbf_s:
+            self.env.process(self._outages())
+
+    def _outages(self):
+        """The whole pool out (its region, or its one instance) for `mttr_s` on average every
+        `mtbf_s`: waiting requests fail, and new ones are refused until it is back. Batches
+        already running finish (their results are out before the outage is noticed)."""
+        env, spec, rng = self.env, self.spec, self.fail_rng
+        while True:
+            yield env.timeout(rng.expovariate(1.0 / spec.mtbf_s))
+            self.out = True
+            self.failures += 1
+            self._out_since = env.now
+            self.capacity = 0  # every arrival takes the slow path (enqueue), which refuses it
+            self._fail_waiting("pool_down")
+            yield env.timeout(rng.expovariate(1.0 / spec.mttr_s))
+            self.out = False
+            self.down_s += env.now - self._out_since
+            self.capacity = spec.queue_capacity if spec.queue_capacity is not None else INF
 
     def _launch(self, cold: bool = True) -> None:
         now = self.env.now
@@ -534,10 +565,8 @@ class Pool(Group):
                             b = min(mb, n)
                             demand += n * ln.mean_s(b) / b / interval
             want = math.ceil(demand / spec.target_utilization - 1e-9)
-            # saturated: one more at least (a language model's request that joins a running batch
-            # at its next iteration is not waiting for an instance)
-            if self.qlen and not self.idle and not self.starting and not all(
-                    ln.joins_next_iteration() for ln in self.lanes if ln.q):
+            if self.qlen and not self.idle and not self.starting and any(ln.backlogged() for ln in self.lanes):
+                # saturated: one more at least
                 want = max(want, len(self.servers) - sum(s.retiring for s in self.servers) + 1)
             want = max(spec.min_instances, min(spec.max_instances, want))
             have = len(self.servers) - sum(s.retiring for s in self.servers)
@@ -556,6 +585,9 @@ class Pool(Group):
 
     def finish(self, now: float) -> None:
         super().finish(now)
+        if self.out:
+            self.down_s += now - self._out_since
+            self._out_since = now
         for s in self.servers:  # bill what is still running
             self.instance_s += now - s.t_launch
             self.instance_bins.add(s.t_launch, now)

@@ -91,7 +91,7 @@ class Engine:
                 raise ValueError(f"compute {c.name}: unknown site '{c.site}'")
             if c.name in self.groups:
                 raise ValueError(f"duplicate compute name '{c.name}'")
-            fail_rng = stream_rng(seed, f"fail/{c.name}") if c.mtbf_s and not c.pool else None
+            fail_rng = stream_rng(seed, f"fail/{c.name}") if c.mtbf_s else None
             self.groups[c.name] = make_group(env, c, service_rng, horizon, nb, fail_rng)
         self.trace = TraceWriter(trace_path, trace_sample, trace_max_rows) if trace_path and trace_sample > 0 else None
         self.flows: list[InferenceFlow] = []
@@ -149,6 +149,13 @@ class Engine:
         if w.rounds is not None:
             steps.append(Rounds(flow, w.rounds.k, w.rounds.acceptance_rate, stream_rng(spec.seed, f"accept/{w.name}")))
         steps.append(flow.complete)
+        if w.fallback is not None:  # after the path: a request its path cannot answer jumps here
+            group = self.groups.get(w.fallback.compute)
+            if group is None or group.site != w.source:
+                raise ValueError(f"workload {w.name}: fallback compute '{w.fallback.compute}' is not at its source")
+            flow.fallback_k = len(steps)
+            steps.append(group.lane(w.name, w.fallback.service_time_s))
+            steps.append(flow.complete_fallback)
         flow.steps = steps
 
     # ------------------------------------------------------------------ running

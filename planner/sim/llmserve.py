@@ -73,7 +73,7 @@ class LlmLane(Lane):
     """The lane of a language-model workload: requests queue here and are served by servers
     running iterations (see the module docstring)."""
 
-    __slots__ = ("llm", "rng", "full_batch", "preemptions", "shapes", "peak_batch", "peak_kv_tokens")
+    __slots__ = ("llm", "rng", "full_batch", "preemptions", "shapes", "peak_batch", "peak_kv_tokens", "blocked")
 
     def __init__(self, group: Group, name: str, llm: TokenServing, rng: random.Random, active_w: float | None = None):
         super().__init__(group, name, lambda b: 0.0, None, 0.0, active_w, False)
@@ -87,6 +87,7 @@ class LlmLane(Lane):
         self.shapes: dict[str, TokenServing] = {}  # each workload's token counts
         self.peak_batch = 0  # most sequences one server held at once
         self.peak_kv_tokens = 0  # most context tokens one server's cache held
+        self.blocked = False  # the last admission left requests waiting for room (sequences or KV cache)
 
     def add_user(self, workload: str, llm: TokenServing) -> None:
         """Serve `workload` in this lane's batch too (same model, precision and device)."""
@@ -94,27 +95,17 @@ class LlmLane(Lane):
         if workload not in self.users:
             self.users.append(workload)
 
+    def backlogged(self) -> bool:
+        """Waiting requests are backlog only when a running server had no room for them: any
+        other waiting request joins the batch at the next iteration boundary, milliseconds away."""
+        return bool(self.q) and self.blocked
+
     def mean_s(self, b: int) -> float:
         """Seconds to serve `b` mean-shaped requests together (the autoscaler's backlog estimate)."""
         llm = self.llm
         p, o = llm.mean_prompt, llm.mean_output
         prefill = llm.step_s(b * p, b, b * p * (p + 1) / 2, 0.0)
         return prefill + o * llm.step_s(b, b, b * (p + o / 2), b * (p + o / 2))
-
-    def joins_next_iteration(self) -> bool:
-        """Whether the head of the queue fits beside the sequences of a server running this lane
-        (it joins at that server's next iteration rather than waiting for an instance)."""
-        if not self.q:
-            return True
-        llm, need = self.llm, self.q[0].llm.prompt + 1
-        room = llm.kv_capacity_tokens * (1 - WATERMARK)
-        for server in self.group.servers:
-            running = server.batch
-            if server.lane is self and running and len(running) < llm.max_seqs and not server.retiring:
-                used = sum(r.llm.context + r.llm.prompt - r.llm.prefilled for r in running)
-                if used + need <= room:
-                    return True
-        return False
 
     # ------------------------------------------------------------------ arrivals
     def __call__(self, req) -> None:
@@ -161,6 +152,7 @@ class LlmLane(Lane):
                 seq.t_admit = now
             used += seq.prompt + 1
             running.append(r)
+        self.blocked = bool(q)
 
     def _preempt(self, running: list, now: float) -> None:
         """Drop the newest sequences' caches until the next iteration's context fits."""

@@ -28,7 +28,7 @@ SUMMARY_COLUMNS = [
     "workload", "kind", "site", "hardware", "arrived", "completed", "failed", "in_flight", "late", "retries",
     "throughput_per_s", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "slo_ms", "slo_met_frac", "mean_batch",
     "monthly_cost_usd", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "ttft_slo_ms", "tpot_slo_ms",
-    "tokens_per_s", "kv_preemptions", "kgco2e_per_month",
+    "tokens_per_s", "kv_preemptions", "kgco2e_per_month", "availability", "fallback_requests", "fallback_share",
 ]
 #: the columns only language models fill
 _TOKEN_NAN = (math.nan,) * 7 + (0,)
@@ -288,6 +288,8 @@ def collect(engine: Engine) -> SimResult:
             st.slo_s * 1e3 if st.slo_s is not None else math.nan, slo_frac,
             st.batch_sum / m if m else math.nan, monthly, *_token_columns(f, H),
             (alloc_kg.get(f.name, 0.0) + net_kg) * factor,
+            # availability: the share of requests answered within the SLO, outages included (its slo.availability)
+            slo_frac, st.fallback, st.fallback / denom if denom else math.nan,
         ))
         seg_rows.append((f.name, m, *(x / m * 1e3 if m else math.nan for x in (st.up_s, st.queue_s, st.compute_s, st.down_s)),
                          mean_ms, net_j))
@@ -317,7 +319,7 @@ def collect(engine: Engine) -> SimResult:
             js.completed - js.deadline_met, 0, js.completed / H, mean_ms, math.nan, math.nan,
             js.duration_max_s * 1e3 if js.completed else math.nan, js.deadline_s * 1e3,
             js.deadline_met / (js.completed + nfail) if js.completed + nfail else math.nan, math.nan, monthly,
-            *_TOKEN_NAN, js.monthly_kgco2e(),
+            *_TOKEN_NAN, js.monthly_kgco2e(), math.nan, 0, math.nan,
         ))
         for reason, n in sorted(js.failed.items()):
             fail_rows.append((js.name, reason, "failed", n))

@@ -62,7 +62,9 @@ class ComputeSpec:
 
     With `pool=True` the group is a cloud pool: `count` is ignored, instances scale between
     `min_instances` and `max_instances` on utilisation, each new one ready after `cold_start_s`
-    and billed per second from its launch. (Pools do not fail: `mtbf_s` applies to devices.)
+    and billed per second from its launch. A device fails alone (`mtbf_s`, `mttr_s` per server);
+    a pool's `mtbf_s` and `mttr_s` are outages of the whole pool (its region or its instances
+    unreachable), during which it refuses requests.
     """
 
     name: str
@@ -73,7 +75,7 @@ class ComputeSpec:
     max_wait_s: float = 0.0
     service_cv: float = 0.0  # 0 = deterministic; else lognormal service times with this CV
     queue_capacity: int | None = None  # waiting requests, whole group; None = unbounded
-    mtbf_s: float | None = None  # per server; None = never fails
+    mtbf_s: float | None = None  # per server (a pool: the whole pool); None = never fails
     mttr_s: float = 3600.0
     tariff: Tariff = Tariff()  # per server: price, power, electricity (planner.model.accounting)
     # cloud pool
@@ -187,6 +189,9 @@ class InferenceSpec:
     retries: int = 0  # re-sent from the source after a failure, at most this often
     retry_backoff_s: float = 1.0
     rounds: SpeculativeRounds | None = None  # speculative decoding across the boundary
+    # Served instead, at the source's own compute, when the path is down (a link, device or
+    # pool outage): the workload's fallback (scenario `fallback:`); None = the request fails.
+    fallback: Stage | None = None
 
 
 @dataclass
