@@ -21,6 +21,9 @@ KV-cache memory; `capacity_per_s` is the largest rate that meets all of them. At
   the p99 prompt's own chunks, and the wait for KV-cache room (Erlang-C with one "server" per
   sequence the cache holds, each busy for a request's residence time);
 - end to end: TTFT + (p99 output - 1) x TPOT.
+
+A `Shape` with `prefilled` is a decoder whose prompts arrive with their KV cache made elsewhere
+(`prefill_cloud_decode_edge`): no prefill iterations, and the first token is one decode step.
 """
 from __future__ import annotations
 
