@@ -336,8 +336,9 @@ def _boundary_stages(sc: Any, name: str, ch: Any, by_hw: dict, target: str,
     k = w.speculative.k
     draft, _, _ = _token_serving(w, ch, 1, model=w.speculative.draft, hardware=edge_hw, phase="draft", k=k)
     verify, _, _ = _token_serving(w, ch, gpus, phase="verify", k=k)
-    # the first round's drafts go up with the prompt: its text is small beside a round trip
-    return ([Stage(edge, lambda b: 0.0, k * BYTES_PER_TOKEN, draft), Stage(target, lambda b: 0.0, (k + 1) * BYTES_PER_TOKEN, verify)],
+    # each round's drafts go up, with the prompt's text in the first round
+    return ([Stage(edge, lambda b: 0.0, k * BYTES_PER_TOKEN, draft, out_bytes_per_prompt_token=BYTES_PER_TOKEN),
+             Stage(target, lambda b: 0.0, (k + 1) * BYTES_PER_TOKEN, verify)],
             0.0, SpeculativeRounds(k, acceptance_rate(w)[0]))
 
 

@@ -373,8 +373,9 @@ class Transfer:
 
 class TokenTransfer(Transfer):
     """A transfer whose size grows with the request's prompt: `nbytes` plus `per_token` bytes per
-    prompt token (a KV cache computed on one side and decoded on the other). Loss is charged on
-    the fixed part's window rounds only."""
+    prompt token until the request's first tokens reach its source (`item.gen`), so a prompt or
+    its KV cache crosses once while a speculative round's drafts cross every round. Loss is
+    charged on the fixed part's window rounds only."""
 
     __slots__ = ("base", "per_token")
 
@@ -388,10 +389,13 @@ class TokenTransfer(Transfer):
         """A constructor with Transfer's signature for transfers of `per_token` bytes a prompt token."""
         return lambda *args, **kwargs: cls(*args, per_token=per_token, **kwargs)
 
+    def _size(self, item) -> float:
+        return self.base + (0.0 if item.gen else self.per_token * item.tokens[0])
+
     def __call__(self, item) -> None:
-        self.nbytes = self.base + self.per_token * item.tokens[0]  # read at once by the channel
+        self.nbytes = self._size(item)  # read at once by the channel
         Transfer.__call__(self, item)
 
     def _hop_done(self, item) -> None:
-        self.nbytes = self.base + self.per_token * item.tokens[0]
+        self.nbytes = self._size(item)
         Transfer._hop_done(self, item)

@@ -170,7 +170,9 @@ class Stage:
     service_time_s: ServiceTime
     out_bytes: float = 0.0
     llm: TokenServing | None = None
-    out_bytes_per_prompt_token: float = 0.0  # plus this per prompt token of the request (a KV cache)
+    # plus this per prompt token of the request until its first tokens reach the source (a KV
+    # cache, or a speculative first round's prompt)
+    out_bytes_per_prompt_token: float = 0.0
 
 
 @dataclass
