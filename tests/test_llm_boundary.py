@@ -215,3 +215,35 @@ def test_planned_and_simulated_ttft_tpot_agree_for_speculative_decoding(tmp_path
     rounds = next(s for s in eng.flows[0].steps if isinstance(s, Rounds))
     assert rounds.rounds > 100
     assert 1 + rounds.accepted / rounds.rounds == pytest.approx(expected_tokens_per_round(0.7, 4), rel=0.1)
+
+
+# ---------------------------------------------------------------------------- loads the solver keeps joint
+def test_a_split_option_loads_the_device_the_pool_and_both_link_directions():
+    sc = parse_scenario(_yaml("    prompt_tokens: 2000\n    output_tokens: 100\n    precisions: [int4]\n"
+                              "    split: prefill_cloud_decode_edge\n    speculative: {draft: llama-3.2-1b, k: 4}"), "t.yaml")
+    from planner.plan.options import all_options
+
+    _, opts = all_options(sc)
+    split = next(o for o in opts["w"] if o.llm_split == "prefill_cloud_decode_edge")
+    kinds = {r.kind for r in split.loads}
+    assert kinds == {"device", "pool", "link"} and len([r for r in split.loads if r.kind == "link"]) == 2
+    down = next(r for r in split.loads if r.kind == "link" and r.site == "c")
+    # 0.1 requests/s x 2,000 tokens x 131,072 B = 209.7 Mbit/s of KV cache down the link
+    assert split.loads[down] == pytest.approx(0.1 * 2000 * 131_072 * 8 / 1e6)
+    assert split.output_bytes == 2000 * 131_072 and split.engine == "llama-3-8b@int4"
+    spec = next(o for o in opts["w"] if o.llm_split == "speculative")
+    assert spec.engine == "llama-3.2-1b@int4"  # the device runs the draft's engine
+    assert spec.ttft_ms_by_level and spec.tpot_ms_by_level and all(v > 0 for v in spec.tpot_ms_by_level.values())
+
+
+def test_a_draft_cannot_share_a_device_with_another_model():
+    raw = yaml.safe_load(_yaml("    precisions: [int4]\n    speculative: {draft: llama-3.2-1b, k: 4}"))
+    raw["workloads"]["other"] = {**raw["workloads"]["w"], "speculative": None}
+    del raw["workloads"]["other"]["speculative"]
+    sc = parse_scenario(yaml.safe_dump(raw), "t.yaml")
+    p = planner.evaluate(sc, {
+        "w": {"site": "c", "hardware": "l4", "precision": "int4", "edge_hardware": "jetson-agx-orin-64gb",
+              "llm_split": "speculative"},
+        "other": {"site": "a", "hardware": "jetson-agx-orin-64gb", "precision": "int4"}})
+    t = p.table().set_index("workload")
+    assert not p.feasible and "llama-3-8b@int4" in t.loc["w", "violations"]  # one engine a device
