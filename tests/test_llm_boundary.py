@@ -105,6 +105,8 @@ workloads:
      "workloads.w.speculative.acceptance_rate", ""),
     ("    split: prefill_cloud_decode_edge", "resnet-50", None, "workloads.w.split", "not a language model"),
     ("    split: prefill_cloud_decode_edge", "llama-3-8b", "[]", "workloads.w.split", "no device"),
+    ("    split: prefill_cloud_decode_edge\n    allow_split: false", "llama-3-8b", None, "workloads.w.split",
+     "allow_split"),
 ])
 def test_bad_boundary_fields_name_the_field(extra, model, devices, field, reason):
     with pytest.raises(ScenarioError) as e:

@@ -166,6 +166,8 @@ def _check_boundary(w: Inference, at: str, fail: Any) -> None:
     smaller language model the serving model knows."""
     from planner.costs.llm import is_llm
 
+    if w.split is not None and not w.allow_split:
+        fail(f"{at}.split", "allow_split: false forbids splitting the workload; drop one of them")
     spec = w.speculative
     if spec is None:
         return
