@@ -21,6 +21,8 @@ from app_pages.state import field_name, get_in, key_of, set_in, state
 
 PRIVACY = ["any", "region", "site"]
 PRECISIONS: tuple[str, ...] = planner.catalog.PRECISIONS
+#: How a pool's instances may be bought (a pool's `pricing:`).
+PRICING_MODELS: list[str] = list(planner.catalog.PRICING_MODELS)
 SOURCES = {
     "measured": "the model itself was run and timed on this machine",
     "interpolated": "predicted from a kernel profile of the machine, within the profiled range",
@@ -124,12 +126,13 @@ class Editor:
                      help=help)
         self.here(path)
 
-    def choose_many(self, label: str, path: tuple, options: list[str], *, help: str | None = None) -> None:
+    def choose_many(self, label: str, path: tuple, options: list[str], *, help: str | None = None,
+                    placeholder: str = "all the hardware runs") -> None:
         cur = get_in(self.raw, path)
         cur = [c for c in cur if isinstance(c, str)] if isinstance(cur, list) else []
         wkey = f"edit:{field_name(path)}"
         st.multiselect(label, list(dict.fromkeys([*options, *cur])), default=cur, key=wkey, on_change=_edited_list,
-                       args=(path, wkey), help=help, placeholder="all the hardware runs")
+                       args=(path, wkey), help=help, placeholder=placeholder)
         self.here(path)
 
 

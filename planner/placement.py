@@ -27,16 +27,22 @@ class Choice:
     precision: str
     split: int | None = None
     edge_hardware: str | None = None
+    # a routed pair: the rule (`overflow` | `by_tokens`) and the secondary placement; the fields
+    # above are then the primary's
+    routing: str | None = None
+    secondary: Choice | None = None
     # a language model across the boundary: prefill_cloud_decode_edge | speculative, the cloud
     # side at `site` on `hardware`, the device side on the source's `edge_hardware`
     llm_split: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        d = {"site": self.site, "hardware": self.hardware, "precision": self.precision}
+        d: dict[str, Any] = {"site": self.site, "hardware": self.hardware, "precision": self.precision}
         if self.split is not None:
             d.update(split=self.split, edge_hardware=self.edge_hardware)
         if self.llm_split is not None:
             d.update(llm_split=self.llm_split, edge_hardware=self.edge_hardware)
+        if self.secondary is not None:
+            d.update(routing=self.routing, secondary=self.secondary.as_dict())
         return d
 
 
@@ -62,38 +68,72 @@ def parse_placement(scenario: Scenario, placement: Any, file: str = "<placement>
             raise ScenarioError(file, at, f"unknown workload '{name}'", did_you_mean(str(name), scenario.workloads))
         if not isinstance(spec, Mapping):
             raise ScenarioError(file, at, "expected a mapping with site, hardware and precision")
-        fields = ["site", "hardware", "precision", "split", "edge_hardware", "llm_split"]
+        fields = ["site", "hardware", "precision", "split", "edge_hardware", "llm_split", "routing", "secondary"]
         extra = set(spec) - set(fields)
         if extra:
             bad = sorted(map(str, extra))[0]
             raise ScenarioError(file, f"{at}.{bad}", f"unknown field '{bad}'", did_you_mean(bad, fields))
-        for key in ("site", "hardware"):
-            if not isinstance(spec.get(key), str):
-                raise ScenarioError(file, f"{at}.{key}", "missing required field" if key not in spec else "expected text")
-        site = spec["site"]
-        if site not in scenario.sites:
-            raise ScenarioError(file, f"{at}.site", f"unknown site '{site}'", did_you_mean(site, scenario.sites))
-        s = scenario.sites[site]
-        hosted = [d.hardware for d in s.devices] + [p.hardware for p in s.pools]
-        if spec["hardware"] not in hosted:
-            raise ScenarioError(file, f"{at}.hardware", f"site '{site}' has no '{spec['hardware']}'",
-                                did_you_mean(spec["hardware"], hosted) or f"it has: {', '.join(hosted) or 'nothing'}")
-        precision = spec.get("precision", "fp32")
-        if precision not in PRECISIONS:
-            raise ScenarioError(file, f"{at}.precision", f"'{precision}' is not one of {', '.join(PRECISIONS)}",
-                                did_you_mean(str(precision), PRECISIONS))
-        split = spec.get("split")
-        if split is not None and (not isinstance(split, int) or isinstance(split, bool) or split < 0):
-            raise ScenarioError(file, f"{at}.split", "expected a layer index >= 0")
-        mode = spec.get("llm_split")
-        if mode is not None and mode not in LLM_SPLIT_MODES:
-            raise ScenarioError(file, f"{at}.llm_split", f"'{mode}' is not one of {', '.join(LLM_SPLIT_MODES)}",
-                                did_you_mean(str(mode), LLM_SPLIT_MODES))
-        if mode is not None and split is not None:
-            raise ScenarioError(file, f"{at}.llm_split", "a language model is split by mode, not at a layer: "
-                                "give llm_split or split, not both")
-        out[name] = Choice(site, spec["hardware"], precision, split, spec.get("edge_hardware"), mode)
+        out[name] = _choice(scenario, file, at, spec)
+        if "secondary" in spec or "routing" in spec:
+            out[name] = _routed(scenario, file, at, spec, out[name])
     return out
+
+
+def _routed(scenario: Scenario, file: str, at: str, spec: Mapping, primary: Choice) -> Choice:
+    """A routed pair fixed by hand: `secondary: {site, hardware, precision}` and, where the
+    workload gives more than one rule, `routing:` naming the one to apply."""
+    w = scenario.workloads[at]
+    rules = w.routing.rules() if getattr(w, "routing", None) is not None else []
+    if not rules:
+        raise ScenarioError(file, f"{at}.secondary", f"workload '{at}' has no routing: rules to route by",
+                            "add routing: to the workload in the scenario")
+    sec = spec.get("secondary")
+    if not isinstance(sec, Mapping):
+        raise ScenarioError(file, f"{at}.secondary", "missing required field" if sec is None else
+                            "expected a mapping with site, hardware and precision")
+    extra = set(sec) - {"site", "hardware", "precision"}
+    if extra:
+        bad = sorted(map(str, extra))[0]
+        raise ScenarioError(file, f"{at}.secondary.{bad}", f"unknown field '{bad}'",
+                            did_you_mean(bad, ["site", "hardware", "precision"]))
+    rule = spec.get("routing", rules[0] if len(rules) == 1 else None)
+    if rule not in rules:
+        raise ScenarioError(file, f"{at}.routing", f"'{rule}' is not a rule the workload gives" if rule is not None
+                            else f"the workload gives {' and '.join(rules)}: say which", f"one of: {', '.join(rules)}")
+    if primary.split is not None:
+        raise ScenarioError(file, f"{at}.split", "a routed pair's primary runs the whole model (no split)")
+    return Choice(primary.site, primary.hardware, primary.precision, routing=rule,
+                  secondary=_choice(scenario, file, f"{at}.secondary", sec))
+
+
+def _choice(scenario: Scenario, file: str, at: str, spec: Mapping) -> Choice:
+    """One placement's site, hardware, precision (and split), checked against the scenario."""
+    for key in ("site", "hardware"):
+        if not isinstance(spec.get(key), str):
+            raise ScenarioError(file, f"{at}.{key}", "missing required field" if key not in spec else "expected text")
+    site = spec["site"]
+    if site not in scenario.sites:
+        raise ScenarioError(file, f"{at}.site", f"unknown site '{site}'", did_you_mean(site, scenario.sites))
+    s = scenario.sites[site]
+    hosted = [d.hardware for d in s.devices] + [p.hardware for p in s.pools]
+    if spec["hardware"] not in hosted:
+        raise ScenarioError(file, f"{at}.hardware", f"site '{site}' has no '{spec['hardware']}'",
+                            did_you_mean(spec["hardware"], hosted) or f"it has: {', '.join(hosted) or 'nothing'}")
+    precision = spec.get("precision", "fp32")
+    if precision not in PRECISIONS:
+        raise ScenarioError(file, f"{at}.precision", f"'{precision}' is not one of {', '.join(PRECISIONS)}",
+                            did_you_mean(str(precision), PRECISIONS))
+    split = spec.get("split")
+    if split is not None and (not isinstance(split, int) or isinstance(split, bool) or split < 0):
+        raise ScenarioError(file, f"{at}.split", "expected a layer index >= 0")
+    mode = spec.get("llm_split")
+    if mode is not None and mode not in LLM_SPLIT_MODES:
+        raise ScenarioError(file, f"{at}.llm_split", f"'{mode}' is not one of {', '.join(LLM_SPLIT_MODES)}",
+                            did_you_mean(str(mode), LLM_SPLIT_MODES))
+    if mode is not None and split is not None:
+        raise ScenarioError(file, f"{at}.llm_split", "a language model is split by mode, not at a layer: "
+                            "give llm_split or split, not both")
+    return Choice(site, spec["hardware"], precision, split, spec.get("edge_hardware"), llm_split=mode)
 
 
 def load_placement(scenario: Scenario, path: str | Path) -> dict[str, Choice]:

@@ -68,7 +68,7 @@ def test_simulated_rounds_yield_the_expected_tokens_per_round():
     flow.steps[1] = rounds
     req = type("Req", (), {})()
     for _ in range(4000):
-        req.k, req.gen, req.t_first, req.tokens = 1, 0, -1.0, (10, 40)
+        req.k, req.gen, req.t_first, req.tokens, req.path = 1, 0, -1.0, (10, 40), flow.steps
         rounds(req)
         assert req.gen == 40 and req.t_first == 0.0  # exactly its output; its first tokens at the first round
         flow.env.now = 0.0

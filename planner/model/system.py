@@ -94,6 +94,16 @@ def grid_gco2e_per_kwh(site: Site) -> float:
     return catalog.grid(site.grid or site.provider_region or catalog.WORLD_GRID).gco2e_per_kwh
 
 
+def site_hourly_gco2e_per_kwh(site: Site) -> tuple[float, ...] | None:
+    """A site's emissions per kWh of IT energy hour by hour (hour 0 = 00:00 UTC; grid times PUE)
+    where its `grid:` gives an hourly profile; None where only the yearly figure is known."""
+    g = site.grid
+    if not isinstance(g, GridIntensity) or not g.hourly_gco2e_per_kwh:
+        return None
+    pue = catalog.pue(site.provider if site.kind == "cloud" else None)
+    return tuple(x * pue for x in g.hourly_gco2e_per_kwh)
+
+
 def site_gco2e_per_kwh(site: Site) -> float:
     """Emissions per kWh of IT energy at a site: its grid's intensity times its facility's PUE
     (a cloud provider's data centres; an edge site counts none)."""
@@ -108,13 +118,17 @@ def _device_tariff(sc: Scenario, site: Site, hw: catalog.Hardware, gpus: int = 1
     if owned:
         return Tariff(0.0, "amortisation", 0.0, hw.tdp_w, sc.electricity_usd_per_kwh(), gco2e_per_kwh=g)
     if hw.tier == "cloud" and hw.usd_per_hour:  # reserved cloud GPUs listed as devices, or a pool
-        return Tariff(gpus * hw.usd_per_hour, "instances", hw.idle_w * gpus, hw.tdp_w * gpus, gco2e_per_kwh=g)
+        # a cloud site's provider region selects its price where the catalog has one
+        usd = catalog.region_usd_per_hour(hw.id, site.provider_region) or hw.usd_per_hour
+        return Tariff(gpus * usd, "instances", hw.idle_w * gpus, hw.tdp_w * gpus, gco2e_per_kwh=g)
     usd_per_hour = (hw.price_usd or 0.0) / (sc.amortisation_months() * SECONDS_PER_MONTH / 3600.0)
     return Tariff(usd_per_hour, "amortisation", hw.idle_w, hw.tdp_w, sc.electricity_usd_per_kwh(), gco2e_per_kwh=g)
 
 
 def _egress_usd_per_gb(sc: Scenario, link, sender: str) -> float:
-    """Leaving a cloud site costs the link's egress price, else the scenario's, else the provider's."""
+    """Leaving a cloud site costs the link's egress price, else the scenario's, else the
+    provider's by path: to another of its own regions at its inter-region price, else (the
+    internet, another provider, an edge site) at its internet price."""
     site = sc.sites[sender]
     if site.kind != "cloud":
         return 0.0
@@ -122,7 +136,9 @@ def _egress_usd_per_gb(sc: Scenario, link, sender: str) -> float:
         return link.egress_usd_per_gb
     if sc.prices.egress_usd_per_gb is not None:
         return sc.prices.egress_usd_per_gb
-    return catalog.egress_usd_per_gb(site.provider)
+    receiver = sc.sites[link.between[1] if link.between[0] == sender else link.between[0]]
+    own_region = receiver.kind == "cloud" and receiver.provider == site.provider
+    return catalog.egress_usd_per_gb(site.provider, "inter_region" if own_region else "internet")
 
 
 def _energy_j_per_byte(network_id: str) -> float:

@@ -18,6 +18,7 @@ from planner.errors import ScenarioError
 from planner.limits import check_limits
 from planner.model.accounting import ZERO, MonthlyBill
 from planner.model.ids import ResourceId
+from planner.model.pricing import Mix
 from planner.model.system import System, resolve
 from planner.placement import Choice, parse_placement
 from planner.plan.assess import Assessment, assess, p99_ms, pricing_of, resource_bills
@@ -60,6 +61,18 @@ class Plan:
         return dict(self.assessment.instances) if self.assessment else {}
 
     @property
+    def job_start_hours(self) -> dict[str, float]:
+        """The hour of the day (UTC) each deferrable training run starts at (its `window_h`'s
+        cleanest hours): a simulation of the plan counts its emissions at those hours."""
+        return {w: o.detail["start_hour"] for w, o in self.options.items() if "start_hour" in o.detail}
+
+    @property
+    def pool_mixes(self) -> dict[ResourceId, Mix]:
+        """How each pool that lists more than on demand is bought (a reserved base, hourly
+        instances above it): a simulation of the plan bills and interrupts its pools by it."""
+        return dict(self.assessment.mixes) if self.assessment else {}
+
+    @property
     def bill(self) -> MonthlyBill:
         """The plan's `MonthlyBill` (dollars by component, energy): what the report and the app show."""
         return self.assessment.bill if self.assessment else ZERO
@@ -86,7 +99,8 @@ class Plan:
                 "p99_ms_low", "p99_ms_high", "slo_p99_ms", "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms",
                 "predicted_availability", "slo_availability", "monthly_cost_usd", "pricing",
                 "kgco2e_per_month", "utilization", "ok", "violations", "binding", "next_best",
-                "next_best_delta_usd", "source", "reason"]
+                "next_best_delta_usd", "source", "reason", "routing", "secondary_site", "secondary_hardware",
+                "secondary_share"]
         rows = []
         a = self.assessment
         cost_usd = a.cost_usd if a else {}
@@ -123,8 +137,18 @@ class Plan:
                 "binding": ex.get("binding", ""), "next_best": ex.get("next_best", ""),
                 "next_best_delta_usd": ex.get("next_best_delta_usd", np.nan), "source": o.source,
                 "reason": ex.get("reason", "") + "".join(f"; pricing {a.mixes[r].note}" for r in o.loads if r in a.mixes),
+                "routing": o.routing, "secondary_site": o.secondary.site if o.secondary else None,
+                "secondary_hardware": o.secondary.hardware if o.secondary else None,
+                "secondary_share": o.secondary_share if o.secondary else 0.0,
             })
         return pd.DataFrame(rows, columns=cols)
+
+    def routed_shares(self) -> pd.DataFrame:
+        """A row per routed workload and hour of the day: the planned share of that hour's
+        requests its secondary placement serves (the app draws it over the day)."""
+        rows = [{"workload": name, "routing": o.routing, "secondary": o.secondary.label, "hour": h, "secondary_share": v}
+                for name, o in self.options.items() if o.parts for h, v in enumerate(o.share_by_hour)]
+        return pd.DataFrame(rows, columns=["workload", "routing", "secondary", "hour", "secondary_share"])
 
     def fleet_summary(self) -> pd.DataFrame:
         """Per fleet and workload: how many members run where, the binding constraint, and the
@@ -163,7 +187,20 @@ class Plan:
 
 
 def _choice(o: Option) -> Choice:
-    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, o.llm_split)
+    if o.parts:
+        return Choice(o.site, o.hardware, o.precision, routing=o.routing, secondary=_choice(o.parts[1]))
+    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, llm_split=o.llm_split)
+
+
+def _matches(o: Option, c: Choice) -> bool:
+    """Whether option `o` is the placement `c` (a routed pair: its rule and both sides)."""
+    if (o.site, o.hardware, o.precision, o.split, o.llm_split) != (c.site, c.hardware, c.precision, c.split, c.llm_split):
+        return False
+    if c.secondary is None or o.parts is None:
+        return c.secondary is None and o.parts is None
+    s = o.parts[1]
+    return o.routing == c.routing and (s.site, s.hardware, s.precision) == (c.secondary.site, c.secondary.hardware,
+                                                                            c.secondary.precision)
 
 
 def _rate_weights(sc: Scenario) -> dict[str, float]:
@@ -238,12 +275,14 @@ def evaluate(scenario: Scenario, placement: Any) -> Plan:
     system, opts = all_options(scenario)
     chosen: dict[str, Option] = {}
     for name, c in choices.items():
-        match = [o for o in opts[name] if (o.site, o.hardware, o.precision, o.split, o.llm_split)
-                 == (c.site, c.hardware, c.precision, c.split, c.llm_split)]
+        match = [o for o in opts[name] if _matches(o, c)]
         if not match:
+            pair = "" if c.secondary is None else (f" routed ({c.routing}) with {c.secondary.hardware} at "
+                                                    f"{c.secondary.site} in {c.secondary.precision}")
             how = f" split at {c.split}" if c.split is not None else f" {c.llm_split} (not opted into, or unsupported)" \
                 if c.llm_split is not None else " (unreachable or unsupported)"
-            raise ScenarioError("<placement>", f"{name}", f"no such option: {c.hardware} at {c.site} in {c.precision}{how}")
+            raise ScenarioError("<placement>", f"{name}", f"no such option: {c.hardware} at {c.site} in {c.precision}"
+                                + pair + how)
         chosen[name] = match[0]
     missing = [n for n in scenario.workloads if n not in chosen]
     a = assess(system, chosen)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable
 
 from planner.model.system import System
-from planner.plan.assess import assess
+from planner.plan.assess import assess, resource_bills
 from planner.plan.trial import Baseline
 from planner.plan.options import Option, levels
 from planner.plan.options.availability import pct
@@ -61,6 +61,9 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
             head = f"{o.label}: p99 {p99:,.1f} ms{slo}, ${cost_usd[name]:,.0f}/month"
         elif o.kind == "training":
             head = f"{o.label}: job {o.detail.get('job_h', 0):.1f} h, ${cost_usd[name]:,.0f}/month"
+            if "start_hour" in o.detail:  # a deferrable run, started in its cleanest hours
+                h = o.detail["start_hour"]
+                head += f", starts at {int(h):02d}:{int(round(h % 1 * 60)) % 60:02d} UTC (the cleanest hours of its window)"
         else:
             head = f"aggregate at {o.site}, train at {o.precision}: {o.p99_alone_ms / 3.6e6:.2f} h per run, ${cost_usd[name]:,.0f}/month"
         floor = getattr(getattr(sc.workloads[name], "slo", None), "availability", None)
@@ -74,6 +77,8 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
         barred = sorted({a.site for a in options.get(name, []) if a.infeasible and a.infeasible.kind == "privacy"})
         if barred and not binding.startswith("privacy"):
             reason += f"; privacy '{sc.workloads[name].privacy}' rules out {', '.join(barred)}"
+        if o.parts:
+            reason += "; " + _routed_reason(system, o, alts, base)
         if nb:
             # "would win" weighs dollars; under the carbon objective a cheaper runner-up still loses
             wins = nb[0] == 0.0 and nb[3] < -max(TIE_USD, TIE_SHARE * o.bill.total_usd) and sc.objective != "carbon"
@@ -110,6 +115,32 @@ def _boundary(o: Option, alts: list, nb) -> str:
         seen.add(mode)
         if t is not nb:
             out += f"; {mode} ({t[1].label}) lost: {t[2]}"
+    return out
+
+
+def _routed_reason(system: System, o: Option, alts: list, base) -> str:
+    """Why a routed pair beat either side alone: what the rule saves at the edge, the share the
+    secondary serves (at the peak hour) and what it costs there, and how each side alone fared."""
+    primary, secondary = o.parts
+    kept = resource_bills(system, base.load, base.instances, base.mixes)
+    pool_usd = secondary.bill.total_usd + sum(
+        kept[r].total_usd * v / base.load[r] for r, v in secondary.loads.items()
+        if r.kind == "pool" and r in kept and base.load.get(r, 0) > 0)
+    where = f"the {secondary.hardware} pool at {secondary.site}"
+    if o.routing == "overflow":
+        d = o.detail
+        boxes = f"{d['edge_servers']:.0f} boxes instead of {d['edge_servers_alone']:.0f}; " \
+            if d.get("edge_servers_alone", 0) > d.get("edge_servers", 0) else ""
+        head = (f"overflow: {boxes}{d.get('peak_share', o.secondary_share):.0%} of requests at the "
+                f"{d.get('peak_hour', 0):02.0f}:00 peak ({o.secondary_share:.1%} of the day's) go to {where}")
+    else:
+        n = system.scenario.workloads[o.workload].routing.by_tokens.edge_max_prompt_tokens
+        head = f"by_tokens: prompts over {n} tokens ({o.secondary_share:.1%} of requests) go to {where}"
+    out = f"{head}, +${pool_usd:,.0f}/month"
+    for side, label in ((primary, "edge"), (secondary, "cloud")):
+        alone = next((t for t in alts if not t[1].parts and t[1].key() == side.key()), None)
+        if alone is not None:
+            out += f"; {label} alone ({alone[1].label}): {alone[2]}"
     return out
 
 

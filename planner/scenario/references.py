@@ -141,16 +141,30 @@ def _check_llm(w: Inference, at: str, fail: Any) -> None:
     """Token counts and token SLOs belong to language models, and must fit the model's context."""
     info = None if w.model.lower().endswith(".onnx") else catalog.model(w.model)
     if info is None or info.family != "llm":
+        by_tokens = w.routing.by_tokens if w.routing is not None else None
         for field, value in (("prompt_tokens", w.prompt_tokens), ("output_tokens", w.output_tokens),
+                             ("routing.by_tokens", by_tokens),
                              ("slo.ttft_ms", w.slo.ttft_ms), ("slo.tpot_ms", w.slo.tpot_ms),
                              ("split", w.split), ("speculative", w.speculative)):
             if value is not None:
                 llms = [m for m in catalog.model_ids() if catalog.model(m).family == "llm"]
-                fail(f"{at}.{field}", f"'{w.model}' is not a language model (token counts and SLOs apply to "
+                fail(f"{at}.{field}", f"'{w.model}' is not a language model (token counts, token SLOs and by_tokens routing apply to "
                      f"{', '.join(llms)})")
         return
     _check_boundary(w, at, fail)
     prompt, output, ctx = w.prompt_dist(), w.output_dist(), info.max_context
+    if w.routing is not None and w.routing.overflow is not None:
+        fail(f"{at}.routing.overflow", "overflow routing is planned for models served one request at a time; "
+             f"'{w.model}' is a language model served with continuous batching", "use by_tokens")
+    by_tokens = w.routing.by_tokens if w.routing is not None else None
+    if by_tokens is not None and by_tokens.edge_max_prompt_tokens >= prompt.upper:
+        fail(f"{at}.routing.by_tokens.edge_max_prompt_tokens",
+             f"{by_tokens.edge_max_prompt_tokens} tokens: no prompt is longer (the longest is {prompt.upper}), "
+             "so nothing would go to the secondary", "lower it below the prompts' largest count")
+    if by_tokens is not None and by_tokens.edge_max_prompt_tokens < prompt.low:
+        fail(f"{at}.routing.by_tokens.edge_max_prompt_tokens",
+             f"{by_tokens.edge_max_prompt_tokens} tokens: every prompt is longer (the shortest is {prompt.low}), "
+             "so nothing would stay at the edge", "raise it to at least the prompts' smallest count")
     if ctx is None:
         return
     if prompt.low + output.low > ctx:

@@ -59,9 +59,19 @@ class Pool(_Model):
 
 
 class GridIntensity(_Model):
-    """A grid given by its figure rather than a catalog zone."""
+    """A grid given by its figure rather than a catalog zone; `hourly_gco2e_per_kwh` (24
+    figures, hour 0 = 00:00 UTC, from the architect's source) lets a training job with a
+    `window_h` run in the cleanest hours."""
 
     gco2e_per_kwh: NonNeg
+    hourly_gco2e_per_kwh: list[NonNeg] | None = None
+
+    @field_validator("hourly_gco2e_per_kwh")
+    @classmethod
+    def _a_day(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and len(v) != 24:
+            raise ValueError(f"gives one figure per hour of the day: 24, got {len(v)}")
+        return v
 
 
 class Site(_Model):
@@ -75,7 +85,7 @@ class Site(_Model):
     provider_region: str | None = None
     # Where the site draws its electricity: a country or grid-zone code of data/grid.csv, or
     # {gco2e_per_kwh: ...}. None: the provider region's grid, else the world's mean.
-    grid: str | GridIntensity | None = None
+    grid: GridIntensity | str | None = None  # a mapping is read as a figure first, so its errors name its fields
     devices: list[DeviceGroup] = []
     pools: list[Pool] = []
     # A cloud region's availability; None: its provider's region-level SLA (data/availability.csv).

@@ -8,7 +8,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from planner import catalog
 from planner.errors import CatalogError
 from planner.scenario.arrivals import Arrival
-from planner.scenario.fields import NonNeg, Pos, PosInt, Precision, Privacy, _Model
+from planner.scenario.fields import NonNeg, NonNegInt, Pos, PosInt, Precision, Privacy, _Model
 from planner.tokens import TokenDist
 
 
@@ -61,6 +61,47 @@ class Fallback(_Model):
     model: str | None = None
     precision: Precision
     hardware: str | None = None
+
+
+class Overflow(_Model):
+    """Serve at the primary (the edge) while its queue is short; a request that arrives to a
+    queue at the limit goes to the secondary (a cloud pool). Give exactly one limit: `queue_len`
+    waiting requests, or `queue_ms` of predicted wait (converted to a queue length with the
+    primary's batch-1 service time, `planner.model.routing.queue_limit`)."""
+
+    queue_ms: NonNeg | None = None
+    queue_len: NonNegInt | None = None
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> Overflow:
+        if (self.queue_ms is None) == (self.queue_len is None):
+            raise ValueError("give exactly one of queue_ms or queue_len")
+        return self
+
+
+class ByTokens(_Model):
+    """A language model answers prompts of at most `edge_max_prompt_tokens` at the primary (the
+    edge) and sends longer ones to the secondary (the cloud)."""
+
+    edge_max_prompt_tokens: PosInt
+
+
+class Routing(_Model):
+    """The rules by which the planner may split one workload's requests between a primary and a
+    secondary placement (a routed pair). Each rule given is one more kind of option."""
+
+    overflow: Overflow | None = None
+    by_tokens: ByTokens | None = None
+
+    @model_validator(mode="after")
+    def _some_rule(self) -> Routing:
+        if self.overflow is None and self.by_tokens is None:
+            raise ValueError("give at least one rule: overflow or by_tokens")
+        return self
+
+    def rules(self) -> list[str]:
+        """The rules given, in a fixed order."""
+        return [r for r in ("overflow", "by_tokens") if getattr(self, r) is not None]
 
 
 class _WorkloadBase(_Model):
@@ -129,6 +170,7 @@ class Inference(_WorkloadBase):
         if self.split is None:
             return ()
         return (self.split,) if isinstance(self.split, str) else tuple(dict.fromkeys(self.split))
+    routing: Routing | None = None  # None: one placement serves every request
 
     def prompt_dist(self) -> TokenDist:
         """Prompt tokens per request (language models)."""
@@ -168,6 +210,10 @@ class Training(_WorkloadBase):
     batch: PosInt = 32
     samples: PosInt | None = None  # None: dataset_gb / the model's input size
     deploy_to: list[str] = []  # inference workloads that receive the trained model
+    # A deferrable run: released at `start_hour` (UTC) each time, it may start up to `window_h`
+    # later (still meeting its deadline), in the hour whose grid is cleanest (model/carbon.py).
+    window_h: NonNeg | None = None
+    start_hour: Annotated[float, Field(ge=0, lt=24)] = 0.0
 
 
 class Federated(_WorkloadBase):

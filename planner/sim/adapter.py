@@ -15,12 +15,16 @@ from typing import Any
 
 from planner.errors import ScenarioError
 from planner.model.ids import ResourceId
-from planner.model.system import Resource, resolve
+from planner.model.pricing import Mix, hourly_rate, mixes
+from planner.model.carbon import mean_intensity
+from planner.model.routing import queue_limit
+from planner.model.system import Resource, resolve, site_hourly_gco2e_per_kwh
 from planner.model.workloads import (
     acceptance_rate, aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, update_bytes,
 )
 from planner.sim.spec import (
-    ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, SimSpec, SiteSpec, SpeculativeRounds, Stage,
+    ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, PoolPricing, RouteSpec, SimSpec, SiteSpec,
+    SpeculativeRounds, Stage,
     TokenServing, TrainingSpec,
 )
 from planner.units import BYTES_PER_ELEMENT
@@ -144,15 +148,39 @@ def _compute_spec(name: str, r: Resource, d: Any, initial: int = 0, minimum: int
                        queue_capacity=d.queue_capacity, tariff=r.tariff)
 
 
+def pool_pricing(r: Resource, mix: Mix | None) -> PoolPricing | None:
+    """How the simulation buys a pool's instances: as the plan's `mix` (a reserved base, hourly
+    instances above it); a pool the plan does not buy by a mix, or any pool of a placement given
+    by hand, commits to nothing and runs at the cheapest hourly price it lists (on demand where
+    it lists only commitments). None for a pool only on demand (every instance-second at the
+    tariff's price, as before). Spot is billed at the price paid: the capacity its interruptions
+    take is measured, not grossed up as the planner's rate is."""
+    if not mixes(r):
+        return None
+    hourly = (mix.hourly if mix else None) or hourly_rate(r)
+    n_reserved = mix.n_reserved if mix else 0
+    reserved = mix.reserved if n_reserved else None
+    return PoolPricing(
+        hourly_model=hourly.model if hourly else "on_demand",
+        hourly_usd_per_instance_hour=hourly.paid_usd_per_instance_hour if hourly else r.tariff.usd_per_server_hour,
+        reserved_model=reserved.model if reserved else "",
+        reserved_instances=n_reserved,
+        reserved_usd_per_instance_hour=reserved.usd_per_instance_hour if reserved else 0.0,
+        interruptions_per_h=hourly.interruptions_per_h if hourly else 0.0)
+
+
 def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup_s: float = 0.0, retries: int = 0,
                retry_backoff_s: float = 1.0, bins: int = 120, horizon_s: float | None = None,
-               estimator: Estimator | None = None, warm_instances: Mapping[ResourceId, int] | None = None) -> SimSpec:
+               estimator: Estimator | None = None, warm_instances: Mapping[ResourceId, int] | None = None,
+               pool_mixes: Mapping[ResourceId, Mix] | None = None) -> SimSpec:
     """The `SimSpec` of `scenario` under `placement` (workload -> {site, hardware, precision[,
     split, edge_hardware]}, or anything with such a `.placement`). Workloads the placement leaves
     out are not simulated. `warm_instances` (pool -> instances; by default the placement's own
     `.warm_instances`, as a Plan gives) start running at time 0, so the simulation measures the
     planned system rather than its first cold start; a placement given by hand starts at each
-    pool's minimum. `estimator` replaces the cost model (tests)."""
+    pool's minimum. `pool_mixes` (pool -> `pricing.Mix`; by default the placement's own
+    `.pool_mixes`) say how pools that list more than on demand are bought (`pool_pricing`).
+    `estimator` replaces the cost model (tests)."""
     from planner.placement import parse_placement
 
     sc = scenario
@@ -160,6 +188,8 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
     choices = parse_placement(sc, placement)
     est = _Estimates(sc, estimator)
     warm = dict(getattr(placement, "warm_instances", None) or {}) if warm_instances is None else dict(warm_instances)
+    bought = dict(getattr(placement, "pool_mixes", None) or {}) if pool_mixes is None else dict(pool_mixes)
+    starts = dict(getattr(placement, "job_start_hours", None) or {})
 
     sites = [SiteSpec(name, s.kind) for name, s in sc.sites.items()]
     # ------------------------------------------------------------------ compute
@@ -176,15 +206,17 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             if r.kind == "pool":
                 # A language model's own instances (ResourceId.dedicated) exist for the workloads
                 # placed on this pool; they count toward its minimum, as the planner counts them.
-                own = [w for w, ch in choices.items() if (ch.site, ch.hardware) == (name, r.hardware)
+                own = [w for w, ch in choices.items() if any((c.site, c.hardware) == (name, r.hardware) for c in _sides(ch))
                        and sc.workloads[w].kind == "inference" and is_llm(sc.workloads[w].model)]
                 held = {w: int(warm.get(r.id.dedicated(w), 0)) for w in own}
                 base = _compute_spec(cname, r, d, int(warm.get(r.id, 0)), max(0, r.min_instances - sum(held.values())),
                                      system)
+                base = replace(base, pricing=pool_pricing(r, bought.get(r.id)))
                 compute.append(base)
                 for w in own:
                     lname = f"{cname}/{w}"
-                    compute.append(replace(base, name=lname, initial_instances=held[w], min_instances=held[w]))
+                    compute.append(replace(base, name=lname, initial_instances=held[w], min_instances=held[w],
+                                           pricing=pool_pricing(r, bought.get(r.id.dedicated(w)))))
                     llm_pools[(name, r.hardware, w)] = lname
                     gpus[lname] = r.gpus
                 gpus[cname] = r.gpus
@@ -215,14 +247,20 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         ch = choices[name]
         in_bytes, out_bytes = io_bytes(w)
         target = by_hw[(ch.site, ch.hardware)]
+        route = None
+        if ch.secondary is not None:
+            route = _route(sc, name, ch, est, by_hw, llm_pools, gpus, compute)
         rounds = None
-        if is_llm(w.model) and getattr(ch, "llm_split", None):
+        if is_llm(w.model) and ch.llm_split is not None:
             target = llm_pools.get((ch.site, ch.hardware, name), target)
             stages, in_bytes, rounds = _boundary_stages(sc, name, ch, by_hw, target, gpus.get(target, 1))
             serving_sites[name] = [w.source, ch.site]
         elif is_llm(w.model):
             target = llm_pools.get((ch.site, ch.hardware, name), target)
-            llm, in_bytes, out_bytes = _token_serving(w, ch, gpus.get(target, 1))
+            prompt = w.prompt_dist()
+            if route is not None and route.rule == "by_tokens":  # this side serves the short prompts
+                prompt = prompt.below(route.max_prompt_tokens)
+            llm, in_bytes, out_bytes = _token_serving(w, ch, gpus.get(target, 1), prompt)
             stages = [Stage(target, lambda b: 0.0, out_bytes, llm)]
             serving_sites[name] = [ch.site]
         elif ch.split is None:
@@ -241,7 +279,9 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         inference.append(InferenceSpec(
             name, w.source, _arrival(w.arrival), stages, input_bytes=in_bytes, slo_s=_slo_s(w.slo),
             ttft_slo_s=None if ttft is None else ttft / 1000, tpot_slo_s=None if tpot is None else tpot / 1000,
-            retries=retries, retry_backoff_s=retry_backoff_s, rounds=rounds, fallback=fallback))
+            retries=retries, retry_backoff_s=retry_backoff_s, fallback=fallback, route=route, rounds=rounds))
+        if ch.secondary is not None:
+            serving_sites[name].append(ch.secondary.site)
 
     # ------------------------------------------------------------------ training
     training: list[TrainingSpec] = []
@@ -255,10 +295,14 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             step = est.get(w.model, ch.hardware, ch.precision, w.batch, training=True)
             duration = w.epochs * training_samples(w) / w.batch * step.latency_ms / 1000
             deploy = sorted({s for t in w.deploy_to for s in serving_sites.get(t, [])})
+            target = by_hw[(ch.site, ch.hardware)]
+            hourly = site_hourly_gco2e_per_kwh(sc.sites[ch.site])
             training.append(TrainingSpec(
-                name, w.source, by_hw[(ch.site, ch.hardware)], dataset_bytes=w.dataset_gb * 1e9, duration_s=duration,
+                name, w.source, target, dataset_bytes=w.dataset_gb * 1e9, duration_s=duration,
                 model_bytes=deploy_bytes(w), deploy_sites=deploy, every_s=w.every_h * 3600,
-                deadline_s=w.deadline_h * 3600, step_s=step.latency_ms / 1000))
+                deadline_s=w.deadline_h * 3600, step_s=step.latency_ms / 1000,
+                gco2e_per_kwh=None if name not in starts or hourly is None else mean_intensity(
+                    hourly, starts[name], (duration + _cold_start_s(compute, target)) / 3600)))
         else:  # federated
             aggregator = w.aggregator or ch.site
             agg_compute = by_hw.get((aggregator, ch.hardware)) or first_group.get(aggregator)
@@ -283,22 +327,57 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         seed=int(seed if seed is not None else sc.seed), warmup_s=warmup_s, bins=bins, name=sc.name)
 
 
+def _cold_start_s(compute: list[ComputeSpec], name: str) -> float:
+    """A job's own instance on a pool starts cold (the planner counts it in the run); a device does not."""
+    c = next(c for c in compute if c.name == name)
+    return c.cold_start_s if c.pool else 0.0
+
+
 def is_llm(model: str) -> bool:
     from planner.costs.llm import is_llm as known
 
     return known(model)
 
 
-def _token_serving(w: Any, ch: Any, gpus: int, model: str | None = None, hardware: str | None = None,
-                   phase: str = "full", k: int = 0) -> tuple[TokenServing, float, float]:
+def _sides(ch: Any) -> list:
+    """The placements a choice runs on: itself, and a routed pair's secondary."""
+    return [ch] if ch.secondary is None else [ch, ch.secondary]
+
+
+def _route(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, llm_pools: dict, gpus: dict,
+           compute: list[ComputeSpec]) -> RouteSpec:
+    """A routed pair's rule and secondary path (as the planner's `options/routed.py` plans it):
+    overflow's queue length from the primary's batch-1 service time, by_tokens' threshold."""
+    w = sc.workloads[name]
+    sec = ch.secondary
+    target = by_hw[(sec.site, sec.hardware)]
+    _, out_bytes = io_bytes(w)
+    if ch.routing == "by_tokens":
+        n = w.routing.by_tokens.edge_max_prompt_tokens
+        target = llm_pools.get((sec.site, sec.hardware, name), target)
+        prompt = w.prompt_dist()
+        llm, in_bytes, out_bytes = _token_serving(w, sec, gpus.get(target, 1), prompt.above(n))
+        return RouteSpec("by_tokens", [Stage(target, lambda b: 0.0, out_bytes, llm)], max_prompt_tokens=n,
+                         prompt_tokens=prompt.sample, input_bytes=in_bytes)
+    rule = w.routing.overflow
+    edge = next(c for c in compute if c.name == by_hw[(ch.site, ch.hardware)])
+    first_s = est.get(w.model, ch.hardware, ch.precision, 1).latency_ms / 1000
+    limit = queue_limit(rule.queue_ms, rule.queue_len, edge.count, first_s)
+    return RouteSpec("overflow", [Stage(target, est.service_time(w.model, sec.hardware, sec.precision), out_bytes)],
+                     queue_len=limit)
+
+
+def _token_serving(w: Any, ch: Any, gpus: int, prompt: Any = None, model: str | None = None,
+                   hardware: str | None = None, phase: str = "full", k: int = 0) -> tuple[TokenServing, float, float]:
     """Continuous batching of a language model (the planner's `llm_options` serve the same),
-    with the bytes of its prompt and answer as text; `model`, `hardware` and `phase` set one
-    side of a request split across the boundary."""
+    with the bytes of its prompt and answer as text; `prompt` is the prompt-token distribution
+    this placement serves (a by_tokens side's), by default the workload's; `model`, `hardware`
+    and `phase` set one side of a request split across the boundary (`k`: drafts a round)."""
     from planner.costs.llm import MAX_BATCHED_TOKENS, MAX_SEQS, llm_cost, llm_engine
 
     model = model or w.model
     cost = llm_cost(model, hardware or ch.hardware, ch.precision, gpus)
-    prompt, output = w.prompt_dist(), w.output_dist()
+    prompt, output = prompt or w.prompt_dist(), w.output_dist()
     in_bytes, out_bytes = io_bytes(w, prompt.mean, output.mean)
     # a split side is its own engine: a prefill-only or verifying lane batches with no full one
     engine = llm_engine(model, ch.precision) + ("" if phase in ("full", "decode", "draft") else f"/{phase}")

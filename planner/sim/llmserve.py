@@ -111,8 +111,9 @@ class LlmLane(Lane):
     def __call__(self, req) -> None:
         llm = self.llm
         shape = self.shapes.get(req.flow.name, llm)
-        if req.tokens is None:  # drawn once: a request split across stages keeps its counts
-            req.tokens = (shape.prompt_tokens(self.rng), shape.output_tokens(self.rng))
+        if req.tokens is None:  # drawn once: a request split across stages keeps its counts, and a
+            # prompt drawn at arrival (a by_tokens route chose the side by it) is kept
+            req.tokens = (req.prompt or shape.prompt_tokens(self.rng), shape.output_tokens(self.rng))
         seq = req.llm = _seq(shape, req)
         need = seq.prompt + seq.output
         if need > llm.max_context:
@@ -154,6 +155,13 @@ class LlmLane(Lane):
             running.append(r)
         self.blocked = bool(q)
 
+    def take_back(self, batch: list, now: float, reason: str) -> None:
+        """Sequences of a lost server start again elsewhere: their caches went with it, so each
+        prefills its prompt and the tokens it had generated again (as a preemption does)."""
+        for r in batch:
+            _drop_cache(r.llm)
+        Lane.take_back(self, batch, now, reason)
+
     def _preempt(self, running: list, now: float) -> None:
         """Drop the newest sequences' caches until the next iteration's context fits."""
         cap = self.llm.kv_capacity_tokens
@@ -161,11 +169,8 @@ class LlmLane(Lane):
         g = self.group
         while need > cap and len(running) > 1:
             r = running.pop()
-            seq = r.llm
-            need -= seq.context + 1
-            seq.prompt = seq.prompt + seq.generated if not seq.recompute else seq.prompt
-            seq.prefilled = 0
-            seq.recompute = 1
+            need -= r.llm.context + 1
+            _drop_cache(r.llm)
             self.preemptions += 1
             r.t_mark = now
             self.q.appendleft(r)
@@ -264,7 +269,7 @@ class LlmLane(Lane):
                 flow = r.flow
                 flow.served += 1
                 self.served += 1
-                flow.steps[r.k](r)
+                r.path[r.k](r)
         if server.retiring and not running:
             server.batch = server.lane = server.ev = None
             g._terminate(server)
@@ -282,3 +287,11 @@ class LlmLane(Lane):
             g.idle.append(server)
             if g.qlen:
                 g._dispatch()
+
+
+def _drop_cache(seq: Seq) -> None:
+    """`seq` loses its KV cache (vLLM's recompute): its prompt and the tokens generated so far
+    are prefilled again before generation goes on."""
+    seq.prompt = seq.prompt + seq.generated if not seq.recompute else seq.prompt
+    seq.prefilled = 0
+    seq.recompute = 1

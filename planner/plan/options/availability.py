@@ -103,6 +103,11 @@ def fallback_cost(system: System, name: str) -> FallbackCost | None:
 
 def option_availability(system: System, o: Option, fb: FallbackCost | None) -> tuple[float, float, Part | None]:
     """(availability with the fallback, of the path alone, the path's least available part)."""
+    if o.parts:  # a routed pair: each side answers its share of the requests
+        sides = [option_availability(system, side, fb) for side in o.parts]
+        s = o.secondary_share
+        weakest = min((x[2] for x in sides if x[2] is not None), key=lambda p: p.availability, default=None)
+        return (1 - s) * sides[0][0] + s * sides[1][0], (1 - s) * sides[0][1] + s * sides[1][1], weakest
     parts = path_parts(system, o)
     path = math.prod(p.availability for p in parts)
     weakest = min(parts, key=lambda p: p.availability) if parts else None
