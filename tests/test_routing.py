@@ -43,7 +43,7 @@ def edge_service_s() -> float:
     ({"overflow": {"queue_ms": 5, "queue_len": 3}}, "routing.overflow", "exactly one of queue_ms or queue_len"),
     ({"overflow": {}}, "routing.overflow", "exactly one of queue_ms or queue_len"),
     ({}, "routing", "at least one rule"),
-    ({"fallback": True}, "routing.fallback", "unknown field"),
+    ({"fallback": "sometimes"}, "routing.fallback", ""),
     ({"overflow": {"queue_len": -1}}, "routing.overflow.queue_len", ""),
     ({"by_tokens": {"edge_max_prompt_tokens": 512}}, "routing.by_tokens", "not a language model"),
 ])

@@ -11,7 +11,7 @@ from planner import catalog
 from planner.errors import ScenarioError, did_you_mean
 from planner.scenario.arrivals import Trace
 from planner.scenario.document import Scenario
-from planner.scenario.workloads import Federated, Inference, Training
+from planner.scenario.workloads import FALLBACK_PRECISIONS, Federated, Inference, Training
 
 
 def check_references(sc: Scenario, file: str, base: Path, allow_paths: bool, attachments: Mapping[str, Path]) -> None:
@@ -208,8 +208,9 @@ def _check_fallback(sc: Scenario, w: Inference, at: str, base: Path, allow_paths
             fail(f"{at}.fallback.hardware", f"'{fb.hardware}' is not a device group of source site '{w.source}' "
                  f"(it has {', '.join(dict.fromkeys(here))})")
         devices = [d for d in devices if d.hardware == fb.hardware]
-    if not any(fb.precision in catalog.hardware(d.hardware).precisions for d in devices):
-        fail(f"{at}.fallback.precision", f"no device at '{w.source}' runs {fb.precision} "
+    wanted = [fb.precision] if fb.precision else (w.precisions or list(FALLBACK_PRECISIONS))
+    if not any(p in catalog.hardware(d.hardware).precisions for d in devices for p in wanted):
+        fail(f"{at}.fallback.precision", f"no device at '{w.source}' runs {' or '.join(wanted)} "
              f"({', '.join(dict.fromkeys(d.hardware for d in devices))})")
 
 

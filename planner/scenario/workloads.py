@@ -53,13 +53,20 @@ class Slo(_Model):
         return v
 
 
+#: a fallback's precisions, in order, where neither it nor its workload names one (the edge's
+#: fastest first: int8 where the device has it)
+FALLBACK_PRECISIONS = ("int8", "fp16", "bf16", "fp32")
+
+
 class Fallback(_Model):
     """Where requests go when their placement cannot be reached (a link, device or pool down):
-    the source site's devices, running `model` (default: the workload's own) at `precision`,
-    on the source's device group of `hardware` (default: its first that runs the precision)."""
+    the source site's devices, running `model` (default: the workload's own) at `precision`
+    (default: the first of the workload's `precisions`, else of int8, fp16, bf16, fp32, that a
+    device there runs), on the source's device group of `hardware` (default: its first that runs
+    the precision). `routing: {fallback: true}` is this with every default."""
 
     model: str | None = None
-    precision: Precision
+    precision: Precision | None = None
     hardware: str | None = None
 
 
@@ -92,11 +99,14 @@ class Routing(_Model):
 
     overflow: Overflow | None = None
     by_tokens: ByTokens | None = None
+    # serve at the placement, and at the source's own devices while it cannot be reached (the
+    # workload's `fallback:` with its defaults, when it gives none)
+    fallback: bool = False
 
     @model_validator(mode="after")
     def _some_rule(self) -> Routing:
-        if self.overflow is None and self.by_tokens is None:
-            raise ValueError("give at least one rule: overflow or by_tokens")
+        if self.overflow is None and self.by_tokens is None and not self.fallback:
+            raise ValueError("give at least one rule: overflow, by_tokens or fallback: true")
         return self
 
     def rules(self) -> list[str]:
@@ -171,6 +181,12 @@ class Inference(_WorkloadBase):
             return ()
         return (self.split,) if isinstance(self.split, str) else tuple(dict.fromkeys(self.split))
     routing: Routing | None = None  # None: one placement serves every request
+
+    @model_validator(mode="after")
+    def _routing_fallback(self) -> Inference:
+        if self.routing is not None and self.routing.fallback and self.fallback is None:
+            self.__dict__["fallback"] = Fallback()  # routing's fallback is the workload's, with its defaults (frozen model)
+        return self
 
     def prompt_dist(self) -> TokenDist:
         """Prompt tokens per request (language models)."""

@@ -270,11 +270,12 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             stages = _split_stages(sc, name, ch, est, by_hw, target, out_bytes)
             serving_sites[name] = [sc.workloads[name].source, ch.site]
         ttft, tpot = getattr(w.slo, "ttft_ms", None), getattr(w.slo, "tpot_ms", None)
-        fb_device = system.fallback_device(name)
+        fb_choice = system.fallback_choice(name)
         fallback = None
-        if fb_device is not None:  # served at the source when its path is down
+        if fb_choice is not None:  # served at the source when its path is down
+            fb_device, fb_precision = fb_choice
             fallback = Stage(compute_name(w.source, "dev", fb_device.id.index, fb_device.hardware),
-                             est.service_time(w.fallback.model or w.model, fb_device.hardware, w.fallback.precision),
+                             est.service_time(w.fallback.model or w.model, fb_device.hardware, fb_precision),
                              out_bytes)
         inference.append(InferenceSpec(
             name, w.source, _arrival(w.arrival), stages, input_bytes=in_bytes, slo_s=_slo_s(w.slo),

@@ -82,14 +82,15 @@ def fallback_cost(system: System, name: str) -> FallbackCost | None:
     """The fallback's load and latency at the full rate on its device group (None without one)."""
     sc = system.scenario
     w = sc.workloads[name]
-    dev = system.fallback_device(name)
-    if dev is None:
+    choice = system.fallback_choice(name)
+    if choice is None:
         return None
+    dev, precision = choice
     fb = w.fallback
     rate, _ = planned_rate_per_s(w)
     batch = batch_size(rate, dev.servers, dev.max_batch, dev.max_wait_ms)
     try:
-        e = cost_estimate(sc, fb.model or w.model, dev.hardware, fb.precision, batch)
+        e = cost_estimate(sc, fb.model or w.model, dev.hardware, precision, batch)
     except PlannerError as err:
         return FallbackCost(dev, 0.0, math.inf, False, f"no estimate: {err}")
     latency_ms = e.latency_ms + (dev.max_wait_ms if dev.max_batch > 1 else 0.0)
