@@ -33,7 +33,7 @@ SOURCES = {
     "assumed": "this hardware has no calibration point: it shares its class's calibration, untested",
 }
 #: The plan table's columns as the Plan page shows them (those that are empty for every workload are dropped).
-PLAN_COLUMNS = ["workload", "kind", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
+PLAN_COLUMNS = ["workload", "kind", "site", "hardware", "precision", "split", "llm_split", "predicted_p99_ms", "slo_p99_ms",
                 "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "predicted_availability",
                 "slo_availability", "source", "monthly_cost_usd",
                 "utilization", "ok", "violations", "binding", "next_best", "next_best_delta_usd", "reason"]

@@ -433,6 +433,14 @@ def model(id: str) -> ModelInfo:
         raise CatalogError("model", id, model_ids()) from None
 
 
+def speculative_acceptance(target: str, draft: str) -> tuple[float, str]:
+    """The default chance a `target` model accepts a token its `draft` proposed, with its source
+    (data/speculative.csv: the pair's own row, else the `*,*` default, an assumption)."""
+    rows = {(r["target"], r["draft"]): r for r in _records("speculative")}
+    r = rows.get((target, draft)) or rows[("*", "*")]
+    return float(r["acceptance_rate"]), str(r["source"])
+
+
 def price(key: str) -> float:
     """A value of data/prices.csv, e.g. ``electricity_usd_per_kwh``, ``amortisation_months``."""
     try:

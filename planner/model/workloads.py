@@ -134,3 +134,13 @@ def hourly_shape(w) -> tuple[float, ...]:
     # the hour's peak: its two ends, and every profile point inside it (linear between them)
     return tuple(max([at(h), at(h + 1)] + [prof[i] for i in range(n) if h < i * HOURS_PER_DAY / n < h + 1]) / top
                  for h in range(HOURS_PER_DAY))
+
+
+def acceptance_rate(w) -> tuple[float, str]:
+    """A speculative workload's chance that the target accepts a drafted token, and where it
+    comes from: the scenario's `speculative.acceptance_rate`, else the catalog's default for the
+    draft/target pair (data/speculative.csv, an assumption that depends on the pair and the text)."""
+    spec = w.speculative
+    if spec.acceptance_rate is not None:
+        return spec.acceptance_rate, "scenario"
+    return catalog.speculative_acceptance(w.model, spec.draft)

@@ -21,7 +21,7 @@ from planner.sim.metrics import merge_sketches
 PLACEMENT_COLUMNS = {
     "inference": ["workload", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
                   "predicted_availability", "accuracy", "utilization", "monthly_cost_usd", "source", "binding"],
-    "language model": ["workload", "site", "hardware", "precision", "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms",
+    "language model": ["workload", "site", "hardware", "precision", "llm_split", "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms",
                        "slo_tpot_ms", "predicted_p99_ms", "utilization", "monthly_cost_usd", "source", "binding"],
     "training and federated": ["workload", "kind", "site", "hardware", "precision", "monthly_cost_usd", "source", "binding"],
 }

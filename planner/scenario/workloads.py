@@ -141,6 +141,23 @@ class _WorkloadBase(_Model):
         return self.__pydantic_private__["_base_workload"]
 
 
+#: ways a language-model request may be split across the edge-cloud boundary (`split:`)
+LLM_SPLITS = ("prefill_cloud_decode_edge",)
+LlmSplit = Literal["prefill_cloud_decode_edge"]
+
+
+class Speculative(_Model):
+    """Speculative decoding across the boundary: `draft` (a small language model) runs on the
+    source's device and proposes `k` tokens a round; the workload's model verifies them in the
+    cloud, one WAN round trip per round. `acceptance_rate` (the chance the target accepts a
+    drafted token) depends on the draft/target pair and the text; None takes the catalog's
+    default (data/speculative.csv)."""
+
+    draft: str
+    k: Annotated[int, Field(ge=1, le=16)] = 4
+    acceptance_rate: Annotated[float, Field(gt=0, lt=1)] | None = None
+
+
 class Inference(_WorkloadBase):
     """Requests that arrive at `source`, are served somewhere and answered back."""
 
@@ -153,6 +170,16 @@ class Inference(_WorkloadBase):
     fallback: Fallback | None = None
     prompt_tokens: PosInt | Tokens | None = None  # language models; None: the model's default prompt
     output_tokens: PosInt | Tokens | None = None  # None: DEFAULT_OUTPUT_TOKENS
+    # language models across the boundary: the split modes the planner may choose (a mode or a
+    # list of them) and speculative decoding with a draft on the device
+    split: LlmSplit | Annotated[list[LlmSplit], Field(min_length=1)] | None = None
+    speculative: Speculative | None = None
+
+    def llm_splits(self) -> tuple[str, ...]:
+        """The boundary split modes this workload allows (none unless it opts in)."""
+        if self.split is None:
+            return ()
+        return (self.split,) if isinstance(self.split, str) else tuple(dict.fromkeys(self.split))
     routing: Routing | None = None  # None: one placement serves every request
 
     @model_validator(mode="after")

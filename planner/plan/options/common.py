@@ -76,6 +76,9 @@ class Option:
     tpot_slo_ms: float | None = None
     serving: object | None = None  # llm.LlmServing: recomputes latencies at the actual utilisation
     engine: str = ""  # a language model's engine (model@precision); "" for everything else
+    # a language model across the boundary (`llm_boundary.py`): prefill_cloud_decode_edge |
+    # speculative, with `edge_hardware` the source's device; None = served on one side
+    llm_split: str | None = None
     # the cost model's 80% interval of the compute times, relative to those planned with
     latency_span: tuple[float, float] = (1.0, 1.0)
     # inference: the share of requests its path (and fallback) can answer; None for jobs (options/availability.py)
@@ -101,6 +104,8 @@ class Option:
         if self.parts:
             return f"{self.parts[0].label} + {self.parts[1].label} ({self.routing} {self.secondary_share:.1%})"
         s = f"{self.hardware}@{self.site} {self.precision}"
+        if self.llm_split is not None:
+            return f"{self.edge_hardware}→{s} {self.llm_split}"
         return s if self.split is None else f"{self.edge_hardware}→{s} split@{self.split}"
 
     @property
@@ -132,7 +137,7 @@ class Option:
     def key(self) -> tuple:
         if self.parts:
             return (self.site, self.hardware, self.precision, self.split, self.routing, self.parts[1].key())
-        return (self.site, self.hardware, self.precision, self.split)
+        return (self.site, self.hardware, self.precision, self.split, self.llm_split)
 
     def hourly_load(self, r: ResourceId, workload_shape: tuple[float, ...]) -> tuple[float, ...]:
         """Each hour's load on `r` over its planned (peak) load: the option's own where a routed
