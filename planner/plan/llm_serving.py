@@ -155,7 +155,7 @@ def operating_point(cost: LlmCost, shape: Shape, rate_per_s: float) -> Point:
     if u >= 1:
         return fail(f"KV cache: {held:.1f} sequences of {shape.prompt + shape.output:,.0f} tokens held, room for {slots}")
     admit_s = wait_quantile_s(slots, u, resident, 0.99, shape.output_cv)
-    ttft = ahead_s + t_d99 + own_s + admit_s
+    ttft = ahead_s + t_d99 + own_s + admit_s + (0.0 if shape.prefilled else cost.request_s)  # the runtime's own time
     return Point(rate_per_s, True, "", b, tpot, ttft, tpot_p99, ttft + max(shape.output_p99 - 1, 0) * tpot_p99,
                  held * (shape.prompt + shape.output / 2) / cost.kv_capacity_tokens)
 

@@ -388,7 +388,7 @@ def _token_serving(w: Any, ch: Any, gpus: int, prompt: Any = None, model: str | 
     mean_output = 1.0 if phase in ("prefill", "verify") else k if phase == "draft" else output.mean
     return TokenServing(cost.step_s, cost.kv_capacity_tokens, prompt.sample, output.sample, cost.max_context,
                         MAX_SEQS, MAX_BATCHED_TOKENS, mean_prompt, mean_output,
-                        engine=engine, phase=phase, k=k), in_bytes, out_bytes
+                        engine=engine, phase=phase, k=k, request_s=cost.request_s), in_bytes, out_bytes
 
 
 def _boundary_stages(sc: Any, name: str, ch: Any, by_hw: dict, target: str,

@@ -122,7 +122,14 @@ class LlmLane(Lane):
         if need > llm.kv_capacity_tokens:
             req.fail("context_exceeds_kv_cache")
             return
+        if shape.request_s > 0 and shape.phase in ("full", "prefill"):  # the runtime takes the request in first
+            ev = self.group.env.timeout(shape.request_s, req)
+            ev.callbacks.append(self._taken_in)
+            return
         Lane.__call__(self, req)  # queue it like any request
+
+    def _taken_in(self, ev) -> None:
+        Lane.__call__(self, ev._value)
 
     # ------------------------------------------------------------------ a server's iterations
     def start(self, server: Server, now: float) -> None:

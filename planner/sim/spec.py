@@ -186,6 +186,9 @@ class TokenServing:
     # the first), "verify" (a round's k drafts in one pass, the prompt with the first)
     phase: str = "full"
     k: int = 0  # drafted tokens per speculative round
+    # the runtime's own time per request before its prompt is scheduled (tokenising, scheduling;
+    # `costs.llm.LlmCost.request_s`): it delays the request, it takes no GPU time
+    request_s: float = 0.0
 
 
 @dataclass
