@@ -20,6 +20,9 @@ RANK = {s: i for i, s in enumerate(SOURCES)}
 
 def weakest(*sources: str) -> str:
     """The weakest of `sources` (a label outside SOURCES sorts after assumed)."""
+    if len(sources) == 2:  # the common case, called per planning option: no key function
+        a, b = sources
+        return a if RANK.get(a, len(SOURCES)) >= RANK.get(b, len(SOURCES)) else b
     return max(sources, key=lambda s: RANK.get(s, len(SOURCES)), default="assumed")
 
 

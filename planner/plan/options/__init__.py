@@ -8,6 +8,8 @@ utilisation level of the device it shares, so the solver can keep all of that li
 """
 from __future__ import annotations
 
+import json
+
 from planner.costs.llm import is_llm
 from planner.model.system import System, resolve
 from planner.plan.options.availability import hold_availability
@@ -30,11 +32,25 @@ def options_for(system: System, name: str) -> list[Option]:
         return training_options(system, name)
     if w.kind == "federated":
         return federated_options(system, name)
-    base = llm_options(system, name) if is_llm(w.model) else inference_options(system, name) + split_options(system, name)
+    base = llm_options(system, name) if is_llm(w.model) else _single_options(system, name)
     # a routed pair's sides are single placements; a language model across the boundary is one of its own
     opts = base + routed_options(system, name, base) + (boundary_options(system, name) if is_llm(w.model) else [])
     hold_availability(system, name, opts)
     return opts
+
+
+def _single_options(system: System, name: str) -> list[Option]:
+    """A workload's whole-model and split options. Workloads alike in every figure but their name
+    and latency SLO (the cameras of one kind at a site) have the same options: they are built once
+    per kind and copied, with the workload's name and SLO, for the others."""
+    w = system.scenario.workloads[name]
+    key = json.dumps(w.model_dump(exclude={"slo": {"p99_ms"}}), sort_keys=True, default=str)
+    cache = system.__dict__.setdefault("_single_options", {})
+    built = cache.get(key)
+    if built is None:
+        built = cache[key] = inference_options(system, name) + split_options(system, name)
+    # copies: what follows (availability, routing, the solver) sets fields of its workload's own
+    return [o.copy_for(name, w.slo.p99_ms) for o in built]
 
 
 def all_options(sc: Scenario) -> tuple[System, dict[str, list[Option]]]:

@@ -45,18 +45,29 @@ def _compute_part(system: System, r: Resource) -> Part:
 
 def path_parts(system: System, o: Option) -> list[Part]:
     """Every resource a request of `o` needs up: the route's links, the compute of each stage, and
-    the cloud regions it runs in."""
+    the cloud regions it runs in (the same for every option from one source along one path:
+    kept per system, so that thousands of workloads at a site compute it once)."""
     sc = system.scenario
     w = sc.workloads[o.workload]
-    parts: dict[tuple, Part] = {}
     compute = [rid for rid, _ in o.stages] or [rid for rid in o.loads if rid.kind != "link"][:1]
+    key = (w.source, o.site, tuple(rid.base for rid in compute))
+    cache = system.__dict__.setdefault("_path_parts", {})
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _path_parts(system, w.source, o.site, compute)
+    return found
+
+
+def _path_parts(system: System, source: str, site: str, compute: list[ResourceId]) -> list[Part]:
+    sc = system.scenario
+    parts: dict[tuple, Part] = {}
     for rid in compute:
         r = system[rid.base]
         parts.setdefault((r.kind, r.site, rid.index), _compute_part(system, r))
         a, _ = system.site_availability[r.site]
         if a < 1.0:
             parts.setdefault(("site", r.site), Part(("site", r.site), f"the {r.site} region", a))
-    for route in (system.route(w.source, o.site), system.route(o.site, w.source)):
+    for route in (system.route(source, site), system.route(site, source)):
         for hop in route.hops:
             link = sc.links[hop.index]
             key = ("link", hop.index)

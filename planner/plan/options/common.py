@@ -122,6 +122,15 @@ class Option:
         extra = (FULL_LEVEL,) if r.kind == "device" and FULL_LEVEL in self.p99_ms_by_level.get(r.id, {}) else ()
         return levels(r) + extra
 
+    def copy_for(self, workload: str, slo_ms: float | None) -> Option:
+        """This option for another workload alike in every figure but its name and latency SLO;
+        the fields later steps set (loads, detail) are its own. (A shallow copy of the fields:
+        `dataclasses.replace` re-runs __init__ and took most of the time at 10,000 workloads.)"""
+        o = object.__new__(Option)
+        o.__dict__.update(self.__dict__)
+        o.workload, o.slo_ms, o.loads, o.detail = workload, slo_ms, dict(self.loads), dict(self.detail)
+        return o
+
     def max_level(self, resource: ResourceId) -> float:
         """The highest utilisation level of `resource` at which this option meets its SLOs (0 = none)."""
         by_level = self.p99_ms_by_level.get(resource)
