@@ -76,7 +76,7 @@ def solve(
     weights = weights or {}
     copies = copies or (lambda w: 1)
     resource_copies = resource_copies or (lambda r: 1)
-    cand = {w: [o for o in os_ if not o.infeasible and _slo_possible(o)] for w, os_ in options.items()}
+    cand = {w: _undominated([o for o in os_ if not o.infeasible and _slo_possible(o)]) for w, os_ in options.items()}
     empty = [w for w, os_ in cand.items() if not os_]
     cand = {w: os_ for w, os_ in cand.items() if os_}
     if not cand:
@@ -277,6 +277,49 @@ def solve(
     status = ("optimal" if result.status == 0 else "time_limit") if not left_out else "partial"
     value = float(result.fun) - sum(c[k] for k in u_index.values() if x[k] > 0.5)
     return Solution(status, chosen, chosen_levels, value, result.message, left_out)
+
+
+def _undominated(opts: list[Option]) -> list[Option]:
+    """`opts` without those another option of the workload strictly dominates: the same resources
+    (and language-model engine), no more load on any, no larger bill component, energy or
+    emissions, a p99 no worse at every level and the same or a higher level allowed on each. A
+    dominated option is never needed by an optimal plan under any objective, budget or p99
+    bound, so the MILP is smaller (int8 beside fp16 on the same device, split points that send
+    more and compute more). Routed pairs and language models, whose constraints go beyond
+    these figures, are kept as they are."""
+    if len(opts) < 2:
+        return opts
+    by_use: dict[tuple, list[Option]] = {}
+    for o in opts:
+        if o.parts or o.hourly or o.serving is not None:
+            by_use.setdefault(("kept", id(o)), []).append(o)
+        else:
+            by_use.setdefault((frozenset(o.loads), o.engine), []).append(o)
+    if len(by_use) == len(opts):
+        return opts
+    out = []
+    for key, group in by_use.items():
+        if key[0] == "kept" or len(group) == 1:
+            out.extend(group)
+            continue
+        out.extend(b for b in group if not any(a is not b and _dominates(a, b) for a in group))
+    return sorted(out, key=opts.index)  # the workload's own order: ties break as before
+
+
+def _dominates(a: Option, b: Option) -> bool:
+    if any(a.loads[r] > b.loads[r] + 1e-12 for r in b.loads) or any(x > y + 1e-9 for x, y in zip(a.bill, b.bill)):
+        return False
+    if a.p99_alone_ms > b.p99_alone_ms or set(a.p99_ms_by_level) != set(b.p99_ms_by_level):
+        return False
+    for r, levels_b in b.p99_ms_by_level.items():
+        levels_a = a.p99_ms_by_level[r]
+        if set(levels_a) != set(levels_b) or any(levels_a[u] > levels_b[u] for u in levels_b):
+            return False
+        if a.max_level(r) < b.max_level(r):
+            return False
+    strictly = (any(a.loads[r] < b.loads[r] - 1e-12 for r in b.loads) or any(x < y - 1e-9 for x, y in zip(a.bill, b.bill))
+                or a.p99_alone_ms < b.p99_alone_ms)
+    return strictly
 
 
 def _slo_possible(o: Option) -> bool:
