@@ -1,8 +1,10 @@
-"""A placement: for each workload, where it runs (site, hardware, precision, optional split).
+"""A placement: for each workload, where it runs (site, hardware, precision, optional split) and,
+where the workload names a model family, which variant (`model`).
 
 Taken wherever a placement is given (`simulate`, `evaluate`, `--placement FILE`): a `Plan`
 (anything with a `.placement` mapping) or a plain mapping from workload name to
-``{site, hardware, precision}`` (plus ``split`` where the model is split).
+``{site, hardware, precision}`` (plus ``split`` where the model is split, ``model`` to fix the
+variant of a family; left out, `evaluate` takes the cheapest variant that meets the floor).
 """
 from __future__ import annotations
 
@@ -27,12 +29,19 @@ class Choice:
     precision: str
     split: int | None = None
     edge_hardware: str | None = None
+    model: str | None = None  # the variant of the workload's family; None: the workload's own model
 
     def as_dict(self) -> dict[str, Any]:
         d = {"site": self.site, "hardware": self.hardware, "precision": self.precision}
         if self.split is not None:
             d.update(split=self.split, edge_hardware=self.edge_hardware)
+        if self.model is not None:
+            d["model"] = self.model
         return d
+
+
+#: the fields of one workload's entry
+FIELDS = ("site", "hardware", "precision", "split", "edge_hardware", "model")
 
 
 def parse_placement(scenario: Scenario, placement: Any, file: str = "<placement>") -> dict[str, Choice]:
@@ -53,11 +62,10 @@ def parse_placement(scenario: Scenario, placement: Any, file: str = "<placement>
             raise ScenarioError(file, at, f"unknown workload '{name}'", did_you_mean(str(name), scenario.workloads))
         if not isinstance(spec, Mapping):
             raise ScenarioError(file, at, "expected a mapping with site, hardware and precision")
-        extra = set(spec) - {"site", "hardware", "precision", "split", "edge_hardware"}
+        extra = set(spec) - set(FIELDS)
         if extra:
             bad = sorted(map(str, extra))[0]
-            raise ScenarioError(file, f"{at}.{bad}", f"unknown field '{bad}'",
-                                did_you_mean(bad, ["site", "hardware", "precision", "split", "edge_hardware"]))
+            raise ScenarioError(file, f"{at}.{bad}", f"unknown field '{bad}'", did_you_mean(bad, FIELDS))
         for key in ("site", "hardware"):
             if not isinstance(spec.get(key), str):
                 raise ScenarioError(file, f"{at}.{key}", "missing required field" if key not in spec else "expected text")
@@ -76,7 +84,15 @@ def parse_placement(scenario: Scenario, placement: Any, file: str = "<placement>
         split = spec.get("split")
         if split is not None and (not isinstance(split, int) or isinstance(split, bool) or split < 0):
             raise ScenarioError(file, f"{at}.split", "expected a layer index >= 0")
-        out[name] = Choice(site, spec["hardware"], precision, split, spec.get("edge_hardware"))
+        model = spec.get("model")
+        if model is not None:
+            variants = scenario.workloads[name].variants
+            if model not in variants:
+                raise ScenarioError(file, f"{at}.model", f"'{model}' is not a model workload '{name}' may run",
+                                    did_you_mean(str(model), variants) or f"it may run: {', '.join(variants)}")
+            if len(variants) == 1:
+                model = None  # the workload's own model: nothing to record
+        out[name] = Choice(site, spec["hardware"], precision, split, spec.get("edge_hardware"), model)
     return out
 
 

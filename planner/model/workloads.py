@@ -34,7 +34,7 @@ def model_info(model: str) -> catalog.ModelInfo | None:
 def io_bytes(w, prompt_mean_tokens: float | None = None, output_mean_tokens: float | None = None) -> tuple[float, float]:
     """(input, output) bytes of one request: the workload's own, else the catalog's typical
     sizes, else for a language model its mean prompt and answer as text."""
-    info = model_info(w.model)
+    info = model_info(w.model_id)
     if prompt_mean_tokens is not None:
         in_default, out_default = prompt_mean_tokens * BYTES_PER_TOKEN, (output_mean_tokens or 0.0) * BYTES_PER_TOKEN
     else:
@@ -48,7 +48,7 @@ def training_samples(w) -> float:
     """Samples per epoch: the workload's own count, else the dataset over one sample's input."""
     if getattr(w, "samples", None):
         return float(w.samples)
-    info = model_info(w.model)
+    info = model_info(w.model_id)
     per_sample = info.input_bytes if info and info.input_bytes else DEFAULT_SAMPLE_BYTES
     return w.dataset_gb * 1e9 / per_sample
 
@@ -60,12 +60,12 @@ def params(model: str) -> float:
 
 def deploy_bytes(w) -> float:
     """Bytes of trained weights pushed to where the model serves (fp16 weights)."""
-    return params(w.model) * DEPLOY_BYTES_PER_PARAM
+    return params(w.model_id) * DEPLOY_BYTES_PER_PARAM
 
 
 def update_bytes(w) -> float:
     """Bytes of one federated update (fp32 weights unless the workload says)."""
-    return float(w.model_bytes) if w.model_bytes else params(w.model) * UPDATE_BYTES_PER_PARAM
+    return float(w.model_bytes) if w.model_bytes else params(w.model_id) * UPDATE_BYTES_PER_PARAM
 
 
 def aggregate_s(n_sites: int, update_bytes_: float, hardware: str | None) -> float:

@@ -82,7 +82,8 @@ class Plan:
 
     def table(self) -> pd.DataFrame:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
-        cols = ["workload", "fleet", "member", "kind", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
+        cols = ["workload", "fleet", "member", "kind", "model", "site", "hardware", "precision", "accuracy", "accuracy_metric",
+                "min_accuracy", "split", "predicted_p99_ms", "slo_p99_ms",
                 "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "monthly_cost_usd", "pricing",
                 "kgco2e_per_month", "utilization", "ok", "violations", "binding", "next_best",
                 "next_best_delta_usd", "source", "reason"]
@@ -97,14 +98,17 @@ class Plan:
             if o is None or a is None:
                 reason = "; ".join(why.get(name, [])) or "; ".join(self.conflicts[:3]) or "not placed"
                 w = self.scenario.workloads[name]
-                rows.append({"workload": name, "fleet": w.fleet, "member": w.member, "kind": w.kind, "ok": False,
-                             "violations": reason, "reason": reason})
+                rows.append({"workload": name, "fleet": w.fleet, "member": w.member, "kind": w.kind,
+                             "model": w.family or w.model_id, "min_accuracy": w.accuracy_floor,
+                             "ok": False, "violations": reason, "reason": reason})
                 continue
             ex = self.explanations.get(name, {})
             compute = next(iter(o.p99_ms_by_level), None) or next((r for r in o.loads if r.kind != "link"), None)
             w = self.scenario.workloads[name]
             rows.append({
-                "workload": name, "fleet": w.fleet, "member": w.member, "kind": o.kind, "site": o.site, "hardware": o.hardware, "precision": o.precision,
+                "workload": name, "fleet": w.fleet, "member": w.member, "kind": o.kind, "model": o.model or w.model_id,
+                "site": o.site, "hardware": o.hardware, "precision": o.precision,
+                "accuracy": np.nan if o.accuracy is None else o.accuracy, "accuracy_metric": o.accuracy_metric, "min_accuracy": w.accuracy_floor,
                 "split": o.split, "predicted_p99_ms": a.p99_ms[name] if o.kind == "inference" else np.nan, "slo_p99_ms": o.slo_ms,
                 "predicted_ttft_ms": a.ttft_ms.get(name, np.nan), "slo_ttft_ms": o.ttft_slo_ms,
                 "predicted_tpot_ms": a.tpot_ms.get(name, np.nan), "slo_tpot_ms": o.tpot_slo_ms,
@@ -154,7 +158,7 @@ class Plan:
 
 
 def _choice(o: Option) -> Choice:
-    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware)
+    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, o.model if o.family else None)
 
 
 def _rate_weights(sc: Scenario) -> dict[str, float]:
@@ -229,11 +233,16 @@ def evaluate(scenario: Scenario, placement: Any) -> Plan:
     system, opts = all_options(scenario)
     chosen: dict[str, Option] = {}
     for name, c in choices.items():
-        match = [o for o in opts[name] if (o.site, o.hardware, o.precision, o.split) == (c.site, c.hardware, c.precision, c.split)]
+        match = [o for o in opts[name] if (o.site, o.hardware, o.precision, o.split) == (c.site, c.hardware, c.precision, c.split)
+                 and c.model in (None, o.model)]
+        # a family's variant left out: the cheapest variant (options come cheapest first) that meets the floor
+        match.sort(key=lambda o: o.infeasible is not None and o.infeasible.kind == "accuracy")
         if not match:
             raise ScenarioError("<placement>", f"{name}", f"no such option: {c.hardware} at {c.site} in {c.precision}"
                                 + (" (unreachable or unsupported)" if c.split is None else f" split at {c.split}"))
         chosen[name] = match[0]
+        if match[0].family:  # the placement records the variant it runs
+            choices[name] = Choice(c.site, c.hardware, c.precision, c.split, c.edge_hardware, match[0].model)
     missing = [n for n in scenario.workloads if n not in chosen]
     a = assess(system, chosen)
     conflicts = [f"{n}: not placed" for n in missing]

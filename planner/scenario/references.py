@@ -46,8 +46,13 @@ def check_references(sc: Scenario, file: str, base: Path, allow_paths: bool, att
         at = f"workloads.{name}"
         if w.source not in sc.sites:
             fail(f"{at}.source", f"unknown site '{w.source}'", did_you_mean(w.source, sc.sites))
-        _check_model(w.model, f"{at}.model", base, allow_paths, attachments, fail)
+        if isinstance(w.model, str):
+            _check_model(w.model, f"{at}.model", base, allow_paths, attachments, fail)
+        elif w.model.family not in catalog.variant_families():
+            fail(f"{at}.model.family", f"unknown model family '{w.model.family}'",
+                 did_you_mean(w.model.family, catalog.variant_families()) or f"one of {', '.join(catalog.variant_families())}")
         if isinstance(w, Inference):
+            _check_accuracy_floor(w, at, fail)
             _check_llm(w, at, fail)
         if isinstance(w, Inference) and isinstance(w.arrival, Trace):
             path = _resolve_file(w.arrival.file, f"{at}.arrival.file", base, allow_paths, attachments, fail)
@@ -131,25 +136,45 @@ class _Routes:
                  "add a link, or narrow the workload's privacy")
 
 
+def _check_accuracy_floor(w: Inference, at: str, fail: Any) -> None:
+    """A floor needs accuracy figures for every model it judges, and some variant and precision
+    the workload allows must reach it (else no placement could ever meet it)."""
+    floor = w.accuracy_floor
+    if floor is None:
+        return
+    field = f"{at}.min_accuracy" if w.min_accuracy is not None else f"{at}.model.min_accuracy"
+    rated = [m for m in catalog.model_ids() if catalog.accuracy_metric(m)]
+    for m in w.variants:
+        if m.lower().endswith(".onnx") or catalog.accuracy_metric(m) is None:
+            fail(field, f"'{m}' has no accuracy figures in data/accuracy.csv, so a floor cannot be held against it",
+                 f"models with figures: {', '.join(rated)}")
+    figures = [a for m in w.variants for p in (w.precisions or catalog.PRECISIONS)
+               if (a := catalog.accuracy(m, p)) is not None]
+    best = max(figures, key=lambda a: a.score, default=None)
+    if best is None or best.score < floor:
+        what = f"the best is {best.model} {best.describe()}" if best else "no allowed precision has a figure"
+        fail(field, f"no {'variant' if w.family else 'precision'} reaches {floor:g} ({catalog.accuracy_metric(w.variants[0])}): {what}")
+
+
 def _check_llm(w: Inference, at: str, fail: Any) -> None:
     """Token counts and token SLOs belong to language models, and must fit the model's context."""
-    info = None if w.model.lower().endswith(".onnx") else catalog.model(w.model)
+    info = None if w.model_id.lower().endswith(".onnx") else catalog.model(w.model_id)
     if info is None or info.family != "llm":
         for field, value in (("prompt_tokens", w.prompt_tokens), ("output_tokens", w.output_tokens),
                              ("slo.ttft_ms", w.slo.ttft_ms), ("slo.tpot_ms", w.slo.tpot_ms)):
             if value is not None:
                 llms = [m for m in catalog.model_ids() if catalog.model(m).family == "llm"]
-                fail(f"{at}.{field}", f"'{w.model}' is not a language model (token counts and SLOs apply to "
+                fail(f"{at}.{field}", f"'{w.model_id}' is not a language model (token counts and SLOs apply to "
                      f"{', '.join(llms)})")
         return
     prompt, output, ctx = w.prompt_dist(), w.output_dist(), info.max_context
     if ctx is None:
         return
     if prompt.low + output.low > ctx:
-        fail(f"{at}.prompt_tokens", f"{prompt.low} prompt + {output.low} output tokens exceed {w.model}'s "
+        fail(f"{at}.prompt_tokens", f"{prompt.low} prompt + {output.low} output tokens exceed {w.model_id}'s "
              f"context of {ctx} tokens")
     if prompt.dist == "fixed" and output.dist == "fixed" and prompt.mean + output.mean > ctx:
-        fail(f"{at}.prompt_tokens", f"{prompt.mean:g} prompt + {output.mean:g} output tokens exceed {w.model}'s "
+        fail(f"{at}.prompt_tokens", f"{prompt.mean:g} prompt + {output.mean:g} output tokens exceed {w.model_id}'s "
              f"context of {ctx} tokens")
 
 

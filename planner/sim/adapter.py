@@ -201,13 +201,14 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         ch = choices[name]
         in_bytes, out_bytes = io_bytes(w)
         target = by_hw[(ch.site, ch.hardware)]
-        if is_llm(w.model):
+        model = served_model(w, ch)
+        if is_llm(model):
             target = llm_pools.get((ch.site, ch.hardware, name), target)
             llm, in_bytes, out_bytes = _token_serving(w, ch, gpus.get(target, 1))
             stages = [Stage(target, lambda b: 0.0, out_bytes, llm)]
             serving_sites[name] = [ch.site]
         elif ch.split is None:
-            stages = [Stage(target, est.service_time(w.model, ch.hardware, ch.precision), out_bytes)]
+            stages = [Stage(target, est.service_time(model, ch.hardware, ch.precision), out_bytes)]
             serving_sites[name] = [ch.site]
         else:
             stages = _split_stages(sc, name, ch, est, by_hw, target, out_bytes)
@@ -258,6 +259,11 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         seed=int(seed if seed is not None else sc.seed), warmup_s=warmup_s, bins=bins, name=sc.name)
 
 
+def served_model(w: Any, ch: Any) -> str:
+    """The model a placement serves: the variant it fixes, else the workload's own model."""
+    return getattr(ch, "model", None) or w.model_id
+
+
 def is_llm(model: str) -> bool:
     from planner.costs.llm import is_llm as known
 
@@ -269,12 +275,13 @@ def _token_serving(w: Any, ch: Any, gpus: int) -> tuple[TokenServing, float, flo
     with the bytes of its prompt and answer as text."""
     from planner.costs.llm import MAX_BATCHED_TOKENS, MAX_SEQS, llm_cost, llm_engine
 
-    cost = llm_cost(w.model, ch.hardware, ch.precision, gpus)
+    model = served_model(w, ch)
+    cost = llm_cost(model, ch.hardware, ch.precision, gpus)
     prompt, output = w.prompt_dist(), w.output_dist()
     in_bytes, out_bytes = io_bytes(w, prompt.mean, output.mean)
     return TokenServing(cost.step_s, cost.kv_capacity_tokens, prompt.sample, output.sample, cost.max_context,
                         MAX_SEQS, MAX_BATCHED_TOKENS, prompt.mean, output.mean,
-                        engine=llm_engine(w.model, ch.precision)), in_bytes, out_bytes
+                        engine=llm_engine(model, ch.precision)), in_bytes, out_bytes
 
 
 def _split_stages(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, target: str, out_bytes: float) -> list[Stage]:
@@ -287,13 +294,14 @@ def _split_stages(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, tar
     edge_hw = ch.edge_hardware or (sc.sites[w.source].devices[0].hardware if sc.sites[w.source].devices else None)
     if edge_hw is None or (w.source, edge_hw) not in by_hw:
         raise ScenarioError("<placement>", f"{name}.split", f"a split needs edge hardware at the source site '{w.source}'")
-    g = graph(est.model_ref(w.model), 1)
+    model = served_model(w, ch)
+    g = graph(est.model_ref(model), 1)
     n_ops = len(g.ops)
     k = ch.split
     if not 0 <= k < n_ops - 1:
         raise ScenarioError("<placement>", f"{name}.split", f"split {k} outside the model's {n_ops} ops")
     cut_bytes = g.live_bytes()[k] * BYTES_PER_ELEMENT.get(ch.precision, 4.0) / 4
     return [
-        Stage(by_hw[(w.source, edge_hw)], est.service_time(w.model, edge_hw, ch.precision, (0, k + 1)), cut_bytes),
-        Stage(target, est.service_time(w.model, ch.hardware, ch.precision, (k + 1, n_ops)), out_bytes),
+        Stage(by_hw[(w.source, edge_hw)], est.service_time(model, edge_hw, ch.precision, (0, k + 1)), cut_bytes),
+        Stage(target, est.service_time(model, ch.hardware, ch.precision, (k + 1, n_ops)), out_bytes),
     ]

@@ -27,7 +27,7 @@ def options_for(system: System, name: str) -> list[Option]:
         return training_options(system, name)
     if w.kind == "federated":
         return federated_options(system, name)
-    if is_llm(w.model):
+    if is_llm(w.model_id):
         return llm_options(system, name)
     return inference_options(system, name) + split_options(system, name)
 

@@ -13,12 +13,14 @@ from planner.costs.sources import weakest  # noqa: F401 - the options' modules t
 from planner.model.accounting import ZERO, MonthlyBill, Usage, bill
 from planner.model.ids import ResourceId
 from planner.model.system import Resource, Route, System
-from planner.model.workloads import model_ref
+from planner.model.workloads import is_onnx, model_ref
 from planner.plan.queueing import ps_transfer_s
 from planner.plan.violations import Violation
 from planner.scenario import Scenario
 from planner.units import SECONDS_PER_MONTH, mbps
 
+#: Reasons that replace one an option already has (lower wins): see `Option.rule_out`.
+_OVERRIDES = {"privacy": 0, "accuracy": 1}
 #: Utilisation levels a device group may run at; the solver picks one per group.
 LEVELS = (0.3, 0.5, 0.65, 0.8, 0.9)
 #: Links are planned to at most this utilisation; transfer times are predicted at it.
@@ -69,11 +71,16 @@ class Option:
     tpot_slo_ms: float | None = None
     serving: object | None = None  # llm.LlmServing: recomputes latencies at the actual utilisation
     engine: str = ""  # a language model's engine (model@precision); "" for everything else
+    model: str = ""  # the model this option runs: the workload's, or the variant of its family
+    family: str | None = None  # set where the workload names a family: labels then name the variant
+    accuracy: float | None = None  # the catalog's figure at this precision, higher is better (None: none)
+    accuracy_metric: str | None = None  # top1 | map50_95 | word_accuracy | mmlu
 
     @property
     def label(self) -> str:
         s = f"{self.hardware}@{self.site} {self.precision}"
-        return s if self.split is None else f"{self.edge_hardware}→{s} split@{self.split}"
+        s = s if self.split is None else f"{self.edge_hardware}→{s} split@{self.split}"
+        return f"{self.model} on {s}" if self.family else s
 
     @property
     def variable_usd_per_month(self) -> float:
@@ -96,13 +103,29 @@ class Option:
         return max(ok) if ok else 0.0
 
     def key(self) -> tuple:
-        return (self.site, self.hardware, self.precision, self.split)
+        return (self.site, self.hardware, self.precision, self.split, self.model)
 
     def rule_out(self, v: Violation) -> None:
-        """Record why the option can never be chosen; the first reason found stays (privacy is
-        recorded last and wins: it is the reason a user must hear)."""
-        if self.infeasible is None or v.kind == "privacy":
+        """Record why the option can never be chosen; the first reason found stays, except that
+        privacy, then accuracy, win: they are the reasons a user must hear (no cheaper hardware
+        changes them)."""
+        if self.infeasible is None or _OVERRIDES.get(v.kind, 9) < _OVERRIDES.get(self.infeasible.kind, 9):
             self.infeasible = v
+
+    def judge_accuracy(self, floor: float | None) -> None:
+        """Fill in the catalog's accuracy of this option's model at its precision, and rule the
+        option out where it falls below the workload's floor (or has no figure to hold against it)."""
+        a = None if is_onnx(self.model) else catalog.accuracy(self.model, self.precision)
+        if a is not None:
+            self.accuracy, self.accuracy_metric = a.score, a.score_metric
+        if floor is None or (a is not None and a.score >= floor - 1e-12):
+            return
+        if a is None:
+            self.rule_out(Violation("accuracy", f"{self.model} has no {self.precision} accuracy figure to hold "
+                                                f"against the floor {floor:.1%}", limit=floor))
+        else:
+            self.rule_out(Violation("accuracy", f"{self.model} {a.describe()} < floor {floor:.1%}",
+                                    value=a.score, limit=floor))
 
     def __repr__(self) -> str:
         return f"Option({self.workload}: {self.label}, ${self.bill.total_usd:,.0f}/mo)"

@@ -52,14 +52,15 @@ def llm_options(system: System, name: str) -> list[Option]:
             r = system[group.id.dedicated(name)] if group.kind == "pool" else group
             hw = catalog.hardware(r.hardware)
             allowed_prec = w.precisions or list(llm_precisions(r.hardware))
-            for prec in [p for p in allowed_prec if p in llm_precisions(r.hardware)]:
+            for model, prec in ((m, p) for m in w.variants for p in allowed_prec if p in llm_precisions(r.hardware)):
                 o = Option(name, site, r.hardware, prec, "inference", slo_ms=w.slo.p99_ms, mem_limit_gb=hw.mem_gb * r.gpus,
-                           ttft_slo_ms=w.slo.ttft_ms, tpot_slo_ms=w.slo.tpot_ms, engine=llm_engine(w.model, prec),
-                           input_bytes=in_bytes, output_bytes=out_bytes)
+                           ttft_slo_ms=w.slo.ttft_ms, tpot_slo_ms=w.slo.tpot_ms, engine=llm_engine(model, prec),
+                           input_bytes=in_bytes, output_bytes=out_bytes, model=model, family=w.family)
+                o.judge_accuracy(w.accuracy_floor)
                 if not allowed:
                     o.rule_out(privacy_violation(sc, name, site))
                 try:
-                    cost = llm_cost(w.model, r.hardware, prec, r.gpus)
+                    cost = llm_cost(model, r.hardware, prec, r.gpus)
                 except PlannerError as err:
                     o.rule_out(Violation("estimate", f"no estimate: {err}"))
                     options.append(o)
