@@ -164,12 +164,12 @@ def schema() -> None:
 
 @app.command("catalog")
 def catalog_cmd(
-    kind: Annotated[str, typer.Argument(help="hardware | networks | models")] = "hardware",
+    kind: Annotated[str, typer.Argument(help="hardware | networks | models | accuracy")] = "hardware",
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
 ) -> None:
-    """List the catalog's hardware, networks or models, with the source of each row."""
+    """List the catalog's hardware, networks, models or accuracy figures, with the source of each row."""
     catalog = planner.catalog
-    kinds = ("hardware", "networks", "models")
+    kinds = ("hardware", "networks", "models", "accuracy")
     if kind not in kinds:
         hint = planner.errors.did_you_mean(kind, kinds)
         raise PlannerError(f"unknown catalog '{kind}' (one of {', '.join(kinds)})" + (f"; {hint}" if hint else ""))
@@ -184,7 +184,8 @@ CATALOG_COLUMNS = {
     "hardware": ("id", "kind", "tier", "peak_fp16_tflops", "peak_int8_tops", "mem_gb", "mem_bw_gb_per_s", "tdp_w",
                  "price_usd", "usd_per_hour"),
     "networks": ("id", "downlink_mbps", "uplink_mbps", "rtt_ms", "jitter_ms", "loss_pct", "medium"),
-    "models": ("id", "family", "params_millions", "gflops", "input_bytes", "output_bytes", "max_context"),
+    "models": ("id", "family", "variant_family", "params_millions", "gflops", "input_bytes", "output_bytes", "max_context"),
+    "accuracy": ("model", "precision", "metric", "value"),
 }
 
 
@@ -213,6 +214,8 @@ def estimate(
     _echo(f"  memory       {e.memory_gb:12.3f} GB{'' if e.fits else '  (does not fit)'}")
     _echo(f"  energy       {e.energy_j:12.4f} J per batch")
     _echo(f"  source       {e.source}")
+    if e.accuracy is not None:  # the catalog's task metric at this precision (WER as word accuracy)
+        _echo(f"  accuracy     {e.accuracy:12.4f} {e.accuracy_metric}")
     for label, value, unit in (("TTFT", e.ttft_ms, "ms"), ("TPOT", e.tpot_ms, "ms"), ("tokens/s", e.tokens_per_s, ""),
                                ("step", e.step_ms, "ms"), ("samples/s", e.samples_per_s, "")):
         if value is not None:  # language models and training steps

@@ -183,6 +183,10 @@ def _check_model(model: str, field: str, base: Path, allow_paths: bool, attachme
         _resolve_file(model, field, base, allow_paths, attachments, fail)
         return
     ids = catalog.model_ids()
+    if model in catalog.variant_families():  # a family named where one model is expected
+        variants = catalog.family_variants(model)
+        fail(field, f"'{model}' is a model family, not one model",
+             f"write model: {{family: {model}, min_accuracy: ...}} to let the planner choose, or one of {', '.join(variants)}")
     if model not in ids:
         fail(field, f"unknown model '{model}' (a catalog id or a path to an .onnx file)", did_you_mean(model, ids))
 
