@@ -205,3 +205,42 @@ def test_a_catalog_row_out_of_range_is_an_error_naming_file_row_and_field(tmp_pa
     finally:
         monkeypatch.undo()
         catalog.clear_caches()
+
+
+LLM = """
+name: llm-family
+horizon_s: 120
+seed: 1
+sites:
+  clinic: {{kind: edge}}
+  cloud:
+    kind: cloud
+    pools: [{{hardware: h100-sxm, gpus: 4, max_instances: 4, cold_start_s: 60}}]
+links:
+  - {{between: [clinic, cloud], network: fiber-wan, uplink_mbps: 1000, downlink_mbps: 1000, rtt_ms: 10}}
+workloads:
+  chat:
+    kind: inference
+    model: {model}
+    source: clinic
+    arrival: {{process: poisson, rate_per_s: 0.5}}
+    prompt_tokens: 500
+    output_tokens: 100
+    slo: {{ttft_ms: 3000, tpot_ms: 200}}
+"""
+
+
+def test_a_language_model_family_is_planned_and_simulated_as_its_chosen_variant():
+    """MMLU: llama-3.2-1b 32.2%, llama-3-8b 66.6% (int4 65.6%), llama-2-70b 69.7%: a floor of 0.6
+    leaves the 8B and the 70B, and the 8B is served exactly as the fixed model would be (its own
+    instances of the pool, its engine)."""
+    fam = parse_scenario(LLM.format(model="{family: llama, min_accuracy: 0.6}"))
+    p = planner.plan(fam)
+    chosen = p.placement["chat"]
+    assert chosen.model == "llama-3-8b"
+    fixed = parse_scenario(LLM.format(model="llama-3-8b") + f"    precisions: [{chosen.precision}]\n")
+    q = planner.plan(fixed)
+    a = planner.simulate(fam, p, seed=0).summary().set_index("workload").loc["chat"]
+    b = planner.simulate(fixed, q, seed=0).summary().set_index("workload").loc["chat"]
+    assert a["completed"] == b["completed"] > 0
+    assert a["p99_ms"] == pytest.approx(b["p99_ms"])

@@ -164,7 +164,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                 # A language model's own instances (ResourceId.dedicated) exist for the workloads
                 # placed on this pool; they count toward its minimum, as the planner counts them.
                 own = [w for w, ch in choices.items() if (ch.site, ch.hardware) == (name, r.hardware)
-                       and sc.workloads[w].kind == "inference" and is_llm(sc.workloads[w].model)]
+                       and sc.workloads[w].kind == "inference" and is_llm(served_model(sc.workloads[w], ch))]
                 held = {w: int(warm.get(r.id.dedicated(w), 0)) for w in own}
                 base = _compute_spec(cname, r, d, int(warm.get(r.id, 0)), max(0, r.min_instances - sum(held.values())))
                 compute.append(base)
