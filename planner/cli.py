@@ -238,7 +238,7 @@ def profile(
 
 PLAN_COLUMNS = ["workload", "site", "hardware", "precision", "predicted_p99_ms", "slo_p99_ms", "monthly_cost_usd",
                 "utilization", "ok", "source"]
-FLEET_COLUMNS = ["fleet", "workload", "where", "hardware", "precision", "members", "split_by"]
+FLEET_COLUMNS = ["fleet", "workload", "where", "hardware", "precision", "model", "members", "split_by"]
 
 
 def _print_plan(p, fmt: str, members: bool = False) -> None:
@@ -275,7 +275,10 @@ def _print_plan(p, fmt: str, members: bool = False) -> None:
             _echo("(one row per fleet member with --members)")
     if len(t):
         _echo("")
-        _print_frame(t[PLAN_COLUMNS], "table")
+        cols = PLAN_COLUMNS
+        if any(w.accuracy_floor is not None or w.family for w in p.scenario.workloads.values()):
+            cols = [*cols[:1], "model", *cols[1:4], "accuracy", "min_accuracy", *cols[4:]]  # what the floors chose
+        _print_frame(t[cols], "table")
         _echo("")
         for _, row in t.iterrows():
             _echo(f"{row['workload']}: {row['reason']}")
