@@ -236,7 +236,8 @@ def profile(
     _echo(f"wrote {path}; use hardware '{as_name}' in scenarios and `planner estimate`")
 
 
-PLAN_COLUMNS = ["workload", "site", "hardware", "precision", "predicted_p99_ms", "slo_p99_ms", "monthly_cost_usd",
+PLAN_COLUMNS = ["workload", "site", "hardware", "precision", "predicted_p99_ms", "p99_ms_low", "p99_ms_high", "slo_p99_ms",
+                "monthly_cost_usd",
                 "utilization", "ok", "source"]
 FLEET_COLUMNS = ["fleet", "workload", "where", "hardware", "precision", "model", "members", "split_by"]
 
@@ -292,12 +293,16 @@ def plan_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
     objective: Annotated[Optional[str], typer.Option(help="cost | latency | energy | carbon (default: the scenario's).")] = None,
     members: Annotated[bool, typer.Option("--members", help="A row per fleet member (fleets are summarised).")] = False,
+    robust: Annotated[bool, typer.Option("--robust", help="Plan with the high end of each estimate's 80% interval "
+                                                          "(as `robust: true` in the scenario).")] = False,
 ) -> None:
     """Choose where every workload runs, and say why."""
     _check_format(fmt)
     if objective is not None and objective not in ("cost", "latency", "energy", "carbon"):
         raise PlannerError(f"--objective '{objective}' is not one of cost, latency, energy, carbon")
     sc = _load(file, simulate=False)
+    if robust:
+        sc = sc.model_copy(update={"robust": True})
     with _Working("planning"):
         p = planner.plan(sc, objective=objective)
     _print_plan(p, fmt, members)

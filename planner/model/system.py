@@ -304,6 +304,6 @@ class System:
 def resolve(sc: Scenario) -> System:
     """The scenario's `System`, built once and kept with the scenario."""
     s = sc.__dict__.get("_system")
-    if s is None:
+    if s is None or s.scenario is not sc:  # a copy (`model_copy`) carries its original's system
         s = sc.__dict__["_system"] = System(sc)
     return s

@@ -20,7 +20,7 @@ from planner.model.accounting import ZERO, MonthlyBill
 from planner.model.ids import ResourceId
 from planner.model.system import System, resolve
 from planner.placement import Choice, parse_placement
-from planner.plan.assess import Assessment, assess, pricing_of, resource_bills
+from planner.plan.assess import Assessment, assess, p99_ms, pricing_of, resource_bills
 from planner.plan.classes import Classes, classes
 from planner.plan.explain import diagnose, explain
 from planner.plan.options import Option, all_options, options_for
@@ -83,7 +83,7 @@ class Plan:
     def table(self) -> pd.DataFrame:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
         cols = ["workload", "fleet", "member", "kind", "model", "site", "hardware", "precision", "accuracy", "accuracy_metric",
-                "min_accuracy", "split", "predicted_p99_ms", "slo_p99_ms",
+                "min_accuracy", "split", "predicted_p99_ms", "p99_ms_low", "p99_ms_high", "slo_p99_ms",
                 "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "monthly_cost_usd", "pricing",
                 "kgco2e_per_month", "utilization", "ok", "violations", "binding", "next_best",
                 "next_best_delta_usd", "source", "reason"]
@@ -105,11 +105,16 @@ class Plan:
             ex = self.explanations.get(name, {})
             compute = next(iter(o.p99_ms_by_level), None) or next((r for r in o.loads if r.kind != "link"), None)
             w = self.scenario.workloads[name]
+            p99 = a.p99_ms[name] if o.kind == "inference" else np.nan
+            # the cost model's 80% interval carried to the p99 (service and queueing times scale, at
+            # the planned utilisation; the network and batching holds do not)
+            low, high = (p99 if k == 1 or o.kind != "inference" else p99_ms(self.system, o, a.utilization, a.instances, k)
+                         for k in o.latency_span)
             rows.append({
                 "workload": name, "fleet": w.fleet, "member": w.member, "kind": o.kind, "model": o.model or w.model_id,
                 "site": o.site, "hardware": o.hardware, "precision": o.precision,
                 "accuracy": np.nan if o.accuracy is None else o.accuracy, "accuracy_metric": o.accuracy_metric, "min_accuracy": w.accuracy_floor,
-                "split": o.split, "predicted_p99_ms": a.p99_ms[name] if o.kind == "inference" else np.nan, "slo_p99_ms": o.slo_ms,
+                "split": o.split, "predicted_p99_ms": p99, "p99_ms_low": low, "p99_ms_high": high, "slo_p99_ms": o.slo_ms,
                 "predicted_ttft_ms": a.ttft_ms.get(name, np.nan), "slo_ttft_ms": o.ttft_slo_ms,
                 "predicted_tpot_ms": a.tpot_ms.get(name, np.nan), "slo_tpot_ms": o.tpot_slo_ms,
                 "monthly_cost_usd": cost_usd[name], "pricing": pricing_of(self.system, o, a.mixes),

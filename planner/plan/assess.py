@@ -210,19 +210,24 @@ def assess(system: System, chosen: dict[str, Option]) -> Assessment:
     return a
 
 
-def p99_ms(system: System, o: Option, util: Mapping[ResourceId, float], instances: Mapping[ResourceId, int]) -> float:
-    """p99 at the actual utilisation of the device group or pool and links."""
+def p99_ms(system: System, o: Option, util: Mapping[ResourceId, float], instances: Mapping[ResourceId, int],
+           scale: float = 1.0) -> float:
+    """p99 at the actual utilisation of the device group or pool and links; `scale` multiplies
+    every service time (the cost model's interval), the utilisation held as planned."""
     if o.kind != "inference" or not o.p99_ms_by_level:
         return o.p99_alone_ms
     w = system.scenario.workloads[o.workload]
     up, down = system.route(w.source, o.site), system.route(o.site, w.source)
     net = transfer_ms(system, up, o.input_bytes, link_rho=util) + transfer_ms(system, down, o.output_bytes, link_rho=util)
+    service_ms = 1000 * sum(s for _, s in o.stages)
+    # a language model's stages carry no service time: its whole compute p99 scales
+    compute_ms = o.compute_ms + (service_ms if service_ms else o.compute_ms) * (scale - 1)
     wait_ms = 0.0  # the sum of each stage's p99 wait: an upper bound on the p99 of their sum
     for r, service_s in o.stages:
         res = system[r]
         servers = max(1, instances.get(r, 0)) if r.kind == "pool" else res.servers
-        wait_ms += 1000 * wait_quantile_s(servers, min(util[r], 0.999), service_s, 0.99, res.service_cv)
-    return net + o.compute_ms + wait_ms
+        wait_ms += 1000 * wait_quantile_s(servers, min(util[r], 0.999), service_s * scale, 0.99, res.service_cv)
+    return net + compute_ms + wait_ms
 
 
 def _ms(x: float) -> str:

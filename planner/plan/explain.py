@@ -155,7 +155,7 @@ def diagnose(system: System, options: dict[str, list[Option]], message: str) -> 
             continue
         if not live:
             reasons = sorted({o.infeasible.kind for o in opts})
-            out.append(f"{name}: every option is ruled out ({'; '.join(o.infeasible for o in opts[:3])}{' ...' if len(opts) > 3 else ''})"
+            out.append(f"{name}: every option is ruled out ({'; '.join(str(o.infeasible) for o in opts[:3])}{' ...' if len(opts) > 3 else ''})"
                        if len(reasons) > 1 else f"{name}: {opts[0].infeasible}")
             continue
         if getattr(w, "slo", None) and w.slo.p99_ms is not None:

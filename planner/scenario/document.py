@@ -41,6 +41,9 @@ class Scenario(_Model):
     # choice but is no line of the bill the architect pays; 0 leaves the cost plan unchanged).
     carbon_usd_per_t: NonNeg = 0.0
     budget_usd_per_month: Pos | None = None
+    # Plan against the pessimistic end of the cost model's 80% interval (`latency_ms_high`):
+    # for hardware whose figures are transferred or assumed rather than calibrated.
+    robust: bool = False
     prices: Prices = Prices()
     sites: Annotated[dict[str, Site], Field(min_length=1)]
     links: list[Link] = []

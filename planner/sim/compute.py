@@ -101,6 +101,10 @@ class Lane:
         elif g.can_grow and not g.servers:
             g._launch()
 
+    def backlogged(self) -> bool:
+        """Whether requests wait here for a free server (the autoscaler's saturation signal)."""
+        return bool(self.q)
+
     def busy_by_flow(self, served: dict[str, int]) -> dict[str, float]:
         """This lane's busy seconds shared among its workloads by requests served (`served`:
         each workload's count of finished compute steps)."""
@@ -529,7 +533,8 @@ class Pool(Group):
                             b = min(mb, n)
                             demand += n * ln.mean_s(b) / b / interval
             want = math.ceil(demand / spec.target_utilization - 1e-9)
-            if self.qlen and not self.idle and not self.starting:  # saturated: one more at least
+            if self.qlen and not self.idle and not self.starting and any(ln.backlogged() for ln in self.lanes):
+                # saturated: one more at least
                 want = max(want, len(self.servers) - sum(s.retiring for s in self.servers) + 1)
             want = max(spec.min_instances, min(spec.max_instances, want))
             have = len(self.servers) - sum(s.retiring for s in self.servers)

@@ -55,7 +55,7 @@ class LlmLane(Lane):
     """The lane of a language-model workload: requests queue here and are served by servers
     running iterations (see the module docstring)."""
 
-    __slots__ = ("llm", "rng", "full_batch", "preemptions", "shapes", "peak_batch", "peak_kv_tokens")
+    __slots__ = ("llm", "rng", "full_batch", "preemptions", "shapes", "peak_batch", "peak_kv_tokens", "blocked")
 
     def __init__(self, group: Group, name: str, llm: TokenServing, rng: random.Random, active_w: float | None = None):
         super().__init__(group, name, lambda b: 0.0, None, 0.0, active_w, False)
@@ -68,12 +68,18 @@ class LlmLane(Lane):
         self.shapes: dict[str, TokenServing] = {}  # each workload's token counts
         self.peak_batch = 0  # most sequences one server held at once
         self.peak_kv_tokens = 0  # most context tokens one server's cache held
+        self.blocked = False  # the last admission left requests waiting for room (sequences or KV cache)
 
     def add_user(self, workload: str, llm: TokenServing) -> None:
         """Serve `workload` in this lane's batch too (same model, precision and device)."""
         self.shapes[workload] = llm
         if workload not in self.users:
             self.users.append(workload)
+
+    def backlogged(self) -> bool:
+        """Waiting requests are backlog only when a running server had no room for them: any
+        other waiting request joins the batch at the next iteration boundary, milliseconds away."""
+        return bool(self.q) and self.blocked
 
     def mean_s(self, b: int) -> float:
         """Seconds to serve `b` mean-shaped requests together (the autoscaler's backlog estimate)."""
@@ -126,6 +132,7 @@ class LlmLane(Lane):
                 seq.t_admit = now
             used += seq.prompt + 1
             running.append(r)
+        self.blocked = bool(q)
 
     def _preempt(self, running: list, now: float) -> None:
         """Drop the newest sequences' caches until the next iteration's context fits."""

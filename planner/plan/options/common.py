@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from planner import catalog
 from planner.costs.estimator import Estimate, estimate
 from planner.costs.sources import weakest  # noqa: F401 - the options' modules take it from here
+from planner.errors import PlannerError
 from planner.model.accounting import ZERO, MonthlyBill, Usage, bill
 from planner.model.ids import ResourceId
 from planner.model.system import Resource, Route, System
@@ -71,6 +72,8 @@ class Option:
     tpot_slo_ms: float | None = None
     serving: object | None = None  # llm.LlmServing: recomputes latencies at the actual utilisation
     engine: str = ""  # a language model's engine (model@precision); "" for everything else
+    # the cost model's 80% interval of the compute times, relative to those planned with
+    latency_span: tuple[float, float] = (1.0, 1.0)
     model: str = ""  # the model this option runs: the workload's, or the variant of its family
     family: str | None = None  # set where the workload names a family: labels then name the variant
     accuracy: float | None = None  # the catalog's figure at this precision, higher is better (None: none)
@@ -165,8 +168,36 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
 
 def cost_estimate(sc: Scenario, model: str, hardware: str, precision: str, batch: int = 1,
                   training: bool = False) -> Estimate:
-    """The cost model's estimate, cached; `.onnx` paths resolve against the scenario file."""
-    return _estimate(model_ref(sc, model), hardware, precision, batch, training)
+    """The cost model's estimate, cached; `.onnx` paths resolve against the scenario file; at the
+    high end of its 80% interval when the scenario plans `robust`."""
+    return planned(sc, _estimate(model_ref(sc, model), hardware, precision, batch, training))
+
+
+def planned(sc: Scenario, e: Estimate) -> Estimate:
+    """`e` as the planner uses it: unchanged, or slowed to `latency_ms_high` (same power, so
+    energy grows with time) when the scenario plans `robust`."""
+    if not sc.robust or e.latency_ms_high <= e.latency_ms or e.latency_ms <= 0:
+        return e
+    k = e.latency_ms_high / e.latency_ms
+    return replace(e, latency_ms=e.latency_ms_high, throughput_per_s=e.throughput_per_s / k, energy_j=e.energy_j * k)
+
+
+def span(*estimates: Estimate) -> tuple[float, float]:
+    """The 80% interval of the compute time of `estimates` (as `planned`) run one after another,
+    relative to the time planned with: (low, high) / nominal, or (low / high, 1) when robust."""
+    planned_ms = sum(e.latency_ms for e in estimates)
+    if planned_ms <= 0:
+        return (1.0, 1.0)
+    return (sum(e.latency_ms_low for e in estimates) / planned_ms, sum(e.latency_ms_high for e in estimates) / planned_ms)
+
+
+def llm_span(sc: Scenario, model: str, hardware: str, precision: str) -> tuple[float, float]:
+    """The 80% interval of a language model's iteration times on `hardware` relative to the
+    nominal ones (its batch-1 estimate's; (1, 1) where there is none)."""
+    try:
+        return span(_estimate(model_ref(sc, model), hardware, precision, 1, False))
+    except PlannerError:
+        return (1.0, 1.0)
 
 
 @lru_cache(maxsize=None)

@@ -13,7 +13,7 @@ from planner.errors import PlannerError
 from planner.model.system import System
 from planner.model.workloads import io_bytes, is_onnx, planned_rate_per_s
 from planner.plan.options.common import (
-    Option, cost_estimate, levels, precisions, privacy_violation, send, transfer_ms, weakest,
+    Option, cost_estimate, levels, planned, precisions, privacy_violation, send, span, transfer_ms, weakest,
 )
 from planner.plan.queueing import wait_quantile_s
 from planner.plan.violations import Violation
@@ -57,6 +57,7 @@ def inference_options(system: System, name: str) -> list[Option]:
                 service_s = eb.latency_ms / 1000
                 busy_per_s = rate * service_s / batch  # device-seconds per second
                 o.memory_gb, o.source = eb.memory_gb, weakest(e1.source, eb.source)
+                o.latency_span = span(eb)
                 if not eb.fits:
                     o.rule_out(Violation("memory", f"needs {eb.memory_gb:.1f} GB, {r.hardware} has {hw.mem_gb:g} GB",
                                          r.id, eb.memory_gb, hw.mem_gb))
@@ -132,11 +133,12 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
             for prec in [p for p in precisions(w, pool.hardware) if p in precisions(w, edge.hardware)]:
                 for k, cut in _cuts(model, prec, in_bytes):
                     try:
-                        e_edge = _part(model, edge.hardware, prec, 1, 0, k + 1)
+                        raw_edge = _part(model, edge.hardware, prec, 1, 0, k + 1)
                         batch = batch_size(rate, 1, pool.max_batch, pool.max_wait_ms)
-                        e_cloud = _part(model, pool.hardware, prec, batch, k + 1, n_ops)
+                        raw_cloud = _part(model, pool.hardware, prec, batch, k + 1, n_ops)
                     except PlannerError:
                         continue
+                    e_edge, e_cloud = planned(sc, raw_edge), planned(sc, raw_cloud)
                     o = Option(name, site, pool.hardware, prec, "inference", split=k, edge_hardware=edge.hardware,
                                slo_ms=w.slo.p99_ms, source=weakest(e_edge.source, e_cloud.source),
                                input_bytes=cut, output_bytes=out_bytes, model=model, family=w.family)
@@ -161,6 +163,7 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
                     send(system, o, up, rate, cut, w.arrival.mean_rate_per_s)
                     send(system, o, down, rate, out_bytes, w.arrival.mean_rate_per_s)
                     o.memory_gb = max(e_edge.memory_gb, e_cloud.memory_gb)
+                    o.latency_span = span(e_edge, e_cloud)
                     o.detail = {"batch": batch, "service_ms": e_cloud.latency_ms, "edge_ms": e_edge.latency_ms,
                                 "input_bytes": cut, "output_bytes": out_bytes, "egress_usd_per_month": o.bill.egress_usd}
                     options.append(o)

@@ -4,7 +4,7 @@ the share of a server's capacity; p99 end to end, TTFT and TPOT come from `llm_s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from planner import catalog
 from planner.costs.llm import LlmCost, llm_cost, llm_engine, llm_precisions
@@ -12,7 +12,7 @@ from planner.errors import PlannerError
 from planner.model.system import System
 from planner.model.workloads import io_bytes, planned_rate_per_s
 from planner.plan.llm_serving import Shape, capacity_per_s, operating_point
-from planner.plan.options.common import Option, levels, privacy_violation, send, transfer_ms
+from planner.plan.options.common import Option, levels, llm_span, privacy_violation, send, transfer_ms
 from planner.plan.violations import Violation
 from planner.units import BYTES_PER_TOKEN
 
@@ -35,6 +35,14 @@ class LlmServing:
             return math.inf, math.inf, math.inf
         return (self.up_ms + pt.e2e_p99_s * 1e3 + self.down_ms, self.up_ms + pt.ttft_p99_s * 1e3 + self.first_down_ms,
                 pt.tpot_p99_s * 1e3)
+
+
+def slowed(cost: LlmCost, k: float) -> LlmCost:
+    """`cost` with every iteration `k` times as long (compute, memory, fixed and communication)."""
+    if k <= 1:
+        return cost
+    return replace(cost, flops_per_s=cost.flops_per_s / k, bytes_per_s=cost.bytes_per_s / k, fixed_s=cost.fixed_s * k,
+                   comm_s_per_token=cost.comm_s_per_token * k, comm_fixed_s=cost.comm_fixed_s * k)
 
 
 def llm_options(system: System, name: str) -> list[Option]:
@@ -61,6 +69,10 @@ def llm_options(system: System, name: str) -> list[Option]:
                     o.rule_out(privacy_violation(sc, name, site))
                 try:
                     cost = llm_cost(model, r.hardware, prec, r.gpus)
+                    low, high = llm_span(sc, model, r.hardware, prec)
+                    o.latency_span = (low, high)
+                    if sc.robust and high > 1:  # iterations as slow as the interval's high end
+                        cost, o.latency_span = slowed(cost, high), (low / high, 1.0)
                 except PlannerError as err:
                     o.rule_out(Violation("estimate", f"no estimate: {err}"))
                     options.append(o)
