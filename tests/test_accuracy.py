@@ -22,13 +22,13 @@ from planner.sim.adapter import build_spec
 # instances at this rate, so it is strictly cheaper, and the floor is what keeps it out.
 CLOUD = """
 name: accuracy-floors
-horizon_s: 20
+horizon_s: {horizon}
 seed: 3
 sites:
   plant: {{kind: edge}}
   cloud:
     kind: cloud
-    pools: [{{hardware: l4, max_instances: 64, cold_start_s: 60}}]
+    pools: [{pool}]
 links:
   - {{between: [plant, cloud], network: fiber-wan, uplink_mbps: 10000, downlink_mbps: 10000, rtt_ms: 10}}
 workloads:
@@ -37,14 +37,15 @@ workloads:
     model: {model}
     source: plant
     arrival: {{process: poisson, rate_per_s: {rate}}}
-    input_bytes: 2000
-    output_bytes: 100
-    slo: {{p99_ms: 2000}}
-{extra}"""
+{fields}{extra}"""
+L4_POOL = "{hardware: l4, max_instances: 64, cold_start_s: 60}"
+VISION = "    input_bytes: 2000\n    output_bytes: 100\n    slo: {p99_ms: 2000}\n"
 
 
-def cloud(model: str, extra: str = "", rate: float = 3000) -> planner.Scenario:
-    return parse_scenario(CLOUD.format(model=model, extra=extra, rate=rate), file="floors.yaml")
+def cloud(model: str, extra: str = "", rate: float = 3000, *, pool: str = L4_POOL, fields: str = VISION,
+          horizon_s: float = 20) -> planner.Scenario:
+    return parse_scenario(CLOUD.format(model=model, extra=extra, rate=rate, pool=pool, fields=fields, horizon=horizon_s),
+                          file="floors.yaml")
 
 
 def row(p: planner.Plan) -> dict:
@@ -174,7 +175,7 @@ def test_simulating_a_family_plan_serves_the_chosen_variant():
 
 
 def test_training_workloads_take_no_floor():
-    text = CLOUD.format(model="resnet-50", extra="", rate=10) + """  retrain:
+    text = CLOUD.format(model="resnet-50", extra="", rate=10, pool=L4_POOL, fields=VISION, horizon=20) + """  retrain:
     kind: training
     model: resnet-50
     source: plant
@@ -207,40 +208,23 @@ def test_a_catalog_row_out_of_range_is_an_error_naming_file_row_and_field(tmp_pa
         catalog.clear_caches()
 
 
-LLM = """
-name: llm-family
-horizon_s: 120
-seed: 1
-sites:
-  clinic: {{kind: edge}}
-  cloud:
-    kind: cloud
-    pools: [{{hardware: h100-sxm, gpus: 4, max_instances: 4, cold_start_s: 60}}]
-links:
-  - {{between: [clinic, cloud], network: fiber-wan, uplink_mbps: 1000, downlink_mbps: 1000, rtt_ms: 10}}
-workloads:
-  chat:
-    kind: inference
-    model: {model}
-    source: clinic
-    arrival: {{process: poisson, rate_per_s: 0.5}}
-    prompt_tokens: 500
-    output_tokens: 100
-    slo: {{ttft_ms: 3000, tpot_ms: 200}}
-"""
+#: a chat workload on a 4-GPU H100 pool (tensor parallel)
+H100_POOL = "{hardware: h100-sxm, gpus: 4, max_instances: 4, cold_start_s: 60}"
+CHAT = "    prompt_tokens: 500\n    output_tokens: 100\n    slo: {ttft_ms: 3000, tpot_ms: 200}\n"
 
 
 def test_a_language_model_family_is_planned_and_simulated_as_its_chosen_variant():
     """MMLU: llama-3.2-1b 32.2%, llama-3-8b 66.6% (int4 65.6%), llama-2-70b 69.7%: a floor of 0.6
     leaves the 8B and the 70B, and the 8B is served exactly as the fixed model would be (its own
     instances of the pool, its engine)."""
-    fam = parse_scenario(LLM.format(model="{family: llama, min_accuracy: 0.6}"))
+    fam = cloud("{family: llama, min_accuracy: 0.6}", rate=0.5, pool=H100_POOL, fields=CHAT, horizon_s=120)
     p = planner.plan(fam)
-    chosen = p.placement["chat"]
+    chosen = p.placement["cam"]
     assert chosen.model == "llama-3-8b"
-    fixed = parse_scenario(LLM.format(model="llama-3-8b") + f"    precisions: [{chosen.precision}]\n")
+    fixed = cloud("llama-3-8b", f"    precisions: [{chosen.precision}]\n", rate=0.5, pool=H100_POOL, fields=CHAT,
+                  horizon_s=120)
     q = planner.plan(fixed)
-    a = planner.simulate(fam, p, seed=0).summary().set_index("workload").loc["chat"]
-    b = planner.simulate(fixed, q, seed=0).summary().set_index("workload").loc["chat"]
+    a = planner.simulate(fam, p, seed=0).summary().set_index("workload").loc["cam"]
+    b = planner.simulate(fixed, q, seed=0).summary().set_index("workload").loc["cam"]
     assert a["completed"] == b["completed"] > 0
     assert a["p99_ms"] == pytest.approx(b["p99_ms"])
