@@ -228,3 +228,14 @@ def test_a_language_model_family_is_planned_and_simulated_as_its_chosen_variant(
     b = planner.simulate(fixed, q, seed=0).summary().set_index("workload").loc["cam"]
     assert a["completed"] == b["completed"] > 0
     assert a["p99_ms"] == pytest.approx(b["p99_ms"])
+
+
+def test_baselines_run_at_a_precision_that_keeps_the_floor():
+    """The all-cloud baseline of a workload planned without a placement to copy from picks a
+    precision at the floor: not ResNet-50's int8 (75.9% < 76%)."""
+    from planner.compare import baseline_placement
+
+    sc = cloud("resnet-50", "    min_accuracy: 0.76\n    precisions: [int8, fp16]")
+    placement, _ = baseline_placement(sc, "cloud", None)
+    assert placement["cam"]["precision"] == "fp16"
+    assert planner.evaluate(sc, placement).feasible
