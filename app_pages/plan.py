@@ -3,11 +3,12 @@ why), the topology and cost figures, TTFT/TPOT against their objectives for lang
 the shared resources' utilisation."""
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import streamlit as st
 
 import planner
 from app_pages.cache import quick_look, run_of
-from app_pages.charts import fleet_figure, token_figure
+from app_pages.charts import fleet_figure, money_axis, token_figure
 from app_pages.widgets import NUMBER_FORMAT, placement_json, plan_page, plan_table, plan_verdict
 
 TITLE = "Plan"
@@ -48,6 +49,7 @@ def render() -> None:
             st.plotly_chart(planner.report.topology_figure(p), key="topology")
         with c2:
             st.plotly_chart(planner.report.cost_figure(p), key="cost")
+        _pricing_and_emissions(p)
         tokens = token_figure(p.table())
         if tokens is not None:
             st.subheader("Language models")
@@ -85,3 +87,22 @@ def _fleets(sc, p) -> None:
             if summary[summary["workload"] == workload]["split_by"].iloc[0] else "no single member figure splits them"))
     with st.expander(f"Every member ({len(members):,} rows)"):
         st.dataframe(members.drop(columns=["binding"]), hide_index=True)
+
+
+def _pricing_and_emissions(p) -> None:
+    """How each workload's compute is bought (the pools' pricing mix, devices bought or owned), its
+    monthly cost beside its emissions, and the cost by pricing choice."""
+    t = p.table()
+    t = t[t["site"].notna()]
+    if t.empty:
+        return
+    st.subheader("Pricing and emissions")
+    c1, c2 = st.columns([2, 3])
+    c1.metric("Emissions", f"{t['kgco2e_per_month'].sum():,.1f} kgCO2e / month", border=True,
+              help="Energy of devices, instances and the network at the grid intensity where it is drawn.")
+    by = t.groupby("pricing", as_index=False)["monthly_cost_usd"].sum()
+    fig = go.Figure(go.Bar(x=by["pricing"], y=by["monthly_cost_usd"], text=[f"${v:,.0f}" for v in by["monthly_cost_usd"]]))
+    fig.update_layout(title="Planned monthly cost by pricing", yaxis_title="USD per month", height=300)
+    c2.plotly_chart(money_axis(fig), key="plan_pricing")
+    st.dataframe(t[["workload", "site", "hardware", "pricing", "monthly_cost_usd", "kgco2e_per_month"]], hide_index=True,
+                 column_config={**NUMBER_FORMAT, "kgco2e_per_month": st.column_config.NumberColumn(format="%.1f")})

@@ -12,7 +12,7 @@ from app_pages.cache import plan_of, scenario_of
 from app_pages.state import (ATTACHMENT_TYPES, DEFAULT_EXAMPLE, MAX_ATTACHMENT_BYTES, MAX_FILE_BYTES,
                              dump, edited, examples, field_name, key_of, load_example, load_upload,
                              replace_state, scenario_name, state)
-from app_pages.widgets import PRECISIONS, PRIVACY, Editor, catalog_default
+from app_pages.widgets import PRECISIONS, PRICING_MODELS, PRIVACY, Editor, catalog_default
 
 TITLE = "Scenario"
 #: Longest question shown in the example picker before it is cut with an ellipsis.
@@ -112,8 +112,10 @@ def _edit_widgets(raw: dict, err: planner.ScenarioError | None) -> None:
     with tab_g:
         c1, c2, c3 = st.columns(3)
         with c1:
-            ed.choose("objective", ("objective",), ["cost", "latency", "energy"], default="cost")
+            ed.choose("objective", ("objective",), ["cost", "latency", "energy", "carbon"], default="cost")
             ed.num("budget (USD / month)", ("budget_usd_per_month",), step=1000.0, help="Empty: no budget.")
+            ed.num("carbon price (USD / tCO2e)", ("carbon_usd_per_t",), step=10.0, default=0.0,
+                   help="Added to cost under the cost objective: emissions priced at this rate.")
         with c2:
             ed.num("electricity (USD / kWh)", ("prices", "electricity_usd_per_kwh"), step=0.01,
                    default=catalog_default(lambda: planner.catalog.price("electricity_usd_per_kwh")))
@@ -162,6 +164,9 @@ def _site_widgets(ed: Editor, raw: dict) -> None:
                 else:
                     ed.num(f"{g.get('hardware')}: max instances", ("sites", site, what, j, "max_instances"),
                            integer=True, default=8)
+                    ed.choose_many(f"{g.get('hardware')}: pricing", ("sites", site, what, j, "pricing"), PRICING_MODELS,
+                                   placeholder="on_demand", help="How the instances may be bought; the planner "
+                                   "chooses among these (a reserved base, on demand or spot above it).")
         ed.rest(f"sites.{site}")
 
 
@@ -199,6 +204,10 @@ def _workload_widgets(ed: Editor, name: str, w: dict) -> None:
                     ed.num("SLO p99 (ms, whole answer)", (*base, "slo", "p99_ms"), step=100.0)
             elif kind == "inference":
                 ed.num("SLO p99 (ms)", (*base, "slo", "p99_ms"), step=10.0)
+            if kind == "inference":
+                ed.num("SLO availability (0-1)", (*base, "slo", "availability"), step=0.0005,
+                       help="The share of requests to answer within the latency SLO over a long run, outages "
+                            "included (0.999 = three nines). Empty: availability is reported, not required.")
             else:
                 ed.num("deadline (h)", (*base, "deadline_h"))
                 ed.num("every (h)", (*base, "every_h"))

@@ -67,6 +67,11 @@ def _results(p: Any, r: Any) -> None:
     st.info(planner.report.agreement_sentence(agree), icon=":material/fact_check:")
     st.dataframe(_summary_shown(s), hide_index=True, column_config={
         "slo_met_frac": st.column_config.ProgressColumn("SLO met", min_value=0.0, max_value=1.0, format="percent"),
+        "availability": st.column_config.NumberColumn("availability", format="%.4f",
+                                                      help="Answered within the SLO, outages included"),
+        "fallback_share": st.column_config.NumberColumn("by fallback", format="%.4f",
+                                                        help="Answered at the source by the fallback while the "
+                                                             "path was down"),
         "monthly_cost_usd": NUMBER_FORMAT["monthly_cost_usd"],
         **{c: st.column_config.NumberColumn(c, format="%.1f") for c in s.columns if c.endswith("_ms")}})
     tokens = token_figure(p.table(), s)
@@ -101,9 +106,29 @@ def _results(p: Any, r: Any) -> None:
         fig = go.Figure(go.Bar(x=by["category"], y=by["monthly_usd"], text=[f"${v:,.0f}" for v in by["monthly_usd"]]))
         fig.update_layout(title="Simulated monthly cost by category", yaxis_title="USD per month", height=340)
         st.plotly_chart(money_axis(fig), key="sim_costs")
+        _pricing(r)
         st.dataframe(costs, hide_index=True)
     with tabs["Planned vs simulated"]:
         st.dataframe(agree, hide_index=True)
+
+
+def _pricing(r: Any) -> None:
+    """Cloud instances by pricing model (the reserved base paid all month, hourly instances by the
+    second), spot interruptions and the capacity they took, and the emissions beside the cost."""
+    c1, c2 = st.columns(2)
+    c1.metric("Emissions, simulated", f"{r.monthly_kgco2e:,.1f} kgCO2e / month", border=True)
+    pools = r.pricing()
+    c2.metric("Spot interruptions", f"{int(pools['interruptions'].sum()):,}", border=True,
+              help="Instances the provider took back; their requests were retried on another instance.")
+    by = r.monthly_cost_by_pricing()
+    if by.empty:
+        return
+    fig = go.Figure(go.Bar(x=list(by.index), y=list(by.values), text=[f"${v:,.0f}" for v in by.values]))
+    fig.update_layout(title="Simulated monthly cost of cloud instances by pricing model", yaxis_title="USD per month",
+                      height=300)
+    st.plotly_chart(money_axis(fig), key="sim_pricing")
+    st.dataframe(pools, hide_index=True, column_config={
+        "capacity_lost_frac": st.column_config.NumberColumn("capacity lost", format="percent")})
 
 
 def _summary_shown(s: pd.DataFrame) -> pd.DataFrame:

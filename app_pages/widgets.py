@@ -21,6 +21,8 @@ from app_pages.state import field_name, get_in, key_of, set_in, state
 
 PRIVACY = ["any", "region", "site"]
 PRECISIONS: tuple[str, ...] = planner.catalog.PRECISIONS
+#: How a pool's instances may be bought (a pool's `pricing:`).
+PRICING_MODELS: list[str] = list(planner.catalog.PRICING_MODELS)
 SOURCES = {
     "measured": "the model itself was run and timed on this machine",
     "interpolated": "predicted from a kernel profile of the machine, within the profiled range",
@@ -33,7 +35,8 @@ SOURCES = {
 #: The plan table's columns as the Plan page shows them (those that are empty for every workload are dropped).
 PLAN_COLUMNS = ["workload", "kind", "model", "site", "hardware", "precision", "accuracy", "accuracy_metric", "min_accuracy",
                 "split", "predicted_p99_ms", "slo_p99_ms",
-                "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "source", "monthly_cost_usd",
+                "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "predicted_availability",
+                "slo_availability", "source", "monthly_cost_usd",
                 "utilization", "ok", "violations", "binding", "next_best", "next_best_delta_usd", "reason"]
 NUMBER_FORMAT = {
     "predicted_p99_ms": st.column_config.NumberColumn("predicted p99 (ms)", format="%.1f"),
@@ -42,6 +45,12 @@ NUMBER_FORMAT = {
     "slo_ttft_ms": st.column_config.NumberColumn("SLO TTFT (ms)", format="%g"),
     "predicted_tpot_ms": st.column_config.NumberColumn("predicted TPOT (ms)", format="%.1f"),
     "slo_tpot_ms": st.column_config.NumberColumn("SLO TPOT (ms)", format="%g"),
+    # availability needs its nines: 99.95% and 99.9% differ by half the downtime
+    "predicted_availability": st.column_config.NumberColumn("predicted availability", format="%.4f",
+                                                            help="The share of requests its path (and fallback) can "
+                                                                 "answer: every link, device group or pool and region "
+                                                                 "on it up"),
+    "slo_availability": st.column_config.NumberColumn("SLO availability", format="%g"),
     "monthly_cost_usd": st.column_config.NumberColumn("USD / month", format="$%,.0f"),
     "next_best_delta_usd": st.column_config.NumberColumn("next best +USD / month", format="$%,.0f"),
     "utilization": st.column_config.ProgressColumn("utilisation", min_value=0.0, max_value=1.0, format="%.2f"),
@@ -122,12 +131,13 @@ class Editor:
                      help=help)
         self.here(path)
 
-    def choose_many(self, label: str, path: tuple, options: list[str], *, help: str | None = None) -> None:
+    def choose_many(self, label: str, path: tuple, options: list[str], *, help: str | None = None,
+                    placeholder: str = "all the hardware runs") -> None:
         cur = get_in(self.raw, path)
         cur = [c for c in cur if isinstance(c, str)] if isinstance(cur, list) else []
         wkey = f"edit:{field_name(path)}"
         st.multiselect(label, list(dict.fromkeys([*options, *cur])), default=cur, key=wkey, on_change=_edited_list,
-                       args=(path, wkey), help=help, placeholder="all the hardware runs")
+                       args=(path, wkey), help=help, placeholder=placeholder)
         self.here(path)
 
 

@@ -4,8 +4,8 @@
     python bench/calibration.py --rows       # and every row
     python bench/calibration.py --csv FILE   # the per-row table
 
-The rows are `data/published_calibration.csv` (24 figures from ../shared/facts/published_results.csv
-that map onto catalog models and hardware) and the 12 MLPerf ResNet-50 points of
+The rows are `data/published_calibration.csv` (33 figures from ../shared/facts/published_results.csv
+that map onto catalog models and hardware, 9 of them MLPerf Training time-to-train) and the 12 MLPerf ResNet-50 points of
 `data/mlperf_calibration.csv`. Error is the factor max(predicted / published, published /
 predicted). "left out" refits both calibration stages (`calibration.py`, `published.py`) without
 the row's device and predicts it: the error to expect on hardware with no published result.

@@ -24,9 +24,13 @@ from planner.errors import CatalogError, PlannerError
 from planner.paths import data_dir, profile_dir
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4")
+#: precisions a device runs where its row has a peak, priced when asked for by name
+#: (`estimate(..., precision="fp8")`, `llm_cost`, a KV cache) but not among the options the planner
+#: enumerates, which are the scenario format's `PRECISIONS`
+BY_NAME_PRECISIONS = ("fp8",)
 #: CSV / profile column holding the dense peak of each precision (TFLOPS for floats, TOPS for ints).
 PEAK_COLUMNS = {"fp32": "peak_fp32_tflops", "fp16": "peak_fp16_tflops", "bf16": "peak_bf16_tflops",
-                "int8": "peak_int8_tops", "int4": "peak_int4_tops"}
+                "int8": "peak_int8_tops", "int4": "peak_int4_tops", "fp8": "peak_fp8_tflops"}
 #: idle power as a fraction of TDP where no better figure exists (assumed; see data/hardware.csv).
 IDLE_FRACTION = {"edge": 0.25, "cloud": 0.15}
 HOST = "host"
@@ -213,6 +217,39 @@ def pricing(provider: str, model: str) -> PricingModel:
         raise CatalogError("pricing model", f"{provider}/{model}", [f"{p}/{m}" for p, m in _pricing_rows()]) from None
 
 
+AVAILABILITY_SCOPES = ("region", "instance")
+
+
+@dataclass(frozen=True)
+class Availability:
+    """A provider's published availability (data/availability.csv): `region` for instances
+    spread over several zones of a region, `instance` for one instance alone. `basis` says how
+    the figure is known (sla | measured | assumed); `mttr_h`, an outage's mean length, is what
+    the simulator needs to turn the figure into outages (assumed: providers publish none)."""
+
+    provider: str
+    scope: str
+    availability: float
+    basis: str
+    mttr_h: float
+    source: str
+
+
+@cache
+def _availability_rows() -> dict[tuple[str, str], Availability]:
+    return {(r["provider"], r["scope"]): Availability(r["provider"], r["scope"], float(r["availability"]), r["basis"],
+                                                      float(r["mttr_h"]), r["source"])
+            for r in _records("availability")}
+
+
+def availability(provider: str, scope: str) -> Availability:
+    """`provider`'s published availability of a region (`scope="region"`) or of one instance."""
+    try:
+        return _availability_rows()[(provider, scope)]
+    except KeyError:
+        raise CatalogError("availability", f"{provider}/{scope}", [f"{p}/{s}" for p, s in _availability_rows()]) from None
+
+
 #: the zone whose intensity applies where a site names none: the world's mean grid
 WORLD_GRID = "world"
 
@@ -232,6 +269,18 @@ def grid(zone: str) -> Grid:
         raise CatalogError("grid zone", zone, list(_grid_rows())) from None
 
 
+@cache
+def _region_price_rows() -> dict[tuple[str, str], float]:
+    return {(r["hardware"], r["provider_region"]): float(r["usd_per_hour"]) for r in _records("region_prices")}
+
+
+def region_usd_per_hour(hardware: str, provider_region: str | None) -> float | None:
+    """The on-demand price of one `hardware` instance in a provider's region
+    (data/region_prices.csv), or None where the catalog has no price for that region (the
+    hardware's own `usd_per_hour`, a us-east-1 price, then stands)."""
+    return _region_price_rows().get((hardware, provider_region)) if provider_region else None
+
+
 def pue(provider: str | None) -> float:
     """Power usage effectiveness of a cloud provider's data centres (facility energy per unit of
     IT energy); an edge site (None) counts none (`pue_edge`, 1.0)."""
@@ -240,8 +289,8 @@ def pue(provider: str | None) -> float:
 
 def clear_caches() -> None:
     """Forget loaded catalogs and profiles (after changing PLANNER_DATA_DIR / PLANNER_PROFILE_DIR)."""
-    for f in (_frame, _hardware_rows, _network_rows, _model_rows, _prices, _grid_rows, _pricing_rows, _accuracy_rows,
-              _profile_hardware, _live_host):
+    for f in (_frame, _hardware_rows, _network_rows, _model_rows, _prices, _grid_rows, _pricing_rows, _region_price_rows,
+              _availability_rows, _accuracy_rows, _profile_hardware, _live_host):
         f.cache_clear()
 
 
@@ -488,8 +537,14 @@ def price(key: str) -> float:
         raise CatalogError("price", key, _prices()) from None
 
 
-def egress_usd_per_gb(provider: str = "aws") -> float:
-    """Internet egress, first paid tier, of ``aws``, ``gcp`` (premium), ``gcp-standard`` or ``azure``."""
+def egress_usd_per_gb(provider: str = "aws", path: str = "internet") -> float:
+    """Egress of ``aws``, ``gcp`` (premium), ``gcp-standard`` or ``azure`` by path: to the internet
+    (first paid tier), or ``inter_region`` to another region of the same provider where the
+    catalog has that price (AWS); elsewhere the internet price stands, the upper bound."""
+    if path == "inter_region" and f"inter_region_{provider.lower()}_usd_per_gb" in _prices():
+        return _prices()[f"inter_region_{provider.lower()}_usd_per_gb"]
+    if path not in ("internet", "inter_region"):
+        raise CatalogError("egress path", path, ["internet", "inter_region"])
     key = f"egress_{provider.lower()}_usd_per_gb"
     if key not in _prices():
         known = [k[len("egress_"):-len("_usd_per_gb")] for k in _prices() if k.startswith("egress_")]
@@ -524,6 +579,7 @@ def table(kind: str) -> pd.DataFrame:
         return pd.DataFrame([_hardware_record(hardware(i)) for i in hardware_ids()])
     if kind == "models":
         return _frame(kind).astype({"default_seq_len": "Int64"})
-    if kind in ("networks", "prices", "grid", "pricing", "accuracy"):
+    if kind in ("networks", "prices", "grid", "pricing", "availability", "accuracy"):
         return _frame(kind).copy()
-    raise CatalogError("catalog", kind, ["hardware", "networks", "models", "prices", "grid", "pricing", "accuracy"])
+    raise CatalogError("catalog", kind, ["hardware", "networks", "models", "prices", "grid", "pricing", "availability",
+                                         "accuracy"])

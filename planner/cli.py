@@ -64,12 +64,15 @@ SETTINGS = {"wide": False, "quiet": False}
 
 
 def _cell(v: object) -> str:
-    """A table cell as text: small shares keep their digits (0.0013 is not 0.0), NaN is blank."""
+    """A table cell as text: small shares keep their digits (0.0013 is not 0.0), and so do shares
+    near 1 (an availability of 0.9999 is not 1), NaN is blank."""
     if v is None or (isinstance(v, float) and v != v):
         return ""
     if isinstance(v, float):
         if v == 0 or abs(v) >= 100:
             return f"{v:,.0f}" if abs(v) >= 100 else "0"
+        if 0.99 <= v < 1:
+            return f"{v:.6g}"
         return f"{v:.3g}"
     return str(v)
 
@@ -164,12 +167,13 @@ def schema() -> None:
 
 @app.command("catalog")
 def catalog_cmd(
-    kind: Annotated[str, typer.Argument(help="hardware | networks | models | accuracy")] = "hardware",
+    kind: Annotated[str, typer.Argument(help="hardware | networks | models | availability | accuracy")] = "hardware",
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
 ) -> None:
-    """List the catalog's hardware, networks, models or accuracy figures, with the source of each row."""
+    """List the catalog's hardware, networks, models, cloud availability SLAs or accuracy figures, with the
+    source of each row."""
     catalog = planner.catalog
-    kinds = ("hardware", "networks", "models", "accuracy")
+    kinds = ("hardware", "networks", "models", "availability", "accuracy")
     if kind not in kinds:
         hint = planner.errors.did_you_mean(kind, kinds)
         raise PlannerError(f"unknown catalog '{kind}' (one of {', '.join(kinds)})" + (f"; {hint}" if hint else ""))
@@ -185,6 +189,7 @@ CATALOG_COLUMNS = {
                  "price_usd", "usd_per_hour"),
     "networks": ("id", "downlink_mbps", "uplink_mbps", "rtt_ms", "jitter_ms", "loss_pct", "medium"),
     "models": ("id", "family", "variant_family", "params_millions", "gflops", "input_bytes", "output_bytes", "max_context"),
+    "availability": ("provider", "scope", "availability", "mttr_h", "mttr_basis"),
     "accuracy": ("model", "precision", "metric", "value"),
 }
 
@@ -277,6 +282,8 @@ def _print_plan(p, fmt: str, members: bool = False) -> None:
     if len(t):
         _echo("")
         cols = PLAN_COLUMNS
+        if t["slo_availability"].notna().any():  # an availability objective: its figure beside the p99
+            cols = [*cols[:6], "predicted_availability", "slo_availability", *cols[6:]]
         if any(w.accuracy_floor is not None or w.family for w in p.scenario.workloads.values()):
             cols = [*cols[:1], "model", *cols[1:4], "accuracy", "min_accuracy", *cols[4:]]  # what the floors chose
         _print_frame(t[cols], "table")

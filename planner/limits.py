@@ -85,21 +85,40 @@ class LimitError(ScenarioError):
     """A scenario past a limit: `field` names it, the message gives the value and the limit."""
 
 
-def _fields(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
-    """(dotted path, field name, value) of every number in a validated scenario."""
-    if isinstance(node, BaseModel):
-        for name in type(node).model_fields:
-            if name in SKIP:
+def _numbers(scenario: Any) -> Iterator[tuple[Any, str, Any]]:
+    """(where, field name, value) of every number in a validated scenario; `where` is a chain of
+    (parent, step) pairs that `_path` turns into the dotted path (built only for a number that
+    fails: a walk of 10,000 workloads builds no strings)."""
+    stack: list[tuple[Any, Any, str]] = [(scenario, None, "")]
+    while stack:
+        node, where, name = stack.pop()
+        if isinstance(node, BaseModel):
+            values = node.__dict__  # the fields' values (getattr is slower at fleet size); not cached properties
+            items: Any = ((f, values.get(f), f) for f in type(node).model_fields if f not in SKIP)
+        elif isinstance(node, dict):
+            items = ((k, v, name) for k, v in node.items())
+        elif isinstance(node, (list, tuple)):
+            items = ((i, v, name) for i, v in enumerate(node))
+        else:
+            continue
+        for step, value, field in items:
+            if value is None or isinstance(value, (str, bool)):
                 continue
-            yield from _fields(getattr(node, name), f"{path}.{name}" if path else name)
-    elif isinstance(node, dict):
-        for k, v in node.items():
-            yield from _fields(v, f"{path}.{k}")
-    elif isinstance(node, (list, tuple)):
-        for i, v in enumerate(node):
-            yield from _fields(v, f"{path}[{i}]")
-    elif isinstance(node, (int, float)) and not isinstance(node, bool):
-        yield path, path.rsplit(".", 1)[-1].split("[")[0], node
+            if isinstance(value, (int, float)):
+                yield (where, step), field, value
+            else:
+                stack.append((value, (where, step), field))
+
+
+def _path(where: Any) -> str:
+    steps = []
+    while where is not None:
+        where, step = where
+        steps.append(step)
+    out = ""
+    for step in reversed(steps):
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
 
 
 def _fmt(x: float) -> str:
@@ -108,15 +127,15 @@ def _fmt(x: float) -> str:
 
 def check_numbers(scenario: Any, file: str) -> None:
     """Every number finite and within its field's bound (`FIELD_LIMITS`, else `MAX_NUMBER`)."""
-    for path, name, value in _fields(scenario, ""):
+    for where, name, value in _numbers(scenario):
         limit, hint = FIELD_LIMITS.get(name, (MAX_NUMBER, ""))
         if isinstance(value, float) and not math.isfinite(value):
-            raise LimitError(file, path, f"{value} is not a finite number")
+            raise LimitError(file, _path(where), f"{value} is not a finite number")
         if abs(value) > limit:
-            raise LimitError(file, path, f"{_fmt(value)} exceeds the limit of {_fmt(limit)}", hint)
+            raise LimitError(file, _path(where), f"{_fmt(value)} exceeds the limit of {_fmt(limit)}", hint)
         low = FIELD_MINIMA.get(name)
         if low is not None and 0 <= value < low:
-            raise LimitError(file, path, f"{_fmt(value)} is below the limit of {_fmt(low)}")
+            raise LimitError(file, _path(where), f"{_fmt(value)} is below the limit of {_fmt(low)}")
 
 
 def _mean_rate(arrival: Any) -> float:
@@ -175,6 +194,17 @@ def check_work(scenario: Any, file: str) -> None:
                     raise LimitError(file, f"sites.{name}.devices[{i}].mtbf_h", f"{_fmt(d.mtbf_h)} h gives "
                                         f"{_fmt(failures)} or more failures in horizon_s={_fmt(horizon_s)}, over the "
                                         f"limit of {MAX_PERIODIC_EVENTS:,}")
+    from planner.model.system import pool_up_share, site_up_share  # the simulator's outages of a pool
+
+    for name, site in scenario.sites.items():
+        for i, p in enumerate(site.pools):
+            (a_pool, mttr_pool_h), (a_site, mttr_site_h) = pool_up_share(site, p), site_up_share(site)
+            a = a_pool * a_site
+            outages = horizon_s * (1 - a) / (max(mttr_pool_h, mttr_site_h) * 3600 * a) if a < 1 else 0.0
+            if outages > MAX_PERIODIC_EVENTS:
+                field = f"sites.{name}.pools[{i}].availability" if p.availability is not None else f"sites.{name}.availability"
+                raise LimitError(file, field, f"availability {_fmt(a)} gives {_fmt(outages)} outages in "
+                                    f"horizon_s={_fmt(horizon_s)}, over the limit of {MAX_PERIODIC_EVENTS:,}")
     for i, link in enumerate(scenario.links):
         if link.mtbf_h and horizon_s / (link.mtbf_h * 3600) > MAX_PERIODIC_EVENTS:
             raise LimitError(file, f"links[{i}].mtbf_h", f"{_fmt(link.mtbf_h)} h gives "

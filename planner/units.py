@@ -16,7 +16,7 @@ J_PER_KWH = 3.6e6
 BYTES_PER_GB = 1e9
 
 #: Storage of one tensor element by precision (int4 packs two per byte).
-BYTES_PER_ELEMENT: dict[str, float] = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
+BYTES_PER_ELEMENT: dict[str, float] = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5, "fp8": 1.0}
 
 #: Bytes of UTF-8 text per token travelling to and from a language model (assumed: about four
 #: characters a token, the rule of thumb OpenAI's tokenizer documentation gives for English).

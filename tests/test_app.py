@@ -470,3 +470,49 @@ def test_streamlit_config_binds_loopback_without_usage_statistics() -> None:
     assert config["server"]["address"] == "127.0.0.1"
     assert config["browser"]["gatherUsageStats"] is False
     assert "--server.address 0.0.0.0" in (ROOT / "README.md").read_text()
+
+
+def test_availability_objective_is_edited_and_shown() -> None:
+    """Setting a workload's slo.availability re-plans: the Plan page shows the predicted
+    availability beside it, and the cloud path that cannot meet it is ruled out by name."""
+    at = _load_example(_start(), "plant_inspection.yaml")
+    key = "edit:workloads.line.slo.availability"
+    assert at.number_input(key=key).value == 0.9995
+    _go(at, "Plan")
+    table = at.dataframe[0].value.set_index("workload")
+    assert table.loc["line", "site"] == "plant" and table.loc["line", "slo_availability"] == 0.9995
+    assert table.loc["line", "predicted_availability"] >= 0.9995
+    assert "availability" in table.loc["line", "binding"]
+    _go(at, "Scenario")
+    at.number_input(key=key).set_value(0.99).run()  # below the cloud path's 99.59%: the cheaper cloud wins
+    assert not at.exception
+    assert at.session_state["scn"]["raw"]["workloads"]["line"]["slo"]["availability"] == 0.99
+    _go(at, "Plan")
+    table = at.dataframe[0].value.set_index("workload")
+    assert table.loc["line", "site"] == "aws-eu-central-1"
+    assert 0.99 <= table.loc["line", "predicted_availability"] < 0.9995
+
+
+def test_pricing_and_emissions_views_follow_the_pools_pricing_and_the_objective() -> None:
+    at = _start()
+    assert "carbon" in at.selectbox(key="edit:objective").options
+    at.multiselect(key="edit:sites.aws-us-east-1.pools[0].pricing").set_value(["on_demand", "reserved_1y"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["scn"]["raw"]["sites"]["aws-us-east-1"]["pools"][0]["pricing"] == ["on_demand", "reserved_1y"]
+    _go(at, "Plan")
+    assert "Pricing and emissions" in [h.value for h in at.subheader]
+    table = next(d.value for d in at.dataframe if "kgco2e_per_month" in d.value.columns)
+    assert {"pricing", "monthly_cost_usd"} <= set(table.columns)
+    assert _metric(at, "Emissions").endswith("kgCO2e / month")
+    # the cloud workloads' pricing is one the pool lists (a reserved base, on demand above it, or either alone)
+    cloud = table[table.site == "aws-us-east-1"]
+    assert {part.split("×")[0] for label in cloud.pricing for part in label.split("+")} <= {"on_demand", "reserved_1y"}
+    _go(at, "Scenario")
+    at.selectbox(key="edit:objective").set_value("carbon").run()
+    at.number_input(key="edit:horizon_s").set_value(60.0).run()
+    assert not at.exception and at.session_state["scn"]["raw"]["objective"] == "carbon"
+    _go(at, "Simulation")
+    at.button(key="run_sim").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _metric(at, "Emissions, simulated").endswith("kgCO2e / month")
+    assert _metric(at, "Spot interruptions") == "0"

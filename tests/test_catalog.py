@@ -284,7 +284,9 @@ def test_precisions_are_nonempty_and_ordered(hid):
     hw = catalog.hardware(hid)
     assert hw.precisions, hid
     assert list(hw.precisions) == [p for p in PRECISIONS if p in hw.precisions]
-    assert set(hw.precisions) == set(hw.peak_tflops) and all(v > 0 for v in hw.peak_tflops.values())
+    # fp8 runs where a row has its peak, asked for by name; the planner enumerates the others
+    assert set(hw.precisions) == set(hw.peak_tflops) - set(catalog.BY_NAME_PRECISIONS)
+    assert all(v > 0 for v in hw.peak_tflops.values())
 
 
 def test_precision_sets_follow_the_hardware():

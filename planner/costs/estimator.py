@@ -10,7 +10,9 @@ each figure was obtained (`source`).
   costs fitted to MLPerf ResNet-50 results (`calibration`), times a factor per op family and
   device group fitted to published results (`published`), which also gives `source` (calibrated
   | extrapolated | assumed) and the 80% interval `latency_ms_low` .. `latency_ms_high`. A language
-  model's forward pass is the serving model's prefill (`llm`), so both price it alike.
+  model's forward pass is the serving model's prefill (`llm`), so both price it alike. A training
+  step is priced as the training runtime runs it (`train_step`), with the same family factor,
+  which MLPerf Training time-to-train rows calibrate too.
 - `measure=True` runs the model in onnxruntime on this machine instead (`measured`).
 
 `source` is the weakest of its parts (`sources.SOURCES`, strongest first): measured <
@@ -94,7 +96,8 @@ class Estimate:
 
 def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", batch: int = 1, *,
              training: bool = False, measure: bool = False, seq_len: int | None = None, gpus: int = 1,
-             prompt_tokens: int | None = None, output_tokens: int | None = None) -> Estimate:
+             prompt_tokens: int | None = None, output_tokens: int | None = None,
+             kv_precision: str | None = None, beams: int = 1) -> Estimate:
     """Estimate `model` (a zoo id or an .onnx path) on `hardware` at `precision` and `batch`.
 
     `training=True`: one training step (forward, backward, Adam update) and its memory; with
@@ -102,7 +105,9 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
     `measure=True`: time the model on this machine with onnxruntime instead (hardware `host`).
     A language model also gets `ttft_ms` (one prompt of `prompt_tokens` on an idle instance),
     `tpot_ms` and `tokens_per_s` (`batch` sequences decoding together, at the mean context over
-    `output_tokens`), on a `gpus`-way tensor-parallel instance.
+    `output_tokens`), on a `gpus`-way tensor-parallel instance, its KV cache at `kv_precision`
+    (fp16, fp8 or int8; by default fp16, fp32 for fp32 weights); with beam search, each of the
+    `batch` requests decodes `beams` sequences that share its prompt's cache.
     """
     if not isinstance(gpus, (int, np.integer)) or gpus < 1:
         raise PlannerError(f"gpus must be an integer >= 1, not {gpus!r}")
@@ -111,8 +116,21 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
             raise PlannerError(f"{name} must be an integer >= 1, not {v!r}")
     if gpus > 1 and catalog.hardware(hardware).tier != "cloud":
         raise PlannerError(f"several GPUs ({gpus}) are modelled for cloud instances, not {hardware}")
-    e = _estimate_one(model, hardware, precision, batch, training, measure, prompt_tokens or seq_len)
-    return _with_accuracy(_scaled(e, int(gpus), prompt_tokens or seq_len, output_tokens, training, measure))
+    if not isinstance(beams, (int, np.integer)) or beams < 1:
+        raise PlannerError(f"beams must be an integer >= 1, not {beams!r}")
+    if beams > 1 and (training or measure or not _is_llm(model)):
+        raise PlannerError(f"beam search applies to serving a language model, not to {os.fspath(model)}")
+    if kv_precision is not None:
+        from planner.costs.llm import KV_BYTES
+
+        if kv_precision not in KV_BYTES:
+            raise PlannerError(f"unknown KV-cache precision '{kv_precision}' (one of {', '.join(KV_BYTES)})")
+        if training or measure or not _is_llm(model):
+            raise PlannerError(f"kv_precision applies to serving a language model, not to {os.fspath(model)}"
+                               f"{' training' if training else ''}{' measured' if measure else ''}")
+    e = _estimate_one(model, hardware, precision, batch, training, measure, prompt_tokens or seq_len, kv_precision)
+    return _with_accuracy(_scaled(e, int(gpus), prompt_tokens or seq_len, output_tokens, training, measure, kv_precision,
+                                  int(beams)))
 
 
 def _with_accuracy(e: Estimate) -> Estimate:
@@ -122,7 +140,7 @@ def _with_accuracy(e: Estimate) -> Estimate:
 
 
 def _estimate_one(model: str | os.PathLike, hardware: str, precision: str, batch: int, training: bool,
-                  measure: bool, seq_len: int | None) -> Estimate:
+                  measure: bool, seq_len: int | None, kv_precision: str | None = None) -> Estimate:
     """One device, one batch: the estimate every other figure is built on."""
     if not isinstance(batch, (int, np.integer)) or batch < 1:
         raise PlannerError(f"batch must be an integer >= 1, not {batch!r}")
@@ -138,7 +156,7 @@ def _estimate_one(model: str | os.PathLike, hardware: str, precision: str, batch
     if training and measure:
         raise PlannerError("measure=True times inference; training steps are estimated only")
     key = _model_key(model)
-    return _estimate(key, hardware, precision, int(batch), training, measure, seq_len, _mtime(key))
+    return _estimate(key, hardware, precision, int(batch), training, measure, seq_len, _mtime(key), kv_precision)
 
 
 #: output tokens per request where `output_tokens` is not given (assumed: a chat answer)
@@ -146,19 +164,22 @@ DEFAULT_OUTPUT_TOKENS = 128
 
 
 def _scaled(e: Estimate, gpus: int, prompt_tokens: int | None, output_tokens: int | None, training: bool,
-            measure: bool) -> Estimate:
+            measure: bool, kv_precision: str | None = None, beams: int = 1) -> Estimate:
     """`e` with the serving figures of a language model, or a training step's, over `gpus`."""
     if training:
         step_ms = e.latency_ms + _allreduce_ms(e, gpus)
-        return replace(e, step_ms=step_ms, samples_per_s=e.batch * gpus / (step_ms / 1e3))
+        k = step_ms / e.latency_ms
+        return replace(e, step_ms=step_ms, samples_per_s=e.batch * gpus / (step_ms / 1e3),
+                       latency_ms_low=e.latency_ms_low * k, latency_ms_high=e.latency_ms_high * k)
     if not measure and _serves(e.model, e.hardware, e.precision):
         from planner.costs.llm import llm_cost
 
-        c = llm_cost(e.model, e.hardware, e.precision, gpus)
+        c = llm_cost(e.model, e.hardware, e.precision, gpus, kv_precision)
         prompt = prompt_tokens or _default_seq(e.model, None) or 1
         out = output_tokens or DEFAULT_OUTPUT_TOKENS
-        tpot_s = c.decode_step_s(e.batch, prompt + out / 2)  # the mean context over the output
-        ttft_ms = c.prefill_s(prompt) * 1e3
+        # the mean context over the output; beam search decodes `beams` sequences per request
+        tpot_s = c.decode_step_s(e.batch * beams, prompt + out / 2)
+        ttft_ms = c.ttft_s(prompt) * 1e3
         if gpus == 1:
             return replace(e, ttft_ms=ttft_ms, tpot_ms=tpot_s * 1e3, tokens_per_s=e.batch / tpot_s)
         ms = c.prefill_s(prompt, e.batch) * 1e3  # the tensor-parallel instance's forward pass
@@ -174,23 +195,31 @@ def _scaled(e: Estimate, gpus: int, prompt_tokens: int | None, output_tokens: in
 
 
 def _allreduce_ms(e: Estimate, gpus: int) -> float:
-    """A ring all-reduce of the gradients over the instance's interconnect, not overlapped with
-    the backward pass (assumed: a conservative bound; DDP overlaps part of it)."""
+    """The part of a ring all-reduce of the gradients over the instance's interconnect that the
+    backward pass does not hide (`train_step.allreduce_ms`: DDP overlaps its buckets with it)."""
     if gpus == 1:
         return 0.0
     from planner.costs.llm import ALLREDUCE_US, INTERCONNECT_GB_PER_S, PCIE_GB_PER_S
+    from planner.costs.train_step import allreduce_ms
 
-    grad_bytes = e.detail.get("gradients_gb", 0.0) * 1e9
-    link = INTERCONNECT_GB_PER_S.get(e.hardware, PCIE_GB_PER_S) * 1e9
-    return (2 * (gpus - 1) / gpus * grad_bytes / link) * 1e3 + ALLREDUCE_US / 1e3
+    params = e.detail.get("weights_gb", 0.0) * 1e9 / BYTES_PER_ELEMENT[e.precision]
+    link = INTERCONNECT_GB_PER_S.get(e.hardware, PCIE_GB_PER_S)
+    exposed, _ = allreduce_ms(int(params), e.precision, gpus, link, ALLREDUCE_US, e.detail.get("backward_ms", 0.0))
+    return exposed
+
+
+def _is_llm(model: str | os.PathLike) -> bool:
+    from planner.costs.llm import is_llm
+
+    return is_llm(os.fspath(model))
 
 
 def _serves(model: str | os.PathLike, hardware: str, precision: str) -> bool:
     """Whether the serving model runs a language model at `precision` here (int4 weights on any
     device with a 16-bit rate: what `llm_cost` and the planner allow, e.g. on Jetsons)."""
-    from planner.costs.llm import is_llm, llm_precisions
+    from planner.costs.llm import serves
 
-    return is_llm(os.fspath(model)) and precision in llm_precisions(hardware)
+    return _is_llm(model) and serves(hardware, precision)
 
 
 def _model_key(model: str | os.PathLike) -> str:
@@ -234,7 +263,7 @@ def _name(model: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _estimate(model: str, hardware: str, precision: str, batch: int, training: bool, measure: bool,
-              seq_len: int | None, mtime_ns: int) -> Estimate:
+              seq_len: int | None, mtime_ns: int, kv_precision: str | None = None) -> Estimate:
     hw = catalog.hardware(hardware)
     seq = _default_seq(model, seq_len)
     g1 = graph(model, 1, seq)
@@ -249,7 +278,7 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
     elif profile is not None:
         latency_ms, source, detail = _profiled_training(graph(model, batch, seq), profile, precision)
     elif not training and _serves(model, hardware, precision):
-        latency_ms, source, detail = _catalog_llm(model, hw, precision, batch, seq or 1)
+        latency_ms, source, detail = _catalog_llm(model, hw, precision, batch, seq or 1, kv_precision)
     else:
         latency_ms, source, detail = _catalog(g1, hw, precision, batch, training, _table(model, seq, mtime_ns))
     if profile is not None and not measure and hardware == catalog.HOST:
@@ -262,7 +291,7 @@ def _estimate(model: str, hardware: str, precision: str, batch: int, training: b
     busy = detail.get("busy_fraction", 1.0)
     power_w = hw.idle_w + (hw.tdp_w - hw.idle_w) * busy
     if not training and not measure:
-        detail.update(_llm_detail(model, hardware, precision, batch, seq or 1))
+        detail.update(_llm_detail(model, hardware, precision, batch, seq or 1, kv_precision))
     detail.update({k: v for k, v in mem.items()})
     detail["power_w"] = power_w
     low, high = _interval(source, detail, latency_ms)
@@ -323,26 +352,45 @@ def _catalog(g1: Graph, hw: catalog.Hardware, precision: str, batch: int, traini
     from planner.costs.published import fitted
 
     params, _ = calibrate().for_hardware(hw.kind, hw.tier)
+    if training:
+        return _catalog_training(g1, hw, precision, batch, params)
     t = table or roofline.OpTable.of(g1)
-    b = roofline.latency(t, batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s, precision, params, training)
-    spill = spill_ms(hw, t.params * BYTES_PER_ELEMENT[precision]) * (2.0 if training else 1.0)
-    # the published-rows factor of the op class that dominates the model (training is not
-    # calibrated: its rows are time-to-train, which needs a dataset and epochs)
-    family = _family(g1)
+    b = roofline.latency(t, batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s, precision, params)
+    spill = spill_ms(hw, t.params * BYTES_PER_ELEMENT[precision])
+    # the published-rows factor of the op class that dominates the model
     fit = fitted()
-    speed = 1.0 if training else fit.speed_factor(family, hw.id)
+    speed = fit.speed_factor(_family(g1), hw.id)
     total = (b.total_ms + spill) / speed
-    busy = (b.compute_ms + b.memory_ms + b.optimizer_ms) / max(b.total_ms, 1e-12)
+    busy = (b.compute_ms + b.memory_ms) / max(b.total_ms, 1e-12)
     source = "assumed" if (hw.source or "").startswith("live") else fit.source(hw.id)  # an unprofiled host
-    if training:  # no published row calibrates a training step: the device's label does not carry
-        source = weakest(source, "extrapolated")
-    # no published row pins a training step: its interval is the one of an uncalibrated kind
-    low, high = fit.assumed_bounds() if training or source == "assumed" else fit.bounds(hw.id)
+    low, high = fit.assumed_bounds() if source == "assumed" else fit.bounds(hw.id)
     return total, source, {
         "compute_ms": b.compute_ms / speed, "memory_ms": b.memory_ms / speed, "overhead_ms": b.overhead_ms / speed,
-        "optimizer_ms": b.optimizer_ms / speed, "spill_ms": spill / speed, "kernels": float(t.n_kernels),
+        "spill_ms": spill / speed, "kernels": float(t.n_kernels),
         "busy_fraction": max(busy, 0.3), "compute_eff": params.compute_eff, "memory_eff": params.memory_eff,
         "kernel_us": params.kernel_us, "speed_factor": speed, "interval_low": low, "interval_high": high}
+
+
+def _catalog_training(g1: Graph, hw: catalog.Hardware, precision: str, batch: int,
+                      params: roofline.Params) -> tuple[float, str, dict]:
+    """One GPU's training step as the runtime runs it (`train_step.py`), times the factor of the
+    model's family, which MLPerf Training time-to-train rows share with inference (`published.py`);
+    `_scaled` adds the all-reduce of several GPUs."""
+    from planner.costs import train_step
+    from planner.costs.published import fitted
+
+    fit = fitted()
+    speed = fit.speed_factor(_family(g1), hw.id)
+    s = train_step.step(train_step.TrainTable.of(g1), batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s,
+                        precision, params, speed)
+    source = "assumed" if (hw.source or "").startswith("live") else fit.source(hw.id, training=True)
+    low, high = fit.assumed_bounds() if source == "assumed" else fit.bounds(hw.id, training=True)
+    busy = (s.compute_ms + s.memory_ms) / max(s.total_ms, 1e-12)
+    return s.total_ms, source, {
+        "compute_ms": s.compute_ms, "memory_ms": s.memory_ms, "overhead_ms": s.overhead_ms,
+        "forward_ms": s.forward_ms, "backward_ms": s.backward_ms, "optimizer_ms": s.optimizer_ms,
+        "busy_fraction": max(busy, 0.3), "compute_eff": params.compute_eff, "kernel_us": params.kernel_us,
+        "speed_factor": speed, "interval_low": low, "interval_high": high}
 
 
 def _family(g1: Graph) -> str:
@@ -352,13 +400,14 @@ def _family(g1: Graph) -> str:
     return "vision" if conv >= 0.5 * max(g1.flops, 1.0) else "encoder"
 
 
-def _catalog_llm(model: str, hw: catalog.Hardware, precision: str, batch: int, seq: int) -> tuple[float, str, dict]:
+def _catalog_llm(model: str, hw: catalog.Hardware, precision: str, batch: int, seq: int,
+                 kv_precision: str | None = None) -> tuple[float, str, dict]:
     """A language model's forward pass over `seq` tokens of `batch` prompts: the serving model's
     prefill (`llm.py`), so that `estimate()` and the planner price the same prefill alike."""
     from planner.costs.llm import llm_cost
     from planner.costs.published import fitted
 
-    c = llm_cost(model, hw.id, precision)
+    c = llm_cost(model, hw.id, precision, kv_precision=kv_precision)
     low, high = fitted().bounds(hw.id)
     compute_s, memory_s, fixed_s = c.parts(seq * batch, batch, batch * seq * (seq + 1) / 2, 0.0)
     ms = c.prefill_s(seq, batch) * 1e3
@@ -366,7 +415,8 @@ def _catalog_llm(model: str, hw: catalog.Hardware, precision: str, batch: int, s
                           "busy_fraction": 1.0, "interval_low": low, "interval_high": high}
 
 
-def _llm_detail(model: str, hardware: str, precision: str, batch: int, context: int) -> dict[str, float]:
+def _llm_detail(model: str, hardware: str, precision: str, batch: int, context: int,
+                kv_precision: str | None = None) -> dict[str, float]:
     """A language model's serving figures (`llm.py`): decode time per token of `batch` sequences
     at `context` tokens, and the KV cache the memory left after the weights holds."""
     from planner.costs.llm import is_llm, llm_cost
@@ -374,7 +424,7 @@ def _llm_detail(model: str, hardware: str, precision: str, batch: int, context: 
     if not is_llm(model):
         return {}
     try:
-        c = llm_cost(model, hardware, precision)
+        c = llm_cost(model, hardware, precision, kv_precision=kv_precision)
     except PlannerError:
         return {}
     return {"decode_ms_per_token": c.decode_step_s(batch, context) * 1e3, "kv_capacity_tokens": float(c.kv_capacity_tokens),

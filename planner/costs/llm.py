@@ -33,9 +33,9 @@ from planner.costs import roofline
 from planner.costs.zoo import LLM_ARCH, LlmArch
 from planner.errors import CatalogError, PlannerError
 
-#: bytes per KV-cache element by its precision (`kv_precision`; by default fp16, fp32 for fp32
-#: models): 8-bit is TensorRT-LLM's fp8 or int8 KV cache, which halves it against fp16
-KV_BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0}
+#: bytes per KV-cache element by its precision (`kv_precision`: fp16, fp8 or int8; by default
+#: fp16, fp32 for fp32 models): TensorRT-LLM's and vLLM's fp8 or int8 KV cache halves it
+KV_BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0}
 #: int4 weights carry an fp16 scale and zero per group of 128 (AWQ/GPTQ default): +4 B / 128
 INT4_GROUP_OVERHEAD = 4 / 128
 #: fraction of memory the engine may use (vLLM's gpu_memory_utilization default 0.9) ...
@@ -94,6 +94,14 @@ def llm_precisions(hardware: str) -> tuple[str, ...]:
     return tuple(p for p in catalog.PRECISIONS if p in runs)
 
 
+def serves(hardware: str, precision: str) -> bool:
+    """Whether `hardware` serves a language model at weight `precision`: the planner's options
+    (`llm_precisions`) or a precision asked for by name that it computes in (fp8 on Hopper, Ada
+    and MI300X: W8A8 at the fp8 rate, as TensorRT-LLM's and vLLM's fp8 checkpoints run)."""
+    return precision in llm_precisions(hardware) or (
+        precision in catalog.BY_NAME_PRECISIONS and precision in catalog.hardware(hardware).peak_tflops)
+
+
 @dataclass(frozen=True)
 class LlmCost:
     """Iteration costs of one model on one device (or a `gpus`-way tensor-parallel instance) at
@@ -119,6 +127,9 @@ class LlmCost:
     comm_s_per_token: float          # tensor-parallel all-reduce bytes per token
     comm_fixed_s: float              # tensor-parallel all-reduce latency per iteration
     source: str                      # calibrated | extrapolated | assumed (sources.py)
+    #: the runtime's own time per request besides the GPU work (scheduling, tokenising, the first
+    #: token's copy back), fitted on short-prompt TTFT rows (`published.py`, family `request`)
+    request_s: float = 0.0
 
     @property
     def fits(self) -> bool:
@@ -150,9 +161,20 @@ class LlmCost:
         n = prompt_tokens * batch
         return self.step_s(n, batch, batch * prompt_tokens * (prompt_tokens + 1) / 2, 0.0)
 
+    def ttft_s(self, prompt_tokens: int) -> float:
+        """Time to the first token of one prompt on an idle server: its prefill and the runtime's
+        per-request overhead (which a short prompt's few ms of GPU work do not hide)."""
+        return self.prefill_s(prompt_tokens) + self.request_s
+
     def decode_step_s(self, batch: int, context_tokens: float) -> float:
         """One decode iteration: `batch` sequences each add a token to `context_tokens` of context."""
         return self.step_s(batch, batch, batch * (context_tokens + 1), batch * context_tokens)
+
+    def kv_tokens(self, prompt_tokens: float, output_tokens: float, beams: int = 1) -> float:
+        """KV-cache tokens one request holds at its end: its prompt once, shared by its `beams`
+        (vLLM and TensorRT-LLM share a prompt's cache blocks between beams, copy on write), and
+        each beam's own output."""
+        return prompt_tokens + beams * output_tokens
 
     def max_batch(self, context_tokens: float) -> int:
         """Sequences of `context_tokens` (prompt + output) whose KV cache fits at once (<= MAX_SEQS)."""
@@ -190,16 +212,18 @@ def _llm_cost(model: str, hardware: str, precision: str, gpus: int, kv_precision
         return replace(raw, source="assumed")
     fit = fitted()
     return with_factors(raw, fit.speed_factor("llm", hardware), fit.speed_factor("decode", hardware),
-                        fit.source(hardware))
+                        fit.source(hardware), fit.request_ms(hardware) / 1e3)
 
 
-def with_factors(raw: LlmCost, compute: float, memory: float, source: str) -> LlmCost:
+def with_factors(raw: LlmCost, compute: float, memory: float, source: str, request_s: float = 0.0) -> LlmCost:
     """`raw` with its compute rate times `compute` (the `llm` factor: serving engines' GEMMs and
-    attention against what ResNet-50's convolutions reach) and its streaming rate times `memory`
-    (the `decode` factor: 1 on GPUs, whose decode the datasheet bandwidth already bounds)."""
+    attention against what ResNet-50's convolutions reach), its streaming rate times `memory`
+    (the `decode` factor: 1 on GPUs, whose decode the datasheet bandwidth already bounds) and
+    `request_s` per request (the `request` cell)."""
     from dataclasses import replace
 
-    return replace(raw, flops_per_s=raw.flops_per_s * compute, bytes_per_s=raw.bytes_per_s * memory, source=source)
+    return replace(raw, flops_per_s=raw.flops_per_s * compute, bytes_per_s=raw.bytes_per_s * memory, source=source,
+                   request_s=request_s)
 
 
 def roofline_cost(model: str, hardware: str, precision: str, gpus: int, params: roofline.Params,
@@ -208,7 +232,7 @@ def roofline_cost(model: str, hardware: str, precision: str, gpus: int, params: 
     published-results fit corrects, and refits without a device for leave-one-device-out)."""
     a = arch(model)
     hw = catalog.hardware(hardware)
-    if precision not in llm_precisions(hardware):
+    if not serves(hardware, precision):
         raise PlannerError(f"{hardware} does not serve {precision} weights (it serves {', '.join(llm_precisions(hardware))})")
     if gpus > 1 and hw.tier != "cloud":
         raise PlannerError(f"tensor parallelism ({gpus} GPUs) is modelled for cloud instances, not {hardware}")

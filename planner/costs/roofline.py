@@ -75,29 +75,23 @@ class Breakdown:
     compute_ms: float
     memory_ms: float
     overhead_ms: float
-    optimizer_ms: float = 0.0
 
     @property
     def total_ms(self) -> float:
-        return self.compute_ms + self.memory_ms + self.overhead_ms + self.optimizer_ms
+        return self.compute_ms + self.memory_ms + self.overhead_ms
 
 
-def latency(t: OpTable, batch: int, peak_tflops: float, bw_gb_per_s: float, precision: str, p: Params,
-            training: bool = False) -> Breakdown:
-    """One batch (inference, or a training step: forward + backward + Adam) on the device."""
+def latency(t: OpTable, batch: int, peak_tflops: float, bw_gb_per_s: float, precision: str, p: Params) -> Breakdown:
+    """One inference batch on the device (a training step is `train_step.py`'s: it unfolds and
+    unfuses what inference folds)."""
     bpe = BYTES_PER_ELEMENT[precision]
-    passes = 3.0 if training else 1.0  # backward: gradient w.r.t. inputs and w.r.t. weights
-    flops = t.flops * batch * passes
-    traffic = 2.0 if training else 1.0
+    flops = t.flops * batch
     t_c = flops / (peak_tflops * 1e12 * p.compute_eff * t.class_factor)
     # weights stream from DRAM (at a sustained fraction of the datasheet bandwidth); activations
     # at the calibrated effective bandwidth, which caches lift above the datasheet's
-    t_m = traffic * (t.act_elems * batch * bpe / (bw_gb_per_s * 1e9 * p.memory_eff)
-                     + t.weight_elems * bpe / (bw_gb_per_s * 1e9 * WEIGHT_STREAM_EFF))
+    t_m = (t.act_elems * batch * bpe / (bw_gb_per_s * 1e9 * p.memory_eff)
+           + t.weight_elems * bpe / (bw_gb_per_s * 1e9 * WEIGHT_STREAM_EFF))
     compute_s = float(t_c[t_c >= t_m].sum())
     memory_s = float(t_m[t_m > t_c].sum())
-    overhead_s = t.n_kernels * p.kernel_us * 1e-6 * passes
-    opt_s = 0.0
-    if training:  # Adam reads weights, gradients and two moments and writes three of them, fp32
-        opt_s = t.params * FP32_BYTES * 7 / (bw_gb_per_s * 1e9 * WEIGHT_STREAM_EFF)
-    return Breakdown(compute_s * 1e3, memory_s * 1e3, overhead_s * 1e3, opt_s * 1e3)
+    overhead_s = t.n_kernels * p.kernel_us * 1e-6
+    return Breakdown(compute_s * 1e3, memory_s * 1e3, overhead_s * 1e3)

@@ -31,6 +31,22 @@ class Rate:
     usd_per_instance_hour: float
     discount_frac: float = 0.0
     capacity_lost_frac: float = 0.0
+    interruptions_per_h: float = 0.0  # per instance-hour (spot); 0 for the others
+
+    @property
+    def paid_usd_per_instance_hour(self) -> float:
+        """What the provider charges an instance-hour (the effective rate less the gross-up for
+        capacity lost): the simulator bills this and measures the lost capacity itself."""
+        return self.usd_per_instance_hour * (1 - self.capacity_lost_frac)
+
+
+def interruptions_per_h(res, model: str) -> float:
+    """Interruptions per instance-hour of a pool's instances bought as `model`: the pool's own
+    `interruptions_per_h` for spot where it gives one, else the provider's (data/pricing.csv)."""
+    if model != "spot":
+        return 0.0
+    pm = catalog.pricing(res.provider, model)
+    return pm.interruptions_per_h if res.interruptions_per_h is None else res.interruptions_per_h
 
 
 def rates(res) -> list[Rate]:
@@ -39,9 +55,12 @@ def rates(res) -> list[Rate]:
     out = []
     for m in res.pricing:
         pm = catalog.pricing(res.provider, m)
-        per_h = pm.interruptions_per_h if res.interruptions_per_h is None else res.interruptions_per_h
-        lost = min(0.5, per_h * res.cold_start_s / SECONDS_PER_HOUR) if m == "spot" else 0.0
-        out.append(Rate(m, on_demand * (1 - pm.discount_frac) / (1 - lost), pm.discount_frac, lost))
+        per_h = interruptions_per_h(res, m)
+        # An instance is interrupted at `per_h` through its whole life and spends its first
+        # cold_start_s starting, so the share of instance time that serves nothing (the simulator
+        # measures it) is E[min(life, cold start)] / E[life] = 1 - exp(-per_h * cold start).
+        lost = min(0.5, -math.expm1(-per_h * res.cold_start_s / SECONDS_PER_HOUR)) if m == "spot" else 0.0
+        out.append(Rate(m, on_demand * (1 - pm.discount_frac) / (1 - lost), pm.discount_frac, lost, per_h))
     return out
 
 
@@ -55,6 +74,12 @@ def hourly_rate(res) -> Rate | None:
     """The cheapest model paid by the hour it runs (on demand or spot), if any is listed."""
     hourly = [r for r in rates(res) if not r.model.startswith("reserved")]
     return min(hourly, key=lambda r: r.usd_per_instance_hour, default=None)
+
+
+def device_pricing(tariff) -> str:
+    """How a device group is paid for: `owned` (already in the field: nothing to buy, no idle
+    draw billed) or `bought` (amortised)."""
+    return "owned" if tariff.usd_per_server_hour == 0 and tariff.idle_w == 0 else "bought"
 
 
 def mixes(res) -> bool:

@@ -46,6 +46,8 @@ class Resource:
     pricing: tuple[str, ...] = ("on_demand",)  # pools: how the instances may be bought (model/pricing.py)
     provider: str = ""  # pools: whose discounts apply
     interruptions_per_h: float | None = None  # pools: spot interruptions per instance-hour; None = the provider's
+    availability: float = 1.0  # the share of time it is up (a device group: some device up; a link: both directions)
+    mttr_h: float = 1.0  # an outage's mean length: with `availability`, what the simulator's outages are drawn from
 
     @property
     def kind(self) -> ResourceKind:
@@ -92,6 +94,16 @@ def grid_gco2e_per_kwh(site: Site) -> float:
     return catalog.grid(site.grid or site.provider_region or catalog.WORLD_GRID).gco2e_per_kwh
 
 
+def site_hourly_gco2e_per_kwh(site: Site) -> tuple[float, ...] | None:
+    """A site's emissions per kWh of IT energy hour by hour (hour 0 = 00:00 UTC; grid times PUE)
+    where its `grid:` gives an hourly profile; None where only the yearly figure is known."""
+    g = site.grid
+    if not isinstance(g, GridIntensity) or not g.hourly_gco2e_per_kwh:
+        return None
+    pue = catalog.pue(site.provider if site.kind == "cloud" else None)
+    return tuple(x * pue for x in g.hourly_gco2e_per_kwh)
+
+
 def site_gco2e_per_kwh(site: Site) -> float:
     """Emissions per kWh of IT energy at a site: its grid's intensity times its facility's PUE
     (a cloud provider's data centres; an edge site counts none)."""
@@ -106,13 +118,17 @@ def _device_tariff(sc: Scenario, site: Site, hw: catalog.Hardware, gpus: int = 1
     if owned:
         return Tariff(0.0, "amortisation", 0.0, hw.tdp_w, sc.electricity_usd_per_kwh(), gco2e_per_kwh=g)
     if hw.tier == "cloud" and hw.usd_per_hour:  # reserved cloud GPUs listed as devices, or a pool
-        return Tariff(gpus * hw.usd_per_hour, "instances", hw.idle_w * gpus, hw.tdp_w * gpus, gco2e_per_kwh=g)
+        # a cloud site's provider region selects its price where the catalog has one
+        usd = catalog.region_usd_per_hour(hw.id, site.provider_region) or hw.usd_per_hour
+        return Tariff(gpus * usd, "instances", hw.idle_w * gpus, hw.tdp_w * gpus, gco2e_per_kwh=g)
     usd_per_hour = (hw.price_usd or 0.0) / (sc.amortisation_months() * SECONDS_PER_MONTH / 3600.0)
     return Tariff(usd_per_hour, "amortisation", hw.idle_w, hw.tdp_w, sc.electricity_usd_per_kwh(), gco2e_per_kwh=g)
 
 
 def _egress_usd_per_gb(sc: Scenario, link, sender: str) -> float:
-    """Leaving a cloud site costs the link's egress price, else the scenario's, else the provider's."""
+    """Leaving a cloud site costs the link's egress price, else the scenario's, else the
+    provider's by path: to another of its own regions at its inter-region price, else (the
+    internet, another provider, an edge site) at its internet price."""
     site = sc.sites[sender]
     if site.kind != "cloud":
         return 0.0
@@ -120,7 +136,9 @@ def _egress_usd_per_gb(sc: Scenario, link, sender: str) -> float:
         return link.egress_usd_per_gb
     if sc.prices.egress_usd_per_gb is not None:
         return sc.prices.egress_usd_per_gb
-    return catalog.egress_usd_per_gb(site.provider)
+    receiver = sc.sites[link.between[1] if link.between[0] == sender else link.between[0]]
+    own_region = receiver.kind == "cloud" and receiver.provider == site.provider
+    return catalog.egress_usd_per_gb(site.provider, "inter_region" if own_region else "internet")
 
 
 def _energy_j_per_byte(network_id: str) -> float:
@@ -131,6 +149,37 @@ def _energy_j_per_byte(network_id: str) -> float:
         return 0.0
 
 
+def up_share(mtbf_h: float | None, mttr_h: float) -> float:
+    """Availability of something that fails every `mtbf_h` on average and is repaired in
+    `mttr_h`: MTBF / (MTBF + MTTR); 1 when it never fails (`mtbf_h` None)."""
+    return 1.0 if mtbf_h is None else mtbf_h / (mtbf_h + mttr_h)
+
+
+def group_up_share(mtbf_h: float | None, mttr_h: float, count: int) -> float:
+    """A group of `count` devices failing independently answers while any one is up."""
+    return 1.0 - (1.0 - up_share(mtbf_h, mttr_h)) ** count
+
+
+def pool_up_share(site: Site, pool) -> tuple[float, float]:
+    """(availability, mean outage hours) of a cloud pool beyond its region's: its own
+    `availability:`, else the provider's single-instance SLA when it runs one instance at most;
+    a pool of several instances, spread over zones, adds nothing to its region's figure."""
+    sla = catalog.availability(site.provider, "instance")
+    if pool.availability is not None:
+        return pool.availability, sla.mttr_h
+    return (sla.availability, sla.mttr_h) if pool.max_instances == 1 else (1.0, sla.mttr_h)
+
+
+def site_up_share(site: Site) -> tuple[float, float]:
+    """(availability, mean outage hours) of a site itself: a cloud region's `availability:`, else
+    its provider's region-level SLA (data/availability.csv); an edge site's failures are those
+    of its devices and links."""
+    if site.kind != "cloud":
+        return 1.0, 1.0
+    sla = catalog.availability(site.provider, "region")
+    return (sla.availability if site.availability is None else site.availability), sla.mttr_h
+
+
 class System:
     """The resolved scenario. Build with `resolve(scenario)` (cached on the scenario)."""
 
@@ -138,23 +187,29 @@ class System:
         self.scenario = sc
         self.resources: dict[ResourceId, Resource] = {}
         self._at_site: dict[str, list[Resource]] = {}
+        #: each site's own (availability, mean outage hours): a cloud region's SLA; 1 at the edge
+        self.site_availability: dict[str, tuple[float, float]] = {}
         for name, site in sc.sites.items():
+            self.site_availability[name] = site_up_share(site)
             groups = self._at_site.setdefault(name, [])
             for i, d in enumerate(site.devices):
                 hw = catalog.hardware(d.hardware)
                 r = Resource(ResourceId.device(name, i), d.hardware, float(d.count), _device_tariff(sc, site, hw, owned=d.owned),
-                             d.count, d.service_cv, d.max_batch, d.max_wait_ms)
+                             d.count, d.service_cv, d.max_batch, d.max_wait_ms,
+                             availability=group_up_share(d.mtbf_h, d.mttr_h, d.count), mttr_h=d.mttr_h)
                 self.resources[r.id] = r
                 groups.append(r)
             for i, p in enumerate(site.pools):
                 hw = catalog.hardware(p.hardware)
+                up = pool_up_share(site, p)
                 tariff = _device_tariff(sc, site, hw, p.gpus)
                 if p.usd_per_hour is not None:  # the architect's own price for one instance
                     tariff = replace(tariff, usd_per_server_hour=p.usd_per_hour, billed_as="instances")
                 r = Resource(ResourceId.pool(name, i), p.hardware, float(p.max_instances),
                              tariff, p.max_instances, p.service_cv, p.max_batch,
                              p.max_wait_ms, p.min_instances, p.target_utilization, p.cold_start_s, p.gpus,
-                             pricing=tuple(p.pricing), provider=site.provider, interruptions_per_h=p.interruptions_per_h)
+                             pricing=tuple(p.pricing), provider=site.provider, interruptions_per_h=p.interruptions_per_h,
+                             availability=up[0], mttr_h=up[1])
                 self.resources[r.id] = r
                 groups.append(r)
         for i, link in enumerate(sc.links):
@@ -166,7 +221,8 @@ class System:
                 self.resources[rid] = Resource(rid, link.network, mbps,
                                                Tariff(egress_usd_per_gb=_egress_usd_per_gb(sc, link, frm),
                                                       energy_j_per_byte=e,
-                                                      gco2e_per_kwh=grid_gco2e_per_kwh(sc.sites[frm])), to_site=to)
+                                                      gco2e_per_kwh=grid_gco2e_per_kwh(sc.sites[frm])), to_site=to,
+                                               availability=up_share(link.mtbf_h, link.mttr_h), mttr_h=link.mttr_h)
         self._routes: dict[tuple[str, str], Route] = {}
         self._paths: dict[object, dict[str, list[str]]] = {}
         self._candidates: dict[tuple[str, str], list[tuple[str, bool]]] = {}
@@ -180,6 +236,28 @@ class System:
     def compute_at(self, site: str) -> list[Resource]:
         """The device groups, then the pools, at `site`."""
         return self._at_site.get(site, [])
+
+    def fallback_device(self, workload: str) -> Resource | None:
+        """The source's device group a workload's `fallback:` runs on: the first of its
+        `hardware` (any, when not named) that runs the fallback's precision; None without one."""
+        w = self.scenario.workloads[workload]
+        fb = getattr(w, "fallback", None)
+        if fb is None:
+            return None
+        for r in self.compute_at(w.source):
+            if (r.kind == "device" and fb.hardware in (None, r.hardware)
+                    and fb.precision in catalog.hardware(r.hardware).precisions):
+                return r
+        return None
+
+    def outage_figures(self, rid: ResourceId) -> tuple[float, float]:
+        """(availability, mean outage hours) of a compute resource as a whole: a device group's
+        own; a pool's with its region's (both must be up), the outage length the longer one's."""
+        r = self[rid]
+        if r.kind != "pool":
+            return r.availability, r.mttr_h
+        site_a, site_mttr_h = self.site_availability[r.site]
+        return r.availability * site_a, max(r.mttr_h, site_mttr_h)
 
     def link_id(self, index: int, frm: str) -> ResourceId:
         """The direction of link `index` that leaves `frm`."""

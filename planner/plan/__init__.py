@@ -18,6 +18,7 @@ from planner.errors import ScenarioError
 from planner.limits import check_limits
 from planner.model.accounting import ZERO, MonthlyBill
 from planner.model.ids import ResourceId
+from planner.model.pricing import Mix
 from planner.model.system import System, resolve
 from planner.placement import Choice, parse_placement
 from planner.plan.assess import Assessment, assess, p99_ms, pricing_of, resource_bills
@@ -60,6 +61,18 @@ class Plan:
         return dict(self.assessment.instances) if self.assessment else {}
 
     @property
+    def job_start_hours(self) -> dict[str, float]:
+        """The hour of the day (UTC) each deferrable training run starts at (its `window_h`'s
+        cleanest hours): a simulation of the plan counts its emissions at those hours."""
+        return {w: o.detail["start_hour"] for w, o in self.options.items() if "start_hour" in o.detail}
+
+    @property
+    def pool_mixes(self) -> dict[ResourceId, Mix]:
+        """How each pool that lists more than on demand is bought (a reserved base, hourly
+        instances above it): a simulation of the plan bills and interrupts its pools by it."""
+        return dict(self.assessment.mixes) if self.assessment else {}
+
+    @property
     def bill(self) -> MonthlyBill:
         """The plan's `MonthlyBill` (dollars by component, energy): what the report and the app show."""
         return self.assessment.bill if self.assessment else ZERO
@@ -84,7 +97,8 @@ class Plan:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
         cols = ["workload", "fleet", "member", "kind", "model", "site", "hardware", "precision", "accuracy", "accuracy_metric",
                 "min_accuracy", "split", "predicted_p99_ms", "p99_ms_low", "p99_ms_high", "slo_p99_ms",
-                "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "monthly_cost_usd", "pricing",
+                "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms",
+                "predicted_availability", "slo_availability", "monthly_cost_usd", "pricing",
                 "kgco2e_per_month", "utilization", "ok", "violations", "binding", "next_best",
                 "next_best_delta_usd", "source", "reason"]
         rows = []
@@ -117,6 +131,8 @@ class Plan:
                 "split": o.split, "predicted_p99_ms": p99, "p99_ms_low": low, "p99_ms_high": high, "slo_p99_ms": o.slo_ms,
                 "predicted_ttft_ms": a.ttft_ms.get(name, np.nan), "slo_ttft_ms": o.ttft_slo_ms,
                 "predicted_tpot_ms": a.tpot_ms.get(name, np.nan), "slo_tpot_ms": o.tpot_slo_ms,
+                "predicted_availability": np.nan if o.availability is None else o.availability,
+                "slo_availability": getattr(getattr(w, "slo", None), "availability", None),
                 "monthly_cost_usd": cost_usd[name], "pricing": pricing_of(self.system, o, a.mixes),
                 "kgco2e_per_month": a.bills[name].kgco2e, "utilization": a.utilization.get(compute, np.nan) if compute else np.nan,
                 "ok": not a.violations[name], "violations": "; ".join(map(str, a.violations[name])),

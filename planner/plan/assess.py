@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from planner.model.accounting import ZERO, MonthlyBill
 from planner.model.ids import ResourceId
-from planner.model.pricing import Mix, best_mix, mixes
+from planner.model.pricing import Mix, best_mix, device_pricing, mixes
 from planner.model.system import System
 from planner.model.workloads import HOURS_PER_DAY, hourly_shape
 from planner.plan.options import LEVELS, LINK_RHO, Option, levels, transfer_ms
@@ -115,7 +115,7 @@ def pricing_of(system: System, o: Option, mixes_: Mapping[ResourceId, Mix] | Non
         elif r.kind == "pool" or res.tariff.billed_as == "instances":
             out.append("on_demand")
         else:
-            out.append("owned" if res.tariff.usd_per_server_hour == 0 and res.tariff.idle_w == 0 else "bought")
+            out.append(device_pricing(res.tariff))
     return "+".join(dict.fromkeys(out))
 
 

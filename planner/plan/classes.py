@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from planner.model.ids import ResourceId
 from planner.model.system import System
@@ -88,7 +89,13 @@ class Classes:
 
     def rename(self, text: str, rep: str, member: str) -> str:
         """A representative's explanation, told of another member of its class."""
-        return re.sub(rf"(?<![\w.-]){re.escape(rep)}(?![\w.-])", member, text)
+        return _name_pattern(rep).sub(member, text)
+
+
+@lru_cache(maxsize=4096)
+def _name_pattern(name: str) -> re.Pattern[str]:
+    """`name` as a whole word of an explanation (not part of a longer site or workload name)."""
+    return re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])")
 
 
 def classes(system: System) -> Classes:

@@ -9,6 +9,7 @@ from planner.model.system import System
 from planner.plan.assess import assess
 from planner.plan.trial import Baseline
 from planner.plan.options import Option, levels
+from planner.plan.options.availability import pct
 from planner.plan.violations import ROOT_CAUSE_ORDER, Violation, join, root_cause
 from planner.units import J_PER_KWH
 
@@ -60,8 +61,16 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
             head = f"{o.label}: p99 {p99:,.1f} ms{slo}, ${cost_usd[name]:,.0f}/month"
         elif o.kind == "training":
             head = f"{o.label}: job {o.detail.get('job_h', 0):.1f} h, ${cost_usd[name]:,.0f}/month"
+            if "start_hour" in o.detail:  # a deferrable run, started in its cleanest hours
+                h = o.detail["start_hour"]
+                head += f", starts at {int(h):02d}:{int(round(h % 1 * 60)) % 60:02d} UTC (the cleanest hours of its window)"
         else:
             head = f"aggregate at {o.site}, train at {o.precision}: {o.p99_alone_ms / 3.6e6:.2f} h per run, ${cost_usd[name]:,.0f}/month"
+        floor = getattr(getattr(sc.workloads[name], "slo", None), "availability", None)
+        if floor is not None and o.availability is not None:
+            head += f", availability {pct(o.availability)} (SLO {pct(floor)})"
+            if o.path_availability is not None and o.path_availability < o.availability:
+                head += f" with its fallback at the source (path alone {pct(o.path_availability)})"
         reason = f"{head}; binding: {binding}"
         if base.violations[name]:  # a placement given by hand may break its own constraints
             reason += f"; breaks: {join(base.violations[name])}"

@@ -18,7 +18,9 @@ MIN_REQUESTS_FOR_P99 = 100
 def agreement(plan: Any, sim: Any) -> pd.DataFrame:
     """Planned against simulated p99 per inference workload (and TTFT and TPOT for language
     models): the ratio, whether every SLO held, and `slo_ratio`, the smallest SLO / simulated
-    p99 over the objectives (< 1 where one was missed).
+    p99 over the objectives (< 1 where one was missed). `predicted_availability` and
+    `simulated_availability` (answered within the SLO, outages included) stand beside them as
+    figures, not verdicts: a horizon of minutes rarely holds an outage.
 
     `verdict` is `met`, `missed` or `unmeasured` (no request completed: nothing to judge, and
     never counted as met); `few_requests` flags a verdict on fewer than `MIN_REQUESTS_FOR_P99`.
@@ -26,11 +28,12 @@ def agreement(plan: Any, sim: Any) -> pd.DataFrame:
     t = plan.table()
     s = sim.summary()
     df = t[["workload", "predicted_p99_ms", "slo_p99_ms", "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms",
-            "slo_tpot_ms"]].merge(
-        s[["workload", "p99_ms", "ttft_p99_ms", "tpot_p99_ms", "slo_met_frac", "completed", "failed"]],
+            "slo_tpot_ms", "predicted_availability"]].merge(
+        s[["workload", "p99_ms", "ttft_p99_ms", "tpot_p99_ms", "slo_met_frac", "completed", "failed", "availability"]],
         on="workload", how="inner")
     df = df[df["predicted_p99_ms"].notna()].rename(columns={
-        "p99_ms": "simulated_p99_ms", "ttft_p99_ms": "simulated_ttft_ms", "tpot_p99_ms": "simulated_tpot_ms"})
+        "p99_ms": "simulated_p99_ms", "ttft_p99_ms": "simulated_ttft_ms", "tpot_p99_ms": "simulated_tpot_ms",
+        "availability": "simulated_availability"})
     df = df.astype({c: float for c in df.columns if c.startswith(("slo_", "predicted_", "simulated_"))})
     df["sim_over_predicted"] = df["simulated_p99_ms"] / df["predicted_p99_ms"]
     ratios = pd.concat([(df[f"slo_{m}_ms"] / df[f"simulated_{m}_ms"]).rename(m) for m in ("p99", "ttft", "tpot")], axis=1)

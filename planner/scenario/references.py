@@ -54,6 +54,8 @@ def check_references(sc: Scenario, file: str, base: Path, allow_paths: bool, att
         if isinstance(w, Inference):
             _check_accuracy_floor(w, at, fail)
             _check_llm(w, at, fail)
+            if w.fallback is not None:
+                _check_fallback(sc, w, at, base, allow_paths, attachments, fail)
         if isinstance(w, Inference) and isinstance(w.arrival, Trace):
             path = _resolve_file(w.arrival.file, f"{at}.arrival.file", base, allow_paths, attachments, fail)
             w.arrival.__dict__["path"] = path  # resolved against the scenario file (cached_property slot)
@@ -176,6 +178,27 @@ def _check_llm(w: Inference, at: str, fail: Any) -> None:
     if prompt.dist == "fixed" and output.dist == "fixed" and prompt.mean + output.mean > ctx:
         fail(f"{at}.prompt_tokens", f"{prompt.mean:g} prompt + {output.mean:g} output tokens exceed {w.model_id}'s "
              f"context of {ctx} tokens")
+
+
+def _check_fallback(sc: Scenario, w: Inference, at: str, base: Path, allow_paths: bool,
+                    attachments: Mapping[str, Path], fail: Any) -> None:
+    """A fallback runs at the source's own devices: the source must have a device group that
+    runs the fallback's precision (of its hardware, where named), and the model must be known."""
+    fb = w.fallback
+    if fb.model is not None:
+        _check_model(fb.model, f"{at}.fallback.model", base, allow_paths, attachments, fail)
+    devices = sc.sites[w.source].devices if w.source in sc.sites else []
+    if not devices:
+        fail(f"{at}.fallback", f"source site '{w.source}' has no devices to fall back to")
+    if fb.hardware is not None:
+        here = [d.hardware for d in devices]
+        if fb.hardware not in here:
+            fail(f"{at}.fallback.hardware", f"'{fb.hardware}' is not a device group of source site '{w.source}' "
+                 f"(it has {', '.join(dict.fromkeys(here))})")
+        devices = [d for d in devices if d.hardware == fb.hardware]
+    if not any(fb.precision in catalog.hardware(d.hardware).precisions for d in devices):
+        fail(f"{at}.fallback.precision", f"no device at '{w.source}' runs {fb.precision} "
+             f"({', '.join(dict.fromkeys(d.hardware for d in devices))})")
 
 
 def _check_model(model: str, field: str, base: Path, allow_paths: bool, attachments: Mapping[str, Path], fail: Any) -> None:

@@ -43,6 +43,9 @@ class Pool(_Model):
     pricing: Annotated[list[Literal["on_demand", "spot", "reserved_1y", "reserved_3y"]], Field(min_length=1)] = ["on_demand"]
     usd_per_hour: Pos | None = None  # on-demand price of one instance; None: the catalog's x gpus
     interruptions_per_h: NonNeg | None = None  # spot: per instance-hour; None: the provider's (data/pricing.csv)
+    # The pool's own availability; None: the provider's single-instance SLA when the pool runs
+    # one instance at most (data/availability.csv), else nothing beyond its region's.
+    availability: Fraction | None = None
 
     @model_validator(mode="after")
     def _bounds(self) -> Pool:
@@ -56,9 +59,19 @@ class Pool(_Model):
 
 
 class GridIntensity(_Model):
-    """A grid given by its figure rather than a catalog zone."""
+    """A grid given by its figure rather than a catalog zone; `hourly_gco2e_per_kwh` (24
+    figures, hour 0 = 00:00 UTC, from the architect's source) lets a training job with a
+    `window_h` run in the cleanest hours."""
 
     gco2e_per_kwh: NonNeg
+    hourly_gco2e_per_kwh: list[NonNeg] | None = None
+
+    @field_validator("hourly_gco2e_per_kwh")
+    @classmethod
+    def _a_day(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and len(v) != 24:
+            raise ValueError(f"gives one figure per hour of the day: 24, got {len(v)}")
+        return v
 
 
 class Site(_Model):
@@ -72,9 +85,11 @@ class Site(_Model):
     provider_region: str | None = None
     # Where the site draws its electricity: a country or grid-zone code of data/grid.csv, or
     # {gco2e_per_kwh: ...}. None: the provider region's grid, else the world's mean.
-    grid: str | GridIntensity | None = None
+    grid: GridIntensity | str | None = None  # a mapping is read as a figure first, so its errors name its fields
     devices: list[DeviceGroup] = []
     pools: list[Pool] = []
+    # A cloud region's availability; None: its provider's region-level SLA (data/availability.csv).
+    availability: Fraction | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -119,6 +134,9 @@ class Site(_Model):
             raise ValueError("an edge site has devices, not pools")
         if self.kind == "cloud" and not self.pools and not self.devices:
             raise ValueError("a cloud site needs at least one pool")
+        if self.kind == "edge" and self.availability is not None:
+            raise ValueError("an edge site's availability comes from its devices' and links' mtbf_h/mttr_h, "
+                             "not `availability:`")
         if self.kind == "edge" and self.provider_region:
             raise ValueError("an edge site gives its electricity as `grid:`, not `provider_region:`")
         if self.provider_region and catalog.grid(self.provider_region).provider != self.provider:

@@ -1,6 +1,7 @@
 """Pydantic validation errors turned into one clear `ScenarioError` line: path, reason, close match."""
 from __future__ import annotations
 
+import types
 import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Union
@@ -36,6 +37,10 @@ def _to_scenario_error(e: ValidationError, file: str, root: Any = Scenario, pref
 def _error_rank(err: dict) -> tuple:
     # Prefer unknown fields and tags (the likeliest typo) over the cascade they cause.
     order = {"extra_forbidden": 0, "union_tag_invalid": 0, "union_tag_not_found": 1, "missing": 2}
+    # A mapping or list refused by a union's scalar branch (`grid: DE` or `{gco2e_per_kwh: ...}`)
+    # says least: the branch that reads the mapping names the field that is wrong.
+    if err["type"].endswith("_type") and isinstance(err.get("input"), (dict, list)):
+        return (4, len(err["loc"]))
     return (order.get(err["type"], 3), len(err["loc"]))
 
 
@@ -72,10 +77,12 @@ def _step(tp: Any, item: Any) -> tuple[Any, bool]:
         return _strip(typing.get_args(tp)[1]), False
     if origin is list:
         return _strip(typing.get_args(tp)[0]), False
-    if origin is Union:
+    if origin in (Union, types.UnionType):
         for member in typing.get_args(tp):
             member = _strip(member)
             if isinstance(member, type) and issubclass(member, BaseModel):
+                if item == member.__name__:  # an untagged union names the branch by its class
+                    return member, True
                 for tag in ("kind", "process"):
                     f = member.model_fields.get(tag)
                     if f is not None and item in typing.get_args(f.annotation):
@@ -92,7 +99,7 @@ def _strip(tp: Any) -> Any:
         origin = typing.get_origin(tp)
         if origin is Annotated:
             tp = typing.get_args(tp)[0]
-        elif origin is Union and type(None) in typing.get_args(tp):
+        elif origin in (Union, types.UnionType) and type(None) in typing.get_args(tp):
             args = [a for a in typing.get_args(tp) if a is not type(None)]
             tp = args[0] if len(args) == 1 else Union[tuple(args)]
             if len(args) != 1:

@@ -41,6 +41,26 @@ class Slo(_Model):
     mean_ms: Pos | None = None
     ttft_ms: Pos | None = None  # language models: time to first token
     tpot_ms: Pos | None = None  # language models: time per output token
+    # The fraction of requests answered within the latency SLO over a long run, outages included.
+    availability: Annotated[float | None, Field(json_schema_extra={"exclusiveMinimum": 0, "exclusiveMaximum": 1})] = None
+
+    @field_validator("availability")
+    @classmethod
+    def _a_fraction(cls, v: float | None) -> float | None:
+        if v is not None and not 0 < v < 1:
+            raise ValueError(f"an availability is a fraction strictly between 0 and 1 (0.999 = three nines), "
+                             f"got {v:g}" + (": 1 would allow no outage at all" if v == 1 else ""))
+        return v
+
+
+class Fallback(_Model):
+    """Where requests go when their placement cannot be reached (a link, device or pool down):
+    the source site's devices, running `model` (default: the workload's own) at `precision`,
+    on the source's device group of `hardware` (default: its first that runs the precision)."""
+
+    model: str | None = None
+    precision: Precision
+    hardware: str | None = None
 
 
 def _check_floor(value: float | None) -> float | None:
@@ -103,17 +123,17 @@ class _WorkloadBase(_Model):
     @property
     def fleet(self) -> str | None:
         """The fleet whose member sources this instance (`shelf@store-007` -> `store`), or None."""
-        return self._fleet
+        return self.__pydantic_private__["_fleet"]  # not `self._fleet`: pydantic's __getattr__ is slow at fleet size
 
     @property
     def member(self) -> str | None:
         """The member site this instance belongs to (`store-007`), or None."""
-        return self._member
+        return self.__pydantic_private__["_member"]
 
     @property
     def base_workload(self) -> str | None:
         """The workload as written, of which this is one member's instance (`shelf`), or None."""
-        return self._base_workload
+        return self.__pydantic_private__["_base_workload"]
 
 
 class Inference(_WorkloadBase):
@@ -127,6 +147,7 @@ class Inference(_WorkloadBase):
     output_bytes: NonNeg | None = None
     slo: Slo = Slo()
     allow_split: bool = True  # may the model be split between the edge and the cloud
+    fallback: Fallback | None = None
     prompt_tokens: PosInt | Tokens | None = None  # language models; None: the model's default prompt
     output_tokens: PosInt | Tokens | None = None  # None: DEFAULT_OUTPUT_TOKENS
 
@@ -179,6 +200,10 @@ class Training(_WorkloadBase):
     batch: PosInt = 32
     samples: PosInt | None = None  # None: dataset_gb / the model's input size
     deploy_to: list[str] = []  # inference workloads that receive the trained model
+    # A deferrable run: released at `start_hour` (UTC) each time, it may start up to `window_h`
+    # later (still meeting its deadline), in the hour whose grid is cleanest (model/carbon.py).
+    window_h: NonNeg | None = None
+    start_hour: Annotated[float, Field(ge=0, lt=24)] = 0.0
 
 
 class Federated(_WorkloadBase):

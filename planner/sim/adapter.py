@@ -15,11 +15,13 @@ from typing import Any
 
 from planner.errors import ScenarioError
 from planner.model.ids import ResourceId
-from planner.model.system import Resource, resolve
+from planner.model.pricing import Mix, hourly_rate, mixes
+from planner.model.carbon import mean_intensity
+from planner.model.system import Resource, resolve, site_hourly_gco2e_per_kwh
 from planner.model.workloads import aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, update_bytes
 from planner.sim.spec import (
-    ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, SimSpec, SiteSpec, Stage, TokenServing,
-    TrainingSpec,
+    ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, PoolPricing, SimSpec, SiteSpec, Stage,
+    TokenServing, TrainingSpec,
 )
 from planner.units import BYTES_PER_ELEMENT
 
@@ -117,29 +119,64 @@ def compute_name(site: str, kind: str, index: int, hardware: str) -> str:
     return f"{site}/{kind}{index}:{hardware}"
 
 
-def _compute_spec(name: str, r: Resource, d: Any, initial: int = 0, minimum: int | None = None) -> ComputeSpec:
+def _outages(system: Any, r: Resource) -> tuple[float | None, float]:
+    """(mtbf_s, mttr_s) of a pool's outages, its own and its region's together: from its
+    availability A and outage length (data/availability.csv), MTBF = MTTR x A / (1 - A)."""
+    a, mttr_h = system.outage_figures(r.id)
+    if a >= 1.0:
+        return None, mttr_h * 3600
+    return mttr_h * 3600 * a / (1 - a), mttr_h * 3600
+
+
+def _compute_spec(name: str, r: Resource, d: Any, initial: int = 0, minimum: int | None = None,
+                  system: Any = None) -> ComputeSpec:
     """A device group or pool of the resolved system as the simulator's compute."""
     if r.kind == "device":
         return ComputeSpec(name, r.site, hardware=r.hardware, count=r.servers, max_batch=r.max_batch,
                            max_wait_s=r.max_wait_ms / 1000, service_cv=r.service_cv,
                            queue_capacity=None if d.queue_capacity is None else d.queue_capacity * r.servers,
                            mtbf_s=None if d.mtbf_h is None else d.mtbf_h * 3600, mttr_s=d.mttr_h * 3600, tariff=r.tariff)
-    return ComputeSpec(name, r.site, hardware=r.hardware, pool=True,
+    mtbf_s, mttr_s = _outages(system, r) if system is not None else (None, 3600.0)
+    return ComputeSpec(name, r.site, hardware=r.hardware, pool=True, mtbf_s=mtbf_s, mttr_s=mttr_s,
                        min_instances=r.min_instances if minimum is None else minimum, initial_instances=initial,
                        max_instances=r.servers, cold_start_s=r.cold_start_s, target_utilization=r.target_utilization,
                        max_batch=r.max_batch, max_wait_s=r.max_wait_ms / 1000, service_cv=r.service_cv,
                        queue_capacity=d.queue_capacity, tariff=r.tariff)
 
 
+def pool_pricing(r: Resource, mix: Mix | None) -> PoolPricing | None:
+    """How the simulation buys a pool's instances: as the plan's `mix` (a reserved base, hourly
+    instances above it); a pool the plan does not buy by a mix, or any pool of a placement given
+    by hand, commits to nothing and runs at the cheapest hourly price it lists (on demand where
+    it lists only commitments). None for a pool only on demand (every instance-second at the
+    tariff's price, as before). Spot is billed at the price paid: the capacity its interruptions
+    take is measured, not grossed up as the planner's rate is."""
+    if not mixes(r):
+        return None
+    hourly = (mix.hourly if mix else None) or hourly_rate(r)
+    n_reserved = mix.n_reserved if mix else 0
+    reserved = mix.reserved if n_reserved else None
+    return PoolPricing(
+        hourly_model=hourly.model if hourly else "on_demand",
+        hourly_usd_per_instance_hour=hourly.paid_usd_per_instance_hour if hourly else r.tariff.usd_per_server_hour,
+        reserved_model=reserved.model if reserved else "",
+        reserved_instances=n_reserved,
+        reserved_usd_per_instance_hour=reserved.usd_per_instance_hour if reserved else 0.0,
+        interruptions_per_h=hourly.interruptions_per_h if hourly else 0.0)
+
+
 def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup_s: float = 0.0, retries: int = 0,
                retry_backoff_s: float = 1.0, bins: int = 120, horizon_s: float | None = None,
-               estimator: Estimator | None = None, warm_instances: Mapping[ResourceId, int] | None = None) -> SimSpec:
+               estimator: Estimator | None = None, warm_instances: Mapping[ResourceId, int] | None = None,
+               pool_mixes: Mapping[ResourceId, Mix] | None = None) -> SimSpec:
     """The `SimSpec` of `scenario` under `placement` (workload -> {site, hardware, precision[,
     split, edge_hardware]}, or anything with such a `.placement`). Workloads the placement leaves
     out are not simulated. `warm_instances` (pool -> instances; by default the placement's own
     `.warm_instances`, as a Plan gives) start running at time 0, so the simulation measures the
     planned system rather than its first cold start; a placement given by hand starts at each
-    pool's minimum. `estimator` replaces the cost model (tests)."""
+    pool's minimum. `pool_mixes` (pool -> `pricing.Mix`; by default the placement's own
+    `.pool_mixes`) say how pools that list more than on demand are bought (`pool_pricing`).
+    `estimator` replaces the cost model (tests)."""
     from planner.placement import parse_placement
 
     sc = scenario
@@ -147,6 +184,8 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
     choices = parse_placement(sc, placement)
     est = _Estimates(sc, estimator)
     warm = dict(getattr(placement, "warm_instances", None) or {}) if warm_instances is None else dict(warm_instances)
+    bought = dict(getattr(placement, "pool_mixes", None) or {}) if pool_mixes is None else dict(pool_mixes)
+    starts = dict(getattr(placement, "job_start_hours", None) or {})
 
     sites = [SiteSpec(name, s.kind) for name, s in sc.sites.items()]
     # ------------------------------------------------------------------ compute
@@ -166,11 +205,14 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                 own = [w for w, ch in choices.items() if (ch.site, ch.hardware) == (name, r.hardware)
                        and sc.workloads[w].kind == "inference" and is_llm(served_model(sc.workloads[w], ch))]
                 held = {w: int(warm.get(r.id.dedicated(w), 0)) for w in own}
-                base = _compute_spec(cname, r, d, int(warm.get(r.id, 0)), max(0, r.min_instances - sum(held.values())))
+                base = _compute_spec(cname, r, d, int(warm.get(r.id, 0)), max(0, r.min_instances - sum(held.values())),
+                                     system)
+                base = replace(base, pricing=pool_pricing(r, bought.get(r.id)))
                 compute.append(base)
                 for w in own:
                     lname = f"{cname}/{w}"
-                    compute.append(replace(base, name=lname, initial_instances=held[w], min_instances=held[w]))
+                    compute.append(replace(base, name=lname, initial_instances=held[w], min_instances=held[w],
+                                           pricing=pool_pricing(r, bought.get(r.id.dedicated(w)))))
                     llm_pools[(name, r.hardware, w)] = lname
                     gpus[lname] = r.gpus
                 gpus[cname] = r.gpus
@@ -214,10 +256,16 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             stages = _split_stages(sc, name, ch, est, by_hw, target, out_bytes)
             serving_sites[name] = [sc.workloads[name].source, ch.site]
         ttft, tpot = getattr(w.slo, "ttft_ms", None), getattr(w.slo, "tpot_ms", None)
+        fb_device = system.fallback_device(name)
+        fallback = None
+        if fb_device is not None:  # served at the source when its path is down
+            fallback = Stage(compute_name(w.source, "dev", fb_device.id.index, fb_device.hardware),
+                             est.service_time(w.fallback.model or w.model_id, fb_device.hardware, w.fallback.precision),
+                             out_bytes)
         inference.append(InferenceSpec(
             name, w.source, _arrival(w.arrival), stages, input_bytes=in_bytes, slo_s=_slo_s(w.slo),
             ttft_slo_s=None if ttft is None else ttft / 1000, tpot_slo_s=None if tpot is None else tpot / 1000,
-            retries=retries, retry_backoff_s=retry_backoff_s))
+            retries=retries, retry_backoff_s=retry_backoff_s, fallback=fallback))
 
     # ------------------------------------------------------------------ training
     training: list[TrainingSpec] = []
@@ -231,10 +279,14 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             step = est.get(w.model, ch.hardware, ch.precision, w.batch, training=True)
             duration = w.epochs * training_samples(w) / w.batch * step.latency_ms / 1000
             deploy = sorted({s for t in w.deploy_to for s in serving_sites.get(t, [])})
+            target = by_hw[(ch.site, ch.hardware)]
+            hourly = site_hourly_gco2e_per_kwh(sc.sites[ch.site])
             training.append(TrainingSpec(
-                name, w.source, by_hw[(ch.site, ch.hardware)], dataset_bytes=w.dataset_gb * 1e9, duration_s=duration,
+                name, w.source, target, dataset_bytes=w.dataset_gb * 1e9, duration_s=duration,
                 model_bytes=deploy_bytes(w), deploy_sites=deploy, every_s=w.every_h * 3600,
-                deadline_s=w.deadline_h * 3600, step_s=step.latency_ms / 1000))
+                deadline_s=w.deadline_h * 3600, step_s=step.latency_ms / 1000,
+                gco2e_per_kwh=None if name not in starts or hourly is None else mean_intensity(
+                    hourly, starts[name], (duration + _cold_start_s(compute, target)) / 3600)))
         else:  # federated
             aggregator = w.aggregator or ch.site
             agg_compute = by_hw.get((aggregator, ch.hardware)) or first_group.get(aggregator)
@@ -262,6 +314,12 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
 def served_model(w: Any, ch: Any) -> str:
     """The model a placement serves: the variant it fixes, else the workload's own model."""
     return getattr(ch, "model", None) or w.model_id
+
+
+def _cold_start_s(compute: list[ComputeSpec], name: str) -> float:
+    """A job's own instance on a pool starts cold (the planner counts it in the run); a device does not."""
+    c = next(c for c in compute if c.name == name)
+    return c.cold_start_s if c.pool else 0.0
 
 
 def is_llm(model: str) -> bool:

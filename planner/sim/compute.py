@@ -7,6 +7,11 @@ and forms a batch from it: at once when `max_batch` requests are waiting, else w
 has waited `max_wait_s` (a single timer per group). Service time of a batch of b is the lane's
 ``service_time_s(b)``, drawn from a lognormal distribution (exponential at CV 1) with coefficient of variation
 `service_cv` around it (0 = deterministic, 1 = exponential).
+
+A pool's instances are bought as its `PoolPricing` says: a reserved base kept running (paid for
+whether used or not) and hourly instances above it; spot ones are interrupted, and the requests
+in flight on an interrupted instance go back to the head of their queue, retried on another
+instance or on the replacement launched at once (which pays a cold start).
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ class Server:
     """One device or cloud instance."""
 
     __slots__ = ("index", "up", "batch", "lane", "t0", "ev", "retiring", "t_launch", "ready", "down_since", "failures",
-                 "plan")
+                 "plan", "reserved", "replaces")
 
     def __init__(self, index: int, t_launch: float = 0.0, ready: bool = True):
         self.index = index
@@ -42,6 +47,8 @@ class Server:
         self.down_since = 0.0
         self.failures = 0
         self.plan = None  # a language-model server's current iteration (llmserve)
+        self.reserved = False  # a pool's reserved instance (paid all run); else billed by the second
+        self.replaces = False  # launched for an interrupted spot instance: its cold start is capacity lost
 
     def __repr__(self) -> str:
         state = "down" if not self.up else "starting" if not self.ready else "busy" if self.batch else "idle"
@@ -110,6 +117,15 @@ class Lane:
         each workload's count of finished compute steps)."""
         n = sum(served.get(u, 0) for u in self.users)
         return {u: self.busy_s * served.get(u, 0) / n for u in self.users} if n else {}
+
+    def take_back(self, batch: list, now: float, reason: str) -> None:
+        """Requests whose server was lost mid-batch go back to the head of this lane's queue, in
+        their order, to be retried on another server; each counts a retry with `reason`."""
+        for r in reversed(batch):
+            r.t_mark = now
+            r.flow.retried(reason)
+            self.q.appendleft(r)
+        self.group.qlen += len(batch)
 
     def __repr__(self) -> str:
         return f"Lane({self.name} @ {self.group.name}, {len(self.q)} waiting)"
@@ -367,12 +383,16 @@ class Group:
             for r in batch:
                 r.fail("device_down")
         if self.n_up == 0 and not self.can_grow:
-            waiting = [r for ln in self.lanes for r in ln.q]
-            for ln in self.lanes:
-                ln.q.clear()
-            self.qlen = 0
-            for r in waiting:
-                r.fail("device_down")
+            self._fail_waiting("device_down")
+
+    def _fail_waiting(self, reason: str) -> None:
+        """Every request waiting in the group's queues fails with `reason` (no server left)."""
+        waiting = [r for ln in self.lanes for r in ln.q]
+        for ln in self.lanes:
+            ln.q.clear()
+        self.qlen = 0
+        for r in waiting:
+            r.fail(reason)
 
     def _server_up(self, server: Server) -> None:
         self.down_s += self.env.now - server.down_since
@@ -430,7 +450,9 @@ class Pool(Group):
     arrives when no instance is running or starting launches one at once (scale from zero).
     """
 
-    __slots__ = ("instance_s", "instance_bins", "starting", "launches", "peak_instances", "_last_up", "_next_index")
+    __slots__ = ("instance_s", "instance_bins", "starting", "launches", "peak_instances", "_last_up", "_next_index",
+                 "out", "_out_since", "n_reserved", "reserved_live", "floor", "hourly_s", "interruptions", "lost_s",
+                 "_interrupt_per_s")
 
     def __init__(self, env: simpy.Environment, spec: ComputeSpec, rng: random.Random, horizon_s: float, bins_n: int,
                  fail_rng: random.Random | None = None):
@@ -442,16 +464,53 @@ class Pool(Group):
         self.peak_instances = 0
         self._last_up = -INF
         self._next_index = 0
-        for _ in range(max(0, int(spec.min_instances), min(int(spec.initial_instances), int(spec.max_instances)))):
+        self.out = False  # in an outage: refuses every request (pool_down)
+        self._out_since = 0.0
+        pricing = spec.pricing
+        self.n_reserved = min(int(spec.max_instances), pricing.reserved_instances) if pricing else 0
+        self.reserved_live = 0
+        # reserved instances are paid whether used or not: they run from the start and are never
+        # retired (`_retire` takes hourly instances only)
+        self.floor = max(int(spec.min_instances), self.n_reserved)
+        self.hourly_s = 0.0  # instance-seconds above the reserved base (billed at the hourly price)
+        self.interruptions = 0
+        self.lost_s = 0.0  # replacements' cold starts: capacity the interruptions took
+        self._interrupt_per_s = pricing.interruptions_per_h / 3600.0 if pricing else 0.0
+        for _ in range(max(0, self.floor, min(int(spec.initial_instances), int(spec.max_instances)))):
             self._launch(cold=False)
 
     def live(self) -> int:
         return len(self.servers)
 
     def enqueue(self, lane: Lane, req) -> None:
+        if self.out:
+            req.fail("pool_down")
+            return
         Group.enqueue(self, lane, req)
         if not self.servers and self.qlen:
             self._launch()
+
+    # ------------------------------------------------------------------ outages
+    def start_failures(self) -> None:
+        if self.spec.mtbf_s:
+            self.env.process(self._outages())
+
+    def _outages(self):
+        """The whole pool out (its region, or its one instance) for `mttr_s` on average every
+        `mtbf_s`: waiting requests fail, and new ones are refused until it is back. Batches
+        already running finish (their results are out before the outage is noticed)."""
+        env, spec, rng = self.env, self.spec, self.fail_rng
+        while True:
+            yield env.timeout(rng.expovariate(1.0 / spec.mtbf_s))
+            self.out = True
+            self.failures += 1
+            self._out_since = env.now
+            self.capacity = 0  # every arrival takes the slow path (enqueue), which refuses it
+            self._fail_waiting("pool_down")
+            yield env.timeout(rng.expovariate(1.0 / spec.mttr_s))
+            self.out = False
+            self.down_s += env.now - self._out_since
+            self.capacity = spec.queue_capacity if spec.queue_capacity is not None else INF
 
     def _launch(self, cold: bool = True) -> None:
         now = self.env.now
@@ -459,6 +518,12 @@ class Pool(Group):
         self._next_index += 1
         self.launches += 1
         self.servers.append(s)
+        if self.reserved_live < self.n_reserved:
+            s.reserved = True
+            self.reserved_live += 1
+        elif self._interrupt_per_s > 0:  # a spot instance: its interruption comes after an exponential time
+            ev = self.env.timeout(self.fail_rng.expovariate(self._interrupt_per_s), s)
+            ev.callbacks.append(self._interrupt)
         self.peak_instances = max(self.peak_instances, len(self.servers))
         if s.ready:
             self.n_up += 1
@@ -476,6 +541,8 @@ class Pool(Group):
             return  # cancelled while starting
         self.starting.remove(s)
         s.ready = True
+        if s.replaces:
+            self.lost_s += self.env.now - s.t_launch
         self.n_up += 1
         self.idle.append(s)
         if self.qlen:
@@ -483,26 +550,70 @@ class Pool(Group):
 
     def _terminate(self, server: Server) -> None:
         now = self.env.now
-        self.instance_s += now - server.t_launch
-        self.instance_bins.add(server.t_launch, now)
+        self._bill_to(server, now)
         self.servers.remove(server)
         if server.ready:
             self.n_up -= 1
+        if server.reserved:
+            self.reserved_live -= 1
+
+    def _bill_to(self, server: Server, now: float) -> None:
+        """Instance time of `server` since its launch (or the last call) up to `now`."""
+        self.instance_s += now - server.t_launch
+        self.instance_bins.add(server.t_launch, now)
+        if not server.reserved:
+            self.hourly_s += now - server.t_launch
+        if server.replaces and not server.ready:
+            self.lost_s += now - server.t_launch
+        server.t_launch = now
+
+    def _interrupt(self, ev) -> None:
+        """A spot instance taken back by the provider: its batch goes back to the queue as
+        retries (reason `spot_interrupted`) and a replacement is launched at once, cold."""
+        s = ev._value
+        if s not in self.servers:
+            return  # retired before its interruption came
+        now = self.env.now
+        self.interruptions += 1
+        batch, lane = s.batch, s.lane
+        if batch is not None and not lane.is_llm:  # the busy time up to now was spent (energy), if wasted
+            dur = now - s.t0
+            self.busy_s += dur
+            lane.busy_s += dur
+            self._add_busy(s.t0, now)
+        s.batch = s.lane = s.ev = s.plan = None  # a pending batch end finds ev changed and is ignored
+        if s in self.idle:
+            self.idle.remove(s)
+        if s in self.starting:
+            self.starting.remove(s)
+        replace = not s.retiring
+        self._terminate(s)
+        if batch:
+            lane.take_back(batch, now, "spot_interrupted")
+        if replace:
+            self._launch()
+            self.servers[-1].replaces = True
+        if self.idle and self.qlen:
+            self._dispatch()
 
     def _retire(self, n: int) -> None:
-        for s in list(self.starting):
+        # Only hourly instances: a reserved one retired saves nothing (it is paid all the same),
+        # and the autoscaler's floor keeps the reserved base, so the hourly ones always suffice.
+        for s in [x for x in self.starting if not x.reserved]:
             if n <= 0:
                 return
             self.starting.remove(s)
             self._terminate(s)
             n -= 1
-        while n > 0 and self.idle:
-            self._terminate(self.idle.pop(0))  # the oldest idle instance
+        idle = [x for x in self.idle if not x.reserved]  # oldest first
+        for s in idle[:max(0, n)]:
+            self.idle.remove(s)
+            self._terminate(s)
             n -= 1
         for s in self.servers:
             if n <= 0:
                 return
-            if s.batch is not None and not s.retiring:
+            if s.batch is not None and not s.retiring and not s.reserved:
                 s.retiring = True
                 n -= 1
 
@@ -553,10 +664,11 @@ class Pool(Group):
 
     def finish(self, now: float) -> None:
         super().finish(now)
+        if self.out:
+            self.down_s += now - self._out_since
+            self._out_since = now
         for s in self.servers:  # bill what is still running
-            self.instance_s += now - s.t_launch
-            self.instance_bins.add(s.t_launch, now)
-            s.t_launch = now
+            self._bill_to(s, now)
 
     def server_seconds(self, now: float) -> float:
         return self.instance_s

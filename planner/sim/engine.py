@@ -91,7 +91,8 @@ class Engine:
                 raise ValueError(f"compute {c.name}: unknown site '{c.site}'")
             if c.name in self.groups:
                 raise ValueError(f"duplicate compute name '{c.name}'")
-            fail_rng = stream_rng(seed, f"fail/{c.name}") if c.mtbf_s and not c.pool else None
+            interrupted = c.pool and c.pricing is not None and c.pricing.interruptions_per_h > 0
+            fail_rng = stream_rng(seed, f"fail/{c.name}") if c.mtbf_s or interrupted else None
             self.groups[c.name] = make_group(env, c, service_rng, horizon, nb, fail_rng)
         self.trace = TraceWriter(trace_path, trace_sample, trace_max_rows) if trace_path and trace_sample > 0 else None
         self.flows: list[InferenceFlow] = []
@@ -147,6 +148,13 @@ class Engine:
             steps.append(t)
             flow.transfers.append(t)
         steps.append(flow.complete)
+        if w.fallback is not None:  # after the path: a request its path cannot answer jumps here
+            group = self.groups.get(w.fallback.compute)
+            if group is None or group.site != w.source:
+                raise ValueError(f"workload {w.name}: fallback compute '{w.fallback.compute}' is not at its source")
+            flow.fallback_k = len(steps)
+            steps.append(group.lane(w.name, w.fallback.service_time_s))
+            steps.append(flow.complete_fallback)
         flow.steps = steps
 
     # ------------------------------------------------------------------ running

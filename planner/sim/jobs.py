@@ -166,22 +166,28 @@ class _JobBase:
         self._run_cost += b.total_usd
         self._run_kgco2e += b.kgco2e
 
+    def _at_its_hours(self, b: MonthlyBill) -> MonthlyBill:
+        """A compute bill's emissions at the intensity of the hours the run was planned in, where
+        the job has one (a training job with a `window_h`)."""
+        g = getattr(self.spec, "gco2e_per_kwh", None)
+        return b if g is None else b._replace(kgco2e=b.energy_kwh * g / 1000)
+
     def _account_device(self, group: Group, duration_s: float) -> None:
         # the device's idle power is the group's to pay; the job adds its active surplus
-        self._account(_raw_bill(group, duration_s))
+        self._account(self._at_its_hours(_raw_bill(group, duration_s)))
 
     def _dedicated(self, pool: Pool, duration_s: float):
         t0 = self.env.now
         yield self.env.timeout(pool.spec.cold_start_s + duration_s)
         held = self.env.now - t0
         self.stats.instance_s += held
-        self._account(_raw_bill(pool, duration_s, held))
+        self._account(self._at_its_hours(_raw_bill(pool, duration_s, held)))
 
     def predict_compute(self, compute: str, duration_s: float) -> MonthlyBill:
         """What `duration_s` of work on `compute` costs and emits, as it was."""
         g = self.groups[compute]
         held = g.spec.cold_start_s + duration_s if isinstance(g, Pool) else 0.0
-        return _raw_bill(g, duration_s, held)
+        return self._at_its_hours(_raw_bill(g, duration_s, held))
 
     def predict_send(self, src: str, dst: str, nbytes: float) -> MonthlyBill:
         """What moving `nbytes` from `src` to `dst` costs (egress) and emits (network energy)."""

@@ -134,6 +134,13 @@ class LlmLane(Lane):
             running.append(r)
         self.blocked = bool(q)
 
+    def take_back(self, batch: list, now: float, reason: str) -> None:
+        """Sequences of a lost server start again elsewhere: their caches went with it, so each
+        prefills its prompt and the tokens it had generated again (as a preemption does)."""
+        for r in batch:
+            _drop_cache(r.llm)
+        Lane.take_back(self, batch, now, reason)
+
     def _preempt(self, running: list, now: float) -> None:
         """Drop the newest sequences' caches until the next iteration's context fits."""
         cap = self.llm.kv_capacity_tokens
@@ -141,11 +148,8 @@ class LlmLane(Lane):
         g = self.group
         while need > cap and len(running) > 1:
             r = running.pop()
-            seq = r.llm
-            need -= seq.context + 1
-            seq.prompt = seq.prompt + seq.generated if not seq.recompute else seq.prompt
-            seq.prefilled = 0
-            seq.recompute = 1
+            need -= r.llm.context + 1
+            _drop_cache(r.llm)
             self.preemptions += 1
             r.t_mark = now
             self.q.appendleft(r)
@@ -260,3 +264,11 @@ class LlmLane(Lane):
             g.idle.append(server)
             if g.qlen:
                 g._dispatch()
+
+
+def _drop_cache(seq: Seq) -> None:
+    """`seq` loses its KV cache (vLLM's recompute): its prompt and the tokens generated so far
+    are prefilled again before generation goes on."""
+    seq.prompt = seq.prompt + seq.generated if not seq.recompute else seq.prompt
+    seq.prefilled = 0
+    seq.recompute = 1

@@ -187,6 +187,7 @@ class WorkloadStats:
         "name", "slo_s", "arrived", "completed", "failed", "failed_measured", "late", "slo_met", "retries", "lat_sum",
         "sketch", "up_s", "queue_s", "compute_s", "down_s", "measured", "in_system", "area", "t_last",
         "batch_sum", "egress_bytes", "egress_usd", "bytes_sent", "net_energy_j", "ttft", "tpot", "tokens_out",
+        "fallback", "retried",
     )
 
     def __init__(self, name: str, slo_s: float | None, alpha: float = 0.005):
@@ -199,6 +200,7 @@ class WorkloadStats:
         self.late = 0
         self.slo_met = 0
         self.retries = 0
+        self.retried: dict[str, int] = {}  # retries by reason (a spot instance interrupted...)
         self.lat_sum = 0.0
         self.sketch = LogSketch(alpha)
         self.up_s = self.queue_s = self.compute_s = self.down_s = 0.0
@@ -214,6 +216,7 @@ class WorkloadStats:
         self.ttft = LogSketch(alpha)  # language models: time to first token, s
         self.tpot = LogSketch(alpha)  # time per output token after the first, s
         self.tokens_out = 0
+        self.fallback = 0  # answered by the fallback at the source (after the warm-up)
 
     @property
     def failed_total(self) -> int:

@@ -7,6 +7,11 @@ their mean run cost times their runs per month (a short horizon says nothing of 
 Shared compute is attributed to the inference workloads it serves in proportion to their busy
 time (requests of one model batched together share their batches' time by count); a job on an
 edge device pays the electricity of its active time, on a pool its dedicated instance.
+
+Pools bought other than on demand (`PoolPricing`) pay their reserved base for the whole horizon,
+used or not, and their hourly (on-demand or spot) instances for the seconds they ran; `costs()`
+says which pricing model each dollar went to, and `pricing()` sums them per pool with the spot
+interruptions and the capacity they took.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import pandas as pd
 
 from planner.sim.metrics import LogSketch
 from planner.model.accounting import Usage, bill
+from planner.model.pricing import device_pricing
 from planner.units import J_PER_KWH, SECONDS_PER_MONTH
 
 if TYPE_CHECKING:
@@ -28,7 +34,8 @@ SUMMARY_COLUMNS = [
     "workload", "kind", "site", "hardware", "arrived", "completed", "failed", "in_flight", "late", "retries",
     "throughput_per_s", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "slo_ms", "slo_met_frac", "mean_batch",
     "monthly_cost_usd", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "ttft_slo_ms", "tpot_slo_ms",
-    "tokens_per_s", "kv_preemptions", "kgco2e_per_month",
+    "tokens_per_s", "kv_preemptions", "kgco2e_per_month", "availability", "fallback_requests", "fallback_share",
+    "pricing", "interruptions",
 ]
 #: the columns only language models fill
 _TOKEN_NAN = (math.nan,) * 7 + (0,)
@@ -96,6 +103,32 @@ class SimResult:
     def jobs(self) -> pd.DataFrame:
         """Per training / federated job: runs, durations by phase, bytes moved, cost per run."""
         return self._jobs.copy()
+
+    def pricing(self) -> pd.DataFrame:
+        """A row per cloud pool and pricing model: instances bought (reserved) or instance-hours
+        run (hourly), the monthly bill, and for spot the interruptions per instance-hour and the
+        share of its instance time lost to replacements' cold starts."""
+        c, k = self._compute, self._costs
+        rows = []
+        for r in c[c.kind == "pool"].itertuples():
+            paid = k[(k.item == r.compute) & (k.category == "cloud instances")]
+            for p in paid.itertuples():
+                reserved = p.pricing.startswith("reserved")
+                hourly_h = r.hourly_instance_s / 3600
+                rows.append((r.compute, r.site, r.hardware, p.pricing, r.reserved_instances if reserved else math.nan,
+                             # the reserved base is paid for the whole run; hourly instances for the time they ran
+                             (r.reserved_instances * self.horizon_s if reserved else r.hourly_instance_s) / 3600,
+                             p.monthly_usd, 0 if reserved else r.interruptions,
+                             r.interruptions / hourly_h if not reserved and hourly_h > 0 else 0.0,
+                             r.capacity_lost_s / r.hourly_instance_s if not reserved and r.hourly_instance_s > 0 else 0.0))
+        return pd.DataFrame(rows, columns=["compute", "site", "hardware", "pricing", "reserved_instances",
+                                           "instance_h", "monthly_usd", "interruptions", "interruptions_per_h",
+                                           "capacity_lost_frac"])
+
+    def monthly_cost_by_pricing(self) -> pd.Series:
+        """Monthly dollars of cloud instances by pricing model (`on_demand`, `spot`, `reserved_1y`...)."""
+        k = self._costs
+        return k[k.category == "cloud instances"].groupby("pricing")["monthly_usd"].sum()
 
     # ------------------------------------------------------------------ totals
     @property
@@ -194,6 +227,7 @@ def collect(engine: Engine) -> SimResult:
     alloc_kg: dict[str, float] = defaultdict(float)  # emissions, shared as dollars are
     served = {f.name: f.served for f in engine.flows}
     cost_rows, energy_rows, compute_rows = [], [], []
+    labels: dict[str, str] = {}  # compute -> how it is paid for (`reserved_1y×2+spot`, `bought`...)
     util = _UtilTable()
     for g in engine.groups.values():
         sp = g.spec
@@ -204,6 +238,10 @@ def collect(engine: Engine) -> SimResult:
         if not g.lanes and not pool:
             server_s = 0.0  # a device group no workload is placed on is not bought (as the planner bills it)
         b = bill(sp.tariff, Usage(server_s=server_s, busy_s=inf_busy, span_s=SECONDS_PER_MONTH))  # as it was, unscaled
+        paid = {"on_demand": b.instances_usd} if pool else {device_pricing(sp.tariff): b.amortisation_usd}
+        if pool and sp.pricing is not None:  # a reserved base paid all run, hourly instances by the second
+            paid = sp.pricing.instances_usd(H, g.hourly_s)
+            b = b._replace(instances_usd=sum(paid.values()))
         own_usd, elec_usd, usd, kg = b.instances_usd + b.amortisation_usd, b.electricity_usd, b.total_usd, b.kgco2e
         idle_j = sp.idle_w * server_s
         energy_j = b.energy_j
@@ -223,9 +261,15 @@ def collect(engine: Engine) -> SimResult:
                 alloc[name] += usd / len(user_names)
                 alloc_kg[name] += kg / len(user_names)
         users = ", ".join(sorted({u for ln in g.lanes for u in ln.users})) or "(unused)"
-        cost_rows.append((g.name, "cloud instances" if pool else "edge amortisation", users, own_usd, own_usd * factor))
+        for model, usd_h in paid.items():
+            cost_rows.append((g.name, "cloud instances" if pool else "edge amortisation", users, usd_h, usd_h * factor,
+                              model))
         if elec_usd:
-            cost_rows.append((g.name, "electricity", users, elec_usd, elec_usd * factor))
+            cost_rows.append((g.name, "electricity", users, elec_usd, elec_usd * factor, ""))
+        if pool:
+            labels[g.name] = sp.pricing.label(g.hourly_s) if sp.pricing is not None else "on_demand"
+        else:
+            labels[g.name] = device_pricing(sp.tariff)
         energy_rows.append((g.name, "pool" if pool else "device", idle_j, active_j, energy_j, energy_j / J_PER_KWH))
         busy_total = g.busy_s
         compute_rows.append((
@@ -233,7 +277,8 @@ def collect(engine: Engine) -> SimResult:
             (sp.min_instances if pool else len(g.servers)), (sp.max_instances if pool else len(g.servers)),
             server_s, busy_total, busy_total / server_s if server_s > 0 else math.nan,
             g.failures, g.down_s, getattr(g, "launches", 0), getattr(g, "peak_instances", len(g.servers)),
-            len(g.servers), g.qlen,
+            len(g.servers), g.qlen, getattr(g, "n_reserved", 0), getattr(g, "hourly_s", 0.0),
+            getattr(g, "interruptions", 0), getattr(g, "lost_s", 0.0),
         ))
         bins = g.busy_bins
         busy = np.frombuffer(bins.values, dtype=np.float64)
@@ -271,7 +316,7 @@ def collect(engine: Engine) -> SimResult:
         net_j = sum(t.delivered * t.nbytes * t.route.energy_j_per_byte for t in f.transfers)
         net_kg = sum(t.delivered * t.nbytes * t.route.kgco2e_per_byte for t in f.transfers)
         if egress_usd:
-            cost_rows.append((f"egress: {f.name}", "egress", f.name, egress_usd, egress_usd * factor))
+            cost_rows.append((f"egress: {f.name}", "egress", f.name, egress_usd, egress_usd * factor, ""))
         monthly = (alloc.get(f.name, 0.0) + egress_usd) * factor
         failed = st.failed_total
         m = st.measured
@@ -288,11 +333,17 @@ def collect(engine: Engine) -> SimResult:
             st.slo_s * 1e3 if st.slo_s is not None else math.nan, slo_frac,
             st.batch_sum / m if m else math.nan, monthly, *_token_columns(f, H),
             (alloc_kg.get(f.name, 0.0) + net_kg) * factor,
+            # availability: the share of requests answered within the SLO, outages included (its slo.availability)
+            slo_frac, st.fallback, st.fallback / denom if denom else math.nan,
+            "+".join(dict.fromkeys(labels[ln.group.name] for ln in f.lanes)),
+            sum(getattr(g, "interruptions", 0) for g in dict.fromkeys(ln.group for ln in f.lanes)),
         ))
         seg_rows.append((f.name, m, *(x / m * 1e3 if m else math.nan for x in (st.up_s, st.queue_s, st.compute_s, st.down_s)),
                          mean_ms, net_j))
         for reason, n in sorted(st.failed.items()):
             fail_rows.append((f.name, reason, "failed", n))
+        for reason, n in sorted(st.retried.items()):
+            fail_rows.append((f.name, reason, "retried", n))
         if st.late:
             fail_rows.append((f.name, "slo_missed", "late", st.late))
         little.append((f.name, st.area / H, st.arrived / H, st.lat_sum / m if m else math.nan))
@@ -306,7 +357,7 @@ def collect(engine: Engine) -> SimResult:
     for job in engine.jobs:
         js = job.stats
         monthly = js.monthly_cost_usd()
-        cost_rows.append((f"job: {js.name}", js.kind, js.name, js.compute_usd + js.egress_usd, monthly))
+        cost_rows.append((f"job: {js.name}", js.kind, js.name, js.compute_usd + js.egress_usd, monthly, ""))
         energy_rows.append((f"job: {js.name}", "job", 0.0, js.energy_j + js.net_energy_j, js.energy_j + js.net_energy_j,
                             (js.energy_j + js.net_energy_j) / J_PER_KWH))
         nfail = sum(js.failed.values())
@@ -317,7 +368,7 @@ def collect(engine: Engine) -> SimResult:
             js.completed - js.deadline_met, 0, js.completed / H, mean_ms, math.nan, math.nan,
             js.duration_max_s * 1e3 if js.completed else math.nan, js.deadline_s * 1e3,
             js.deadline_met / (js.completed + nfail) if js.completed + nfail else math.nan, math.nan, monthly,
-            *_TOKEN_NAN, js.monthly_kgco2e(),
+            *_TOKEN_NAN, js.monthly_kgco2e(), math.nan, 0, math.nan, "on_demand" if g.spec.pool else labels[g.name], 0,
         ))
         for reason, n in sorted(js.failed.items()):
             fail_rows.append((js.name, reason, "failed", n))
@@ -335,11 +386,13 @@ def collect(engine: Engine) -> SimResult:
                                                  "downlink_ms", "total_ms", "network_energy_j"]),
         utilisation=util.frame(),
         failures=pd.DataFrame(fail_rows, columns=["workload", "reason", "kind", "count"]),
-        costs=pd.DataFrame(cost_rows, columns=["item", "category", "workloads", "horizon_usd", "monthly_usd"]),
+        costs=pd.DataFrame(cost_rows, columns=["item", "category", "workloads", "horizon_usd", "monthly_usd", "pricing"]),
         energy=pd.DataFrame(energy_rows, columns=["component", "kind", "idle_j", "active_j", "energy_j", "energy_kwh"]),
         compute=pd.DataFrame(compute_rows, columns=["compute", "site", "hardware", "kind", "min_servers", "max_servers",
                                                     "server_s", "busy_s", "utilisation", "failures", "down_s",
-                                                    "launches", "peak_servers", "servers_at_end", "waiting_at_end"]),
+                                                    "launches", "peak_servers", "servers_at_end", "waiting_at_end",
+                                                    "reserved_instances", "hourly_instance_s", "interruptions",
+                                                    "capacity_lost_s"]),
         links=pd.DataFrame(link_rows, columns=["channel", "link", "mbps", "transfers", "bytes", "busy_s", "utilisation",
                                                "egress_usd", "failures", "down_s"]),
         jobs=pd.DataFrame(job_rows, columns=["job", "kind", "runs", "completed", "failed", "deadline_met", "mean_run_s",

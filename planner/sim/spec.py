@@ -56,13 +56,52 @@ class SiteSpec:
     kind: str = "edge"
 
 
+@dataclass(frozen=True)
+class PoolPricing:
+    """How a cloud pool's instances are bought (planner.model.pricing decides; the simulator
+    bills and interrupts by it): `reserved_instances` paid every second of the run at the
+    reserved rate, used or not (and kept running, since they are paid for); every instance above
+    them at the hourly model's price for the seconds it runs. Spot instances are interrupted at
+    `interruptions_per_h` per instance-hour (exponential times between interruptions)."""
+
+    hourly_model: str = "on_demand"
+    hourly_usd_per_instance_hour: float = 0.0
+    reserved_model: str = ""
+    reserved_instances: int = 0
+    reserved_usd_per_instance_hour: float = 0.0
+    interruptions_per_h: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.reserved_instances < 0 or self.interruptions_per_h < 0:
+            raise ValueError(f"PoolPricing: reserved_instances and interruptions_per_h must be >= 0, got {self}")
+
+    def label(self, hourly_instance_s: float) -> str:
+        """As the plan table names a mix: `reserved_1y×2+spot`, `reserved_1y` (nothing ran above
+        the base), `on_demand`."""
+        if not self.reserved_instances:
+            return self.hourly_model
+        if hourly_instance_s <= 0:
+            return self.reserved_model
+        return f"{self.reserved_model}×{self.reserved_instances}+{self.hourly_model}"
+
+    def instances_usd(self, span_s: float, hourly_instance_s: float) -> dict[str, float]:
+        """Dollars by pricing model over a run of `span_s` seconds: the reserved base for the
+        whole run (used or not), the hourly instances for the seconds they ran."""
+        out = {self.hourly_model: hourly_instance_s * self.hourly_usd_per_instance_hour / 3600.0}
+        if self.reserved_instances:
+            out[self.reserved_model] = self.reserved_instances * span_s * self.reserved_usd_per_instance_hour / 3600.0
+        return out
+
+
 @dataclass
 class ComputeSpec:
     """A group of identical servers at a site sharing one queue (M/G/c with dynamic batching).
 
     With `pool=True` the group is a cloud pool: `count` is ignored, instances scale between
     `min_instances` and `max_instances` on utilisation, each new one ready after `cold_start_s`
-    and billed per second from its launch. (Pools do not fail: `mtbf_s` applies to devices.)
+    and billed per second from its launch. A device fails alone (`mtbf_s`, `mttr_s` per server);
+    a pool's `mtbf_s` and `mttr_s` are outages of the whole pool (its region or its instances
+    unreachable), during which it refuses requests.
     """
 
     name: str
@@ -73,7 +112,7 @@ class ComputeSpec:
     max_wait_s: float = 0.0
     service_cv: float = 0.0  # 0 = deterministic; else lognormal service times with this CV
     queue_capacity: int | None = None  # waiting requests, whole group; None = unbounded
-    mtbf_s: float | None = None  # per server; None = never fails
+    mtbf_s: float | None = None  # per server (a pool: the whole pool); None = never fails
     mttr_s: float = 3600.0
     tariff: Tariff = Tariff()  # per server: price, power, electricity (planner.model.accounting)
     # cloud pool
@@ -85,6 +124,7 @@ class ComputeSpec:
     target_utilization: float = 0.7
     scale_interval_s: float = 15.0  # how often the autoscaler looks (Kubernetes HPA default)
     scale_down_delay_s: float = 60.0  # no scale-down sooner than this after a scale-up
+    pricing: PoolPricing | None = None  # None: every instance-second at the tariff's (on-demand) price
 
     @property
     def idle_w(self) -> float:
@@ -169,6 +209,9 @@ class InferenceSpec:
     tpot_slo_s: float | None = None  # ... and time per output token after it
     retries: int = 0  # re-sent from the source after a failure, at most this often
     retry_backoff_s: float = 1.0
+    # Served instead, at the source's own compute, when the path is down (a link, device or
+    # pool outage): the workload's fallback (scenario `fallback:`); None = the request fails.
+    fallback: Stage | None = None
 
 
 @dataclass
@@ -190,6 +233,9 @@ class TrainingSpec:
     deadline_s: float = 86400.0
     first_at_s: float = 0.0
     step_s: float | None = None
+    # The grid intensity its compute draws (gCO2e per kWh, PUE included) when the run starts in
+    # chosen hours (a `window_h`); None: the compute's own tariff (the yearly figure).
+    gco2e_per_kwh: float | None = None
 
 
 @dataclass

@@ -22,6 +22,10 @@ from planner.sim.metrics import TraceWriter, WorkloadStats
 from planner.sim.spec import InferenceSpec
 
 
+#: failure reasons that mean the path is down (not overloaded): a fallback answers these
+OUTAGES = frozenset({"link_down", "device_down", "pool_down"})
+
+
 class Request:
     """One inference request: where it is on its path and the time spent in each segment."""
 
@@ -54,7 +58,7 @@ class InferenceFlow:
     """Runs one inference workload: arrivals, the compiled path, completion and failure."""
 
     __slots__ = ("env", "spec", "name", "stats", "steps", "rng", "warmup_s", "trace", "trace_rng", "max_in_flight",
-                 "next_id", "served", "pending_retries", "lanes", "transfers")
+                 "next_id", "served", "pending_retries", "lanes", "transfers", "fallback_k")
 
     def __init__(self, env: simpy.Environment, spec: InferenceSpec, rng: Callable[[str], random.Random],
                  warmup_s: float, trace: TraceWriter | None, max_in_flight: int = 250_000):
@@ -75,6 +79,7 @@ class InferenceFlow:
         self.pending_retries = 0
         self.lanes: list = []
         self.transfers: list = []
+        self.fallback_k = 0  # the step where the fallback starts (0: the workload has none)
 
     # ------------------------------------------------------------------ path steps
     def uplink_done(self, req: Request, elapsed_s: float) -> None:
@@ -184,10 +189,26 @@ class InferenceFlow:
         if now >= self.warmup_s:
             st.failed_measured += 1
 
+    def complete_fallback(self, req: Request) -> None:
+        """A request answered by the fallback at the source."""
+        if req.t0 >= self.warmup_s:
+            self.stats.fallback += 1
+        self.complete(req)
+
+    def retried(self, reason: str) -> None:
+        """A request of this workload goes round again because its server was lost (`reason`)."""
+        st = self.stats
+        st.retries += 1
+        st.retried[reason] = st.retried.get(reason, 0) + 1
+
     def fail(self, req: Request, reason: str) -> None:
+        if self.fallback_k and req.k < self.fallback_k and reason in OUTAGES:
+            req.k = self.fallback_k  # its path is down: the source's devices answer it instead
+            self.steps[req.k](req)
+            return
         if req.attempt < self.spec.retries:
             req.attempt += 1
-            self.stats.retries += 1
+            self.retried(reason)
             self.pending_retries += 1
             ev = self.env.timeout(self.spec.retry_backoff_s, req)
             ev.callbacks.append(self._retry)

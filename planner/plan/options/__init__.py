@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from planner.costs.llm import is_llm
 from planner.model.system import System, resolve
+from planner.plan.options.availability import hold_availability
 from planner.plan.options.common import LEVELS, LINK_RHO, Option, levels, transfer_ms
 from planner.plan.options.federated import federated_options
 from planner.plan.options.inference import inference_options, split_options
@@ -27,9 +28,9 @@ def options_for(system: System, name: str) -> list[Option]:
         return training_options(system, name)
     if w.kind == "federated":
         return federated_options(system, name)
-    if is_llm(w.model_id):
-        return llm_options(system, name)
-    return inference_options(system, name) + split_options(system, name)
+    opts = llm_options(system, name) if is_llm(w.model_id) else inference_options(system, name) + split_options(system, name)
+    hold_availability(system, name, opts)
+    return opts
 
 
 def all_options(sc: Scenario) -> tuple[System, dict[str, list[Option]]]:

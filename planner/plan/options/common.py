@@ -74,6 +74,9 @@ class Option:
     engine: str = ""  # a language model's engine (model@precision); "" for everything else
     # the cost model's 80% interval of the compute times, relative to those planned with
     latency_span: tuple[float, float] = (1.0, 1.0)
+    # inference: the share of requests its path (and fallback) can answer; None for jobs (options/availability.py)
+    availability: float | None = None
+    path_availability: float | None = None  # the path alone, without the fallback
     model: str = ""  # the model this option runs: the workload's, or the variant of its family
     family: str | None = None  # set where the workload names a family: labels then name the variant
     accuracy: float | None = None  # the catalog's figure at this precision, higher is better (None: none)

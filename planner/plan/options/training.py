@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from planner import catalog
 from planner.errors import PlannerError
-from planner.model.accounting import Usage, bill
-from planner.model.system import System
+from planner.model.accounting import MonthlyBill, Usage, bill
+from planner.model.carbon import cleanest_start
+from planner.model.system import System, site_hourly_gco2e_per_kwh
 from planner.model.workloads import deploy_bytes, training_samples
 from planner.plan.options.common import Option, cost_estimate, precisions, privacy_violation, send, transfer_ms
 from planner.plan.violations import Violation
@@ -57,14 +58,32 @@ def training_options(system: System, name: str) -> list[Option]:
                 duty = compute_s * runs_per_s
                 if r.kind == "device":
                     o.loads[r.id] = duty
-                    o.bill += r.month_bill(0.0, duty)
+                    run_bill = r.month_bill(0.0, duty)
                 else:  # its own instance, billed from launch (cold start) to the end of the work
-                    o.bill += bill(r.tariff, Usage(server_s=start_s + compute_s, busy_s=compute_s, span_s=every_s))
+                    run_bill = bill(r.tariff, Usage(server_s=start_s + compute_s, busy_s=compute_s, span_s=every_s))
+                run_bill, start_hour = _in_cleanest_hours(w, sc.sites[site], run_bill, start_s + compute_s, move_s,
+                                                          deadline_s - job_s)
+                o.bill += run_bill
                 send(system, o, up, runs_per_s, w.dataset_gb * 1e9)
                 for t in targets:
                     send(system, o, t, runs_per_s, model_bytes)
                 o.p99_alone_ms = job_s * 1000
                 o.detail = {"job_h": job_s / 3600, "compute_h": compute_s / 3600, "transfer_h": move_s / 3600,
                             "deploy_s": deploy_s, "step_ms": e.latency_ms}
+                if start_hour is not None:
+                    o.detail["start_hour"] = start_hour
                 options.append(o)
     return options
+
+
+def _in_cleanest_hours(w, site, run_bill: MonthlyBill, run_s: float, move_s: float,
+                       slack_s: float) -> tuple[MonthlyBill, float | None]:
+    """The run's compute bill with its emissions at the hours it runs, and its start hour (UTC):
+    a job with a `window_h` on a site whose grid gives an hourly profile starts, after its dataset
+    arrives, in the cleanest hours the window and its deadline allow (model/carbon.py); otherwise
+    it emits at the yearly figure and has no start hour."""
+    hourly = site_hourly_gco2e_per_kwh(site)
+    if w.window_h is None or hourly is None:
+        return run_bill, None
+    win = cleanest_start(hourly, w.start_hour + move_s / 3600, w.window_h, run_s / 3600, slack_s / 3600)
+    return run_bill._replace(kgco2e=run_bill.energy_kwh * win.gco2e_per_kwh / 1000), win.start_hour
