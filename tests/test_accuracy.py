@@ -239,3 +239,14 @@ def test_baselines_run_at_a_precision_that_keeps_the_floor():
     placement, _ = baseline_placement(sc, "cloud", None)
     assert placement["cam"]["precision"] == "fp16"
     assert planner.evaluate(sc, placement).feasible
+
+
+def test_the_plant_inspection_example_explains_availability_and_accuracy():
+    """The issue's example: the cloud path is below the line's availability (binding), and the
+    37% floor rules out YOLOv8n at int8 (36.7%): both are named, and the line stays on site."""
+    p = planner.plan(planner.load_scenario("scenarios/plant_inspection.yaml"))
+    t = p.table().set_index("workload").loc["line"]
+    assert p.feasible and t["site"] == "plant" and t["accuracy"] >= 0.37
+    assert (t["model"], t["precision"]) != ("yolov8n", "int8")
+    assert t["binding"].startswith("availability")
+    assert "yolov8n int8 mAP50-95 36.7% < floor 37.0%" in t["reason"]

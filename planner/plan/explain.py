@@ -143,6 +143,9 @@ def _binding(sc, o: Option, alts: list, base, name: str) -> str:
     if not cheaper:
         return f"{sc.objective} (the best option that meets every constraint)"
     ruled = [t for t in cheaper if t[2] is not None]
+    # An option below the accuracy floor is another product: what keeps the workload from a cheaper
+    # option that meets the floor binds first (the reason names the floor beside it).
+    ruled = [t for t in ruled if t[2].kind != "accuracy"] or ruled
     if ruled:
         # the root cause; among accuracy shortfalls the one closest to the floor says the most
         a, why, cause = min(ruled, key=lambda t: (ROOT_CAUSE_ORDER.index(t[2].kind),
