@@ -7,7 +7,6 @@ and the ops are the ones a PyTorch export would contain.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -180,9 +179,8 @@ def yolov8(net: Net, batch: int, scale: str = "n", size: int = 640, classes: int
     net.output(net.concat([boxes, net.act(cls, "sigmoid")]))
 
 
-
-
 def yolov8n(net: Net, batch: int) -> None:
+    """YOLOv8n, the smallest of YOLOV8_SCALES."""
     yolov8(net, batch, "n")
 
 
