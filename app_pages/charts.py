@@ -160,6 +160,23 @@ def token_attainment(plan_table: pd.DataFrame, summary: pd.DataFrame) -> pd.Data
 MAX_FLEET_POINTS = 2_000
 
 
+def routed_share_figure(shares: pd.DataFrame) -> go.Figure | None:
+    """The planned share of each routed workload's requests its secondary serves, hour by hour
+    over the day (`Plan.routed_shares()`); None when nothing is routed."""
+    if shares.empty:
+        return None
+    fig = go.Figure()
+    for (name, rule, secondary), part in shares.groupby(["workload", "routing", "secondary"], sort=False):
+        fig.add_trace(go.Scatter(name=f"{name} ({rule} to {secondary})", x=part["hour"].tolist(), y=part["secondary_share"].tolist(),
+                                 mode="lines+markers", line_shape="hv",
+                                 hovertemplate="%{x}:00: %{y:.1%} to the secondary<extra></extra>"))
+    fig.update_layout(height=340, title="Routed share over the day: requests served by the secondary placement",
+                      xaxis_title="hour of the day", yaxis_title="share of the hour's requests")
+    fig.update_xaxes(range=[-0.5, 23.5], dtick=2)
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    return fig
+
+
 def fleet_figure(members: pd.DataFrame, workload: str) -> go.Figure:
     """One fleet workload's decision per member against the member figures that drive it: the
     uplink (log axis, whole-number ticks) and the request rate, coloured by where it runs."""

@@ -1,6 +1,6 @@
 """The Plan page: the planner's analytical verdict (feasibility, cost, where each workload runs and
 why), the topology and cost figures, TTFT/TPOT against their objectives for language models, and
-the shared resources' utilisation."""
+the routed share over the day, and the shared resources' utilisation."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
@@ -8,7 +8,7 @@ import streamlit as st
 
 import planner
 from app_pages.cache import quick_look, run_of
-from app_pages.charts import fleet_figure, money_axis, token_figure
+from app_pages.charts import fleet_figure, money_axis, routed_share_figure, token_figure
 from app_pages.widgets import NUMBER_FORMAT, placement_json, plan_page, plan_table, plan_verdict
 
 TITLE = "Plan"
@@ -50,6 +50,13 @@ def render() -> None:
         with c2:
             st.plotly_chart(planner.report.cost_figure(p), key="cost")
         _pricing_and_emissions(p)
+        routed = routed_share_figure(p.routed_shares())
+        if routed is not None:
+            st.subheader("Routing")
+            st.caption("The planned share of each routed workload's requests that its secondary placement serves, "
+                       "hour by hour (overflow: from the daily profile and the edge's queue limit; by_tokens: the "
+                       "share of prompts over the threshold). The Simulation page reports the simulated share.")
+            st.plotly_chart(routed, key="plan_routed")
         tokens = token_figure(p.table())
         if tokens is not None:
             st.subheader("Language models")

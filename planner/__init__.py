@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "estimate": ("planner.costs.estimator", "estimate"),
     "Estimate": ("planner.costs.estimator", "Estimate"),
+    "FineTune": ("planner.costs.train_step", "FineTune"),
     "profile": ("planner.costs.measure.profiler", "profile"),
     "simulate": ("planner.sim", "simulate"),
     "SimResult": ("planner.sim", "SimResult"),

@@ -9,7 +9,7 @@ variant of a family; left out, `evaluate` takes the cheapest variant that meets 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +29,27 @@ class Choice:
     precision: str
     split: int | None = None
     edge_hardware: str | None = None
+    # a routed pair: the rule (`overflow` | `by_tokens`) and the secondary placement; the fields
+    # above are then the primary's
+    routing: str | None = None
+    secondary: Choice | None = None
     model: str | None = None  # the variant of the workload's family; None: the workload's own model
 
     def as_dict(self) -> dict[str, Any]:
-        d = {"site": self.site, "hardware": self.hardware, "precision": self.precision}
+        d: dict[str, Any] = {"site": self.site, "hardware": self.hardware, "precision": self.precision}
         if self.split is not None:
             d.update(split=self.split, edge_hardware=self.edge_hardware)
+        if self.secondary is not None:
+            sec = self.secondary.as_dict()
+            sec.pop("model", None)  # a routed pair runs one model: the primary's entry names it
+            d.update(routing=self.routing, secondary=sec)
         if self.model is not None:
             d["model"] = self.model
         return d
 
 
 #: the fields of one workload's entry
-FIELDS = ("site", "hardware", "precision", "split", "edge_hardware", "model")
+FIELDS = ("site", "hardware", "precision", "split", "edge_hardware", "routing", "secondary", "model")
 
 
 def parse_placement(scenario: Scenario, placement: Any, file: str = "<placement>") -> dict[str, Choice]:
@@ -66,34 +74,75 @@ def parse_placement(scenario: Scenario, placement: Any, file: str = "<placement>
         if extra:
             bad = sorted(map(str, extra))[0]
             raise ScenarioError(file, f"{at}.{bad}", f"unknown field '{bad}'", did_you_mean(bad, FIELDS))
-        for key in ("site", "hardware"):
-            if not isinstance(spec.get(key), str):
-                raise ScenarioError(file, f"{at}.{key}", "missing required field" if key not in spec else "expected text")
-        site = spec["site"]
-        if site not in scenario.sites:
-            raise ScenarioError(file, f"{at}.site", f"unknown site '{site}'", did_you_mean(site, scenario.sites))
-        s = scenario.sites[site]
-        hosted = [d.hardware for d in s.devices] + [p.hardware for p in s.pools]
-        if spec["hardware"] not in hosted:
-            raise ScenarioError(file, f"{at}.hardware", f"site '{site}' has no '{spec['hardware']}'",
-                                did_you_mean(spec["hardware"], hosted) or f"it has: {', '.join(hosted) or 'nothing'}")
-        precision = spec.get("precision", "fp32")
-        if precision not in PRECISIONS:
-            raise ScenarioError(file, f"{at}.precision", f"'{precision}' is not one of {', '.join(PRECISIONS)}",
-                                did_you_mean(str(precision), PRECISIONS))
-        split = spec.get("split")
-        if split is not None and (not isinstance(split, int) or isinstance(split, bool) or split < 0):
-            raise ScenarioError(file, f"{at}.split", "expected a layer index >= 0")
-        model = spec.get("model")
-        if model is not None:
-            variants = scenario.workloads[name].variants
-            if model not in variants:
-                raise ScenarioError(file, f"{at}.model", f"'{model}' is not a model workload '{name}' may run",
-                                    did_you_mean(str(model), variants) or f"it may run: {', '.join(variants)}")
-            if len(variants) == 1:
-                model = None  # the workload's own model: nothing to record
-        out[name] = Choice(site, spec["hardware"], precision, split, spec.get("edge_hardware"), model)
+        out[name] = _choice(scenario, file, at, spec)
+        if "secondary" in spec or "routing" in spec:
+            out[name] = _routed(scenario, file, at, spec, out[name])
+        model = _variant(scenario, file, at, spec.get("model"))
+        if model is not None:  # the variant runs on both sides of a routed pair
+            sec = out[name].secondary
+            out[name] = replace(out[name], model=model, secondary=None if sec is None else replace(sec, model=model))
     return out
+
+
+def _routed(scenario: Scenario, file: str, at: str, spec: Mapping, primary: Choice) -> Choice:
+    """A routed pair fixed by hand: `secondary: {site, hardware, precision}` and, where the
+    workload gives more than one rule, `routing:` naming the one to apply."""
+    w = scenario.workloads[at]
+    rules = w.routing.rules() if getattr(w, "routing", None) is not None else []
+    if not rules:
+        raise ScenarioError(file, f"{at}.secondary", f"workload '{at}' has no routing: rules to route by",
+                            "add routing: to the workload in the scenario")
+    sec = spec.get("secondary")
+    if not isinstance(sec, Mapping):
+        raise ScenarioError(file, f"{at}.secondary", "missing required field" if sec is None else
+                            "expected a mapping with site, hardware and precision")
+    extra = set(sec) - {"site", "hardware", "precision"}
+    if extra:
+        bad = sorted(map(str, extra))[0]
+        raise ScenarioError(file, f"{at}.secondary.{bad}", f"unknown field '{bad}'",
+                            did_you_mean(bad, ["site", "hardware", "precision"]))
+    rule = spec.get("routing", rules[0] if len(rules) == 1 else None)
+    if rule not in rules:
+        raise ScenarioError(file, f"{at}.routing", f"'{rule}' is not a rule the workload gives" if rule is not None
+                            else f"the workload gives {' and '.join(rules)}: say which", f"one of: {', '.join(rules)}")
+    if primary.split is not None:
+        raise ScenarioError(file, f"{at}.split", "a routed pair's primary runs the whole model (no split)")
+    return Choice(primary.site, primary.hardware, primary.precision, routing=rule,
+                  secondary=_choice(scenario, file, f"{at}.secondary", sec))
+
+
+def _variant(scenario: Scenario, file: str, name: str, model: Any) -> str | None:
+    """The variant a placement fixes: one the workload may run (None for its own single model)."""
+    if model is None:
+        return None
+    variants = scenario.workloads[name].variants
+    if model not in variants:
+        raise ScenarioError(file, f"{name}.model", f"'{model}' is not a model workload '{name}' may run",
+                            did_you_mean(str(model), variants) or f"it may run: {', '.join(variants)}")
+    return None if len(variants) == 1 else model  # the workload's own model: nothing to record
+
+
+def _choice(scenario: Scenario, file: str, at: str, spec: Mapping) -> Choice:
+    """One placement's site, hardware, precision (and split), checked against the scenario."""
+    for key in ("site", "hardware"):
+        if not isinstance(spec.get(key), str):
+            raise ScenarioError(file, f"{at}.{key}", "missing required field" if key not in spec else "expected text")
+    site = spec["site"]
+    if site not in scenario.sites:
+        raise ScenarioError(file, f"{at}.site", f"unknown site '{site}'", did_you_mean(site, scenario.sites))
+    s = scenario.sites[site]
+    hosted = [d.hardware for d in s.devices] + [p.hardware for p in s.pools]
+    if spec["hardware"] not in hosted:
+        raise ScenarioError(file, f"{at}.hardware", f"site '{site}' has no '{spec['hardware']}'",
+                            did_you_mean(spec["hardware"], hosted) or f"it has: {', '.join(hosted) or 'nothing'}")
+    precision = spec.get("precision", "fp32")
+    if precision not in PRECISIONS:
+        raise ScenarioError(file, f"{at}.precision", f"'{precision}' is not one of {', '.join(PRECISIONS)}",
+                            did_you_mean(str(precision), PRECISIONS))
+    split = spec.get("split")
+    if split is not None and (not isinstance(split, int) or isinstance(split, bool) or split < 0):
+        raise ScenarioError(file, f"{at}.split", "expected a layer index >= 0")
+    return Choice(site, spec["hardware"], precision, split, spec.get("edge_hardware"))
 
 
 def load_placement(scenario: Scenario, path: str | Path) -> dict[str, Choice]:

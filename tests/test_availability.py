@@ -256,3 +256,21 @@ def test_simulated_availability_agrees_with_the_plan():
         assert p.table().loc[0, "predicted_availability"] == pytest.approx(planned)
         got = planner.simulate(sc, p, seed=5).summary().set_index("workload").loc["line", "availability"]
         assert abs(got - planned) < 0.001, (fallback, got, planned)
+
+
+def test_routing_fallback_is_the_workloads_fallback_with_its_defaults():
+    """`routing: {fallback: true}` serves in the cloud and, while the path is down, at the source's
+    first device group that runs one of the workload's precisions (fp16: the Xeon server)."""
+    d = scenario(floor=0.999)
+    d["workloads"]["line"]["routing"] = {"fallback": True}
+    sc = load(d)
+    w = sc.workloads["line"]
+    assert w.fallback is not None and w.fallback.precision is None and w.fallback.model is None
+    device, precision = resolve(sc).fallback_choice("line")
+    assert (device.hardware, precision) == ("xeon-8592-2s", "fp16")
+    p = planner.evaluate(sc, CLOUD)
+    path = 0.99 * 0.999
+    assert p.table().set_index("workload").loc["line", "predicted_availability"] == pytest.approx(path + (1 - path) * 1.0)
+    # naming the fallback's precision and hardware still works beside it
+    d["workloads"]["line"]["fallback"] = FALLBACK
+    assert resolve(load(d)).fallback_choice("line")[0].hardware == "hailo-8"

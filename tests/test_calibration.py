@@ -51,8 +51,8 @@ def test_held_out_error_stays_below_the_measured_figures(ev):
     assert s.loc["training", "lodo_median"] < 1.25 and s.loc["training", "lodo_p90"] < 2.0
     # short prompts pay the runtime's time per request: 1.33x too fast without it, 1.12 held out
     assert s.loc["short ttft", "roofline_median"] > 1.25 and s.loc["short ttft", "lodo_median"] < 1.2
-    # the 80% interval holds most held-out rows (measured 73%)
-    assert 0.65 <= s.loc["all", "inside_80"] <= 0.95
+    # the 80% interval (conformal quantiles) holds 75-90% of the held-out rows (measured 76%)
+    assert 0.75 <= s.loc["all", "inside_80"] <= 0.90
 
 
 def test_the_pinned_interval_is_the_measured_one(ev):

@@ -36,3 +36,8 @@ def test_numbers_text_and_nesting() -> None:
     text = "n: 10\nx: 0.5\ns: plant-01\nl: [1, 2.5, on-site]\nm: {k: null, t: true}\n"
     assert read_plain(text) == {"n": 10, "x": 0.5, "s": "plant-01", "l": [1, 2.5, "on-site"],
                                 "m": {"k": None, "t": True}}
+
+
+def test_yaml_1_1_booleans_read_as_pyyaml_reads_them() -> None:
+    text = "a: yes\nb: off\nc: [On, NO]\nd: only\n"
+    assert read_plain(text) == yaml.safe_load(text) == {"a": True, "b": False, "c": [True, False], "d": "only"}

@@ -99,6 +99,9 @@ CASES: dict[str, tuple[str, str]] = {
     "empty_file": ("", "expected a mapping of fields at the top level, got nothing"),
     "top_level_list": ("", "expected a mapping of fields at the top level, got a list"),
     "top_level_scalar": ("", "expected a mapping of fields at the top level, got text"),
+    # routing rules (issue 17)
+    "routing_two_limits": ("workloads.inspection.routing.overflow", "give exactly one of queue_ms or queue_len"),
+    "routing_by_tokens_not_llm": ("workloads.inspection.routing.by_tokens", "'yolov8n' is not a language model"),
     "not_utf8": ("", "cannot read file"),
     "does_not_exist": ("", "file not found"),  # no such file in the corpus, on purpose
 }

@@ -66,3 +66,41 @@ def test_estimate_reports_the_phases_and_data_parallel_samples():
     assert e.samples_per_s == pytest.approx(8 * 96 / (e.step_ms / 1e3))
     assert e.latency_ms_low < e.step_ms < e.latency_ms_high
     assert e.source == "calibrated"  # MLPerf Training BERT-large on 8 H100-PCIe is in the fit
+
+
+def test_fine_tuning_trains_part_of_the_model():
+    """The last layers only: the forward pass whole, the backward pass and the optimizer over
+    those layers alone; LoRA: the gradient flows through every layer, the weights trained are
+    the adapters' (2 r sqrt(weights) per weighted layer)."""
+    g = graph("resnet-50", 1, None)
+    t = train_step.TrainTable.of(g)
+    hw = catalog.hardware("a100-80gb")
+    p = _params("a100-80gb")
+
+    def run(ft):
+        return train_step.step(t, 64, hw.peak_tflops["fp16"], hw.mem_bw_gb_per_s, "fp16", p, 1.0, ft)
+
+    full, head, lora = run(None), run(train_step.FineTune(layers=1)), run(train_step.FineTune(lora_rank=8))
+    assert head.forward_ms == full.forward_ms == lora.forward_ms
+    # the classifier alone: 2048 x 1000 weights and 1000 biases, and almost no backward pass
+    assert train_step.Trained.of(t, train_step.FineTune(layers=1)).params == 2048 * 1000 + 1000
+    assert head.backward_ms < 0.01 * full.backward_ms and head.total_ms < 0.35 * full.total_ms
+    # LoRA: input gradients everywhere (about half the full backward's compute), tiny optimizer
+    assert 0.5 * full.backward_ms < lora.backward_ms < full.backward_ms
+    assert lora.optimizer_ms < 0.05 * full.optimizer_ms
+    w = t.weight_elems[t.weight_elems > 0]
+    assert train_step.Trained.of(t, train_step.FineTune(lora_rank=8)).params == pytest.approx((16 * w ** 0.5).sum())
+    with pytest.raises(ValueError):
+        train_step.FineTune(layers=2, lora_rank=8)
+
+
+def test_estimate_prices_a_fine_tuning_step_and_its_memory():
+    full = planner.estimate("resnet-50", "a100-80gb", "fp16", 64, training=True, gpus=4)
+    head = planner.estimate("resnet-50", "a100-80gb", "fp16", 64, training=planner.FineTune(layers=2), gpus=4)
+    lora = planner.estimate("resnet-50", "a100-80gb", "fp16", 64, training=planner.FineTune(lora_rank=8), gpus=4)
+    assert head.step_ms < 0.4 * full.step_ms and lora.step_ms < full.step_ms
+    # gradients and Adam state of what is trained only; the frozen part keeps inference's activations
+    assert head.memory_gb < 0.2 * full.memory_gb and lora.memory_gb < full.memory_gb
+    assert head.detail["trained_params"] == 2048 * 1000 + 1000 + 512 * 2048  # the fc layer and the last 1x1 conv
+    with pytest.raises(planner.PlannerError):
+        planner.estimate("resnet-50", "host", "fp32", 8, training=planner.FineTune(layers=2))

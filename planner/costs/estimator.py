@@ -38,6 +38,7 @@ from planner.costs import roofline
 from planner.costs.graphs import FP32_BYTES, Graph, graph
 from planner.costs.machine import Machine, this_machine
 from planner.costs.sources import SOURCES, weakest  # noqa: F401 - SOURCES re-exported
+from planner.costs.train_step import FineTune
 from planner.errors import CatalogError, PlannerError
 from planner.units import BYTES_PER_ELEMENT
 
@@ -95,12 +96,14 @@ class Estimate:
 # -- entry points ------------------------------------------------------------------------------------
 
 def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", batch: int = 1, *,
-             training: bool = False, measure: bool = False, seq_len: int | None = None, gpus: int = 1,
+             training: bool | FineTune = False, measure: bool = False, seq_len: int | None = None, gpus: int = 1,
              prompt_tokens: int | None = None, output_tokens: int | None = None,
              kv_precision: str | None = None, beams: int = 1) -> Estimate:
     """Estimate `model` (a zoo id or an .onnx path) on `hardware` at `precision` and `batch`.
 
-    `training=True`: one training step (forward, backward, Adam update) and its memory; with
+    `training=True`: one training step (forward, backward, Adam update) and its memory;
+    `training=FineTune(layers=N)` or `FineTune(lora_rank=r)`: a fine-tuning step that trains the
+    last N weighted layers or LoRA adapters only (`train_step.FineTune`); with
     `gpus` > 1, data-parallel (`step_ms` adds the gradient all-reduce, `samples_per_s` is over all).
     `measure=True`: time the model on this machine with onnxruntime instead (hardware `host`).
     A language model also gets `ttft_ms` (one prompt of `prompt_tokens` on an idle instance),
@@ -139,7 +142,7 @@ def _with_accuracy(e: Estimate) -> Estimate:
     return e if a is None else replace(e, accuracy=a.score, accuracy_metric=a.score_metric)
 
 
-def _estimate_one(model: str | os.PathLike, hardware: str, precision: str, batch: int, training: bool,
+def _estimate_one(model: str | os.PathLike, hardware: str, precision: str, batch: int, training: bool | FineTune,
                   measure: bool, seq_len: int | None, kv_precision: str | None = None) -> Estimate:
     """One device, one batch: the estimate every other figure is built on."""
     if not isinstance(batch, (int, np.integer)) or batch < 1:
@@ -155,6 +158,8 @@ def _estimate_one(model: str | os.PathLike, hardware: str, precision: str, batch
         raise PlannerError(f"training at {precision} is not supported (use {', '.join(TRAINING_PRECISIONS)})")
     if training and measure:
         raise PlannerError("measure=True times inference; training steps are estimated only")
+    if isinstance(training, FineTune) and profile_path(hw) is not None:
+        raise PlannerError(f"{hardware}'s profile times whole training steps; fine-tuning is estimated on catalog hardware")
     key = _model_key(model)
     return _estimate(key, hardware, precision, int(batch), training, measure, seq_len, _mtime(key), kv_precision)
 
@@ -202,7 +207,8 @@ def _allreduce_ms(e: Estimate, gpus: int) -> float:
     from planner.costs.llm import ALLREDUCE_US, INTERCONNECT_GB_PER_S, PCIE_GB_PER_S
     from planner.costs.train_step import allreduce_ms
 
-    params = e.detail.get("weights_gb", 0.0) * 1e9 / BYTES_PER_ELEMENT[e.precision]
+    # the gradients of what the step trains (every weight, or a fine-tuning's share)
+    params = e.detail.get("trained_params", e.detail.get("weights_gb", 0.0) * 1e9 / BYTES_PER_ELEMENT[e.precision])
     link = INTERCONNECT_GB_PER_S.get(e.hardware, PCIE_GB_PER_S)
     exposed, _ = allreduce_ms(int(params), e.precision, gpus, link, ALLREDUCE_US, e.detail.get("backward_ms", 0.0))
     return exposed
@@ -262,7 +268,7 @@ def _name(model: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _estimate(model: str, hardware: str, precision: str, batch: int, training: bool, measure: bool,
+def _estimate(model: str, hardware: str, precision: str, batch: int, training: bool | FineTune, measure: bool,
               seq_len: int | None, mtime_ns: int, kv_precision: str | None = None) -> Estimate:
     hw = catalog.hardware(hardware)
     seq = _default_seq(model, seq_len)
@@ -317,9 +323,11 @@ def _interval(source: str, detail: Mapping[str, float], latency_ms: float) -> tu
 
 # -- memory ----------------------------------------------------------------------------------------------
 
-def memory(g1: Graph, batch: int, precision: str, training: bool) -> dict[str, float]:
+def memory(g1: Graph, batch: int, precision: str, training: bool | FineTune) -> dict[str, float]:
     """GB of weights, activations and (training) gradients and Adam state, at `batch`.
-    Inference keeps the peak of live activations; training keeps every op's output for backward."""
+    Inference keeps the peak of live activations; training keeps every op's output for backward
+    (fine-tuning: gradients and Adam state of what it trains; the last layers keep only the
+    activations their backward pass reads, in proportion to their share of the FLOPs)."""
     bpe = BYTES_PER_ELEMENT[precision]
     weights = g1.params * bpe
     scale = bpe / FP32_BYTES * batch / max(g1.batch, 1)
@@ -330,8 +338,18 @@ def memory(g1: Graph, batch: int, precision: str, training: bool) -> dict[str, f
         out["memory_gb"] = (weights + act) * MEMORY_OVERHEAD / 1e9
         return out
     act = sum(op.output_bytes for op in g1.ops if op.kind != "free") * scale
-    grads = g1.params * bpe
-    opt = g1.params * (8 + (4 if bpe < 4 else 0))  # two fp32 moments (+ an fp32 master copy)
+    trained = float(g1.params)
+    if isinstance(training, FineTune):
+        from planner.costs.train_step import TrainTable, Trained
+
+        tr = Trained.of(TrainTable.of(g1), training)
+        if training.layers is not None:  # the frozen part runs as inference: its peak of live activations
+            act = max(act * tr.backward_share, g1.peak_activation_bytes() * scale)
+        trained = tr.params
+        weights += tr.params * bpe if training.lora_rank is not None else 0.0  # the adapters themselves
+        out["trained_params"] = trained
+    grads = trained * bpe
+    opt = trained * (8 + (4 if bpe < 4 else 0))  # two fp32 moments (+ an fp32 master copy)
     out.update(activations_gb=act / 1e9, gradients_gb=grads / 1e9, optimizer_gb=opt / 1e9)
     out["memory_gb"] = (weights + act + grads + opt) * MEMORY_OVERHEAD / 1e9
     return out
@@ -344,7 +362,7 @@ def _table(model: str, seq_len: int | None, mtime_ns: int) -> roofline.OpTable:
     return roofline.OpTable.of(graph(model, 1, seq_len))
 
 
-def _catalog(g1: Graph, hw: catalog.Hardware, precision: str, batch: int, training: bool,
+def _catalog(g1: Graph, hw: catalog.Hardware, precision: str, batch: int, training: bool | FineTune,
              table: roofline.OpTable | None = None) -> tuple[float, str, dict]:
     from planner.costs.calibration import calibrate
 
@@ -353,7 +371,7 @@ def _catalog(g1: Graph, hw: catalog.Hardware, precision: str, batch: int, traini
 
     params, _ = calibrate().for_hardware(hw.kind, hw.tier)
     if training:
-        return _catalog_training(g1, hw, precision, batch, params)
+        return _catalog_training(g1, hw, precision, batch, params, training if isinstance(training, FineTune) else None)
     t = table or roofline.OpTable.of(g1)
     b = roofline.latency(t, batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s, precision, params)
     spill = spill_ms(hw, t.params * BYTES_PER_ELEMENT[precision])
@@ -372,7 +390,7 @@ def _catalog(g1: Graph, hw: catalog.Hardware, precision: str, batch: int, traini
 
 
 def _catalog_training(g1: Graph, hw: catalog.Hardware, precision: str, batch: int,
-                      params: roofline.Params) -> tuple[float, str, dict]:
+                      params: roofline.Params, fine_tune: FineTune | None = None) -> tuple[float, str, dict]:
     """One GPU's training step as the runtime runs it (`train_step.py`), times the factor of the
     model's family, which MLPerf Training time-to-train rows share with inference (`published.py`);
     `_scaled` adds the all-reduce of several GPUs."""
@@ -382,7 +400,7 @@ def _catalog_training(g1: Graph, hw: catalog.Hardware, precision: str, batch: in
     fit = fitted()
     speed = fit.speed_factor(_family(g1), hw.id)
     s = train_step.step(train_step.TrainTable.of(g1), batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s,
-                        precision, params, speed)
+                        precision, params, speed, fine_tune)
     source = "assumed" if (hw.source or "").startswith("live") else fit.source(hw.id, training=True)
     low, high = fit.assumed_bounds() if source == "assumed" else fit.bounds(hw.id, training=True)
     busy = (s.compute_ms + s.memory_ms) / max(s.total_ms, 1e-12)

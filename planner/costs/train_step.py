@@ -13,6 +13,10 @@ needed for the gradients), so it is priced kernel by kernel:
 - optimizer: one pass over the fp32 master weights and moments (`OPTIMIZER_BYTES_PER_PARAM`);
 - mixed precision: fp16/bf16 steps compute at that rate with 2-byte activations and gradients,
   and keep fp32 master weights and moments (the AMP recipe);
+- fine-tuning (`FineTune`): only the last layers trained (the backward pass stops at the first
+  of them; gradients, optimizer state and the all-reduce cover their weights alone), or LoRA
+  adapters beside every weighted layer (the input gradients run through the whole model, the
+  weight gradients and the optimizer cover the adapters alone);
 - data parallel over `gpus`: a ring all-reduce of the gradients over the interconnect, bucketed
   and overlapped with the backward pass as PyTorch DDP does, so only what outlasts the backward
   pass, and the last bucket, adds to the step (`allreduce_ms`).
@@ -49,6 +53,60 @@ OPTIMIZER_BYTES_PER_PARAM = 28.0
 DDP_BUCKET_BYTES = 25e6
 #: precisions a step runs in, and the bytes of its activations and gradients
 TRAINING_BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0}
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """What a fine-tuning step trains instead of every weight: the last `layers` weighted layers
+    (convolutions, GEMMs), the rest frozen; or LoRA adapters of `lora_rank` beside every weighted
+    layer, the base frozen (Hu et al. 2021, arXiv:2106.09685)."""
+
+    layers: int | None = None
+    lora_rank: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.layers is None) == (self.lora_rank is None):
+            raise ValueError("a FineTune trains the last `layers` or LoRA adapters of `lora_rank`: give exactly one")
+
+    @property
+    def label(self) -> str:
+        return f"last {self.layers} layers" if self.layers is not None else f"LoRA rank {self.lora_rank}"
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What a step trains, per compute op of a `TrainTable`: `weight_grad` (1 where its weight
+    gradient is computed), `input_grad` (1 where the gradient flows through it), the parameters
+    trained, and `adapter_flops` (per sample, LoRA's extra work: forward and both gradients)."""
+
+    weight_grad: np.ndarray
+    input_grad: np.ndarray
+    params: float
+    backward_share: float  # of the memory-bound backward kernels, the share that runs
+    adapter_flops: float = 0.0
+
+    @classmethod
+    def of(cls, t: TrainTable, fine_tune: FineTune | None) -> Trained:
+        n = len(t.flops)
+        if fine_tune is None:
+            ones = np.ones(n)
+            return cls(ones, ones, float(t.params), 1.0)
+        if fine_tune.layers is not None:
+            # the last `layers` weighted ops (graph order: the head last); the gradient flows
+            # back through them only, and the memory-bound backward kernels in proportion
+            weighted = np.flatnonzero(t.weight_elems > 0)
+            mask = np.zeros(n)
+            mask[weighted[-fine_tune.layers:] if fine_tune.layers else []] = 1.0
+            share = float((t.flops * mask).sum() / max(t.flops.sum(), 1e-12))
+            return cls(mask, mask, float((t.weight_elems * mask).sum()), share)
+        # LoRA: an adapter of rank r beside each weighted op adds r x (fan_in + fan_out)
+        # parameters, taken as 2 r sqrt(weights) (a square layer; assumed for convolutions);
+        # its FLOPs are the op's times its parameter share, three times (forward and both gradients)
+        r = float(fine_tune.lora_rank)
+        w = t.weight_elems
+        adapters = np.where(w > 0, 2 * r * np.sqrt(np.maximum(w, 0.0)), 0.0)
+        share = np.divide(adapters, w, out=np.zeros(n), where=w > 0)
+        return cls(np.zeros(n), np.ones(n), float(adapters.sum()), 1.0, float(3 * (t.flops * share).sum()))
 
 
 @dataclass(frozen=True)
@@ -132,24 +190,29 @@ class TrainStep:
 
 
 def step(t: TrainTable, batch: int, peak_tflops: float, bw_gb_per_s: float, precision: str, p: Params,
-         speed: float = 1.0) -> TrainStep:
+         speed: float = 1.0, fine_tune: FineTune | None = None) -> TrainStep:
     """One GPU's forward, backward and optimizer step at `batch`, at `precision` (fp32 or a
-    16-bit mixed-precision step), divided by the fitted `speed` factor."""
+    16-bit mixed-precision step), divided by the fitted `speed` factor; `fine_tune` trains
+    part of the model (`Trained`)."""
     act_b = TRAINING_BYTES[precision]
     stream = bw_gb_per_s * 1e9 * WEIGHT_STREAM_EFF
     rate = peak_tflops * 1e12 * p.compute_eff * t.class_factor
+    tr = Trained.of(t, fine_tune)
 
-    def compute_ops(flops_x: float, io_x: float) -> tuple[float, float]:
+    def compute_ops(flops_x: np.ndarray | float, io_x: np.ndarray | float, weights: np.ndarray | float) -> tuple[float, float]:
         t_c = t.flops * batch * flops_x / rate
-        t_m = (t.io_elems * batch * io_x + t.weight_elems) * act_b / stream
+        t_m = (t.io_elems * batch * io_x + t.weight_elems * weights) * act_b / stream
         return float(t_c[t_c >= t_m].sum()), float(t_m[t_m > t_c].sum())
 
-    fc, fm = compute_ops(1.0, 1.0)
-    bc, bm = compute_ops(2.0, 2.0)  # input gradient and weight gradient: the forward's work twice
+    fc, fm = compute_ops(1.0, 1.0, 1.0)
+    # the input gradient and the weight gradient, each the forward's work, where they run
+    grads = tr.input_grad + tr.weight_grad
+    bc, bm = compute_ops(grads, grads, np.minimum(grads, 1.0))
+    bc += tr.adapter_flops * batch / (peak_tflops * 1e12 * p.compute_eff)
     f_mem = t.fwd_elems * batch * act_b / stream
-    b_mem = t.bwd_elems * batch * act_b / stream
-    opt = t.params * OPTIMIZER_BYTES_PER_PARAM / stream
-    launch = (t.fwd_kernels + t.bwd_kernels) * p.kernel_us * 1e-6
+    b_mem = t.bwd_elems * batch * act_b / stream * tr.backward_share
+    opt = tr.params * OPTIMIZER_BYTES_PER_PARAM / stream
+    launch = (t.fwd_kernels + t.bwd_kernels * tr.backward_share) * p.kernel_us * 1e-6
     s = 1e3 / speed
     return TrainStep((fc + fm + f_mem) * s, (bc + bm + b_mem) * s, opt * s, launch * s, (fc + bc) * s,
                      (fm + bm + f_mem + b_mem + opt) * s)
@@ -174,7 +237,7 @@ def allreduce_ms(params: int, precision: str, gpus: int, link_gb_per_s: float, f
 
 
 def on_hardware(t: TrainTable, hardware: str, precision: str, batch: int, gpus: int, p: Params,
-                speed: float = 1.0) -> tuple[TrainStep, float]:
+                speed: float = 1.0, fine_tune: FineTune | None = None) -> tuple[TrainStep, float]:
     """(one GPU's step, the exposed all-reduce ms) of a `gpus`-way data-parallel step on catalog
     `hardware`, each GPU taking `batch` samples; the all-reduce runs over the hardware's
     interconnect (`llm.INTERCONNECT_GB_PER_S`, PCIe where it has none)."""
@@ -182,8 +245,9 @@ def on_hardware(t: TrainTable, hardware: str, precision: str, batch: int, gpus: 
     from planner.costs.llm import ALLREDUCE_US, INTERCONNECT_GB_PER_S, PCIE_GB_PER_S
 
     hw = catalog.hardware(hardware)
-    s = step(t, batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s, precision, p, speed)
+    s = step(t, batch, hw.peak_tflops[precision], hw.mem_bw_gb_per_s, precision, p, speed, fine_tune)
     link = INTERCONNECT_GB_PER_S.get(hardware, PCIE_GB_PER_S)
-    exposed, _ = allreduce_ms(t.params, precision, gpus, link, ALLREDUCE_US, s.backward_ms)
+    trained = int(Trained.of(t, fine_tune).params)  # only trained weights have gradients to reduce
+    exposed, _ = allreduce_ms(trained, precision, gpus, link, ALLREDUCE_US, s.backward_ms)
     return s, exposed
-__all__ = ["TrainTable", "TrainStep", "step", "allreduce_ms", "on_hardware", "TRAINING_BYTES"]
+__all__ = ["TrainTable", "TrainStep", "FineTune", "Trained", "step", "allreduce_ms", "on_hardware", "TRAINING_BYTES"]

@@ -16,6 +16,7 @@ from planner.model.accounting import MonthlyBill, Tariff, Usage, bill
 from planner.model.ids import ResourceId, ResourceKind
 from planner.scenario import Scenario
 from planner.scenario.sites import GridIntensity, Site
+from planner.scenario.workloads import FALLBACK_PRECISIONS
 from planner.units import SECONDS_PER_MONTH
 
 #: z-score of the 99th percentile of a normal: a route's jitter at p99.
@@ -238,16 +239,25 @@ class System:
         return self._at_site.get(site, [])
 
     def fallback_device(self, workload: str) -> Resource | None:
-        """The source's device group a workload's `fallback:` runs on: the first of its
-        `hardware` (any, when not named) that runs the fallback's precision; None without one."""
+        """The source's device group a workload's `fallback:` runs on (None without one)."""
+        choice = self.fallback_choice(workload)
+        return None if choice is None else choice[0]
+
+    def fallback_choice(self, workload: str) -> tuple[Resource, str] | None:
+        """(device group, precision) of a workload's `fallback:`: the first of the source's device
+        groups (of its `hardware`, where named) that runs its precision; a fallback naming none
+        takes the first of the workload's `precisions` (else FALLBACK_PRECISIONS) the group runs."""
         w = self.scenario.workloads[workload]
         fb = getattr(w, "fallback", None)
         if fb is None:
             return None
+        wanted = [fb.precision] if fb.precision else (w.precisions or FALLBACK_PRECISIONS)
         for r in self.compute_at(w.source):
-            if (r.kind == "device" and fb.hardware in (None, r.hardware)
-                    and fb.precision in catalog.hardware(r.hardware).precisions):
-                return r
+            if r.kind == "device" and fb.hardware in (None, r.hardware):
+                runs = catalog.hardware(r.hardware).precisions
+                prec = next((p for p in wanted if p in runs), None)
+                if prec is not None:
+                    return r, prec
         return None
 
     def outage_figures(self, rid: ResourceId) -> tuple[float, float]:

@@ -89,6 +89,15 @@ def planned_rate_per_s(w) -> tuple[float, float]:
 HOURS_PER_DAY = 24
 
 
+def profile_at(profile: list[float], hour: float) -> float:
+    """A diurnal profile's multiplier at `hour` of the day, as the simulator draws it: the points
+    spread evenly over the day, linear between them, cyclic."""
+    n = len(profile)
+    x = (hour % HOURS_PER_DAY) * n / HOURS_PER_DAY
+    i = int(x) % n
+    return profile[i] + (profile[(i + 1) % n] - profile[i]) * (x - int(x))
+
+
 def hourly_shape(w) -> tuple[float, ...]:
     """Each hour of the day, the highest arrival rate within it over the planned (peak) rate:
     a diurnal profile interpolated as the simulator draws it (points spread evenly over the
@@ -99,9 +108,7 @@ def hourly_shape(w) -> tuple[float, ...]:
     prof, n, top = list(a.profile), len(a.profile), max(a.profile)
 
     def at(hour: float) -> float:
-        x = (hour % HOURS_PER_DAY) * n / HOURS_PER_DAY
-        i = int(x) % n
-        return prof[i] + (prof[(i + 1) % n] - prof[i]) * (x - int(x))
+        return profile_at(prof, hour)
 
     # the hour's peak: its two ends, and every profile point inside it (linear between them)
     return tuple(max([at(h), at(h + 1)] + [prof[i] for i in range(n) if h < i * HOURS_PER_DAY / n < h + 1]) / top

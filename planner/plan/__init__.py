@@ -100,7 +100,8 @@ class Plan:
                 "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms",
                 "predicted_availability", "slo_availability", "monthly_cost_usd", "pricing",
                 "kgco2e_per_month", "utilization", "ok", "violations", "binding", "next_best",
-                "next_best_delta_usd", "source", "reason"]
+                "next_best_delta_usd", "source", "reason", "routing", "secondary_site", "secondary_hardware",
+                "secondary_share"]
         rows = []
         a = self.assessment
         cost_usd = a.cost_usd if a else {}
@@ -139,8 +140,18 @@ class Plan:
                 "binding": ex.get("binding", ""), "next_best": ex.get("next_best", ""),
                 "next_best_delta_usd": ex.get("next_best_delta_usd", np.nan), "source": o.source,
                 "reason": ex.get("reason", "") + "".join(f"; pricing {a.mixes[r].note}" for r in o.loads if r in a.mixes),
+                "routing": o.routing, "secondary_site": o.secondary.site if o.secondary else None,
+                "secondary_hardware": o.secondary.hardware if o.secondary else None,
+                "secondary_share": o.secondary_share if o.secondary else 0.0,
             })
         return pd.DataFrame(rows, columns=cols)
+
+    def routed_shares(self) -> pd.DataFrame:
+        """A row per routed workload and hour of the day: the planned share of that hour's
+        requests its secondary placement serves (the app draws it over the day)."""
+        rows = [{"workload": name, "routing": o.routing, "secondary": o.secondary.label, "hour": h, "secondary_share": v}
+                for name, o in self.options.items() if o.parts for h, v in enumerate(o.share_by_hour)]
+        return pd.DataFrame(rows, columns=["workload", "routing", "secondary", "hour", "secondary_share"])
 
     def fleet_summary(self) -> pd.DataFrame:
         """Per fleet and workload: how many members run where, the binding constraint, and the
@@ -179,7 +190,23 @@ class Plan:
 
 
 def _choice(o: Option) -> Choice:
-    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, o.model if o.family else None)
+    model = o.model if o.family else None  # a family's variant; a routed pair runs one on both sides
+    if o.parts:
+        return Choice(o.site, o.hardware, o.precision, routing=o.routing, secondary=_choice(o.parts[1]), model=model)
+    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, model)
+
+
+def _matches(o: Option, c: Choice) -> bool:
+    """Whether option `o` is the placement `c` (a routed pair: its rule and both sides)."""
+    if (o.site, o.hardware, o.precision, o.split) != (c.site, c.hardware, c.precision, c.split):
+        return False
+    if c.model is not None and o.model != c.model:  # the placement fixes a family's variant
+        return False
+    if c.secondary is None or o.parts is None:
+        return c.secondary is None and o.parts is None
+    s = o.parts[1]
+    return o.routing == c.routing and (s.site, s.hardware, s.precision) == (c.secondary.site, c.secondary.hardware,
+                                                                            c.secondary.precision)
 
 
 def _rate_weights(sc: Scenario) -> dict[str, float]:
@@ -254,13 +281,14 @@ def evaluate(scenario: Scenario, placement: Any) -> Plan:
     system, opts = all_options(scenario)
     chosen: dict[str, Option] = {}
     for name, c in choices.items():
-        match = [o for o in opts[name] if (o.site, o.hardware, o.precision, o.split) == (c.site, c.hardware, c.precision, c.split)
-                 and c.model in (None, o.model)]
+        match = [o for o in opts[name] if _matches(o, c)]
         # a family's variant left out: the cheapest variant (options come cheapest first) that meets the floor
         match.sort(key=lambda o: o.infeasible is not None and o.infeasible.kind == "accuracy")
         if not match:
+            pair = "" if c.secondary is None else (f" routed ({c.routing}) with {c.secondary.hardware} at "
+                                                    f"{c.secondary.site} in {c.secondary.precision}")
             raise ScenarioError("<placement>", f"{name}", f"no such option: {c.hardware} at {c.site} in {c.precision}"
-                                + (" (unreachable or unsupported)" if c.split is None else f" split at {c.split}"))
+                                + pair + (" (unreachable or unsupported)" if c.split is None else f" split at {c.split}"))
         chosen[name] = match[0]
         if match[0].family:  # the placement records the variant it runs
             choices[name] = Choice(c.site, c.hardware, c.precision, c.split, c.edge_hardware, match[0].model)

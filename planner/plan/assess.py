@@ -90,7 +90,7 @@ def pool_mixes(system: System, chosen: Mapping[str, Option],
     for name, o in chosen.items():
         for r, v in o.loads.items():
             if r.kind == "pool" and mixes(system[r]):
-                shape = hourly_shape(sc.workloads[name])
+                shape = o.hourly_load(r, hourly_shape(sc.workloads[name]))
                 k = v * (scale or {}).get(name, 1.0)
                 acc = need.setdefault(r, [0.0] * HOURS_PER_DAY)
                 for h in range(HOURS_PER_DAY):
@@ -164,20 +164,20 @@ def assess(system: System, chosen: dict[str, Option]) -> Assessment:
         v: list[Violation] = []
         if o.infeasible:
             v.append(o.infeasible)
-        if o.serving is not None:
-            p99[name], ttft[name], tpot[name] = o.serving.latencies_ms(min(util.get(o.stages[0][0], 0.0), 0.999))
+        p99[name], got_ttft, got_tpot = option_latencies(system, o, util, instances)
+        if got_ttft is not None:
+            ttft[name], tpot[name] = got_ttft, got_tpot or 0.0
             for label, got, slo in (("TTFT", ttft[name], o.ttft_slo_ms), ("TPOT", tpot[name], o.tpot_slo_ms)):
                 if slo is not None and got > slo * (1 + 1e-9):
                     v.append(Violation("slo", f"SLO: {label} p99 {_ms(got)} > {slo:g} ms", o.stages[0][0], got, slo))
-        else:
-            p99[name] = p99_ms(system, o, util, instances)
         if o.slo_ms is not None and p99[name] > o.slo_ms * (1 + 1e-9):
             v.append(Violation("slo", f"SLO: p99 {_ms(p99[name])} > {o.slo_ms:g} ms", None, p99[name], o.slo_ms))
         for r in o.loads:
             res = system[r]
-            if r.kind == "device" and util[r] > MAX_DEVICE_UTILIZATION + 1e-9:
-                v.append(Violation("capacity", f"capacity: {res.label} at {util[r]:.0%} (limit {MAX_DEVICE_UTILIZATION:.0%})",
-                                   r, util[r], MAX_DEVICE_UTILIZATION))
+            limit = device_limit(system, r, [chosen[n] for n in users[r]]) if r.kind == "device" else 0.0
+            if r.kind == "device" and util[r] > limit + 1e-9:
+                v.append(Violation("capacity", f"capacity: {res.label} at {util[r]:.0%} (limit {limit:.0%})",
+                                   r, util[r], limit))
             elif r.kind == "pool" and load[r] > res.capacity + 1e-9:
                 v.append(Violation("capacity", f"capacity: {res.hardware} pool at {res.site} needs {load[r]:.1f} "
                                                f"instances, max {res.capacity:g}", r, load[r], res.capacity))
@@ -210,6 +210,27 @@ def assess(system: System, chosen: dict[str, Option]) -> Assessment:
     return a
 
 
+def device_limit(system: System, r: ResourceId, users: list[Option]) -> float:
+    """The utilisation a device group may reach: MAX_DEVICE_UTILIZATION, or FULL_LEVEL when every
+    option on it has its queue bounded by a routing rule (an overflow pair's edge side)."""
+    return min(max(o.group_levels(system[r])) for o in users) if users else MAX_DEVICE_UTILIZATION
+
+
+def option_latencies(system: System, o: Option, util: Mapping[ResourceId, float],
+                     instances: Mapping[ResourceId, int]) -> tuple[float, float | None, float | None]:
+    """(p99, TTFT p99, TPOT p99) of an option at the actual utilisation; the token figures are
+    None for all but language models. A routed pair's are the larger of its two sides' (the
+    tail of a mixture is below the larger of its parts' tails: an upper bound)."""
+    if o.parts:
+        sides = [option_latencies(system, part, util, instances) for part in o.parts]
+        if all(x[1] is None for x in sides):
+            return max(x[0] for x in sides), None, None
+        return tuple(max(x[i] or 0.0 for x in sides) for i in range(3))  # type: ignore[return-value]
+    if o.serving is not None:
+        return o.serving.latencies_ms(min(util.get(o.stages[0][0], 0.0), 0.999))
+    return p99_ms(system, o, util, instances), None, None
+
+
 def p99_ms(system: System, o: Option, util: Mapping[ResourceId, float], instances: Mapping[ResourceId, int],
            scale: float = 1.0) -> float:
     """p99 at the actual utilisation of the device group or pool and links; `scale` multiplies
@@ -227,7 +248,7 @@ def p99_ms(system: System, o: Option, util: Mapping[ResourceId, float], instance
         res = system[r]
         servers = max(1, instances.get(r, 0)) if r.kind == "pool" else res.servers
         wait_ms += 1000 * wait_quantile_s(servers, min(util[r], 0.999), service_s * scale, 0.99, res.service_cv)
-    return net + compute_ms + wait_ms
+    return net + compute_ms + min(wait_ms, o.max_wait_ms)  # an overflow rule's limit bounds the queue
 
 
 def _ms(x: float) -> str:

@@ -79,7 +79,9 @@ class Classes:
         return replace(o, workload=name, site=m if o.site == rep else o.site,
                        loads={move(r): v for r, v in o.loads.items()},
                        p99_ms_by_level={move(r): v for r, v in o.p99_ms_by_level.items()},
-                       stages=[(move(r), s) for r, s in o.stages])
+                       stages=[(move(r), s) for r, s in o.stages],
+                       hourly={move(r): v for r, v in o.hourly.items()},
+                       parts=tuple(self._carry(p, rep, m, name) for p in o.parts) if o.parts else None)
 
     def _link_key(self, index: int, member: str) -> tuple:
         for key, i in self.links[member].items():

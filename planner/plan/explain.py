@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable
 
 from planner.model.system import System
-from planner.plan.assess import assess
+from planner.plan.assess import assess, resource_bills
 from planner.plan.trial import Baseline
 from planner.plan.options import Option, levels
 from planner.plan.options.availability import pct
@@ -80,6 +80,8 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
         short = [a for a in options.get(name, []) if a.infeasible and a.infeasible.kind == "accuracy"]
         if short and not binding.startswith("accuracy"):
             reason += f"; {_accuracy_note(o, short)}"
+        if o.parts:
+            reason += "; " + _routed_reason(system, o, alts, base)
         if nb:
             # "would win" weighs dollars; under the carbon objective a cheaper runner-up still loses
             wins = nb[0] == 0.0 and nb[3] < -max(TIE_USD, TIE_SHARE * o.bill.total_usd) and sc.objective != "carbon"
@@ -103,6 +105,32 @@ def _accuracy_note(o: Option, short: list[Option]) -> str:
     kinds = sorted({f"{a.model} {a.precision}" if a.family else a.precision for a in short})
     shown = ", ".join(kinds[:4]) + (" ..." if len(kinds) > 4 else "")
     return f"accuracy floor {closest.infeasible.limit:.1%} rules out {shown} ({closest.infeasible.text})"
+
+
+def _routed_reason(system: System, o: Option, alts: list, base) -> str:
+    """Why a routed pair beat either side alone: what the rule saves at the edge, the share the
+    secondary serves (at the peak hour) and what it costs there, and how each side alone fared."""
+    primary, secondary = o.parts
+    kept = resource_bills(system, base.load, base.instances, base.mixes)
+    pool_usd = secondary.bill.total_usd + sum(
+        kept[r].total_usd * v / base.load[r] for r, v in secondary.loads.items()
+        if r.kind == "pool" and r in kept and base.load.get(r, 0) > 0)
+    where = f"the {secondary.hardware} pool at {secondary.site}"
+    if o.routing == "overflow":
+        d = o.detail
+        boxes = f"{d['edge_servers']:.0f} boxes instead of {d['edge_servers_alone']:.0f}; " \
+            if d.get("edge_servers_alone", 0) > d.get("edge_servers", 0) else ""
+        head = (f"overflow: {boxes}{d.get('peak_share', o.secondary_share):.0%} of requests at the "
+                f"{d.get('peak_hour', 0):02.0f}:00 peak ({o.secondary_share:.1%} of the day's) go to {where}")
+    else:
+        n = system.scenario.workloads[o.workload].routing.by_tokens.edge_max_prompt_tokens
+        head = f"by_tokens: prompts over {n} tokens ({o.secondary_share:.1%} of requests) go to {where}"
+    out = f"{head}, +${pool_usd:,.0f}/month"
+    for side, label in ((primary, "edge"), (secondary, "cloud")):
+        alone = next((t for t in alts if not t[1].parts and t[1].key() == side.key()), None)
+        if alone is not None:
+            out += f"; {label} alone ({alone[1].label}): {alone[2]}"
+    return out
 
 
 #: Below this a cost difference is a tie: a dollar a month, or 0.5% of the chosen option's own cost.

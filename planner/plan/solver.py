@@ -93,8 +93,15 @@ def solve(
     y_index = {r: n_x + i for i, r in enumerate(groups)}
     z_index: dict[tuple[ResourceId, float], int] = {}
     nxt = n_x + len(groups)
+    # a device group's levels: LEVELS, and FULL_LEVEL where an option that could run on it has
+    # its queue bounded by a routing rule (the others' max_level keeps it below when they share)
+    glevels = {g: levels(system[g]) for g in groups}
+    for o in flat:
+        for g in o.loads:
+            if g.kind == "device":
+                glevels[g] = max(glevels[g], o.group_levels(system[g]), key=len)
     for g in groups:
-        for u in levels(system[g]):
+        for u in glevels[g]:
             z_index[g, u] = nxt
             nxt += 1
     n_index = {r: nxt + i for i, r in enumerate(pools)}  # whole instances running in each pool
@@ -168,11 +175,11 @@ def solve(
         res = system[r]
         if r.kind == "device":
             # load - capacity * sum(level * z) <= 0; sum z == y
-            add_row(entries + [(z_index[r, u], -res.capacity * u) for u in levels(res)], -np.inf, 0.0)
-            add_row([(z_index[r, u], 1.0) for u in levels(res)] + [(y_index[r], -1.0)], 0.0, 0.0)
+            add_row(entries + [(z_index[r, u], -res.capacity * u) for u in glevels[r]], -np.inf, 0.0)
+            add_row([(z_index[r, u], 1.0) for u in glevels[r]] + [(y_index[r], -1.0)], 0.0, 0.0)
             for j, _ in entries:
                 top = flat[j].max_level(r)
-                ok = [(z_index[r, u], -1.0) for u in levels(res) if u <= top + 1e-12]
+                ok = [(z_index[r, u], -1.0) for u in glevels[r] if u <= top + 1e-12]
                 add_row([(j, 1.0)] + ok, -np.inf, 0.0)
         elif r.kind == "pool":
             add_row(entries + [(n_index[r], -1.0)], -np.inf, 0.0)  # instance-loads <= whole instances
@@ -184,7 +191,8 @@ def solve(
         for h in range(HOURS_PER_DAY):
             own = [(rv_index[r], -1.0)] if r in rv_index else []
             own += [(hv_index[r, h], -1.0)] if (r, h) in hv_index else []
-            add_row([(j, v * shapes[flat[j].workload][h]) for j, v in by_resource.get(r, [])] + own, -np.inf, 0.0)
+            add_row([(j, v * flat[j].hourly_load(r, shapes[flat[j].workload])[h]) for j, v in by_resource.get(r, [])]
+                    + own, -np.inf, 0.0)
             if base_min:
                 add_row([(k, -v) for k, v in own], float(base_min), np.inf)
     bases: dict[ResourceId, list[int]] = {}

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from planner.model.accounting import MonthlyBill
 from planner.model.ids import ResourceId
 from planner.model.system import System
-from planner.plan.assess import MAX_DEVICE_UTILIZATION, Assessment, p99_ms
+from planner.model.pricing import mixes
+from planner.plan.assess import MAX_DEVICE_UTILIZATION, Assessment, option_latencies, pool_mixes
 from planner.plan.options import LINK_RHO, Option, levels
 from planner.plan.violations import Violation
 
@@ -86,10 +87,20 @@ class Baseline:
         bases: dict[ResourceId, dict[ResourceId, int]] = defaultdict(dict)
         for r, n in inst.items():
             bases[r.base][r] = n
+        mixed = [b for b in bases if b in a.mixes or mixes(system[b])]
+        after_mix = pool_mixes(system, {**self.chosen, name: alt}) if mixed else {}
         for base, pools in bases.items():
             before = max(self.by_base.get(base, 0), system[base].min_instances)
             after = self._pool_total(base, pools)
-            if after != before:
+            if base in mixed:  # bought by the hour of the day: the mix before and after, as assess prices it
+                old_b = system[base].month_bill(servers=before)
+                new_b = system[base].month_bill(servers=after)
+                if base in a.mixes:
+                    old_b = old_b._replace(instances_usd=a.mixes[base].usd_per_month)
+                if base in after_mix:
+                    new_b = new_b._replace(instances_usd=after_mix[base].usd_per_month)
+                delta += new_b + old_b * -1.0
+            elif after != before:
                 delta += system[base].month_bill(servers=after - before)
         return delta
 
@@ -107,14 +118,11 @@ class Baseline:
         if alt.infeasible:
             t.own.append(alt.infeasible)
         u_all = ChainMap(util, a.utilization)
-        if alt.serving is not None:
-            e2e, ttft, tpot = alt.serving.latencies_ms(min(u_all.get(alt.stages[0][0], 0.0), 0.999))
-            t.p99_ms = e2e
+        t.p99_ms, ttft, tpot = option_latencies(system, alt, u_all, ChainMap(inst, a.instances))
+        if ttft is not None:
             for label, got, slo in (("TTFT", ttft, alt.ttft_slo_ms), ("TPOT", tpot, alt.tpot_slo_ms)):
                 if slo is not None and got > slo * (1 + 1e-9):
                     t.own.append(Violation("slo", f"SLO: {label} p99 {_ms(got)} > {slo:g} ms", None, got, slo))
-        else:
-            t.p99_ms = p99_ms(system, alt, u_all, ChainMap(inst, a.instances))
         if alt.slo_ms is not None and t.p99_ms > alt.slo_ms * (1 + 1e-9):
             t.own.append(Violation("slo", f"SLO: p99 {_ms(t.p99_ms)} > {alt.slo_ms:g} ms", None, t.p99_ms, alt.slo_ms))
 
@@ -122,9 +130,11 @@ class Baseline:
             res, u = system[r], util[r]
             mine = r in alt.loads
             found: Violation | None = None
-            if r.kind == "device" and u > MAX_DEVICE_UTILIZATION + 1e-9:
-                found = Violation("capacity", f"capacity: {res.label} at {u:.0%} (limit {MAX_DEVICE_UTILIZATION:.0%})",
-                                  r, u, MAX_DEVICE_UTILIZATION)
+            # alone on a group, a routed pair's bounded queue may fill it (assess.device_limit)
+            alone = not any(n != name for _, n in self.tight.get(r, []))
+            limit = max(alt.group_levels(res)) if mine and alone else MAX_DEVICE_UTILIZATION
+            if r.kind == "device" and u > limit + 1e-9:
+                found = Violation("capacity", f"capacity: {res.label} at {u:.0%} (limit {limit:.0%})", r, u, limit)
             elif r.kind == "pool" and load[r] > res.capacity + 1e-9:
                 found = Violation("capacity", f"capacity: {res.hardware} pool at {res.site} needs {load[r]:.1f} "
                                               f"instances, max {res.capacity:g}", r, load[r], res.capacity)

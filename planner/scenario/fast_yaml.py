@@ -10,8 +10,9 @@ A 2.6 MB scenario reads in about a third of the time of the safe loader over lib
 Faster still, a document without anchors, aliases, tags or merge keys (every scenario a tool
 writes) is read by `yaml_rs` (a YAML 1.2 parser in Rust: 0.3 s instead of 7.6 s for a 2.6 MB
 file), which refuses duplicate keys and bounds nesting. Its core schema reads plain `on`/`yes`
-as text and `1e3` as a number, which the typed scenario fields coerce alike; a document it
-refuses goes the libyaml way, so users see PyYAML's messages.
+as text (turned into booleans here, as PyYAML reads them) and `1e3` as a number (PyYAML: text,
+which no numeric field takes); a document it refuses goes the libyaml way, so users see PyYAML's
+messages.
 """
 from __future__ import annotations
 
@@ -77,12 +78,30 @@ _NOT_DATA = ("&", "*", "!", "<<")
 _MORE_DOCUMENTS = re.compile(r"^(?:---|\.\.\.)", re.M)
 
 
+#: YAML 1.1's booleans beyond true/false, which PyYAML reads as booleans and YAML 1.2 as text
+_YAML11_BOOL = {w: v for ws, v in (("yes on", True), ("no off", False))
+                for word in ws.split() for w in (word, word.title(), word.upper())}
+
+
+def _yaml11_booleans(node: Any) -> Any:
+    """`node` with the plain words PyYAML reads as booleans (yes/no/on/off) made booleans, so a
+    scenario means the same read either way (a quoted 'on' becomes one too: the one difference)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            node[k] = _yaml11_booleans(v)
+    elif isinstance(node, list):
+        node[:] = [_yaml11_booleans(v) for v in node]
+    elif isinstance(node, str) and len(node) <= 3:
+        return _YAML11_BOOL.get(node, node)
+    return node
+
+
 def read_plain(text: str) -> Any:
     """The document in `text`, or `NOT_PLAIN`."""
     if yaml_rs is not None and not any(c in text for c in _NOT_DATA) and not _MORE_DOCUMENTS.search(text, 1) \
             and not yaml.reader.Reader.NON_PRINTABLE.search(text):  # PyYAML refuses these: let it say where
         try:
-            return yaml_rs.loads(text)
+            return _yaml11_booleans(yaml_rs.loads(text))
         except Exception:  # noqa: BLE001 - whatever it refuses, the loaders below read or explain
             pass
     if not getattr(yaml, "__with_libyaml__", False):

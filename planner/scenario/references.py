@@ -11,7 +11,7 @@ from planner import catalog
 from planner.errors import ScenarioError, did_you_mean
 from planner.scenario.arrivals import Trace
 from planner.scenario.document import Scenario
-from planner.scenario.workloads import Federated, Inference, Training
+from planner.scenario.workloads import FALLBACK_PRECISIONS, Federated, Inference, Training
 
 
 def check_references(sc: Scenario, file: str, base: Path, allow_paths: bool, attachments: Mapping[str, Path]) -> None:
@@ -162,14 +162,28 @@ def _check_llm(w: Inference, at: str, fail: Any) -> None:
     """Token counts and token SLOs belong to language models, and must fit the model's context."""
     info = None if w.model_id.lower().endswith(".onnx") else catalog.model(w.model_id)
     if info is None or info.family != "llm":
+        by_tokens = w.routing.by_tokens if w.routing is not None else None
         for field, value in (("prompt_tokens", w.prompt_tokens), ("output_tokens", w.output_tokens),
+                             ("routing.by_tokens", by_tokens),
                              ("slo.ttft_ms", w.slo.ttft_ms), ("slo.tpot_ms", w.slo.tpot_ms)):
             if value is not None:
                 llms = [m for m in catalog.model_ids() if catalog.model(m).family == "llm"]
-                fail(f"{at}.{field}", f"'{w.model_id}' is not a language model (token counts and SLOs apply to "
-                     f"{', '.join(llms)})")
+                fail(f"{at}.{field}", f"'{w.model_id}' is not a language model (token counts, token SLOs and "
+                     f"by_tokens routing apply to {', '.join(llms)})")
         return
     prompt, output, ctx = w.prompt_dist(), w.output_dist(), info.max_context
+    if w.routing is not None and w.routing.overflow is not None:
+        fail(f"{at}.routing.overflow", "overflow routing is planned for models served one request at a time; "
+             f"'{w.model_id}' is a language model served with continuous batching", "use by_tokens")
+    by_tokens = w.routing.by_tokens if w.routing is not None else None
+    if by_tokens is not None and by_tokens.edge_max_prompt_tokens >= prompt.upper:
+        fail(f"{at}.routing.by_tokens.edge_max_prompt_tokens",
+             f"{by_tokens.edge_max_prompt_tokens} tokens: no prompt is longer (the longest is {prompt.upper}), "
+             "so nothing would go to the secondary", "lower it below the prompts' largest count")
+    if by_tokens is not None and by_tokens.edge_max_prompt_tokens < prompt.low:
+        fail(f"{at}.routing.by_tokens.edge_max_prompt_tokens",
+             f"{by_tokens.edge_max_prompt_tokens} tokens: every prompt is longer (the shortest is {prompt.low}), "
+             "so nothing would stay at the edge", "raise it to at least the prompts' smallest count")
     if ctx is None:
         return
     if prompt.low + output.low > ctx:
@@ -196,8 +210,9 @@ def _check_fallback(sc: Scenario, w: Inference, at: str, base: Path, allow_paths
             fail(f"{at}.fallback.hardware", f"'{fb.hardware}' is not a device group of source site '{w.source}' "
                  f"(it has {', '.join(dict.fromkeys(here))})")
         devices = [d for d in devices if d.hardware == fb.hardware]
-    if not any(fb.precision in catalog.hardware(d.hardware).precisions for d in devices):
-        fail(f"{at}.fallback.precision", f"no device at '{w.source}' runs {fb.precision} "
+    wanted = [fb.precision] if fb.precision else (w.precisions or list(FALLBACK_PRECISIONS))
+    if not any(p in catalog.hardware(d.hardware).precisions for d in devices for p in wanted):
+        fail(f"{at}.fallback.precision", f"no device at '{w.source}' runs {' or '.join(wanted)} "
              f"({', '.join(dict.fromkeys(d.hardware for d in devices))})")
 
 

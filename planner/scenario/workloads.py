@@ -8,7 +8,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from planner import catalog
 from planner.errors import CatalogError
 from planner.scenario.arrivals import Arrival
-from planner.scenario.fields import NonNeg, Pos, PosInt, Precision, Privacy, _Model
+from planner.scenario.fields import NonNeg, NonNegInt, Pos, PosInt, Precision, Privacy, _Model
 from planner.tokens import TokenDist
 
 
@@ -53,13 +53,20 @@ class Slo(_Model):
         return v
 
 
+#: a fallback's precisions, in order, where neither it nor its workload names one (the edge's
+#: fastest first: int8 where the device has it)
+FALLBACK_PRECISIONS = ("int8", "fp16", "bf16", "fp32")
+
+
 class Fallback(_Model):
     """Where requests go when their placement cannot be reached (a link, device or pool down):
-    the source site's devices, running `model` (default: the workload's own) at `precision`,
-    on the source's device group of `hardware` (default: its first that runs the precision)."""
+    the source site's devices, running `model` (default: the workload's own) at `precision`
+    (default: the first of the workload's `precisions`, else of int8, fp16, bf16, fp32, that a
+    device there runs), on the source's device group of `hardware` (default: its first that runs
+    the precision). `routing: {fallback: true}` is this with every default."""
 
     model: str | None = None
-    precision: Precision
+    precision: Precision | None = None
     hardware: str | None = None
 
 
@@ -85,6 +92,50 @@ class ModelFamily(_Model):
     @classmethod
     def _floor(cls, value: float | None) -> float | None:
         return _check_floor(value)
+
+
+class Overflow(_Model):
+    """Serve at the primary (the edge) while its queue is short; a request that arrives to a
+    queue at the limit goes to the secondary (a cloud pool). Give exactly one limit: `queue_len`
+    waiting requests, or `queue_ms` of predicted wait (converted to a queue length with the
+    primary's batch-1 service time, `planner.model.routing.queue_limit`)."""
+
+    queue_ms: NonNeg | None = None
+    queue_len: NonNegInt | None = None
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> Overflow:
+        if (self.queue_ms is None) == (self.queue_len is None):
+            raise ValueError("give exactly one of queue_ms or queue_len")
+        return self
+
+
+class ByTokens(_Model):
+    """A language model answers prompts of at most `edge_max_prompt_tokens` at the primary (the
+    edge) and sends longer ones to the secondary (the cloud)."""
+
+    edge_max_prompt_tokens: PosInt
+
+
+class Routing(_Model):
+    """The rules by which the planner may split one workload's requests between a primary and a
+    secondary placement (a routed pair). Each rule given is one more kind of option."""
+
+    overflow: Overflow | None = None
+    by_tokens: ByTokens | None = None
+    # serve at the placement, and at the source's own devices while it cannot be reached (the
+    # workload's `fallback:` with its defaults, when it gives none)
+    fallback: bool = False
+
+    @model_validator(mode="after")
+    def _some_rule(self) -> Routing:
+        if self.overflow is None and self.by_tokens is None and not self.fallback:
+            raise ValueError("give at least one rule: overflow, by_tokens or fallback: true")
+        return self
+
+    def rules(self) -> list[str]:
+        """The rules given, in a fixed order."""
+        return [r for r in ("overflow", "by_tokens") if getattr(self, r) is not None]
 
 
 class _WorkloadBase(_Model):
@@ -150,6 +201,13 @@ class Inference(_WorkloadBase):
     fallback: Fallback | None = None
     prompt_tokens: PosInt | Tokens | None = None  # language models; None: the model's default prompt
     output_tokens: PosInt | Tokens | None = None  # None: DEFAULT_OUTPUT_TOKENS
+    routing: Routing | None = None  # None: one placement serves every request
+
+    @model_validator(mode="after")
+    def _routing_fallback(self) -> Inference:
+        if self.routing is not None and self.routing.fallback and self.fallback is None:
+            self.__dict__["fallback"] = Fallback()  # routing's fallback is the workload's, with its defaults (frozen model)
+        return self
 
     @field_validator("min_accuracy")
     @classmethod

@@ -17,10 +17,11 @@ from planner.errors import ScenarioError
 from planner.model.ids import ResourceId
 from planner.model.pricing import Mix, hourly_rate, mixes
 from planner.model.carbon import mean_intensity
+from planner.model.routing import queue_limit
 from planner.model.system import Resource, resolve, site_hourly_gco2e_per_kwh
 from planner.model.workloads import aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, update_bytes
 from planner.sim.spec import (
-    ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, PoolPricing, SimSpec, SiteSpec, Stage,
+    ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, PoolPricing, RouteSpec, SimSpec, SiteSpec, Stage,
     TokenServing, TrainingSpec,
 )
 from planner.units import BYTES_PER_ELEMENT
@@ -202,7 +203,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             if r.kind == "pool":
                 # A language model's own instances (ResourceId.dedicated) exist for the workloads
                 # placed on this pool; they count toward its minimum, as the planner counts them.
-                own = [w for w, ch in choices.items() if (ch.site, ch.hardware) == (name, r.hardware)
+                own = [w for w, ch in choices.items() if any((c.site, c.hardware) == (name, r.hardware) for c in _sides(ch))
                        and sc.workloads[w].kind == "inference" and is_llm(served_model(sc.workloads[w], ch))]
                 held = {w: int(warm.get(r.id.dedicated(w), 0)) for w in own}
                 base = _compute_spec(cname, r, d, int(warm.get(r.id, 0)), max(0, r.min_instances - sum(held.values())),
@@ -243,10 +244,16 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         ch = choices[name]
         in_bytes, out_bytes = io_bytes(w)
         target = by_hw[(ch.site, ch.hardware)]
+        route = None
+        if ch.secondary is not None:
+            route = _route(sc, name, ch, est, by_hw, llm_pools, gpus, compute)
         model = served_model(w, ch)
         if is_llm(model):
             target = llm_pools.get((ch.site, ch.hardware, name), target)
-            llm, in_bytes, out_bytes = _token_serving(w, ch, gpus.get(target, 1))
+            prompt = w.prompt_dist()
+            if route is not None and route.rule == "by_tokens":  # this side serves the short prompts
+                prompt = prompt.below(route.max_prompt_tokens)
+            llm, in_bytes, out_bytes = _token_serving(w, ch, gpus.get(target, 1), prompt)
             stages = [Stage(target, lambda b: 0.0, out_bytes, llm)]
             serving_sites[name] = [ch.site]
         elif ch.split is None:
@@ -256,16 +263,19 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             stages = _split_stages(sc, name, ch, est, by_hw, target, out_bytes)
             serving_sites[name] = [sc.workloads[name].source, ch.site]
         ttft, tpot = getattr(w.slo, "ttft_ms", None), getattr(w.slo, "tpot_ms", None)
-        fb_device = system.fallback_device(name)
+        fb_choice = system.fallback_choice(name)
         fallback = None
-        if fb_device is not None:  # served at the source when its path is down
+        if fb_choice is not None:  # served at the source when its path is down
+            fb_device, fb_precision = fb_choice
             fallback = Stage(compute_name(w.source, "dev", fb_device.id.index, fb_device.hardware),
-                             est.service_time(w.fallback.model or w.model_id, fb_device.hardware, w.fallback.precision),
+                             est.service_time(w.fallback.model or w.model_id, fb_device.hardware, fb_precision),
                              out_bytes)
         inference.append(InferenceSpec(
             name, w.source, _arrival(w.arrival), stages, input_bytes=in_bytes, slo_s=_slo_s(w.slo),
             ttft_slo_s=None if ttft is None else ttft / 1000, tpot_slo_s=None if tpot is None else tpot / 1000,
-            retries=retries, retry_backoff_s=retry_backoff_s, fallback=fallback))
+            retries=retries, retry_backoff_s=retry_backoff_s, fallback=fallback, route=route))
+        if ch.secondary is not None:
+            serving_sites[name].append(ch.secondary.site)
 
     # ------------------------------------------------------------------ training
     training: list[TrainingSpec] = []
@@ -328,14 +338,44 @@ def is_llm(model: str) -> bool:
     return known(model)
 
 
-def _token_serving(w: Any, ch: Any, gpus: int) -> tuple[TokenServing, float, float]:
+def _sides(ch: Any) -> list:
+    """The placements a choice runs on: itself, and a routed pair's secondary."""
+    return [ch] if ch.secondary is None else [ch, ch.secondary]
+
+
+def _route(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, llm_pools: dict, gpus: dict,
+           compute: list[ComputeSpec]) -> RouteSpec:
+    """A routed pair's rule and secondary path (as the planner's `options/routed.py` plans it):
+    overflow's queue length from the primary's batch-1 service time, by_tokens' threshold."""
+    w = sc.workloads[name]
+    sec = ch.secondary
+    target = by_hw[(sec.site, sec.hardware)]
+    _, out_bytes = io_bytes(w)
+    if ch.routing == "by_tokens":
+        n = w.routing.by_tokens.edge_max_prompt_tokens
+        target = llm_pools.get((sec.site, sec.hardware, name), target)
+        prompt = w.prompt_dist()
+        llm, in_bytes, out_bytes = _token_serving(w, sec, gpus.get(target, 1), prompt.above(n))
+        return RouteSpec("by_tokens", [Stage(target, lambda b: 0.0, out_bytes, llm)], max_prompt_tokens=n,
+                         prompt_tokens=prompt.sample, input_bytes=in_bytes)
+    rule = w.routing.overflow
+    edge = next(c for c in compute if c.name == by_hw[(ch.site, ch.hardware)])
+    model = served_model(w, ch)  # a routed pair runs one model on both sides
+    first_s = est.get(model, ch.hardware, ch.precision, 1).latency_ms / 1000
+    limit = queue_limit(rule.queue_ms, rule.queue_len, edge.count, first_s)
+    return RouteSpec("overflow", [Stage(target, est.service_time(model, sec.hardware, sec.precision), out_bytes)],
+                     queue_len=limit)
+
+
+def _token_serving(w: Any, ch: Any, gpus: int, prompt: Any = None) -> tuple[TokenServing, float, float]:
     """Continuous batching of a language model (the planner's `llm_options` serve the same),
-    with the bytes of its prompt and answer as text."""
+    with the bytes of its prompt and answer as text; `prompt` is the prompt-token distribution
+    this placement serves (a by_tokens side's), by default the workload's."""
     from planner.costs.llm import MAX_BATCHED_TOKENS, MAX_SEQS, llm_cost, llm_engine
 
     model = served_model(w, ch)
     cost = llm_cost(model, ch.hardware, ch.precision, gpus)
-    prompt, output = w.prompt_dist(), w.output_dist()
+    prompt, output = prompt or w.prompt_dist(), w.output_dist()
     in_bytes, out_bytes = io_bytes(w, prompt.mean, output.mean)
     return TokenServing(cost.step_s, cost.kv_capacity_tokens, prompt.sample, output.sample, cost.max_context,
                         MAX_SEQS, MAX_BATCHED_TOKENS, prompt.mean, output.mean,

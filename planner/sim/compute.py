@@ -138,7 +138,7 @@ def advance_batch(batch: list, dur_s: float) -> None:
         r.k += 1
         flow = r.flow
         flow.served += 1
-        flow.steps[r.k](r)
+        r.path[r.k](r)
 
 
 class Group:

@@ -29,7 +29,7 @@ from planner.sim.metrics import TraceWriter
 from planner.sim.network import Topology, Transfer
 from planner.sim.result import SimResult, collect
 from planner.sim.spec import SimSpec
-from planner.sim.workload import InferenceFlow, Request, poisson_mux
+from planner.sim.workload import InferenceFlow, OverflowRouter, Request, TokenRouter, poisson_mux
 
 
 _gc_lock = threading.Lock()
@@ -114,14 +114,40 @@ class Engine:
         self._ran = False
 
     def _compile(self, flow: InferenceFlow) -> None:
-        """The request path of one workload: [uplink] compute [transfer compute ...] [downlink] complete."""
+        """The request path of one workload: [uplink] compute [transfer compute ...] [downlink]
+        complete; a routed workload also gets its secondary path and the router that picks."""
+        w = flow.spec
+        flow.steps = self._path(flow, w.stages)
+        flow.primary_lanes = len(flow.lanes)
+        if w.fallback is not None:  # a request its path cannot answer is answered at the source
+            group = self.groups.get(w.fallback.compute)
+            if group is None or group.site != w.source:
+                raise ValueError(f"workload {w.name}: fallback compute '{w.fallback.compute}' is not at its source")
+            flow.fallback_steps = [group.lane(w.name, w.fallback.service_time_s), flow.complete_fallback]
+        route = w.route
+        if route is None:
+            flow.entry = flow.steps[0]
+            return
+        flow.alt_steps = self._path(flow, route.stages, route.input_bytes)
+        if route.rule == "overflow":
+            flow.router = OverflowRouter(flow, self.spec.warmup_s, self.groups[w.stages[0].compute], route.queue_len)
+        elif route.rule == "by_tokens" and route.prompt_tokens is not None:
+            flow.router = TokenRouter(flow, self.spec.warmup_s, route.max_prompt_tokens, route.prompt_tokens,
+                                      stream_rng(self.spec.seed, f"route/{w.name}"))
+        else:
+            raise ValueError(f"workload {w.name}: unknown routing rule '{route.rule}'")
+        flow.entry = flow.router
+
+    def _path(self, flow: InferenceFlow, stages, input_bytes: float | None = None) -> list:
+        """The steps through `stages` from the source and back to it (`input_bytes` uploaded,
+        by default the workload's)."""
         w, env, spec = flow.spec, self.env, self.spec
-        if not w.stages:
+        if not stages:
             raise ValueError(f"workload {w.name}: no compute stage")
         rng = self._net_rng
-        loc, nbytes = w.source, float(w.input_bytes)
+        loc, nbytes = w.source, float(w.input_bytes if input_bytes is None else input_bytes)
         steps: list = []
-        for st in w.stages:
+        for st in stages:
             group = self.groups.get(st.compute)
             if group is None:
                 raise ValueError(f"workload {w.name}: unknown compute '{st.compute}'")
@@ -148,14 +174,7 @@ class Engine:
             steps.append(t)
             flow.transfers.append(t)
         steps.append(flow.complete)
-        if w.fallback is not None:  # after the path: a request its path cannot answer jumps here
-            group = self.groups.get(w.fallback.compute)
-            if group is None or group.site != w.source:
-                raise ValueError(f"workload {w.name}: fallback compute '{w.fallback.compute}' is not at its source")
-            flow.fallback_k = len(steps)
-            steps.append(group.lane(w.name, w.fallback.service_time_s))
-            steps.append(flow.complete_fallback)
-        flow.steps = steps
+        return steps
 
     # ------------------------------------------------------------------ running
     def run(self) -> SimResult:

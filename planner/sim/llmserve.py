@@ -92,7 +92,8 @@ class LlmLane(Lane):
     def __call__(self, req) -> None:
         llm = self.llm
         shape = self.shapes.get(req.flow.name, llm)
-        seq = Seq(shape.prompt_tokens(self.rng), shape.output_tokens(self.rng))
+        # a prompt drawn at arrival (a by_tokens route chose the side by it) is kept
+        seq = Seq(req.prompt or shape.prompt_tokens(self.rng), shape.output_tokens(self.rng))
         req.llm = seq
         need = seq.prompt + seq.output
         if need > llm.max_context:
@@ -246,7 +247,7 @@ class LlmLane(Lane):
                 flow = r.flow
                 flow.served += 1
                 self.served += 1
-                flow.steps[r.k](r)
+                r.path[r.k](r)
         if server.retiring and not running:
             server.batch = server.lane = server.ev = None
             g._terminate(server)

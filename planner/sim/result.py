@@ -35,8 +35,10 @@ SUMMARY_COLUMNS = [
     "throughput_per_s", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "slo_ms", "slo_met_frac", "mean_batch",
     "monthly_cost_usd", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "ttft_slo_ms", "tpot_slo_ms",
     "tokens_per_s", "kv_preemptions", "kgco2e_per_month", "availability", "fallback_requests", "fallback_share",
-    "pricing", "interruptions",
+    "pricing", "interruptions", "secondary_share", "primary_p99_ms", "secondary_p99_ms",
 ]
+#: the columns routed workloads fill (jobs: NaN; an unrouted workload's secondary share is 0)
+_ROUTE_NAN = (math.nan,) * 3
 #: the columns only language models fill
 _TOKEN_NAN = (math.nan,) * 7 + (0,)
 
@@ -219,7 +221,7 @@ def collect(engine: Engine) -> SimResult:
     factor = SECONDS_PER_MONTH / H
     where: dict[str, tuple[str, str]] = {}
     for f in engine.flows:
-        g = f.lanes[-1].group
+        g = f.lanes[f.primary_lanes - 1].group  # a routed workload runs where its primary does
         where[f.name] = (g.site, g.spec.hardware)
 
     # ---------------------------------------------------------------- compute: cost, energy, use
@@ -336,7 +338,7 @@ def collect(engine: Engine) -> SimResult:
             # availability: the share of requests answered within the SLO, outages included (its slo.availability)
             slo_frac, st.fallback, st.fallback / denom if denom else math.nan,
             "+".join(dict.fromkeys(labels[ln.group.name] for ln in f.lanes)),
-            sum(getattr(g, "interruptions", 0) for g in dict.fromkeys(ln.group for ln in f.lanes)),
+            sum(getattr(g, "interruptions", 0) for g in dict.fromkeys(ln.group for ln in f.lanes)), *_route_columns(f),
         ))
         seg_rows.append((f.name, m, *(x / m * 1e3 if m else math.nan for x in (st.up_s, st.queue_s, st.compute_s, st.down_s)),
                          mean_ms, net_j))
@@ -369,6 +371,7 @@ def collect(engine: Engine) -> SimResult:
             js.duration_max_s * 1e3 if js.completed else math.nan, js.deadline_s * 1e3,
             js.deadline_met / (js.completed + nfail) if js.completed + nfail else math.nan, math.nan, monthly,
             *_TOKEN_NAN, js.monthly_kgco2e(), math.nan, 0, math.nan, "on_demand" if g.spec.pool else labels[g.name], 0,
+            *_ROUTE_NAN,
         ))
         for reason, n in sorted(js.failed.items()):
             fail_rows.append((js.name, reason, "failed", n))
@@ -401,6 +404,14 @@ def collect(engine: Engine) -> SimResult:
         sketches=sketches, counters=counters,
         trace_path=str(engine.trace.path) if engine.trace is not None else None,
     )
+
+
+def _route_columns(flow) -> tuple:
+    """A routed workload's simulated share served by its secondary and each side's p99 (ms)."""
+    r = flow.router
+    if r is None:  # one placement serves every request: none goes to a secondary
+        return (0.0,) + _ROUTE_NAN[1:]
+    return r.share, _q(r.primary, 0.99), _q(r.secondary, 0.99)
 
 
 def _token_columns(flow, horizon_s: float) -> tuple:

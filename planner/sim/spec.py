@@ -195,6 +195,21 @@ class Stage:
 
 
 @dataclass
+class RouteSpec:
+    """A routed workload's rule and its secondary path. `overflow`: an arrival that finds
+    `queue_len` or more waiting at the primary's first compute goes to `stages` instead;
+    `by_tokens`: a request's prompt is drawn at arrival (`prompt_tokens(rng)`) and one longer
+    than `max_prompt_tokens` goes to `stages`."""
+
+    rule: str
+    stages: Sequence[Stage]
+    queue_len: int = 0
+    max_prompt_tokens: int = 0
+    prompt_tokens: Callable[[random.Random], int] | None = None
+    input_bytes: float | None = None  # a request's upload on this path (None: the workload's)
+
+
+@dataclass
 class InferenceSpec:
     """Requests arriving at `source`, sent through `stages` (usually one; two for a split model)
     and answered back to the source. `slo_s` is the end-to-end latency each request should meet."""
@@ -212,6 +227,7 @@ class InferenceSpec:
     # Served instead, at the source's own compute, when the path is down (a link, device or
     # pool outage): the workload's fallback (scenario `fallback:`); None = the request fails.
     fallback: Stage | None = None
+    route: RouteSpec | None = None  # a routed pair: `stages` are the primary's
 
 
 @dataclass

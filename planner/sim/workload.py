@@ -18,7 +18,8 @@ from collections.abc import Callable
 import simpy
 
 from planner.sim import arrivals
-from planner.sim.metrics import TraceWriter, WorkloadStats
+from planner.model.routing import to_secondary_by_tokens
+from planner.sim.metrics import LogSketch, TraceWriter, WorkloadStats
 from planner.sim.spec import InferenceSpec
 
 
@@ -30,7 +31,7 @@ class Request:
     """One inference request: where it is on its path and the time spent in each segment."""
 
     __slots__ = ("flow", "id", "t0", "k", "t_mark", "hop", "up_s", "queue_s", "compute_s", "down_s",
-                 "batch", "attempt", "llm")
+                 "batch", "attempt", "llm", "path", "prompt")
 
     def __init__(self, flow: InferenceFlow, rid: int, t0: float):
         self.flow = flow
@@ -46,6 +47,8 @@ class Request:
         self.batch = 0
         self.attempt = 0
         self.llm = None  # a language model's progress (llmserve.Seq)
+        self.path = flow.steps  # the steps it follows: its flow's, or a routed flow's secondary path
+        self.prompt = 0  # prompt tokens drawn at arrival by a by_tokens route (0: drawn where served)
 
     def fail(self, reason: str) -> None:
         self.flow.fail(self, reason)
@@ -58,7 +61,8 @@ class InferenceFlow:
     """Runs one inference workload: arrivals, the compiled path, completion and failure."""
 
     __slots__ = ("env", "spec", "name", "stats", "steps", "rng", "warmup_s", "trace", "trace_rng", "max_in_flight",
-                 "next_id", "served", "pending_retries", "lanes", "transfers", "fallback_k")
+                 "next_id", "served", "pending_retries", "lanes", "transfers", "entry", "alt_steps", "router",
+                 "primary_lanes", "fallback_steps")
 
     def __init__(self, env: simpy.Environment, spec: InferenceSpec, rng: Callable[[str], random.Random],
                  warmup_s: float, trace: TraceWriter | None, max_in_flight: int = 250_000):
@@ -79,18 +83,22 @@ class InferenceFlow:
         self.pending_retries = 0
         self.lanes: list = []
         self.transfers: list = []
-        self.fallback_k = 0  # the step where the fallback starts (0: the workload has none)
+        self.entry: Callable = lambda req: req.path[0](req)  # where a request starts: its path, or a router
+        self.alt_steps: list = []  # a routed workload's secondary path
+        self.router: Router | None = None
+        self.primary_lanes = 0  # the first lanes are the primary path's (where the workload "runs")
+        self.fallback_steps: list = []  # a request its path cannot answer is answered here (the source's devices)
 
     # ------------------------------------------------------------------ path steps
     def uplink_done(self, req: Request, elapsed_s: float) -> None:
         req.up_s += elapsed_s
         req.k += 1
-        self.steps[req.k](req)
+        req.path[req.k](req)
 
     def downlink_done(self, req: Request, elapsed_s: float) -> None:
         req.down_s += elapsed_s
         req.k += 1
-        self.steps[req.k](req)
+        req.path[req.k](req)
 
     # ------------------------------------------------------------------ arrivals
     def start(self, horizon_s: float) -> None:
@@ -120,7 +128,7 @@ class InferenceFlow:
         st.area += st.in_system * (now - st.t_last)
         st.t_last = now
         st.in_system += 1
-        self.steps[0](Request(self, rid, now))
+        self.entry(Request(self, rid, now))
 
 
     # ------------------------------------------------------------------ outcomes
@@ -150,6 +158,8 @@ class InferenceFlow:
             st.compute_s += req.compute_s
             st.down_s += req.down_s
             st.batch_sum += req.batch
+            if self.router is not None:
+                (self.router.secondary if req.path is self.alt_steps else self.router.primary).add(lat)
             slo = st.slo_s
             if req.llm is not None:
                 self._tokens(req, lat)
@@ -202,9 +212,9 @@ class InferenceFlow:
         st.retried[reason] = st.retried.get(reason, 0) + 1
 
     def fail(self, req: Request, reason: str) -> None:
-        if self.fallback_k and req.k < self.fallback_k and reason in OUTAGES:
-            req.k = self.fallback_k  # its path is down: the source's devices answer it instead
-            self.steps[req.k](req)
+        if self.fallback_steps and req.path is not self.fallback_steps and reason in OUTAGES:
+            req.path, req.k = self.fallback_steps, 0  # its path is down: the source's devices answer it instead
+            req.path[0](req)
             return
         if req.attempt < self.spec.retries:
             req.attempt += 1
@@ -228,7 +238,8 @@ class InferenceFlow:
         self.pending_retries -= 1
         req = ev._value
         req.k = 0
-        self.steps[0](req)
+        req.path = self.steps
+        self.entry(req)
 
     def _trace(self, req: Request, status: str, reason: str, lat_s: float) -> None:
         if status == "completed" and self.stats.slo_s is not None and lat_s > self.stats.slo_s:
@@ -243,6 +254,75 @@ class InferenceFlow:
 
     def __repr__(self) -> str:
         return f"InferenceFlow({self.name!r}, {len(self.steps) - 1} steps, {self.stats.in_system} in system)"
+
+
+class Router:
+    """Step 0 of a routed workload: sends each new request down the primary path or the
+    secondary one (`InferenceFlow.alt_steps`) by its rule, counts the share sent on (requests
+    that arrived after the warm-up, first attempts), and keeps each side's latency sketch."""
+
+    __slots__ = ("flow", "warmup_s", "arrived", "sent", "primary", "secondary")
+
+    def __init__(self, flow: InferenceFlow, warmup_s: float):
+        self.flow = flow
+        self.warmup_s = warmup_s
+        self.arrived = 0
+        self.sent = 0
+        self.primary = LogSketch()
+        self.secondary = LogSketch()
+
+    def to_secondary(self, req: Request) -> bool:  # the rule: OverflowRouter, TokenRouter
+        raise NotImplementedError
+
+    def __call__(self, req: Request) -> None:
+        flow = self.flow
+        alt = self.to_secondary(req)
+        if req.attempt == 0 and req.t0 >= self.warmup_s:
+            self.arrived += 1
+            self.sent += alt
+        req.path = flow.alt_steps if alt else flow.steps
+        req.path[0](req)
+
+    @property
+    def share(self) -> float:
+        """Simulated share of requests the secondary served (NaN before any arrived)."""
+        return self.sent / self.arrived if self.arrived else math.nan
+
+
+class OverflowRouter(Router):
+    """Overflow: an arrival that finds no free server and `queue_len` or more waiting at the
+    primary's compute group goes to the secondary (`planner.model.routing.queue_limit` made
+    the length)."""
+
+    __slots__ = ("group", "queue_len")
+
+    def __init__(self, flow: InferenceFlow, warmup_s: float, group, queue_len: int):
+        super().__init__(flow, warmup_s)
+        self.group = group
+        self.queue_len = queue_len
+
+    def to_secondary(self, req: Request) -> bool:
+        g = self.group  # a free server takes the request whatever the limit (queue_len 0: Erlang's loss rule)
+        return g.qlen >= self.queue_len and not g.idle
+
+
+class TokenRouter(Router):
+    """By tokens: the request's prompt is drawn now; one longer than `max_prompt_tokens` goes
+    to the secondary (`planner.model.routing.to_secondary_by_tokens`)."""
+
+    __slots__ = ("max_prompt_tokens", "draw", "rng")
+
+    def __init__(self, flow: InferenceFlow, warmup_s: float, max_prompt_tokens: int,
+                 draw: Callable[[random.Random], int], rng: random.Random):
+        super().__init__(flow, warmup_s)
+        self.max_prompt_tokens = max_prompt_tokens
+        self.draw = draw
+        self.rng = rng
+
+    def to_secondary(self, req: Request) -> bool:
+        if not req.prompt:
+            req.prompt = self.draw(self.rng)
+        return to_secondary_by_tokens(req.prompt, self.max_prompt_tokens)
 
 
 def poisson_mux(env: simpy.Environment, flows: list[InferenceFlow], rng: random.Random, horizon_s: float):

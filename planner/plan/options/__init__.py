@@ -15,6 +15,7 @@ from planner.plan.options.common import LEVELS, LINK_RHO, Option, levels, transf
 from planner.plan.options.federated import federated_options
 from planner.plan.options.inference import inference_options, split_options
 from planner.plan.options.llm import LlmServing, llm_options
+from planner.plan.options.routed import routed_options
 from planner.plan.options.training import training_options
 from planner.scenario import Scenario
 
@@ -28,7 +29,8 @@ def options_for(system: System, name: str) -> list[Option]:
         return training_options(system, name)
     if w.kind == "federated":
         return federated_options(system, name)
-    opts = llm_options(system, name) if is_llm(w.model_id) else inference_options(system, name) + split_options(system, name)
+    base = llm_options(system, name) if is_llm(w.model_id) else inference_options(system, name) + split_options(system, name)
+    opts = base + routed_options(system, name, base)
     hold_availability(system, name, opts)
     return opts
 

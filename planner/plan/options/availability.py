@@ -82,14 +82,15 @@ def fallback_cost(system: System, name: str) -> FallbackCost | None:
     """The fallback's load and latency at the full rate on its device group (None without one)."""
     sc = system.scenario
     w = sc.workloads[name]
-    dev = system.fallback_device(name)
-    if dev is None:
+    choice = system.fallback_choice(name)
+    if choice is None:
         return None
+    dev, precision = choice
     fb = w.fallback
     rate, _ = planned_rate_per_s(w)
     batch = batch_size(rate, dev.servers, dev.max_batch, dev.max_wait_ms)
     try:
-        e = cost_estimate(sc, fb.model or w.model_id, dev.hardware, fb.precision, batch)  # a family: its smallest variant
+        e = cost_estimate(sc, fb.model or w.model_id, dev.hardware, precision, batch)  # a family: its smallest variant
     except PlannerError as err:
         return FallbackCost(dev, 0.0, math.inf, False, f"no estimate: {err}")
     latency_ms = e.latency_ms + (dev.max_wait_ms if dev.max_batch > 1 else 0.0)
@@ -103,6 +104,11 @@ def fallback_cost(system: System, name: str) -> FallbackCost | None:
 
 def option_availability(system: System, o: Option, fb: FallbackCost | None) -> tuple[float, float, Part | None]:
     """(availability with the fallback, of the path alone, the path's least available part)."""
+    if o.parts:  # a routed pair: each side answers its share of the requests
+        sides = [option_availability(system, side, fb) for side in o.parts]
+        s = o.secondary_share
+        weakest = min((x[2] for x in sides if x[2] is not None), key=lambda p: p.availability, default=None)
+        return (1 - s) * sides[0][0] + s * sides[1][0], (1 - s) * sides[0][1] + s * sides[1][1], weakest
     parts = path_parts(system, o)
     path = math.prod(p.availability for p in parts)
     weakest = min(parts, key=lambda p: p.availability) if parts else None

@@ -24,6 +24,11 @@ from planner.units import SECONDS_PER_MONTH, mbps
 _OVERRIDES = {"privacy": 0, "accuracy": 1}
 #: Utilisation levels a device group may run at; the solver picks one per group.
 LEVELS = (0.3, 0.5, 0.65, 0.8, 0.9)
+#: The level only options whose queue a routing rule bounds (an overflow pair's edge side) may
+#: run a device group at: the rule sends the excess on, so the wait stays bounded at any load,
+#: and the edge is meant to be full at the peak. An option without such a bound lists no
+#: p99 at this level, so a group it shares never reaches it.
+FULL_LEVEL = 1.0
 #: Links are planned to at most this utilisation; transfer times are predicted at it.
 LINK_RHO = 0.7
 
@@ -81,9 +86,25 @@ class Option:
     family: str | None = None  # set where the workload names a family: labels then name the variant
     accuracy: float | None = None  # the catalog's figure at this precision, higher is better (None: none)
     accuracy_metric: str | None = None  # top1 | map50_95 | word_accuracy | mmlu
+    # a routed pair (options/routed.py): the rule, its two sides (each a scaled Option of its
+    # own, so the same p99 and cost rules price them), the planned share of requests the
+    # secondary serves, and that share each hour of the day
+    routing: str | None = None
+    parts: tuple[Option, Option] | None = None
+    secondary_share: float = 0.0
+    share_by_hour: tuple[float, ...] = ()
+    hourly: dict[ResourceId, tuple[float, ...]] = field(default_factory=dict)  # a resource's load each hour / peak
+    max_wait_ms: float = math.inf  # the queue wait an overflow rule's limit bounds (its primary side)
+
+    @property
+    def secondary(self) -> Option | None:
+        """A routed pair's secondary side (None for a single placement)."""
+        return self.parts[1] if self.parts else None
 
     @property
     def label(self) -> str:
+        if self.parts:
+            return f"{self.parts[0].label} + {self.parts[1].label} ({self.routing} {self.secondary_share:.1%})"
         s = f"{self.hardware}@{self.site} {self.precision}"
         s = s if self.split is None else f"{self.edge_hardware}→{s} split@{self.split}"
         return f"{self.model} on {s}" if self.family else s
@@ -95,6 +116,12 @@ class Option:
     @property
     def energy_j_per_month(self) -> float:
         return self.bill.energy_j
+
+    def group_levels(self, r: Resource) -> tuple[float, ...]:
+        """The levels this option allows device group `r`: LEVELS, and FULL_LEVEL where its
+        queue is bounded (it lists a p99 there)."""
+        extra = (FULL_LEVEL,) if r.kind == "device" and FULL_LEVEL in self.p99_ms_by_level.get(r.id, {}) else ()
+        return levels(r) + extra
 
     def max_level(self, resource: ResourceId) -> float:
         """The highest utilisation level of `resource` at which this option meets its SLOs (0 = none)."""
@@ -109,7 +136,14 @@ class Option:
         return max(ok) if ok else 0.0
 
     def key(self) -> tuple:
+        if self.parts:
+            return (self.site, self.hardware, self.precision, self.split, self.model, self.routing, self.parts[1].key())
         return (self.site, self.hardware, self.precision, self.split, self.model)
+
+    def hourly_load(self, r: ResourceId, workload_shape: tuple[float, ...]) -> tuple[float, ...]:
+        """Each hour's load on `r` over its planned (peak) load: the option's own where a routed
+        rule shapes it (overflow reaches a pool only at the peak), else the workload's daily shape."""
+        return self.hourly.get(r, workload_shape)
 
     def rule_out(self, v: Violation) -> None:
         """Record why the option can never be chosen; the first reason found stays, except that

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from planner import catalog
 from planner.costs.llm import LlmCost, llm_cost, llm_engine, llm_precisions
 from planner.errors import PlannerError
-from planner.model.system import System
+from planner.model.system import Resource, System
 from planner.model.workloads import io_bytes, planned_rate_per_s
 from planner.plan.llm_serving import Shape, capacity_per_s, operating_point
 from planner.plan.options.common import Option, levels, llm_span, privacy_violation, send, transfer_ms
@@ -51,67 +51,76 @@ def llm_options(system: System, name: str) -> list[Option]:
     sc = system.scenario
     w = sc.workloads[name]
     shape = Shape.of(w.prompt_dist(), w.output_dist())
-    in_bytes, out_bytes = io_bytes(w, shape.prompt, shape.output)
     rate, mean_share = planned_rate_per_s(w)
     options = []
     for site, allowed in system.candidate_sites(name):
-        up, down = system.route(w.source, site), system.route(site, w.source)
         for group in system.compute_at(site):
             r = system[group.id.dedicated(name)] if group.kind == "pool" else group
-            hw = catalog.hardware(r.hardware)
             allowed_prec = w.precisions or list(llm_precisions(r.hardware))
             for model, prec in ((m, p) for m in w.variants for p in allowed_prec if p in llm_precisions(r.hardware)):
-                o = Option(name, site, r.hardware, prec, "inference", slo_ms=w.slo.p99_ms, mem_limit_gb=hw.mem_gb * r.gpus,
-                           ttft_slo_ms=w.slo.ttft_ms, tpot_slo_ms=w.slo.tpot_ms, engine=llm_engine(model, prec),
-                           input_bytes=in_bytes, output_bytes=out_bytes, model=model, family=w.family)
-                o.judge_accuracy(w.accuracy_floor)
-                if not allowed:
-                    o.rule_out(privacy_violation(sc, name, site))
-                try:
-                    cost = llm_cost(model, r.hardware, prec, r.gpus)
-                    low, high = llm_span(sc, model, r.hardware, prec)
-                    o.latency_span = (low, high)
-                    if sc.robust and high > 1:  # iterations as slow as the interval's high end
-                        cost, o.latency_span = slowed(cost, high), (low / high, 1.0)
-                except PlannerError as err:
-                    o.rule_out(Violation("estimate", f"no estimate: {err}"))
-                    options.append(o)
-                    continue
-                mu = capacity_per_s(cost, shape)
-                o.source, o.memory_gb = cost.source, cost.weight_gb + cost.workspace_gb
-                if mu <= 0:
-                    o.rule_out(Violation("unstable", operating_point(cost, shape, 1e-9).why, r.id))
-                o.network_ms = transfer_ms(system, up, in_bytes) + transfer_ms(system, down, out_bytes)
-                sv = LlmServing(cost, shape, mu, transfer_ms(system, up, shape.prompt_p99 * BYTES_PER_TOKEN),
-                                transfer_ms(system, down, BYTES_PER_TOKEN), transfer_ms(system, down, out_bytes))
-                o.serving = sv
-                lv = levels(r)
-                servers = r.servers if r.kind == "device" else None
-                share = rate / mu if mu > 0 else math.inf  # servers' worth of capacity
-                if servers:
-                    own_u = min(share / servers, 0.999)
-                else:  # the workload's own instances, as many as keep each below the target
-                    own_u = share / max(1, math.ceil(share / lv[0] - 1e-9), r.min_instances) if mu > 0 else 1.0
-                at = {u: (u if servers else own_u) for u in lv}
-                by = {u: sv.latencies_ms(v) for u, v in at.items()} if mu > 0 else {u: (math.inf,) * 3 for u in lv}
-                o.p99_ms_by_level[r.id] = {u: v[0] for u, v in by.items()}
-                o.ttft_ms_by_level = {u: v[1] for u, v in by.items()}
-                o.tpot_ms_by_level = {u: v[2] for u, v in by.items()}
-                o.p99_alone_ms = (sv.latencies_ms(own_u) if mu > 0 else (math.inf,) * 3)[0]
-                pt = operating_point(cost, shape, own_u * mu) if mu > 0 else None
-                o.compute_ms = (pt.e2e_p99_s * 1e3) if pt is not None and pt.stable else math.inf
-                o.stages = [(r.id, 0.0)]
-                if r.kind == "device":
-                    o.loads[r.id] = share if mu > 0 else 0.0
-                    o.bill += r.month_bill(0.0, mean_share * min(o.loads[r.id], r.servers))
-                else:
-                    o.loads[r.id] = share / lv[0] if mu > 0 else 0.0
-                send(system, o, up, rate, in_bytes, w.arrival.mean_rate_per_s)
-                send(system, o, down, rate, out_bytes, w.arrival.mean_rate_per_s)
-                o.detail = {"capacity_per_s": mu, "weights_gb": cost.weight_gb, "kv_capacity_tokens": cost.kv_capacity_tokens,
-                            "max_batch": cost.max_batch(shape.prompt + shape.output), "gpus": r.gpus,
-                            "decode_ms": cost.decode_step_s(1, shape.prompt + shape.output / 2) * 1e3,
-                            "prefill_ms": cost.prefill_s(int(shape.prompt)) * 1e3,
-                            "input_bytes": in_bytes, "output_bytes": out_bytes, "egress_usd_per_month": o.bill.egress_usd}
-                options.append(o)
+                options.append(llm_option(system, name, site, allowed, r, prec, shape, rate, mean_share,
+                                          w.arrival.mean_rate_per_s, model))
     return options
+
+
+def llm_option(system: System, name: str, site: str, allowed: bool, r: Resource, prec: str, shape: Shape,
+               rate: float, mean_share: float, mean_rate_per_s: float, model: str | None = None) -> Option:
+    """One way to serve a language-model workload: `r` (a device group, or a pool's instances
+    dedicated to the workload) at `prec`, for requests of `shape` arriving at `rate` at the
+    peak (`mean_share` of it on average, `mean_rate_per_s` billed), running `model` (a variant
+    of the workload's family; default its own model). Routed pairs call it with one side's
+    rate and token shape."""
+    sc = system.scenario
+    w = sc.workloads[name]
+    model = model or w.model_id
+    in_bytes, out_bytes = io_bytes(w, shape.prompt, shape.output)
+    up, down = system.route(w.source, site), system.route(site, w.source)
+    hw = catalog.hardware(r.hardware)
+    o = Option(name, site, r.hardware, prec, "inference", slo_ms=w.slo.p99_ms, mem_limit_gb=hw.mem_gb * r.gpus,
+               ttft_slo_ms=w.slo.ttft_ms, tpot_slo_ms=w.slo.tpot_ms, engine=llm_engine(model, prec),
+               input_bytes=in_bytes, output_bytes=out_bytes, model=model, family=w.family)
+    o.judge_accuracy(w.accuracy_floor)
+    if not allowed:
+        o.rule_out(privacy_violation(sc, name, site))
+    try:
+        cost = llm_cost(model, r.hardware, prec, r.gpus)
+    except PlannerError as err:
+        o.rule_out(Violation("estimate", f"no estimate: {err}"))
+        return o
+    mu = capacity_per_s(cost, shape)
+    o.source, o.memory_gb = cost.source, cost.weight_gb + cost.workspace_gb
+    if mu <= 0:
+        o.rule_out(Violation("unstable", operating_point(cost, shape, 1e-9).why, r.id))
+    o.network_ms = transfer_ms(system, up, in_bytes) + transfer_ms(system, down, out_bytes)
+    sv = LlmServing(cost, shape, mu, transfer_ms(system, up, shape.prompt_p99 * BYTES_PER_TOKEN),
+                    transfer_ms(system, down, BYTES_PER_TOKEN), transfer_ms(system, down, out_bytes))
+    o.serving = sv
+    lv = levels(r)
+    servers = r.servers if r.kind == "device" else None
+    share = rate / mu if mu > 0 else math.inf  # servers' worth of capacity
+    if servers:
+        own_u = min(share / servers, 0.999)
+    else:  # the workload's own instances, as many as keep each below the target
+        own_u = share / max(1, math.ceil(share / lv[0] - 1e-9), r.min_instances) if mu > 0 else 1.0
+    at = {u: (u if servers else own_u) for u in lv}
+    by = {u: sv.latencies_ms(v) for u, v in at.items()} if mu > 0 else {u: (math.inf,) * 3 for u in lv}
+    o.p99_ms_by_level[r.id] = {u: v[0] for u, v in by.items()}
+    o.ttft_ms_by_level = {u: v[1] for u, v in by.items()}
+    o.tpot_ms_by_level = {u: v[2] for u, v in by.items()}
+    o.p99_alone_ms = (sv.latencies_ms(own_u) if mu > 0 else (math.inf,) * 3)[0]
+    pt = operating_point(cost, shape, own_u * mu) if mu > 0 else None
+    o.compute_ms = (pt.e2e_p99_s * 1e3) if pt is not None and pt.stable else math.inf
+    o.stages = [(r.id, 0.0)]
+    if r.kind == "device":
+        o.loads[r.id] = share if mu > 0 else 0.0
+        o.bill += r.month_bill(0.0, mean_share * min(o.loads[r.id], r.servers))
+    else:
+        o.loads[r.id] = share / lv[0] if mu > 0 else 0.0
+    send(system, o, up, rate, in_bytes, mean_rate_per_s)
+    send(system, o, down, rate, out_bytes, mean_rate_per_s)
+    o.detail = {"capacity_per_s": mu, "weights_gb": cost.weight_gb, "kv_capacity_tokens": cost.kv_capacity_tokens,
+                "max_batch": cost.max_batch(shape.prompt + shape.output), "gpus": r.gpus,
+                "decode_ms": cost.decode_step_s(1, shape.prompt + shape.output / 2) * 1e3,
+                "prefill_ms": cost.prefill_s(int(shape.prompt)) * 1e3,
+                "input_bytes": in_bytes, "output_bytes": out_bytes, "egress_usd_per_month": o.bill.egress_usd}
+    return o
