@@ -193,7 +193,7 @@ def _choice(o: Option) -> Choice:
     model = o.model if o.family else None  # a family's variant; a routed pair runs one on both sides
     if o.parts:
         return Choice(o.site, o.hardware, o.precision, routing=o.routing, secondary=_choice(o.parts[1]), model=model)
-    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, model)
+    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, model=model)
 
 
 def _matches(o: Option, c: Choice) -> bool:
@@ -291,7 +291,7 @@ def evaluate(scenario: Scenario, placement: Any) -> Plan:
                                 + pair + (" (unreachable or unsupported)" if c.split is None else f" split at {c.split}"))
         chosen[name] = match[0]
         if match[0].family:  # the placement records the variant it runs
-            choices[name] = Choice(c.site, c.hardware, c.precision, c.split, c.edge_hardware, match[0].model)
+            choices[name] = _choice(match[0])
     missing = [n for n in scenario.workloads if n not in chosen]
     a = assess(system, chosen)
     conflicts = [f"{n}: not placed" for n in missing]
