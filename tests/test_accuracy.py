@@ -8,6 +8,8 @@ Every expected answer is read off data/accuracy.csv by hand: ResNet-50 top-1 is 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import planner
@@ -250,3 +252,22 @@ def test_the_plant_inspection_example_explains_availability_and_accuracy():
     assert (t["model"], t["precision"]) != ("yolov8n", "int8")
     assert t["binding"].startswith("availability")
     assert "yolov8n int8 mAP50-95 36.7% < floor 37.0%" in t["reason"]
+
+
+def test_a_routed_pair_runs_one_variant_and_round_trips_through_a_placement_file():
+    """shop_overflow's cameras as a YOLOv8 family at a 45% floor: only YOLOv8m (50.2% fp16) meets
+    it, the plan routes its overflow to the cloud, and the placement names the variant once (the
+    secondary runs it too); evaluated and simulated, it is the fixed-model plan."""
+    text = Path("scenarios/shop_overflow.yaml").read_text()
+    fam = parse_scenario(text.replace("    model: yolov5s\n", "    model: {family: yolov8, min_accuracy: 0.45}\n")
+                         .replace("horizon_s: 600", "horizon_s: 60"))
+    fixed = parse_scenario(text.replace("    model: yolov5s\n", "    model: yolov8m\n").replace("horizon_s: 600", "horizon_s: 60"))
+    p, q = planner.plan(fam), planner.plan(fixed)
+    d = p.to_dict()["cameras"]
+    assert d["model"] == "yolov8m" and "model" not in d.get("secondary", {})
+    assert {k: v for k, v in d.items() if k != "model"} == q.to_dict()["cameras"]
+    assert planner.evaluate(fam, p.to_dict()).monthly_cost_usd == pytest.approx(p.monthly_cost_usd)
+    a = planner.simulate(fam, p, seed=0).summary().set_index("workload").loc["cameras"]
+    b = planner.simulate(fixed, q, seed=0).summary().set_index("workload").loc["cameras"]
+    assert (a["completed"], a["p99_ms"], a["secondary_share"]) == (b["completed"], pytest.approx(b["p99_ms"]),
+                                                                  pytest.approx(b["secondary_share"]))
