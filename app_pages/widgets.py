@@ -34,7 +34,7 @@ SOURCES = {
 }
 #: The plan table's columns as the Plan page shows them (those that are empty for every workload are dropped).
 PLAN_COLUMNS = ["workload", "kind", "model", "site", "hardware", "precision", "accuracy", "accuracy_metric", "min_accuracy",
-                "split", "predicted_p99_ms", "slo_p99_ms",
+                "split", "llm_split", "predicted_p99_ms", "slo_p99_ms",
                 "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "predicted_availability",
                 "slo_availability", "source", "monthly_cost_usd",
                 "utilization", "ok", "violations", "binding", "next_best", "next_best_delta_usd", "reason"]

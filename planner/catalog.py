@@ -529,6 +529,14 @@ def accuracy_metric(model: str) -> str | None:
     return next((a.score_metric for (m, _), a in _accuracy_rows().items() if m == model), None)
 
 
+def speculative_acceptance(target: str, draft: str) -> tuple[float, str]:
+    """The default chance a `target` model accepts a token its `draft` proposed, with its source
+    (data/speculative.csv: the pair's own row, else the `*,*` default, an assumption)."""
+    rows = {(r["target"], r["draft"]): r for r in _records("speculative")}
+    r = rows.get((target, draft)) or rows[("*", "*")]
+    return float(r["acceptance_rate"]), str(r["source"])
+
+
 def price(key: str) -> float:
     """A value of data/prices.csv, e.g. ``electricity_usd_per_kwh``, ``amortisation_months``."""
     try:

@@ -284,6 +284,8 @@ def _print_plan(p, fmt: str, members: bool = False) -> None:
         cols = PLAN_COLUMNS
         if t["slo_availability"].notna().any():  # an availability objective: its figure beside the p99
             cols = [*cols[:6], "predicted_availability", "slo_availability", *cols[6:]]
+        if t["llm_split"].notna().any():  # a language model across the boundary: its mode beside the precision
+            cols = [*cols[:4], "llm_split", *cols[4:]]
         if any(w.accuracy_floor is not None or w.family for w in p.scenario.workloads.values()):
             cols = [*cols[:1], "model", *cols[1:4], "accuracy", "min_accuracy", *cols[4:]]  # what the floors chose
         _print_frame(t[cols], "table")

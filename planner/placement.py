@@ -33,12 +33,17 @@ class Choice:
     # above are then the primary's
     routing: str | None = None
     secondary: Choice | None = None
+    # a language model across the boundary: prefill_cloud_decode_edge | speculative, the cloud
+    # side at `site` on `hardware`, the device side on the source's `edge_hardware`
+    llm_split: str | None = None
     model: str | None = None  # the variant of the workload's family; None: the workload's own model
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"site": self.site, "hardware": self.hardware, "precision": self.precision}
         if self.split is not None:
             d.update(split=self.split, edge_hardware=self.edge_hardware)
+        if self.llm_split is not None:
+            d.update(llm_split=self.llm_split, edge_hardware=self.edge_hardware)
         if self.secondary is not None:
             sec = self.secondary.as_dict()
             sec.pop("model", None)  # a routed pair runs one model: the primary's entry names it
@@ -49,7 +54,9 @@ class Choice:
 
 
 #: the fields of one workload's entry
-FIELDS = ("site", "hardware", "precision", "split", "edge_hardware", "routing", "secondary", "model")
+FIELDS = ("site", "hardware", "precision", "split", "edge_hardware", "llm_split", "routing", "secondary", "model")
+#: the boundary modes a placement may name (`llm_split`)
+LLM_SPLIT_MODES = ("prefill_cloud_decode_edge", "speculative")
 
 
 def parse_placement(scenario: Scenario, placement: Any, file: str = "<placement>") -> dict[str, Choice]:
@@ -142,7 +149,14 @@ def _choice(scenario: Scenario, file: str, at: str, spec: Mapping) -> Choice:
     split = spec.get("split")
     if split is not None and (not isinstance(split, int) or isinstance(split, bool) or split < 0):
         raise ScenarioError(file, f"{at}.split", "expected a layer index >= 0")
-    return Choice(site, spec["hardware"], precision, split, spec.get("edge_hardware"))
+    mode = spec.get("llm_split")
+    if mode is not None and mode not in LLM_SPLIT_MODES:
+        raise ScenarioError(file, f"{at}.llm_split", f"'{mode}' is not one of {', '.join(LLM_SPLIT_MODES)}",
+                            did_you_mean(str(mode), LLM_SPLIT_MODES))
+    if mode is not None and split is not None:
+        raise ScenarioError(file, f"{at}.llm_split", "a language model is split by mode, not at a layer: "
+                            "give llm_split or split, not both")
+    return Choice(site, spec["hardware"], precision, split, spec.get("edge_hardware"), llm_split=mode)
 
 
 def load_placement(scenario: Scenario, path: str | Path) -> dict[str, Choice]:

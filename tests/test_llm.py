@@ -269,3 +269,25 @@ def test_bench_llm_prints_every_catalog_llm_with_sources():
         assert m in out
     assert "jetson-orin-nano-8gb" in out and "h100-sxm" in out and "extrapolated" in out
     assert "max_tok_s" in out and "b1_ttft_ms" in out
+
+
+def test_the_runtimes_time_per_request_adds_to_ttft_in_plan_and_simulation():
+    """The fitted per-request time (scheduling, tokenising) delays a request's first token by the
+    same amount in the serving model and in the simulator, and costs no GPU time."""
+    cost = llm_cost("llama-3-8b", "h100-sxm", "fp16")
+    assert cost.request_s > 0
+    bare = replace(cost, request_s=0.0)
+    shape = Shape.of(TokenDist.fixed(128), TokenDist.fixed(16))
+    planned = operating_point(cost, shape, 0.01).ttft_p99_s - operating_point(bare, shape, 0.01).ttft_p99_s
+    assert planned == pytest.approx(cost.request_s)
+    prompt, output = TokenDist.fixed(128), TokenDist.fixed(16)
+
+    def ttft_p50_ms(c):
+        ts = TokenServing(c.step_s, c.kv_capacity_tokens, prompt.sample, output.sample, c.max_context,
+                          mean_prompt=128, mean_output=16, request_s=c.request_s)
+        spec = SimSpec([SiteSpec("a")], [ComputeSpec("gpu", "a", count=1)],
+                       inference=[InferenceSpec("w", "a", ArrivalSpec.poisson(0.05), [Stage("gpu", lambda b: 0.0, 0, ts)])],
+                       horizon_s=2000, seed=1)
+        return Engine(spec).run().summary().iloc[0]["ttft_p50_ms"]
+
+    assert ttft_p50_ms(cost) - ttft_p50_ms(bare) == pytest.approx(cost.request_s * 1e3, rel=0.05)

@@ -79,6 +79,25 @@ def arch(model: str) -> LlmArch:
         raise CatalogError("language model", model, list(LLM_ARCH)) from None
 
 
+def kv_cache_bytes(model: str, tokens: float, precision: str = "fp16") -> float:
+    """Bytes of the K and V cache of `tokens` tokens (2 x layers x KV heads x head dim x bytes
+    per element, per token): what a prefill done elsewhere must send to the decoder. The cache is
+    fp16 unless the weights are fp32 (as `roofline_cost` keeps it)."""
+    a = arch(model)
+    return tokens * 2 * a.layers * a.kv_width * (4.0 if precision == "fp32" else 2.0)
+
+
+def expected_tokens_per_round(acceptance_rate: float, k: int) -> float:
+    """Tokens a speculative round yields on average when each of `k` drafted tokens is accepted
+    with probability `acceptance_rate` until the first rejection, and the target adds one token
+    of its own (the correction, or a bonus after k accepted): (1 - a^(k+1)) / (1 - a)
+    (Leviathan et al. 2023, eq. 1)."""
+    a = acceptance_rate
+    if not 0.0 <= a < 1.0:
+        raise PlannerError(f"acceptance_rate must be in [0, 1), not {a!r}")
+    return (1.0 - a ** (k + 1)) / (1.0 - a)
+
+
 def weight_bytes_per_param(precision: str) -> float:
     """Bytes per weight at `precision` (int4 with its group scales)."""
     return roofline.BYTES_PER_ELEMENT[precision] + (INT4_GROUP_OVERHEAD if precision == "int4" else 0.0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from planner import catalog
+from planner.costs.train_step import FineTune
 from planner.scenario import Scenario
 from planner.units import BYTES_PER_TOKEN, DEFAULT_SAMPLE_BYTES, DEPLOY_BYTES_PER_PARAM, UPDATE_BYTES_PER_PARAM
 
@@ -58,14 +59,34 @@ def params(model: str) -> float:
     return info.params_millions * 1e6 if info else 0.0
 
 
+def training_step(w) -> bool | FineTune:
+    """What one step of a training or federated workload trains: `True` (every weight) or its
+    `fine_tune:` (`estimate(..., training=...)` prices either)."""
+    ft = getattr(w, "fine_tune", None)
+    return True if ft is None else FineTune(layers=ft.layers, lora_rank=ft.lora_rank)
+
+
+def trained_params(w) -> float:
+    """Parameters a training or federated workload changes: the model's, or its fine-tuning's
+    share (the last layers' weights, or the LoRA adapters)."""
+    step = training_step(w)
+    if step is True or is_onnx(w.model):
+        return params(w.model)
+    from planner.costs.graphs import graph
+    from planner.costs.train_step import TrainTable, Trained
+
+    return Trained.of(TrainTable.of(graph(w.model, 1)), step).params
+
+
 def deploy_bytes(w) -> float:
-    """Bytes of trained weights pushed to where the model serves (fp16 weights)."""
-    return params(w.model_id) * DEPLOY_BYTES_PER_PARAM
+    """Bytes of trained weights pushed to where the model serves (fp16 weights; a fine-tuning
+    ships only what it changed)."""
+    return trained_params(w) * DEPLOY_BYTES_PER_PARAM
 
 
 def update_bytes(w) -> float:
-    """Bytes of one federated update (fp32 weights unless the workload says)."""
-    return float(w.model_bytes) if w.model_bytes else params(w.model_id) * UPDATE_BYTES_PER_PARAM
+    """Bytes of one federated update (fp32 weights of what is trained, unless the workload says)."""
+    return float(w.model_bytes) if w.model_bytes else trained_params(w) * UPDATE_BYTES_PER_PARAM
 
 
 def aggregate_s(n_sites: int, update_bytes_: float, hardware: str | None) -> float:
@@ -113,3 +134,14 @@ def hourly_shape(w) -> tuple[float, ...]:
     # the hour's peak: its two ends, and every profile point inside it (linear between them)
     return tuple(max([at(h), at(h + 1)] + [prof[i] for i in range(n) if h < i * HOURS_PER_DAY / n < h + 1]) / top
                  for h in range(HOURS_PER_DAY))
+
+
+def acceptance_rate(w, target: str | None = None) -> tuple[float, str]:
+    """A speculative workload's chance that the target (`target`: a variant of its family; default
+    its own model) accepts a drafted token, and where it comes from: the scenario's
+    `speculative.acceptance_rate`, else the catalog's default for the draft/target pair
+    (data/speculative.csv, an assumption that depends on the pair and the text)."""
+    spec = w.speculative
+    if spec.acceptance_rate is not None:
+        return spec.acceptance_rate, "scenario"
+    return catalog.speculative_acceptance(target or w.model_id, spec.draft)

@@ -96,7 +96,7 @@ class Plan:
     def table(self) -> pd.DataFrame:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
         cols = ["workload", "fleet", "member", "kind", "model", "site", "hardware", "precision", "accuracy", "accuracy_metric",
-                "min_accuracy", "split", "predicted_p99_ms", "p99_ms_low", "p99_ms_high", "slo_p99_ms",
+                "min_accuracy", "split", "llm_split", "predicted_p99_ms", "p99_ms_low", "p99_ms_high", "slo_p99_ms",
                 "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms",
                 "predicted_availability", "slo_availability", "monthly_cost_usd", "pricing",
                 "kgco2e_per_month", "utilization", "ok", "violations", "binding", "next_best",
@@ -129,7 +129,8 @@ class Plan:
                 "workload": name, "fleet": w.fleet, "member": w.member, "kind": o.kind, "model": o.model or w.model_id,
                 "site": o.site, "hardware": o.hardware, "precision": o.precision,
                 "accuracy": np.nan if o.accuracy is None else o.accuracy, "accuracy_metric": o.accuracy_metric, "min_accuracy": w.accuracy_floor,
-                "split": o.split, "predicted_p99_ms": p99, "p99_ms_low": low, "p99_ms_high": high, "slo_p99_ms": o.slo_ms,
+                "split": o.split, "llm_split": o.llm_split, "predicted_p99_ms": p99, "p99_ms_low": low, "p99_ms_high": high,
+                "slo_p99_ms": o.slo_ms,
                 "predicted_ttft_ms": a.ttft_ms.get(name, np.nan), "slo_ttft_ms": o.ttft_slo_ms,
                 "predicted_tpot_ms": a.tpot_ms.get(name, np.nan), "slo_tpot_ms": o.tpot_slo_ms,
                 "predicted_availability": np.nan if o.availability is None else o.availability,
@@ -193,12 +194,12 @@ def _choice(o: Option) -> Choice:
     model = o.model if o.family else None  # a family's variant; a routed pair runs one on both sides
     if o.parts:
         return Choice(o.site, o.hardware, o.precision, routing=o.routing, secondary=_choice(o.parts[1]), model=model)
-    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, model=model)
+    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, llm_split=o.llm_split, model=model)
 
 
 def _matches(o: Option, c: Choice) -> bool:
     """Whether option `o` is the placement `c` (a routed pair: its rule and both sides)."""
-    if (o.site, o.hardware, o.precision, o.split) != (c.site, c.hardware, c.precision, c.split):
+    if (o.site, o.hardware, o.precision, o.split, o.llm_split) != (c.site, c.hardware, c.precision, c.split, c.llm_split):
         return False
     if c.model is not None and o.model != c.model:  # the placement fixes a family's variant
         return False
@@ -287,8 +288,10 @@ def evaluate(scenario: Scenario, placement: Any) -> Plan:
         if not match:
             pair = "" if c.secondary is None else (f" routed ({c.routing}) with {c.secondary.hardware} at "
                                                     f"{c.secondary.site} in {c.secondary.precision}")
+            how = f" split at {c.split}" if c.split is not None else f" {c.llm_split} (not opted into, or unsupported)" \
+                if c.llm_split is not None else " (unreachable or unsupported)"
             raise ScenarioError("<placement>", f"{name}", f"no such option: {c.hardware} at {c.site} in {c.precision}"
-                                + pair + (" (unreachable or unsupported)" if c.split is None else f" split at {c.split}"))
+                                + pair + how)
         chosen[name] = match[0]
         if match[0].family:  # the placement records the variant it runs
             choices[name] = _choice(match[0])

@@ -86,19 +86,33 @@ def pool_mixes(system: System, chosen: Mapping[str, Option],
     of the day (every option's instance-load times its workload's daily shape, at least the
     pool's minimum) priced by `pricing.best_mix`. `scale` weights a workload's load (fleet copies)."""
     need: dict[ResourceId, list[float]] = {}
-    sc = system.scenario
     for name, o in chosen.items():
-        for r, v in o.loads.items():
-            if r.kind == "pool" and mixes(system[r]):
-                shape = o.hourly_load(r, hourly_shape(sc.workloads[name]))
-                k = v * (scale or {}).get(name, 1.0)
-                acc = need.setdefault(r, [0.0] * HOURS_PER_DAY)
-                for h in range(HOURS_PER_DAY):
-                    acc[h] += k * shape[h]
+        for r, hours in hourly_need(system, name, o, (scale or {}).get(name, 1.0)):
+            acc = need.setdefault(r, [0.0] * HOURS_PER_DAY)
+            for h in range(HOURS_PER_DAY):
+                acc[h] += hours[h]
     for r, res in system.resources.items():  # a pool kept at its minimum is bought even when unused
         if r.kind == "pool" and not r.workload and res.min_instances and mixes(res):
-            need[r] = [max(x, res.min_instances) for x in need.get(r, [0.0] * HOURS_PER_DAY)]
-    return {r: best_mix(system[r], hours) for r, hours in need.items()}
+            need.setdefault(r, [0.0] * HOURS_PER_DAY)
+    return {r: mix_of(system, r, hours) for r, hours in need.items()}
+
+
+def hourly_need(system: System, name: str, o: Option, scale: float = 1.0) -> list[tuple[ResourceId, list[float]]]:
+    """The instance-load `o` puts on each pool bought by the hour, each hour of the day."""
+    out = []
+    for r, v in o.loads.items():
+        if r.kind == "pool" and mixes(system[r]):
+            shape = o.hourly_load(r, hourly_shape(system.scenario.workloads[name]))
+            out.append((r, [v * scale * shape[h] for h in range(HOURS_PER_DAY)]))
+    return out
+
+
+def mix_of(system: System, r: ResourceId, need_by_hour: list[float]) -> Mix:
+    """`pricing.best_mix` of a pool's hourly need, at least its minimum every hour."""
+    res = system[r]
+    if not r.workload and res.min_instances:
+        need_by_hour = [max(x, res.min_instances) for x in need_by_hour]
+    return best_mix(res, need_by_hour)
 
 
 def pricing_of(system: System, o: Option, mixes_: Mapping[ResourceId, Mix] | None = None) -> str:
@@ -155,6 +169,8 @@ def assess(system: System, chosen: dict[str, Option]) -> Assessment:
             util[r] = v / res.capacity
     engines: dict[ResourceId, set[str]] = {r: {chosen[n].engine for n in names} for r, names in users.items()
                                            if r.kind == "device"}
+    # once per device group, not per user of it (a group may carry thousands of workloads)
+    limits = {r: device_limit(system, r, [chosen[n] for n in names]) for r, names in users.items() if r.kind == "device"}
 
     violations: dict[str, list[Violation]] = {}
     p99: dict[str, float] = {}
@@ -174,7 +190,7 @@ def assess(system: System, chosen: dict[str, Option]) -> Assessment:
             v.append(Violation("slo", f"SLO: p99 {_ms(p99[name])} > {o.slo_ms:g} ms", None, p99[name], o.slo_ms))
         for r in o.loads:
             res = system[r]
-            limit = device_limit(system, r, [chosen[n] for n in users[r]]) if r.kind == "device" else 0.0
+            limit = limits[r] if r.kind == "device" else 0.0
             if r.kind == "device" and util[r] > limit + 1e-9:
                 v.append(Violation("capacity", f"capacity: {res.label} at {util[r]:.0%} (limit {limit:.0%})",
                                    r, util[r], limit))

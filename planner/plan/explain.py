@@ -89,6 +89,7 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
             elsewhere = next((t for t in alts if t[1].site != o.site), None)
             if elsewhere and elsewhere is not nb and not (elsewhere[4] and elsewhere[4].kind == "privacy"):
                 reason += f"; best at another site, {elsewhere[1].label}, lost: {elsewhere[2]}"
+            reason += _boundary(o, alts, nb)
         out[name] = {
             "reason": reason,
             "binding": binding,
@@ -105,6 +106,27 @@ def _accuracy_note(o: Option, short: list[Option]) -> str:
     kinds = sorted({f"{a.model} {a.precision}" if a.family else a.precision for a in short})
     shown = ", ".join(kinds[:4]) + (" ..." if len(kinds) > 4 else "")
     return f"accuracy floor {closest.infeasible.limit:.1%} rules out {shown} ({closest.infeasible.text})"
+
+
+def _boundary(o: Option, alts: list, nb) -> str:
+    """For a language model that may run across the edge-cloud boundary: what the split moves
+    (the KV cache a request sends down, the tokens a speculative round yields), and why each
+    boundary mode not chosen lost, so the answer to "why not split?" is in the reason."""
+    out = ""
+    if o.llm_split is not None:
+        d = o.detail
+        out += (f"; {o.llm_split}: {d.get('output_bytes', 0) / 1e6:,.1f} MB of KV cache down per request"
+                if o.llm_split == "prefill_cloud_decode_edge" else
+                f"; {o.llm_split}: {d.get('tokens_per_round', 1):.2f} tokens per round trip")
+    seen = {o.llm_split}
+    for t in alts:
+        mode = t[1].llm_split
+        if mode is None or mode in seen:
+            continue
+        seen.add(mode)
+        if t is not nb:
+            out += f"; {mode} ({t[1].label}) lost: {t[2]}"
+    return out
 
 
 def _routed_reason(system: System, o: Option, alts: list, base) -> str:

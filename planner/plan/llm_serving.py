@@ -21,6 +21,9 @@ KV-cache memory; `capacity_per_s` is the largest rate that meets all of them. At
   the p99 prompt's own chunks, and the wait for KV-cache room (Erlang-C with one "server" per
   sequence the cache holds, each busy for a request's residence time);
 - end to end: TTFT + (p99 output - 1) x TPOT.
+
+A `Shape` with `prefilled` is a decoder whose prompts arrive with their KV cache made elsewhere
+(`prefill_cloud_decode_edge`): no prefill iterations, and the first token is one decode step.
 """
 from __future__ import annotations
 
@@ -46,13 +49,16 @@ class Shape:
     output: float
     output_p99: int
     output_cv: float
+    # the prompt's KV cache arrives computed (prefill elsewhere, `prefill_cloud_decode_edge`): no
+    # prefill here, and the first token is the first decode step
+    prefilled: bool = False
 
     @classmethod
-    def of(cls, prompt: TokenDist, output: TokenDist) -> Shape:
+    def of(cls, prompt: TokenDist, output: TokenDist, prefilled: bool = False) -> Shape:
         cv = prompt.cv if prompt.dist == "lognormal" else 1.0 if prompt.dist == "exponential" else 0.0
         out_cv = output.cv if output.dist == "lognormal" else 1.0 if output.dist == "exponential" else 0.0
         return cls(prompt.mean, prompt.mean ** 2 * (1 + cv * cv), prompt.quantile(0.99), max(output.mean, 1.0),
-                   output.quantile(0.99), out_cv)
+                   output.quantile(0.99), out_cv, prefilled)
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,9 @@ class Point:
 
 def _prefill(cost: LlmCost, shape: Shape, prompt: float, b: float) -> tuple[float, int]:
     """Seconds of the iterations that carry a `prompt`'s chunks beside `b` decoding sequences
-    (their decode share included), and how many there are."""
+    (their decode share included), and how many there are (none where the cache arrives made)."""
+    if shape.prefilled:
+        return 0.0, 0
     ctx = b * (shape.prompt + shape.output / 2)
     budget = max(1.0, MAX_BATCHED_TOKENS - b)
     total, done, n = 0.0, 0.0, 0
@@ -136,10 +144,10 @@ def operating_point(cost: LlmCost, shape: Shape, rate_per_s: float) -> Point:
     tpot_p99 = (max(tokens - stalls99 * n99, 0.0) * t_d99 + stalls99 * t_p99) / tokens
     tpot_p99 = max(tpot_p99, tpot99)
     # time to first token
-    own_s, _ = _prefill(cost, shape, shape.prompt_p99, b99)
+    own_s = t_d99 if shape.prefilled else _prefill(cost, shape, shape.prompt_p99, b99)[0]
     rho_p = rate_per_s * t_p
     ahead_s = wait_quantile_s(1, min(rho_p, 0.999), t_p, 0.99, 0.0) if rho_p > 0 else 0.0
-    ttft_mean = t_d / 2 + rho_p * t_p / 2 / max(1 - rho_p, 1e-9) + t_p
+    ttft_mean = t_d / 2 + rho_p * t_p / 2 / max(1 - rho_p, 1e-9) + (t_d if shape.prefilled else t_p)
     resident = ttft_mean + max(shape.output - 1, 0.0) * tpot
     held = rate_per_s * resident  # sequences holding cache
     slots = max(1, min(MAX_SEQS, int(cost.kv_capacity_tokens // (shape.prompt + shape.output))))
@@ -147,7 +155,7 @@ def operating_point(cost: LlmCost, shape: Shape, rate_per_s: float) -> Point:
     if u >= 1:
         return fail(f"KV cache: {held:.1f} sequences of {shape.prompt + shape.output:,.0f} tokens held, room for {slots}")
     admit_s = wait_quantile_s(slots, u, resident, 0.99, shape.output_cv)
-    ttft = ahead_s + t_d99 + own_s + admit_s
+    ttft = ahead_s + t_d99 + own_s + admit_s + (0.0 if shape.prefilled else cost.request_s)  # the runtime's own time
     return Point(rate_per_s, True, "", b, tpot, ttft, tpot_p99, ttft + max(shape.output_p99 - 1, 0) * tpot_p99,
                  held * (shape.prompt + shape.output / 2) / cost.kv_capacity_tokens)
 

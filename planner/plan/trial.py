@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 from planner.model.accounting import MonthlyBill
 from planner.model.ids import ResourceId
+from planner.model.pricing import Mix, mixes
 from planner.model.system import System
-from planner.model.pricing import mixes
-from planner.plan.assess import MAX_DEVICE_UTILIZATION, Assessment, option_latencies, pool_mixes
+from planner.model.workloads import HOURS_PER_DAY
+from planner.plan.assess import MAX_DEVICE_UTILIZATION, Assessment, hourly_need, mix_of, option_latencies
 from planner.plan.options import LINK_RHO, Option, levels
 from planner.plan.violations import Violation
 
@@ -60,6 +61,24 @@ class Baseline:
         self.by_base: dict[ResourceId, int] = defaultdict(int)
         for r, n in a.instances.items():
             self.by_base[r.base] += n
+        # each pool bought by the hour: its need each hour, so a move re-prices it from the
+        # difference (not by summing every workload again: explanations stay linear)
+        self.need: dict[ResourceId, list[float]] = {}
+        for name, o in chosen.items():
+            for r, hours in hourly_need(system, name, o):
+                acc = self.need.setdefault(r, [0.0] * HOURS_PER_DAY)
+                for h in range(HOURS_PER_DAY):
+                    acc[h] += hours[h]
+
+    def _mixes_after(self, name: str, alt: Option, bases: list[ResourceId]) -> dict[ResourceId, Mix]:
+        """The mixes of pools `bases` with `name` moved to `alt`."""
+        need = {b: list(self.need.get(b, [0.0] * HOURS_PER_DAY)) for b in bases}
+        for o, sign in ((self.chosen[name], -1.0), (alt, 1.0)):
+            for r, hours in hourly_need(self.system, name, o):
+                if r in need:
+                    need[r] = [x + sign * y for x, y in zip(need[r], hours)]
+        return {b: mix_of(self.system, b, [max(x, 0.0) for x in hours]) for b, hours in need.items()
+                if any(x > 1e-12 for x in hours) or (not b.workload and self.system[b].min_instances)}
 
     def _pool_total(self, base: ResourceId, pools: dict[ResourceId, int]) -> int:
         """Instances a pool runs in all (its own and dedicated) with `pools` changed, its minimum kept."""
@@ -88,7 +107,7 @@ class Baseline:
         for r, n in inst.items():
             bases[r.base][r] = n
         mixed = [b for b in bases if b in a.mixes or mixes(system[b])]
-        after_mix = pool_mixes(system, {**self.chosen, name: alt}) if mixed else {}
+        after_mix = self._mixes_after(name, alt, mixed) if mixed else {}
         for base, pools in bases.items():
             before = max(self.by_base.get(base, 0), system[base].min_instances)
             after = self._pool_total(base, pools)

@@ -21,8 +21,9 @@ from planner.sim.metrics import merge_sketches
 PLACEMENT_COLUMNS = {
     "inference": ["workload", "model", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
                   "predicted_availability", "accuracy", "utilization", "monthly_cost_usd", "source", "binding"],
-    "language model": ["workload", "model", "site", "hardware", "precision", "predicted_ttft_ms", "slo_ttft_ms",
-                       "predicted_tpot_ms", "slo_tpot_ms", "predicted_p99_ms", "accuracy", "utilization", "monthly_cost_usd", "source", "binding"],
+    "language model": ["workload", "model", "site", "hardware", "precision", "llm_split", "predicted_ttft_ms", "slo_ttft_ms",
+                       "predicted_tpot_ms", "slo_tpot_ms", "predicted_p99_ms", "accuracy", "utilization", "monthly_cost_usd",
+                       "source", "binding"],
     "training and federated": ["workload", "kind", "site", "hardware", "precision", "monthly_cost_usd", "source", "binding"],
 }
 COLORS = {"p99": "#1f77b4", "planned": "#000", "slo": "#c62828", "range": "#9ecae1", "box": "#4292c6", "p50": "#08306b"}

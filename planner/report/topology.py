@@ -78,7 +78,8 @@ def _where_lines(plan: Any) -> dict[str, list[str]]:
         w = sc.workloads[name]
         base = w.base_workload or name
         node = _node(sc, c.site)
-        label = f"{base}: {c.hardware}, {c.precision}" + (f" (split {c.split})" if getattr(c, "split", None) else "")
+        label = f"{base}: {c.hardware}, {c.precision}" + (f" (split {c.split})" if getattr(c, "split", None) else "") \
+            + (f" ({c.llm_split}, with {c.edge_hardware} at {w.source})" if getattr(c, "llm_split", None) else "")
         counts[node][label] += 1
     lines: dict[str, list[str]] = {}
     for node, c in counts.items():

@@ -54,6 +54,10 @@ def check_references(sc: Scenario, file: str, base: Path, allow_paths: bool, att
         if isinstance(w, Inference):
             _check_accuracy_floor(w, at, fail)
             _check_llm(w, at, fail)
+            for field, value in (("split", w.split), ("speculative", w.speculative)):
+                if value is not None and not sc.sites[w.source].devices:
+                    fail(f"{at}.{field}", f"source '{w.source}' has no device to decode on (a boundary split "
+                         "runs its decode or draft on the source's first device group)")
             if w.fallback is not None:
                 _check_fallback(sc, w, at, base, allow_paths, attachments, fail)
         if isinstance(w, Inference) and isinstance(w.arrival, Trace):
@@ -165,12 +169,14 @@ def _check_llm(w: Inference, at: str, fail: Any) -> None:
         by_tokens = w.routing.by_tokens if w.routing is not None else None
         for field, value in (("prompt_tokens", w.prompt_tokens), ("output_tokens", w.output_tokens),
                              ("routing.by_tokens", by_tokens),
-                             ("slo.ttft_ms", w.slo.ttft_ms), ("slo.tpot_ms", w.slo.tpot_ms)):
+                             ("slo.ttft_ms", w.slo.ttft_ms), ("slo.tpot_ms", w.slo.tpot_ms),
+                             ("split", w.split), ("speculative", w.speculative)):
             if value is not None:
                 llms = [m for m in catalog.model_ids() if catalog.model(m).family == "llm"]
                 fail(f"{at}.{field}", f"'{w.model_id}' is not a language model (token counts, token SLOs and "
                      f"by_tokens routing apply to {', '.join(llms)})")
         return
+    _check_boundary(w, at, fail)
     prompt, output, ctx = w.prompt_dist(), w.output_dist(), info.max_context
     if w.routing is not None and w.routing.overflow is not None:
         fail(f"{at}.routing.overflow", "overflow routing is planned for models served one request at a time; "
@@ -192,6 +198,24 @@ def _check_llm(w: Inference, at: str, fail: Any) -> None:
     if prompt.dist == "fixed" and output.dist == "fixed" and prompt.mean + output.mean > ctx:
         fail(f"{at}.prompt_tokens", f"{prompt.mean:g} prompt + {output.mean:g} output tokens exceed {w.model_id}'s "
              f"context of {ctx} tokens")
+
+
+def _check_boundary(w: Inference, at: str, fail: Any) -> None:
+    """A split across the boundary decodes on the source's device; a speculative draft is a
+    smaller language model the serving model knows."""
+    from planner.costs.llm import is_llm
+
+    if w.split is not None and not w.allow_split:
+        fail(f"{at}.split", "allow_split: false forbids splitting the workload; drop one of them")
+    spec = w.speculative
+    if spec is None:
+        return
+    llms = [m for m in catalog.model_ids() if is_llm(m)]
+    if not is_llm(spec.draft):
+        fail(f"{at}.speculative.draft", f"unknown language model '{spec.draft}'", did_you_mean(spec.draft, llms))
+    target = w.model_id  # a family's smallest variant: the draft must be smaller than any it may run
+    if spec.draft == target or catalog.model(spec.draft).params_millions >= catalog.model(target).params_millions:
+        fail(f"{at}.speculative.draft", f"the draft '{spec.draft}' must be a smaller model than '{target}'")
 
 
 def _check_fallback(sc: Scenario, w: Inference, at: str, base: Path, allow_paths: bool,

@@ -187,6 +187,23 @@ class _WorkloadBase(_Model):
         return self.__pydantic_private__["_base_workload"]
 
 
+#: ways a language-model request may be split across the edge-cloud boundary (`split:`)
+LLM_SPLITS = ("prefill_cloud_decode_edge",)
+LlmSplit = Literal["prefill_cloud_decode_edge"]
+
+
+class Speculative(_Model):
+    """Speculative decoding across the boundary: `draft` (a small language model) runs on the
+    source's device and proposes `k` tokens a round; the workload's model verifies them in the
+    cloud, one WAN round trip per round. `acceptance_rate` (the chance the target accepts a
+    drafted token) depends on the draft/target pair and the text; None takes the catalog's
+    default (data/speculative.csv)."""
+
+    draft: str
+    k: Annotated[int, Field(ge=1, le=16)] = 4
+    acceptance_rate: Annotated[float, Field(gt=0, lt=1)] | None = None
+
+
 class Inference(_WorkloadBase):
     """Requests that arrive at `source`, are served somewhere and answered back."""
 
@@ -201,6 +218,16 @@ class Inference(_WorkloadBase):
     fallback: Fallback | None = None
     prompt_tokens: PosInt | Tokens | None = None  # language models; None: the model's default prompt
     output_tokens: PosInt | Tokens | None = None  # None: DEFAULT_OUTPUT_TOKENS
+    # language models across the boundary: the split modes the planner may choose (a mode or a
+    # list of them) and speculative decoding with a draft on the device
+    split: LlmSplit | Annotated[list[LlmSplit], Field(min_length=1)] | None = None
+    speculative: Speculative | None = None
+
+    def llm_splits(self) -> tuple[str, ...]:
+        """The boundary split modes this workload allows (none unless it opts in)."""
+        if self.split is None:
+            return ()
+        return (self.split,) if isinstance(self.split, str) else tuple(dict.fromkeys(self.split))
     routing: Routing | None = None  # None: one placement serves every request
 
     @model_validator(mode="after")
@@ -247,6 +274,21 @@ def _default_prompt(model: str) -> int:
         return 512
 
 
+class FineTuning(_Model):
+    """Train part of a model instead of every weight: the last `layers` weighted layers (the rest
+    frozen), or LoRA adapters of `lora_rank` beside every weighted layer (the base frozen): the
+    transfer learning an edge device can afford. Give exactly one."""
+
+    layers: PosInt | None = None
+    lora_rank: PosInt | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> FineTuning:
+        if (self.layers is None) == (self.lora_rank is None):
+            raise ValueError("give exactly one of layers or lora_rank")
+        return self
+
+
 class Training(_WorkloadBase):
     """Centralised (re)training every `every_h` hours on data gathered at `source`."""
 
@@ -262,6 +304,7 @@ class Training(_WorkloadBase):
     # later (still meeting its deadline), in the hour whose grid is cleanest (model/carbon.py).
     window_h: NonNeg | None = None
     start_hour: Annotated[float, Field(ge=0, lt=24)] = 0.0
+    fine_tune: FineTuning | None = None  # None: every weight is trained
 
 
 class Federated(_WorkloadBase):
@@ -278,6 +321,7 @@ class Federated(_WorkloadBase):
     every_h: Pos = 24.0
     deadline_h: Pos = 24.0
     privacy: Privacy = "site"  # raw data never leaves a site in federated learning
+    fine_tune: FineTuning | None = None  # None: every weight is trained (and sent each round)
 
 
 Workload = Annotated[Union[Inference, Training, Federated], Field(discriminator="kind")]

@@ -19,9 +19,12 @@ from planner.model.pricing import Mix, hourly_rate, mixes
 from planner.model.carbon import mean_intensity
 from planner.model.routing import queue_limit
 from planner.model.system import Resource, resolve, site_hourly_gco2e_per_kwh
-from planner.model.workloads import aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, update_bytes
+from planner.model.workloads import (
+    acceptance_rate, aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, training_step, update_bytes,
+)
 from planner.sim.spec import (
-    ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, PoolPricing, RouteSpec, SimSpec, SiteSpec, Stage,
+    ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, PoolPricing, RouteSpec, SimSpec, SiteSpec,
+    SpeculativeRounds, Stage,
     TokenServing, TrainingSpec,
 )
 from planner.units import BYTES_PER_ELEMENT
@@ -48,12 +51,12 @@ class _Estimates:
     def model_ref(self, model: str) -> str:
         return model_ref(self.scenario, model)
 
-    def get(self, model: str, hardware: str, precision: str, batch: int = 1, training: bool = False):
-        key = (model, hardware, precision, int(batch), bool(training))
+    def get(self, model: str, hardware: str, precision: str, batch: int = 1, training: Any = False):
+        key = (model, hardware, precision, int(batch), training)
         e = self._cache.get(key)
         if e is None:
             e = self._cache[key] = self.estimator(self.model_ref(model), hardware, precision=precision,
-                                                   batch=int(batch), training=bool(training))
+                                                   batch=int(batch), training=training)
         return e
 
     def part_ms(self, model: str, hardware: str, precision: str, batch: int, start: int, stop: int) -> float:
@@ -248,7 +251,12 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         if ch.secondary is not None:
             route = _route(sc, name, ch, est, by_hw, llm_pools, gpus, compute)
         model = served_model(w, ch)
-        if is_llm(model):
+        rounds = None
+        if is_llm(model) and ch.llm_split is not None:
+            target = llm_pools.get((ch.site, ch.hardware, name), target)
+            stages, in_bytes, rounds = _boundary_stages(sc, name, ch, by_hw, target, gpus.get(target, 1))
+            serving_sites[name] = [w.source, ch.site]
+        elif is_llm(model):
             target = llm_pools.get((ch.site, ch.hardware, name), target)
             prompt = w.prompt_dist()
             if route is not None and route.rule == "by_tokens":  # this side serves the short prompts
@@ -273,7 +281,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         inference.append(InferenceSpec(
             name, w.source, _arrival(w.arrival), stages, input_bytes=in_bytes, slo_s=_slo_s(w.slo),
             ttft_slo_s=None if ttft is None else ttft / 1000, tpot_slo_s=None if tpot is None else tpot / 1000,
-            retries=retries, retry_backoff_s=retry_backoff_s, fallback=fallback, route=route))
+            retries=retries, retry_backoff_s=retry_backoff_s, fallback=fallback, route=route, rounds=rounds))
         if ch.secondary is not None:
             serving_sites[name].append(ch.secondary.site)
 
@@ -286,7 +294,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             continue
         ch = choices[name]
         if w.kind == "training":
-            step = est.get(w.model, ch.hardware, ch.precision, w.batch, training=True)
+            step = est.get(w.model, ch.hardware, ch.precision, w.batch, training=training_step(w))
             duration = w.epochs * training_samples(w) / w.batch * step.latency_ms / 1000
             deploy = sorted({s for t in w.deploy_to for s in serving_sites.get(t, [])})
             target = by_hw[(ch.site, ch.hardware)]
@@ -306,7 +314,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                 g = first_group.get(s)
                 if g is None:
                     raise ScenarioError("<placement>", name, f"federated site '{s}' has no device to train on")
-                step = est.get(w.model, hardware_of[g], ch.precision, w.batch, training=True)
+                step = est.get(w.model, hardware_of[g], ch.precision, w.batch, training=training_step(w))
                 local_compute[s] = g
                 local_s[s] = w.local_epochs * w.samples_per_site / w.batch * step.latency_ms / 1000
                 local_step[s] = step.latency_ms / 1000
@@ -367,19 +375,58 @@ def _route(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, llm_pools:
                      queue_len=limit)
 
 
-def _token_serving(w: Any, ch: Any, gpus: int, prompt: Any = None) -> tuple[TokenServing, float, float]:
+def _token_serving(w: Any, ch: Any, gpus: int, prompt: Any = None, model: str | None = None,
+                   hardware: str | None = None, phase: str = "full", k: int = 0) -> tuple[TokenServing, float, float]:
     """Continuous batching of a language model (the planner's `llm_options` serve the same),
     with the bytes of its prompt and answer as text; `prompt` is the prompt-token distribution
-    this placement serves (a by_tokens side's), by default the workload's."""
+    this placement serves (a by_tokens side's), by default the workload's; `model`, `hardware`
+    and `phase` set one side of a request split across the boundary (`k`: drafts a round)."""
     from planner.costs.llm import MAX_BATCHED_TOKENS, MAX_SEQS, llm_cost, llm_engine
 
-    model = served_model(w, ch)
-    cost = llm_cost(model, ch.hardware, ch.precision, gpus)
+    model = model or served_model(w, ch)
+    cost = llm_cost(model, hardware or ch.hardware, ch.precision, gpus)
     prompt, output = prompt or w.prompt_dist(), w.output_dist()
     in_bytes, out_bytes = io_bytes(w, prompt.mean, output.mean)
+    # a split side is its own engine: a prefill-only or verifying lane batches with no full one
+    engine = llm_engine(model, ch.precision) + ("" if phase in ("full", "decode", "draft") else f"/{phase}")
+    # the autoscaler's demand estimate of a queued request: one pass for a prefill or a
+    # verification (of k + 1 tokens), k tokens for a draft
+    mean_prompt = k + 1.0 if phase == "verify" else prompt.mean
+    mean_output = 1.0 if phase in ("prefill", "verify") else k if phase == "draft" else output.mean
     return TokenServing(cost.step_s, cost.kv_capacity_tokens, prompt.sample, output.sample, cost.max_context,
-                        MAX_SEQS, MAX_BATCHED_TOKENS, prompt.mean, output.mean,
-                        engine=llm_engine(model, ch.precision)), in_bytes, out_bytes
+                        MAX_SEQS, MAX_BATCHED_TOKENS, mean_prompt, mean_output,
+                        engine=engine, phase=phase, k=k, request_s=cost.request_s), in_bytes, out_bytes
+
+
+def _boundary_stages(sc: Any, name: str, ch: Any, by_hw: dict, target: str,
+                     gpus: int) -> tuple[list[Stage], float, SpeculativeRounds | None]:
+    """A language model across the boundary (as the planner's `llm_boundary` options): prefill on
+    the pool and the prompt's KV cache down to the source's device, which decodes; or a draft on
+    the device and the target verifying each round on the pool. Returns the stages, the bytes
+    the request first sends, and the speculative rounds."""
+    from planner.costs.llm import kv_cache_bytes
+    from planner.units import BYTES_PER_TOKEN
+
+    w = sc.workloads[name]
+    edge_hw = ch.edge_hardware or (sc.sites[w.source].devices[0].hardware if sc.sites[w.source].devices else None)
+    if edge_hw is None or (w.source, edge_hw) not in by_hw:
+        raise ScenarioError("<placement>", f"{name}.llm_split", f"needs a device at the source site '{w.source}'")
+    edge = by_hw[(w.source, edge_hw)]
+    if ch.llm_split == "prefill_cloud_decode_edge":
+        prefill, in_bytes, _ = _token_serving(w, ch, gpus, phase="prefill")
+        decode, _, _ = _token_serving(w, ch, 1, hardware=edge_hw, phase="decode")
+        kv_per_token = kv_cache_bytes(served_model(w, ch), 1, ch.precision)
+        return [Stage(target, lambda b: 0.0, 0.0, prefill, out_bytes_per_prompt_token=kv_per_token),
+                Stage(edge, lambda b: 0.0, 0.0, decode)], in_bytes, None
+    if w.speculative is None:
+        raise ScenarioError("<placement>", f"{name}.llm_split", "speculative needs the workload's `speculative:` draft")
+    k = w.speculative.k
+    draft, _, _ = _token_serving(w, ch, 1, model=w.speculative.draft, hardware=edge_hw, phase="draft", k=k)
+    verify, _, _ = _token_serving(w, ch, gpus, phase="verify", k=k)
+    # each round's drafts go up, with the prompt's text in the first round
+    return ([Stage(edge, lambda b: 0.0, k * BYTES_PER_TOKEN, draft, out_bytes_per_prompt_token=BYTES_PER_TOKEN),
+             Stage(target, lambda b: 0.0, (k + 1) * BYTES_PER_TOKEN, verify)],
+            0.0, SpeculativeRounds(k, acceptance_rate(w, served_model(w, ch))[0]))
 
 
 def _split_stages(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, target: str, out_bytes: float) -> list[Stage]:

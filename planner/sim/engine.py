@@ -26,10 +26,10 @@ from planner.sim.compute import Group, Pool, make_group
 from planner.sim.llmserve import LlmLane
 from planner.sim.jobs import FederatedJob, TrainingJob
 from planner.sim.metrics import TraceWriter
-from planner.sim.network import Topology, Transfer
+from planner.sim.network import TokenTransfer, Topology, Transfer
 from planner.sim.result import SimResult, collect
 from planner.sim.spec import SimSpec
-from planner.sim.workload import InferenceFlow, OverflowRouter, Request, TokenRouter, poisson_mux
+from planner.sim.workload import InferenceFlow, OverflowRouter, Request, Rounds, TokenRouter, poisson_mux
 
 
 _gc_lock = threading.Lock()
@@ -145,15 +145,15 @@ class Engine:
         if not stages:
             raise ValueError(f"workload {w.name}: no compute stage")
         rng = self._net_rng
-        loc, nbytes = w.source, float(w.input_bytes if input_bytes is None else input_bytes)
+        loc, nbytes, per_token = w.source, float(w.input_bytes if input_bytes is None else input_bytes), 0.0
         steps: list = []
         for st in stages:
             group = self.groups.get(st.compute)
             if group is None:
                 raise ValueError(f"workload {w.name}: unknown compute '{st.compute}'")
             if group.site != loc:
-                t = Transfer(env, self.topo.route(loc, group.site), nbytes, rng, flow.uplink_done,
-                             spec.mss_bytes, spec.window_bytes)
+                t = (Transfer if not per_token else TokenTransfer.per_prompt_token(per_token))(
+                    env, self.topo.route(loc, group.site), nbytes, rng, flow.uplink_done, spec.mss_bytes, spec.window_bytes)
                 steps.append(t)
                 flow.transfers.append(t)
             if st.llm is not None:
@@ -167,12 +167,14 @@ class Engine:
                 lane = group.lane(w.name, st.service_time_s)
             steps.append(lane)
             flow.lanes.append(lane)
-            loc, nbytes = group.site, float(st.out_bytes)
+            loc, nbytes, per_token = group.site, float(st.out_bytes), float(st.out_bytes_per_prompt_token)
         if loc != w.source:
             t = Transfer(env, self.topo.route(loc, w.source), nbytes, rng, flow.downlink_done,
                          spec.mss_bytes, spec.window_bytes)
             steps.append(t)
             flow.transfers.append(t)
+        if w.rounds is not None and stages is w.stages:  # speculative rounds loop on the primary path
+            steps.append(Rounds(flow, w.rounds.k, w.rounds.acceptance_rate, stream_rng(spec.seed, f"accept/{w.name}")))
         steps.append(flow.complete)
         return steps
 

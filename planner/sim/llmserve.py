@@ -51,6 +51,24 @@ class Seq:
         return self.prefilled + (self.generated if self.prefilled >= self.prompt and not self.recompute else 0)
 
 
+def _seq(shape: TokenServing, req) -> Seq:
+    """The request's work at this stage, by the stage's phase (`TokenServing.phase`)."""
+    prompt, output = req.tokens
+    phase = shape.phase
+    if phase == "full":
+        return Seq(prompt, output)
+    if phase == "prefill":
+        return Seq(prompt, 1)
+    if phase == "decode":
+        seq = Seq(prompt, output)
+        seq.prefilled = prompt
+        return seq
+    ctx = prompt + req.gen  # speculative: the context both models hold after the rounds so far
+    seq = Seq(ctx, shape.k) if phase == "draft" else Seq(ctx + shape.k, 1)
+    seq.prefilled = ctx if req.gen else 0  # the first round prefills the prompt
+    return seq
+
+
 class LlmLane(Lane):
     """The lane of a language-model workload: requests queue here and are served by servers
     running iterations (see the module docstring)."""
@@ -63,7 +81,8 @@ class LlmLane(Lane):
         self.llm = llm
         self.rng = rng
         mean_ctx = max(1.0, llm.mean_prompt + llm.mean_output)
-        self.full_batch = max(1, min(llm.max_seqs, int(llm.kv_capacity_tokens // mean_ctx)))
+        # a prefill-only server is busy while it computes, whatever its batch (compute-bound)
+        self.full_batch = 1 if llm.phase == "prefill" else max(1, min(llm.max_seqs, int(llm.kv_capacity_tokens // mean_ctx)))
         self.preemptions = 0
         self.shapes: dict[str, TokenServing] = {}  # each workload's token counts
         self.peak_batch = 0  # most sequences one server held at once
@@ -92,9 +111,10 @@ class LlmLane(Lane):
     def __call__(self, req) -> None:
         llm = self.llm
         shape = self.shapes.get(req.flow.name, llm)
-        # a prompt drawn at arrival (a by_tokens route chose the side by it) is kept
-        seq = Seq(req.prompt or shape.prompt_tokens(self.rng), shape.output_tokens(self.rng))
-        req.llm = seq
+        if req.tokens is None:  # drawn once: a request split across stages keeps its counts, and a
+            # prompt drawn at arrival (a by_tokens route chose the side by it) is kept
+            req.tokens = (req.prompt or shape.prompt_tokens(self.rng), shape.output_tokens(self.rng))
+        seq = req.llm = _seq(shape, req)
         need = seq.prompt + seq.output
         if need > llm.max_context:
             req.fail("context_exceeds_model")
@@ -102,7 +122,14 @@ class LlmLane(Lane):
         if need > llm.kv_capacity_tokens:
             req.fail("context_exceeds_kv_cache")
             return
+        if shape.request_s > 0 and shape.phase in ("full", "prefill"):  # the runtime takes the request in first
+            ev = self.group.env.timeout(shape.request_s, req)
+            ev.callbacks.append(self._taken_in)
+            return
         Lane.__call__(self, req)  # queue it like any request
+
+    def _taken_in(self, ev) -> None:
+        Lane.__call__(self, ev._value)
 
     # ------------------------------------------------------------------ a server's iterations
     def start(self, server: Server, now: float) -> None:
@@ -233,6 +260,8 @@ class LlmLane(Lane):
                 s.t_first = now
             else:
                 s.generated += 1
+                if s.generated == 1:  # a prompt prefilled elsewhere: its first token is a decode step
+                    s.t_first = now
             s.t_last = now
             if s.generated >= s.output:
                 finished.append(r)

@@ -369,3 +369,33 @@ class Transfer:
 
     def __repr__(self) -> str:
         return f"Transfer({self.nbytes:g} B over {self.route!r}, {self.in_prop} propagating)"
+
+
+class TokenTransfer(Transfer):
+    """A transfer whose size grows with the request's prompt: `nbytes` plus `per_token` bytes per
+    prompt token until the request's first tokens reach its source (`item.gen`), so a prompt or
+    its KV cache crosses once while a speculative round's drafts cross every round. Loss is
+    charged on the fixed part's window rounds only."""
+
+    __slots__ = ("base", "per_token")
+
+    def __init__(self, *args, per_token: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.base = self.nbytes
+        self.per_token = float(per_token)
+
+    @classmethod
+    def per_prompt_token(cls, per_token: float):
+        """A constructor with Transfer's signature for transfers of `per_token` bytes a prompt token."""
+        return lambda *args, **kwargs: cls(*args, per_token=per_token, **kwargs)
+
+    def _size(self, item) -> float:
+        return self.base + (0.0 if item.gen else self.per_token * item.tokens[0])
+
+    def __call__(self, item) -> None:
+        self.nbytes = self._size(item)  # read at once by the channel
+        Transfer.__call__(self, item)
+
+    def _hop_done(self, item) -> None:
+        self.nbytes = self._size(item)
+        Transfer._hop_done(self, item)

@@ -180,6 +180,25 @@ class TokenServing:
     mean_prompt: float = 512.0  # for the autoscaler's demand estimate of queued requests
     mean_output: float = 128.0
     engine: str = ""  # workloads whose stages name the same engine on a group share one batch
+    # what a request does at this stage: "full" (prefill, then every output token), "prefill"
+    # (the prompt, leaving with its first logits), "decode" (the prompt's KV cache arrived:
+    # every output token), "draft" (k tokens a speculative round, after prefilling the prompt in
+    # the first), "verify" (a round's k drafts in one pass, the prompt with the first)
+    phase: str = "full"
+    k: int = 0  # drafted tokens per speculative round
+    # the runtime's own time per request before its prompt is scheduled (tokenising, scheduling;
+    # `costs.llm.LlmCost.request_s`): it delays the request, it takes no GPU time
+    request_s: float = 0.0
+
+
+@dataclass
+class SpeculativeRounds:
+    """A workload served in speculative rounds: after each round's verification is back at the
+    source, each of the `k` drafts is accepted with `acceptance_rate` until the first rejection,
+    and the target adds one token; the request loops to its first stage until it has its output."""
+
+    k: int
+    acceptance_rate: float
 
 
 @dataclass
@@ -192,6 +211,9 @@ class Stage:
     service_time_s: ServiceTime
     out_bytes: float = 0.0
     llm: TokenServing | None = None
+    # plus this per prompt token of the request until its first tokens reach the source (a KV
+    # cache, or a speculative first round's prompt)
+    out_bytes_per_prompt_token: float = 0.0
 
 
 @dataclass
@@ -224,6 +246,7 @@ class InferenceSpec:
     tpot_slo_s: float | None = None  # ... and time per output token after it
     retries: int = 0  # re-sent from the source after a failure, at most this often
     retry_backoff_s: float = 1.0
+    rounds: SpeculativeRounds | None = None  # speculative decoding across the boundary
     # Served instead, at the source's own compute, when the path is down (a link, device or
     # pool outage): the workload's fallback (scenario `fallback:`); None = the request fails.
     fallback: Stage | None = None

@@ -31,7 +31,7 @@ class Request:
     """One inference request: where it is on its path and the time spent in each segment."""
 
     __slots__ = ("flow", "id", "t0", "k", "t_mark", "hop", "up_s", "queue_s", "compute_s", "down_s",
-                 "batch", "attempt", "llm", "path", "prompt")
+                 "batch", "attempt", "llm", "path", "prompt", "tokens", "gen", "t_first")
 
     def __init__(self, flow: InferenceFlow, rid: int, t0: float):
         self.flow = flow
@@ -47,6 +47,9 @@ class Request:
         self.batch = 0
         self.attempt = 0
         self.llm = None  # a language model's progress (llmserve.Seq)
+        self.tokens = None  # a language model's (prompt, output) tokens, drawn at its first stage
+        self.gen = 0  # tokens delivered to the source by speculative rounds
+        self.t_first = -1.0  # when the first speculative round's tokens reached the source
         self.path = flow.steps  # the steps it follows: its flow's, or a routed flow's secondary path
         self.prompt = 0  # prompt tokens drawn at arrival by a by_tokens route (0: drawn where served)
 
@@ -176,11 +179,16 @@ class InferenceFlow:
         first token plus the trip back) and time per output token after it; the request meets
         its SLOs only if it meets every one it has."""
         st, seq, spec = self.stats, req.llm, self.spec
-        ttft = seq.t_first - req.t0 + req.down_s
-        tpot = (seq.t_last - seq.t_first) / (seq.generated - 1) if seq.generated > 1 else 0.0
+        if req.t_first >= 0:  # speculative rounds: tokens reach the source a round at a time
+            ttft = req.t_first - req.t0
+            tpot = (self.env.now - req.t_first) / (req.gen - 1) if req.gen > 1 else 0.0
+            st.tokens_out += req.gen
+        else:
+            ttft = seq.t_first - req.t0 + req.down_s
+            tpot = (seq.t_last - seq.t_first) / (seq.generated - 1) if seq.generated > 1 else 0.0
+            st.tokens_out += seq.generated
         st.ttft.add(ttft)
         st.tpot.add(tpot)
-        st.tokens_out += seq.generated
         if st.slo_s is None and spec.ttft_slo_s is None and spec.tpot_slo_s is None:
             return
         if ((st.slo_s is None or lat <= st.slo_s) and (spec.ttft_slo_s is None or ttft <= spec.ttft_slo_s)
@@ -238,6 +246,7 @@ class InferenceFlow:
         self.pending_retries -= 1
         req = ev._value
         req.k = 0
+        req.gen, req.t_first = 0, -1.0
         req.path = self.steps
         self.entry(req)
 
@@ -254,6 +263,37 @@ class InferenceFlow:
 
     def __repr__(self) -> str:
         return f"InferenceFlow({self.name!r}, {len(self.steps) - 1} steps, {self.stats.in_system} in system)"
+
+
+class Rounds:
+    """The step after a speculative round's tokens are back at the source: each of the `k`
+    drafts is accepted with `acceptance_rate` until the first rejection (seeded per workload),
+    the target's own token is added, and the request goes round again from step `restart`
+    until it has its output tokens."""
+
+    __slots__ = ("flow", "k", "a", "rng", "restart", "rounds", "accepted")
+
+    def __init__(self, flow: InferenceFlow, k: int, acceptance_rate: float, rng: random.Random, restart: int = 0):
+        self.flow = flow
+        self.k = k
+        self.a = acceptance_rate
+        self.rng = rng
+        self.restart = restart
+        self.rounds = 0
+        self.accepted = 0
+
+    def __call__(self, req: Request) -> None:
+        n, uni = 0, self.rng.random
+        while n < self.k and uni() < self.a:
+            n += 1
+        self.rounds += 1
+        self.accepted += n
+        if req.gen == 0:
+            req.t_first = self.flow.env.now
+        want = req.tokens[1]
+        req.gen = min(want, req.gen + n + 1)
+        req.k = req.k + 1 if req.gen >= want else self.restart
+        req.path[req.k](req)
 
 
 class Router:

@@ -15,6 +15,7 @@ from planner.plan.options.common import LEVELS, LINK_RHO, Option, levels, transf
 from planner.plan.options.federated import federated_options
 from planner.plan.options.inference import inference_options, split_options
 from planner.plan.options.llm import LlmServing, llm_options
+from planner.plan.options.llm_boundary import boundary_options
 from planner.plan.options.routed import routed_options
 from planner.plan.options.training import training_options
 from planner.scenario import Scenario
@@ -30,7 +31,8 @@ def options_for(system: System, name: str) -> list[Option]:
     if w.kind == "federated":
         return federated_options(system, name)
     base = llm_options(system, name) if is_llm(w.model_id) else inference_options(system, name) + split_options(system, name)
-    opts = base + routed_options(system, name, base)
+    # a routed pair's sides are single placements; a language model across the boundary is one of its own
+    opts = base + routed_options(system, name, base) + (boundary_options(system, name) if is_llm(w.model_id) else [])
     hold_availability(system, name, opts)
     return opts
 

@@ -10,6 +10,7 @@ from functools import lru_cache
 from planner import catalog
 from planner.costs.estimator import Estimate, estimate
 from planner.costs.sources import weakest  # noqa: F401 - the options' modules take it from here
+from planner.costs.train_step import FineTune
 from planner.errors import PlannerError
 from planner.model.accounting import ZERO, MonthlyBill, Usage, bill
 from planner.model.ids import ResourceId
@@ -77,6 +78,9 @@ class Option:
     tpot_slo_ms: float | None = None
     serving: object | None = None  # llm.LlmServing: recomputes latencies at the actual utilisation
     engine: str = ""  # a language model's engine (model@precision); "" for everything else
+    # a language model across the boundary (`llm_boundary.py`): prefill_cloud_decode_edge |
+    # speculative, with `edge_hardware` the source's device; None = served on one side
+    llm_split: str | None = None
     # the cost model's 80% interval of the compute times, relative to those planned with
     latency_span: tuple[float, float] = (1.0, 1.0)
     # inference: the share of requests its path (and fallback) can answer; None for jobs (options/availability.py)
@@ -106,7 +110,10 @@ class Option:
         if self.parts:
             return f"{self.parts[0].label} + {self.parts[1].label} ({self.routing} {self.secondary_share:.1%})"
         s = f"{self.hardware}@{self.site} {self.precision}"
-        s = s if self.split is None else f"{self.edge_hardware}→{s} split@{self.split}"
+        if self.llm_split is not None:
+            s = f"{self.edge_hardware}→{s} {self.llm_split}"
+        elif self.split is not None:
+            s = f"{self.edge_hardware}→{s} split@{self.split}"
         return f"{self.model} on {s}" if self.family else s
 
     @property
@@ -138,7 +145,7 @@ class Option:
     def key(self) -> tuple:
         if self.parts:
             return (self.site, self.hardware, self.precision, self.split, self.model, self.routing, self.parts[1].key())
-        return (self.site, self.hardware, self.precision, self.split, self.model)
+        return (self.site, self.hardware, self.precision, self.split, self.llm_split, self.model)
 
     def hourly_load(self, r: ResourceId, workload_shape: tuple[float, ...]) -> tuple[float, ...]:
         """Each hour's load on `r` over its planned (peak) load: the option's own where a routed
@@ -199,12 +206,12 @@ def send(system: System, o: Option, r: Route, rate_per_s: float, size_bytes: flo
 
 # --------------------------------------------------------------------------- estimates
 @lru_cache(maxsize=65536)
-def _estimate(model: str, hardware: str, precision: str, batch: int, training: bool) -> Estimate:
+def _estimate(model: str, hardware: str, precision: str, batch: int, training: bool | FineTune) -> Estimate:
     return estimate(model, hardware, precision=precision, batch=batch, training=training)
 
 
 def cost_estimate(sc: Scenario, model: str, hardware: str, precision: str, batch: int = 1,
-                  training: bool = False) -> Estimate:
+                  training: bool | FineTune = False) -> Estimate:
     """The cost model's estimate, cached; `.onnx` paths resolve against the scenario file; at the
     high end of its 80% interval when the scenario plans `robust`."""
     return planned(sc, _estimate(model_ref(sc, model), hardware, precision, batch, training))

@@ -7,6 +7,7 @@ from planner.errors import PlannerError
 from planner.model.accounting import Usage, bill
 from planner.model.system import System
 from planner.model.workloads import aggregate_s, update_bytes
+from planner.model.workloads import training_step
 from planner.plan.options.common import Option, cost_estimate, precisions, send, transfer_ms, weakest
 from planner.plan.violations import Violation
 
@@ -39,7 +40,7 @@ def federated_options(system: System, name: str) -> list[Option]:
                     o.rule_out(Violation("estimate", f"site '{s}' has no device to train on"))
                     break
                 try:
-                    e = cost_estimate(sc, w.model, r.hardware, prec, w.batch, training=True)
+                    e = cost_estimate(sc, w.model, r.hardware, prec, w.batch, training=training_step(w))
                 except PlannerError as err:
                     o.rule_out(Violation("estimate", f"no estimate on {r.hardware}: {err}"))
                     break

@@ -8,6 +8,7 @@ from planner.model.accounting import MonthlyBill, Usage, bill
 from planner.model.carbon import cleanest_start
 from planner.model.system import System, site_hourly_gco2e_per_kwh
 from planner.model.workloads import deploy_bytes, training_samples
+from planner.model.workloads import training_step
 from planner.plan.options.common import Option, cost_estimate, precisions, privacy_violation, send, transfer_ms
 from planner.plan.violations import Violation
 
@@ -37,7 +38,7 @@ def training_options(system: System, name: str) -> list[Option]:
                 if not allowed:
                     o.rule_out(privacy_violation(sc, name, site))
                 try:
-                    e = cost_estimate(sc, w.model, r.hardware, prec, w.batch, training=True)
+                    e = cost_estimate(sc, w.model, r.hardware, prec, w.batch, training=training_step(w))
                 except PlannerError as err:
                     o.rule_out(Violation("estimate", f"no estimate: {err}"))
                     options.append(o)
