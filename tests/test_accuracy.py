@@ -271,3 +271,19 @@ def test_a_routed_pair_runs_one_variant_and_round_trips_through_a_placement_file
     b = planner.simulate(fixed, q, seed=0).summary().set_index("workload").loc["cameras"]
     assert (a["completed"], a["p99_ms"], a["secondary_share"]) == (b["completed"], pytest.approx(b["p99_ms"]),
                                                                   pytest.approx(b["secondary_share"]))
+
+
+def test_a_family_across_the_boundary_plans_and_simulates_as_its_variant():
+    """llm_boundary's assistants as the Llama family at a 60% MMLU floor: only llama-3-8b (65.6%
+    at int4) and llama-2-70b reach it; the 8B is chosen, split across the boundary as the fixed
+    model is, and the speculative draft (llama-3.2-1b, below the floor) is smaller than it."""
+    text = Path("scenarios/llm_boundary.yaml").read_text()
+    fam = parse_scenario(text.replace("    model: llama-3-8b\n", "    model: {family: llama, min_accuracy: 0.6}\n"))
+    fixed = planner.load_scenario("scenarios/llm_boundary.yaml")
+    p, q = planner.plan(fam), planner.plan(fixed)
+    assert {n: {k: v for k, v in d.items() if k != "model"} for n, d in p.to_dict().items()} == q.to_dict()
+    assert {d["model"] for d in p.to_dict().values()} == {"llama-3-8b"}
+    a = planner.simulate(fam, p, seed=0).summary().set_index("workload")
+    b = planner.simulate(fixed, q, seed=0).summary().set_index("workload")
+    assert a["completed"].to_dict() == b["completed"].to_dict()
+    assert a["p99_ms"].to_numpy() == pytest.approx(b["p99_ms"].to_numpy())

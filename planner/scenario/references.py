@@ -162,6 +162,17 @@ def _check_accuracy_floor(w: Inference, at: str, fail: Any) -> None:
         fail(field, f"no {'variant' if w.family else 'precision'} reaches {floor:g} ({catalog.accuracy_metric(w.variants[0])}): {what}")
 
 
+def _smallest_eligible(w: Inference) -> str:
+    """The smallest model the workload may run: its own, or its family's smallest variant that
+    reaches the accuracy floor at a precision it allows (variants come cheapest first)."""
+    floor = w.accuracy_floor
+    for m in w.variants:
+        if floor is None or any(a is not None and a.score >= floor
+                                for a in (catalog.accuracy(m, p) for p in (w.precisions or catalog.PRECISIONS))):
+            return m
+    return w.model_id
+
+
 def _check_llm(w: Inference, at: str, fail: Any) -> None:
     """Token counts and token SLOs belong to language models, and must fit the model's context."""
     info = None if w.model_id.lower().endswith(".onnx") else catalog.model(w.model_id)
@@ -213,7 +224,7 @@ def _check_boundary(w: Inference, at: str, fail: Any) -> None:
     llms = [m for m in catalog.model_ids() if is_llm(m)]
     if not is_llm(spec.draft):
         fail(f"{at}.speculative.draft", f"unknown language model '{spec.draft}'", did_you_mean(spec.draft, llms))
-    target = w.model_id  # a family's smallest variant: the draft must be smaller than any it may run
+    target = _smallest_eligible(w)  # the draft must be smaller than any model the planner may verify with
     if spec.draft == target or catalog.model(spec.draft).params_millions >= catalog.model(target).params_millions:
         fail(f"{at}.speculative.draft", f"the draft '{spec.draft}' must be a smaller model than '{target}'")
 
