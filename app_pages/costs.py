@@ -12,7 +12,7 @@ from app_pages.charts import honest_log_axis
 from app_pages.widgets import PRECISIONS, SOURCES
 
 TITLE = "Cost explorer"
-CATALOGS = ["hardware", "networks", "models", "prices"]
+CATALOGS = ["hardware", "networks", "models", "accuracy", "prices"]
 
 
 def _estimate_row(model: str, hw: str, prec: str, batch: int, training: bool) -> dict:
@@ -22,7 +22,7 @@ def _estimate_row(model: str, hw: str, prec: str, batch: int, training: bool) ->
         return {"hardware": hw, "precision": prec, "note": str(ex)}
     return {"hardware": hw, "precision": prec, "latency_ms": e.latency_ms, "throughput_per_s": e.throughput_per_s,
             "memory_gb": e.memory_gb, "fits": getattr(e, "fits", None), "energy_j": e.energy_j, "source": e.source,
-            "note": ""}
+            "accuracy": getattr(e, "accuracy", None), "accuracy_metric": getattr(e, "accuracy_metric", None), "note": ""}
 
 
 def render() -> None:
@@ -80,6 +80,9 @@ def _one_estimate(model: str, hw: str, prec: str, batch: int, training: bool) ->
                     help=f"Against the {planner.catalog.hardware(hw).mem_gb:g} GB of {hw}.")
         m[3].metric("Energy", f"{row['energy_j']:.3g} J", border=True, help="One batch.")
         st.markdown(f"Source: **:blue-badge[{row['source']}]** {SOURCES.get(row['source'], '')}.")
+        if row.get("accuracy") is not None:  # the catalog's task metric at this precision (data/accuracy.csv)
+            st.caption(f"Accuracy at {prec}: {row['accuracy']:.1%} {row['accuracy_metric']} (the catalog's figure; "
+                       "speech as word accuracy, 1 - WER).")
         detail = getattr(estimate_of(model, hw, prec, batch, training), "detail", None) or {}
         if detail:
             st.caption("How the latency is made up: " + ", ".join(

@@ -173,7 +173,10 @@ def _site_widgets(ed: Editor, raw: dict) -> None:
 def _workload_widgets(ed: Editor, name: str, w: dict) -> None:
     kind = w.get("kind", "?")
     base = ("workloads", name)
-    with st.expander(f"**{name}** · {kind} · {w.get('model', '?')} from {w.get('source', '?')}", expanded=True):
+    model = w.get("model", "?")
+    family = model.get("family") if isinstance(model, dict) else None
+    shown = f"family {family}" if family else model
+    with st.expander(f"**{name}** · {kind} · {shown} from {w.get('source', '?')}", expanded=True):
         c1, c2, c3, c4 = st.columns(4)
         arrival = w.get("arrival") if isinstance(w.get("arrival"), dict) else {}
         slo = w.get("slo") if isinstance(w.get("slo"), dict) else {}
@@ -211,6 +214,14 @@ def _workload_widgets(ed: Editor, name: str, w: dict) -> None:
         with c3:
             ed.choose("privacy", (*base, "privacy"), PRIVACY, default="site" if kind == "federated" else "any",
                       help="How far the raw input may travel: any site, sites in its region, or its own site only.")
+            if kind == "inference":
+                # a family's floor lives in `model: {family:, min_accuracy:}`, a fixed model's on the workload
+                floor = (*base, "model", "min_accuracy") if family else (*base, "min_accuracy")
+                ed.num("accuracy floor (fraction)", floor, step=0.01,
+                       help="The least task accuracy a placement must keep, in the catalog's metric as a fraction "
+                            "(0.76 = 76% top-1; mAP50-95 for detectors; word accuracy 1 - WER for speech; MMLU for "
+                            "language models). Precisions (and, for a family, variants) below it are ruled out. "
+                            "Empty: no floor.")
         with c4:
             ed.choose_many("precisions allowed", (*base, "precisions"), list(PRECISIONS))
         ed.rest(field_name(base))

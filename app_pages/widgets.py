@@ -33,7 +33,8 @@ SOURCES = {
     "assumed": "this hardware has no calibration point: it shares its class's calibration, untested",
 }
 #: The plan table's columns as the Plan page shows them (those that are empty for every workload are dropped).
-PLAN_COLUMNS = ["workload", "kind", "site", "hardware", "precision", "split", "llm_split", "predicted_p99_ms", "slo_p99_ms",
+PLAN_COLUMNS = ["workload", "kind", "model", "site", "hardware", "precision", "accuracy", "accuracy_metric", "min_accuracy",
+                "split", "llm_split", "predicted_p99_ms", "slo_p99_ms",
                 "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "predicted_availability",
                 "slo_availability", "source", "monthly_cost_usd",
                 "utilization", "ok", "violations", "binding", "next_best", "next_best_delta_usd", "reason"]
@@ -53,6 +54,10 @@ NUMBER_FORMAT = {
     "monthly_cost_usd": st.column_config.NumberColumn("USD / month", format="$%,.0f"),
     "next_best_delta_usd": st.column_config.NumberColumn("next best +USD / month", format="$%,.0f"),
     "utilization": st.column_config.ProgressColumn("utilisation", min_value=0.0, max_value=1.0, format="%.2f"),
+    # the catalog's task metric at the chosen precision (speech: word accuracy, 1 - WER)
+    "accuracy": st.column_config.NumberColumn("accuracy", format="%.3f"),
+    "accuracy_metric": st.column_config.TextColumn("metric"),
+    "min_accuracy": st.column_config.NumberColumn("floor", format="%g"),
 }
 
 

@@ -102,6 +102,7 @@ class ModelInfo:
     max_context: int | None  # language models: prompt + output tokens the model was trained for
     source: str
     basis: str
+    variant_family: str | None = None  # the family a workload may name to let the planner pick the variant
 
 
 # ------------------------------------------------------------------------------------ loading
@@ -151,7 +152,7 @@ def _model_rows() -> dict[str, ModelInfo]:
             gflops=float(r["gflops"]), input_shape=r["input_shape"], input_bytes=int(r["input_bytes"]),
             output_bytes=int(r["output_bytes"]), default_seq_len=None if seq is None else int(seq),
             max_context=None if ctx is None else int(ctx),
-            source=r["source"], basis=r["basis"])
+            source=r["source"], basis=r["basis"], variant_family=r["variant_family"] or None)
     return rows
 
 
@@ -289,7 +290,7 @@ def pue(provider: str | None) -> float:
 def clear_caches() -> None:
     """Forget loaded catalogs and profiles (after changing PLANNER_DATA_DIR / PLANNER_PROFILE_DIR)."""
     for f in (_frame, _hardware_rows, _network_rows, _model_rows, _prices, _grid_rows, _pricing_rows, _region_price_rows,
-              _availability_rows, _profile_hardware, _live_host):
+              _availability_rows, _accuracy_rows, _profile_hardware, _live_host):
         f.cache_clear()
 
 
@@ -433,6 +434,101 @@ def model(id: str) -> ModelInfo:
         raise CatalogError("model", id, model_ids()) from None
 
 
+def variant_families() -> dict[str, list[str]]:
+    """Family -> its variants, cheapest first (by GFLOPs per inference), from models.csv `variant_family`."""
+    out: dict[str, list[ModelInfo]] = {}
+    for m in _model_rows().values():
+        if m.variant_family:
+            out.setdefault(m.variant_family, []).append(m)
+    return {f: [m.id for m in sorted(ms, key=lambda m: m.gflops)] for f, ms in out.items()}
+
+
+def family_variants(family: str) -> list[str]:
+    """The variants of a model family, cheapest first; CatalogError if unknown."""
+    try:
+        return variant_families()[family]
+    except KeyError:
+        raise CatalogError("model family", family, list(variant_families())) from None
+
+
+# ------------------------------------------------------------------------------------ accuracy
+#: Task metrics of data/accuracy.csv, and how each is named to a user. WER is stored as
+#: published (lower is better) and exposed as word accuracy, 1 - WER, so that every accuracy a
+#: floor (`min_accuracy`) is held against is higher-is-better.
+METRICS = {"top1": "top-1", "map50_95": "mAP50-95", "wer": "WER", "mmlu": "MMLU"}
+ACCURACY_BASES = ("published", "estimated", "assumed")
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """A model's task metric at one precision (data/accuracy.csv), as a fraction (0.761 = 76.1%)."""
+
+    model: str
+    precision: str
+    metric: str  # one of METRICS, as stored
+    value: float  # as published: WER is an error rate
+    basis: str  # published | estimated | assumed
+    source: str
+
+    @property
+    def score(self) -> float:
+        """Higher is better: the value, or for WER the word accuracy 1 - WER."""
+        return 1.0 - self.value if self.metric == "wer" else self.value
+
+    @property
+    def score_metric(self) -> str:
+        """The name of `score`: the metric, or ``word_accuracy`` for WER."""
+        return "word_accuracy" if self.metric == "wer" else self.metric
+
+    def describe(self) -> str:
+        """``int8 top-1 75.9%``, ``int8 word accuracy 92.2% (WER 7.8%)``."""
+        if self.metric == "wer":
+            return f"{self.precision} word accuracy {self.score:.1%} (WER {self.value:.1%})"
+        return f"{self.precision} {METRICS[self.metric]} {self.value:.1%}"
+
+
+def _accuracy_error(row: int, field: str, reason: str) -> PlannerError:
+    return PlannerError(f"{data_dir() / 'accuracy.csv'}: row {row}, {field}: {reason}")
+
+
+@cache
+def _accuracy_rows() -> dict[tuple[str, str], Accuracy]:
+    rows: dict[tuple[str, str], Accuracy] = {}
+    for i, r in enumerate(_records("accuracy"), start=2):  # row 1 is the header
+        if r["model"] not in _model_rows():
+            raise _accuracy_error(i, "model", f"'{r['model']}' is not in models.csv")
+        if r["precision"] not in PRECISIONS:
+            raise _accuracy_error(i, "precision", f"'{r['precision']}' is not one of {', '.join(PRECISIONS)}")
+        if r["metric"] not in METRICS:
+            raise _accuracy_error(i, "metric", f"'{r['metric']}' is not one of {', '.join(METRICS)}")
+        value = _num(r["value"])
+        if value is None or not 0 < value <= 1:
+            raise _accuracy_error(i, "value", f"{r['value']!r} is not a fraction in (0, 1] (0.761 for 76.1%)")
+        if r["basis"] not in ACCURACY_BASES:
+            raise _accuracy_error(i, "basis", f"'{r['basis']}' is not one of {', '.join(ACCURACY_BASES)}")
+        if not r["source"]:
+            raise _accuracy_error(i, "source", "empty: every figure needs its source")
+        key = (r["model"], r["precision"])
+        if key in rows:
+            raise _accuracy_error(i, "precision", f"a second row for {key[0]} at {key[1]}")
+        rows[key] = Accuracy(r["model"], r["precision"], r["metric"], value, r["basis"], r["source"])
+    for model in {m for m, _ in rows}:
+        metrics = {a.metric for (m, _), a in rows.items() if m == model}
+        if len(metrics) > 1:
+            raise PlannerError(f"{data_dir() / 'accuracy.csv'}: {model} has rows in several metrics ({', '.join(sorted(metrics))})")
+    return rows
+
+
+def accuracy(model: str, precision: str) -> Accuracy | None:
+    """The task metric of a zoo model at a precision; None where the catalog has no figure."""
+    return _accuracy_rows().get((model, precision))
+
+
+def accuracy_metric(model: str) -> str | None:
+    """The metric a model's accuracy figures are in (as `Accuracy.score_metric`), or None."""
+    return next((a.score_metric for (m, _), a in _accuracy_rows().items() if m == model), None)
+
+
 def speculative_acceptance(target: str, draft: str) -> tuple[float, str]:
     """The default chance a `target` model accepts a token its `draft` proposed, with its source
     (data/speculative.csv: the pair's own row, else the `*,*` default, an assumption)."""
@@ -483,7 +579,7 @@ def _hardware_record(hw: Hardware) -> dict[str, object]:
 
 
 def table(kind: str) -> pd.DataFrame:
-    """The catalog `kind` (hardware | networks | models | prices) as printed by ``planner catalog``.
+    """The catalog `kind` (hardware | networks | models | prices | grid | pricing | accuracy) as printed by ``planner catalog``.
 
     Hardware includes ``host`` and profiled names; every table keeps its basis and source columns.
     """
@@ -491,6 +587,7 @@ def table(kind: str) -> pd.DataFrame:
         return pd.DataFrame([_hardware_record(hardware(i)) for i in hardware_ids()])
     if kind == "models":
         return _frame(kind).astype({"default_seq_len": "Int64"})
-    if kind in ("networks", "prices", "grid", "pricing", "availability"):
+    if kind in ("networks", "prices", "grid", "pricing", "availability", "accuracy"):
         return _frame(kind).copy()
-    raise CatalogError("catalog", kind, ["hardware", "networks", "models", "prices", "grid", "pricing", "availability"])
+    raise CatalogError("catalog", kind, ["hardware", "networks", "models", "prices", "grid", "pricing", "availability",
+                                         "accuracy"])

@@ -167,12 +167,13 @@ def schema() -> None:
 
 @app.command("catalog")
 def catalog_cmd(
-    kind: Annotated[str, typer.Argument(help="hardware | networks | models | availability")] = "hardware",
+    kind: Annotated[str, typer.Argument(help="hardware | networks | models | availability | accuracy")] = "hardware",
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
 ) -> None:
-    """List the catalog's hardware, networks, models or cloud availability SLAs, with the source of each row."""
+    """List the catalog's hardware, networks, models, cloud availability SLAs or accuracy figures, with the
+    source of each row."""
     catalog = planner.catalog
-    kinds = ("hardware", "networks", "models", "availability")
+    kinds = ("hardware", "networks", "models", "availability", "accuracy")
     if kind not in kinds:
         hint = planner.errors.did_you_mean(kind, kinds)
         raise PlannerError(f"unknown catalog '{kind}' (one of {', '.join(kinds)})" + (f"; {hint}" if hint else ""))
@@ -187,8 +188,9 @@ CATALOG_COLUMNS = {
     "hardware": ("id", "kind", "tier", "peak_fp16_tflops", "peak_int8_tops", "mem_gb", "mem_bw_gb_per_s", "tdp_w",
                  "price_usd", "usd_per_hour"),
     "networks": ("id", "downlink_mbps", "uplink_mbps", "rtt_ms", "jitter_ms", "loss_pct", "medium"),
-    "models": ("id", "family", "params_millions", "gflops", "input_bytes", "output_bytes", "max_context"),
+    "models": ("id", "family", "variant_family", "params_millions", "gflops", "input_bytes", "output_bytes", "max_context"),
     "availability": ("provider", "scope", "availability", "mttr_h", "mttr_basis"),
+    "accuracy": ("model", "precision", "metric", "value"),
 }
 
 
@@ -217,6 +219,8 @@ def estimate(
     _echo(f"  memory       {e.memory_gb:12.3f} GB{'' if e.fits else '  (does not fit)'}")
     _echo(f"  energy       {e.energy_j:12.4f} J per batch")
     _echo(f"  source       {e.source}")
+    if e.accuracy is not None:  # the catalog's task metric at this precision (WER as word accuracy)
+        _echo(f"  accuracy     {e.accuracy:12.4f} {e.accuracy_metric}")
     for label, value, unit in (("TTFT", e.ttft_ms, "ms"), ("TPOT", e.tpot_ms, "ms"), ("tokens/s", e.tokens_per_s, ""),
                                ("step", e.step_ms, "ms"), ("samples/s", e.samples_per_s, "")):
         if value is not None:  # language models and training steps
@@ -240,7 +244,7 @@ def profile(
 PLAN_COLUMNS = ["workload", "site", "hardware", "precision", "predicted_p99_ms", "p99_ms_low", "p99_ms_high", "slo_p99_ms",
                 "monthly_cost_usd",
                 "utilization", "ok", "source"]
-FLEET_COLUMNS = ["fleet", "workload", "where", "hardware", "precision", "members", "split_by"]
+FLEET_COLUMNS = ["fleet", "workload", "where", "hardware", "precision", "model", "members", "split_by"]
 
 
 def _print_plan(p, fmt: str, members: bool = False) -> None:
@@ -282,6 +286,8 @@ def _print_plan(p, fmt: str, members: bool = False) -> None:
             cols = [*cols[:6], "predicted_availability", "slo_availability", *cols[6:]]
         if t["llm_split"].notna().any():  # a language model across the boundary: its mode beside the precision
             cols = [*cols[:4], "llm_split", *cols[4:]]
+        if any(w.accuracy_floor is not None or w.family for w in p.scenario.workloads.values()):
+            cols = [*cols[:1], "model", *cols[1:4], "accuracy", "min_accuracy", *cols[4:]]  # what the floors chose
         _print_frame(t[cols], "table")
         _echo("")
         for _, row in t.iterrows():

@@ -54,7 +54,7 @@ def baseline_placement(scenario: Any, where: Where, plan: Any = None) -> tuple[d
     on that site's first device group or pool.
 
     Precision: the plan's where that hardware runs it, else the first the workload allows that the
-    hardware runs. Federated workloads, and those privacy or the links keep from every site of the
+    hardware runs and that keeps the workload's accuracy floor (where one does). Federated workloads, and those privacy or the links keep from every site of the
     kind, stay as `plan` placed them (left out when there is no plan). Returns the placement and a
     note per workload.
     """
@@ -79,10 +79,19 @@ def baseline_placement(scenario: Any, where: Where, plan: Any = None) -> tuple[d
         runs = catalog.hardware(hardware).precisions
         allowed_precisions = list(w.precisions or catalog.PRECISIONS)
         wanted = ([planned.precision] if planned is not None else []) + allowed_precisions
-        precision = next((p for p in wanted if p in runs and p in allowed_precisions), runs[0] if runs else "fp32")
+        usable = [p for p in wanted if p in runs and p in allowed_precisions]
+        # a precision some variant runs at the workload's accuracy floor, where one is
+        precision = next((p for p in usable if _meets_floor(w, p)), next(iter(usable), runs[0] if runs else "fp32"))
         placement[name] = {"site": sites[0], "hardware": hardware, "precision": precision}
         notes[name] = f"{hardware} at {sites[0]}, {precision}"
     return placement, notes
+
+
+def _meets_floor(w: Any, precision: str) -> bool:
+    """Whether some model the workload may run keeps its accuracy floor at `precision`."""
+    floor = w.accuracy_floor
+    return floor is None or any(a is not None and a.score >= floor
+                                for a in (catalog.accuracy(m, precision) for m in w.variants))
 
 
 def baselines(scenario: Any, plan: Any = None) -> dict[str, Baseline]:

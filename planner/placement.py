@@ -1,13 +1,15 @@
-"""A placement: for each workload, where it runs (site, hardware, precision, optional split).
+"""A placement: for each workload, where it runs (site, hardware, precision, optional split) and,
+where the workload names a model family, which variant (`model`).
 
 Taken wherever a placement is given (`simulate`, `evaluate`, `--placement FILE`): a `Plan`
 (anything with a `.placement` mapping) or a plain mapping from workload name to
-``{site, hardware, precision}`` (plus ``split`` where the model is split).
+``{site, hardware, precision}`` (plus ``split`` where the model is split, ``model`` to fix the
+variant of a family; left out, `evaluate` takes the cheapest variant that meets the floor).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ class Choice:
     # a language model across the boundary: prefill_cloud_decode_edge | speculative, the cloud
     # side at `site` on `hardware`, the device side on the source's `edge_hardware`
     llm_split: str | None = None
+    model: str | None = None  # the variant of the workload's family; None: the workload's own model
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"site": self.site, "hardware": self.hardware, "precision": self.precision}
@@ -42,10 +45,16 @@ class Choice:
         if self.llm_split is not None:
             d.update(llm_split=self.llm_split, edge_hardware=self.edge_hardware)
         if self.secondary is not None:
-            d.update(routing=self.routing, secondary=self.secondary.as_dict())
+            sec = self.secondary.as_dict()
+            sec.pop("model", None)  # a routed pair runs one model: the primary's entry names it
+            d.update(routing=self.routing, secondary=sec)
+        if self.model is not None:
+            d["model"] = self.model
         return d
 
 
+#: the fields of one workload's entry
+FIELDS = ("site", "hardware", "precision", "split", "edge_hardware", "llm_split", "routing", "secondary", "model")
 #: the boundary modes a placement may name (`llm_split`)
 LLM_SPLIT_MODES = ("prefill_cloud_decode_edge", "speculative")
 
@@ -68,14 +77,17 @@ def parse_placement(scenario: Scenario, placement: Any, file: str = "<placement>
             raise ScenarioError(file, at, f"unknown workload '{name}'", did_you_mean(str(name), scenario.workloads))
         if not isinstance(spec, Mapping):
             raise ScenarioError(file, at, "expected a mapping with site, hardware and precision")
-        fields = ["site", "hardware", "precision", "split", "edge_hardware", "llm_split", "routing", "secondary"]
-        extra = set(spec) - set(fields)
+        extra = set(spec) - set(FIELDS)
         if extra:
             bad = sorted(map(str, extra))[0]
-            raise ScenarioError(file, f"{at}.{bad}", f"unknown field '{bad}'", did_you_mean(bad, fields))
+            raise ScenarioError(file, f"{at}.{bad}", f"unknown field '{bad}'", did_you_mean(bad, FIELDS))
         out[name] = _choice(scenario, file, at, spec)
         if "secondary" in spec or "routing" in spec:
             out[name] = _routed(scenario, file, at, spec, out[name])
+        model = _variant(scenario, file, at, spec.get("model"))
+        if model is not None:  # the variant runs on both sides of a routed pair
+            sec = out[name].secondary
+            out[name] = replace(out[name], model=model, secondary=None if sec is None else replace(sec, model=model))
     return out
 
 
@@ -104,6 +116,17 @@ def _routed(scenario: Scenario, file: str, at: str, spec: Mapping, primary: Choi
         raise ScenarioError(file, f"{at}.split", "a routed pair's primary runs the whole model (no split)")
     return Choice(primary.site, primary.hardware, primary.precision, routing=rule,
                   secondary=_choice(scenario, file, f"{at}.secondary", sec))
+
+
+def _variant(scenario: Scenario, file: str, name: str, model: Any) -> str | None:
+    """The variant a placement fixes: one the workload may run (None for its own single model)."""
+    if model is None:
+        return None
+    variants = scenario.workloads[name].variants
+    if model not in variants:
+        raise ScenarioError(file, f"{name}.model", f"'{model}' is not a model workload '{name}' may run",
+                            did_you_mean(str(model), variants) or f"it may run: {', '.join(variants)}")
+    return None if len(variants) == 1 else model  # the workload's own model: nothing to record
 
 
 def _choice(scenario: Scenario, file: str, at: str, spec: Mapping) -> Choice:

@@ -152,6 +152,37 @@ def test_privacy_and_link_edits_replan() -> None:
     assert t.set_index("workload").loc["inspection", "site"] == "plant"  # privacy `site` keeps it there
 
 
+def test_an_accuracy_floor_set_in_the_app_rules_out_int8_and_shows_in_the_plan() -> None:
+    """yolov8n is 36.7% mAP50-95 at int8 and 37.3% at fp16 (data/accuracy.csv): a floor of 0.37
+    leaves fp16, and the plan table shows the chosen precision's accuracy beside the floor."""
+    at = _start()
+    at.number_input(key="edit:workloads.inspection.min_accuracy").set_value(0.37).run()
+    assert not at.exception
+    assert at.session_state["scn"]["raw"]["workloads"]["inspection"]["min_accuracy"] == 0.37
+    _go(at, "Plan")
+    row = at.dataframe[0].value.set_index("workload").loc["inspection"]
+    assert row["precision"] == "fp16" and row["accuracy"] == pytest.approx(0.373) and row["min_accuracy"] == 0.37
+    _go(at, "Scenario")
+    at.number_input(key="edit:workloads.inspection.min_accuracy").set_value(37.0).run()
+    assert "workloads.inspection.min_accuracy" in _texts(at.error) and "percentage" in _texts(at.error)
+
+
+def test_a_model_family_is_edited_by_its_floor_and_the_plan_names_the_variant() -> None:
+    """inspection as `model: {family: yolov8}`: the floor widget edits the family's floor, and a floor
+    of 0.44 (above every yolov8n figure, 37.3% at most) makes the plan run yolov8s."""
+    at = _start()
+    raw = yaml.safe_load(at.session_state["scn"]["loaded"])
+    raw["workloads"]["inspection"]["model"] = {"family": "yolov8", "min_accuracy": 0.3}
+    at.text_area[0].input(yaml.safe_dump(raw, sort_keys=False)).run()
+    next(b for b in at.button if b.label == "Apply the YAML").click().run()
+    assert not at.exception
+    at.number_input(key="edit:workloads.inspection.model.min_accuracy").set_value(0.44).run()
+    assert at.session_state["scn"]["raw"]["workloads"]["inspection"]["model"] == {"family": "yolov8", "min_accuracy": 0.44}
+    _go(at, "Plan")
+    row = at.dataframe[0].value.set_index("workload").loc["inspection"]
+    assert row["model"] == "yolov8s" and row["accuracy"] >= 0.44
+
+
 def test_invalid_value_is_shown_in_place_naming_the_field() -> None:
     at = _start()
     at.number_input(key=RATE).set_value(0.0).run()

@@ -34,7 +34,8 @@ HARDWARE_IDS = ["jetson-orin-nano-8gb", "jetson-orin-nx-16gb", "jetson-agx-orin-
 NETWORK_IDS = ["lte", "5g", "5g-mmwave", "wifi-6", "ethernet-1g", "ethernet-10g", "fiber-wan", "broadband", "starlink",
                "geo-satellite"]
 MODEL_IDS = ["mobilenet-v2", "resnet-18", "resnet-50", "efficientnet-b0", "yolov8n", "yolov5s", "bert-base", "distilbert",
-             "whisper-tiny", "whisper-base", "llama-2-7b", "llama-3-8b", "gpt-j-6b", "llama-2-70b", "llama-3.2-1b"]
+             "whisper-tiny", "whisper-base", "llama-2-7b", "llama-3-8b", "gpt-j-6b", "llama-2-70b", "llama-3.2-1b",
+             "yolov8s", "yolov8m"]
 
 # catalog id -> `name` of the facts row it is built from
 EDGE_ROWS = {
@@ -75,7 +76,7 @@ MODEL_ROWS = {
     "whisper-tiny": "Whisper tiny", "whisper-base": "Whisper base",
     "llama-2-7b": "Llama-2-7B", "llama-3-8b": "Llama-3-8B",
     # None: the facts file has no row for the model (see test_models_without_a_facts_row_derive_or_quote_each_value)
-    "gpt-j-6b": None, "llama-2-70b": None, "llama-3.2-1b": None,
+    "gpt-j-6b": None, "llama-2-70b": None, "llama-3.2-1b": None, "yolov8s": None, "yolov8m": None,
 }
 # catalog column -> facts column
 EDGE_FIELDS = {"kind": "kind", "peak_fp32_tflops": "peak_fp32_tflops", "peak_fp16_tflops": "peak_fp16_tflops",
@@ -154,7 +155,7 @@ def test_models_without_a_facts_row_derive_or_quote_each_value():
     is marked derived or assumed in its basis, except a parameter count quoted exactly in its own source."""
     facts, data = _facts("models.csv"), _data("models")
     missing = [cid for cid, name in MODEL_ROWS.items() if name is None]
-    assert missing == ["gpt-j-6b", "llama-2-70b", "llama-3.2-1b"]
+    assert missing == ["gpt-j-6b", "llama-2-70b", "llama-3.2-1b", "yolov8s", "yolov8m"]
     for cid in missing:
         row = data.loc[cid]
         assert not any(row["name"].lower() in name.lower() for name in facts), f"{cid}: facts has a row, cite it"

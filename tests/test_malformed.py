@@ -82,7 +82,7 @@ CASES: dict[str, tuple[str, str]] = {
                          "unknown hardware 'jetson-orin-nx'; did you mean 'jetson-orin-nx-16gb'?"),
     "unknown_pool_hardware": ("sites.cloud.pools[0].hardware", "unknown hardware 'l40'; did you mean 'l40s'?"),
     "unknown_network": ("links[0].network", "unknown network 'fibre-wan'; did you mean 'fiber-wan'?"),
-    "unknown_model": ("workloads.inspection.model", "did you mean 'yolov8n'?"),
+    "unknown_model": ("workloads.inspection.model", "'yolov8' is a model family, not one model"),
     "missing_onnx_model": ("workloads.inspection.model", "file not found"),
     # routes and privacy
     "unreachable_cloud": ("workloads.inspection.source", "site 'cloud' is unreachable from source 'plant'"),

@@ -76,6 +76,10 @@ class Estimate:
     #: samples per second over every GPU
     step_ms: float | None = None
     samples_per_s: float | None = None
+    #: the model's task metric at this precision from data/accuracy.csv, higher is better (WER is
+    #: given as word accuracy, 1 - WER), and its name; None where the catalog has no figure
+    accuracy: float | None = None
+    accuracy_metric: str | None = None
 
     def __post_init__(self) -> None:
         if not self.latency_ms_low:
@@ -128,7 +132,14 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
             raise PlannerError(f"kv_precision applies to serving a language model, not to {os.fspath(model)}"
                                f"{' training' if training else ''}{' measured' if measure else ''}")
     e = _estimate_one(model, hardware, precision, batch, training, measure, prompt_tokens or seq_len, kv_precision)
-    return _scaled(e, int(gpus), prompt_tokens or seq_len, output_tokens, training, measure, kv_precision, int(beams))
+    return _with_accuracy(_scaled(e, int(gpus), prompt_tokens or seq_len, output_tokens, training, measure, kv_precision,
+                                  int(beams)))
+
+
+def _with_accuracy(e: Estimate) -> Estimate:
+    """`e` with the catalog's accuracy of its model at its precision (a zoo model only)."""
+    a = catalog.accuracy(e.model, e.precision) if e.model in catalog.model_ids() else None
+    return e if a is None else replace(e, accuracy=a.score, accuracy_metric=a.score_metric)
 
 
 def _estimate_one(model: str | os.PathLike, hardware: str, precision: str, batch: int, training: bool | FineTune,

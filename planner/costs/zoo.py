@@ -6,6 +6,7 @@ and the ops are the ones a PyTorch export would contain.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -130,18 +131,34 @@ def _sppf(net: Net, x: str, c2: int) -> str:
     return _cbs(net, net.concat(y), c2)
 
 
-def yolov8n(net: Net, batch: int, size: int = 640, classes: int = 80) -> None:
+#: Ultralytics yolov8.yaml scales: (depth multiple, width multiple, max channels) of each variant
+YOLOV8_SCALES = {"n": (0.33, 0.25, 1024), "s": (0.33, 0.50, 1024), "m": (0.67, 0.75, 768)}
+
+
+def yolov8(net: Net, batch: int, scale: str = "n", size: int = 640, classes: int = 80) -> None:
+    """A YOLOv8 detect model at one of YOLOV8_SCALES: the yaml's channels (64 ... 1024) and C2f
+    repeats (3, 6, 6, 3; 3 in the head) scaled by the variant's width and depth multiples."""
+    gd, gw, max_ch = YOLOV8_SCALES[scale]
+
+    def ch(c: int) -> int:  # Ultralytics make_divisible(min(c, max_channels) * width, 8)
+        return int(math.ceil(min(c, max_ch) * gw / 8) * 8)
+
+    def rep(n: int) -> int:
+        return max(round(n * gd), 1)
+
     x = net.input("images", (batch, 3, size, size))
-    y = _cbs(net, _cbs(net, x, 16, 3, 2), 32, 3, 2)
-    y = _c2f(net, y, 32, 1, True)
-    p3 = _c2f(net, _cbs(net, y, 64, 3, 2), 64, 2, True)
-    p4 = _c2f(net, _cbs(net, p3, 128, 3, 2), 128, 2, True)
-    p5 = _sppf(net, _c2f(net, _cbs(net, p4, 256, 3, 2), 256, 1, True), 256)
-    h4 = _c2f(net, net.concat([net.upsample2x(p5), p4]), 128, 1, False)
-    o3 = _c2f(net, net.concat([net.upsample2x(h4), p3]), 64, 1, False)
-    o4 = _c2f(net, net.concat([_cbs(net, o3, 64, 3, 2), h4]), 128, 1, False)
-    o5 = _c2f(net, net.concat([_cbs(net, o4, 128, 3, 2), p5]), 256, 1, False)
-    reg, c2, c3 = 16, 64, max(64, min(classes, 100))
+    y = _cbs(net, _cbs(net, x, ch(64), 3, 2), ch(128), 3, 2)
+    y = _c2f(net, y, ch(128), rep(3), True)
+    p3 = _c2f(net, _cbs(net, y, ch(256), 3, 2), ch(256), rep(6), True)
+    p4 = _c2f(net, _cbs(net, p3, ch(512), 3, 2), ch(512), rep(6), True)
+    p5 = _sppf(net, _c2f(net, _cbs(net, p4, ch(1024), 3, 2), ch(1024), rep(3), True), ch(1024))
+    h4 = _c2f(net, net.concat([net.upsample2x(p5), p4]), ch(512), rep(3), False)
+    o3 = _c2f(net, net.concat([net.upsample2x(h4), p3]), ch(256), rep(3), False)
+    o4 = _c2f(net, net.concat([_cbs(net, o3, ch(256), 3, 2), h4]), ch(512), rep(3), False)
+    o5 = _c2f(net, net.concat([_cbs(net, o4, ch(512), 3, 2), p5]), ch(1024), rep(3), False)
+    # Ultralytics Detect head widths: c2 = max(16, P3 / 4, 4 x reg_max), c3 = max(P3, min(classes, 100))
+    reg = 16
+    c2, c3 = max(16, ch(256) // 4, 4 * reg), max(ch(256), min(classes, 100))
     outs = []
     for o in (o3, o4, o5):
         box = net.conv(_cbs(net, _cbs(net, o, c2, 3), c2, 3), 4 * reg, 1)
@@ -160,6 +177,11 @@ def yolov8n(net: Net, batch: int, size: int = 640, classes: int = 80) -> None:
     wh = net.node("Sub", [net.add(grid, rb), net.node("Sub", [grid, lt], net.shape[lt])], net.shape[lt])
     boxes = net.mul(net.concat([xy, wh]), net.const(np.ones((1, 1, anchors), np.float32)))
     net.output(net.concat([boxes, net.act(cls, "sigmoid")]))
+
+
+def yolov8n(net: Net, batch: int) -> None:
+    """YOLOv8n, the smallest of YOLOV8_SCALES."""
+    yolov8(net, batch, "n")
 
 
 def yolov5s(net: Net, batch: int, size: int = 640, classes: int = 80) -> None:
@@ -362,6 +384,8 @@ ZOO: dict[str, tuple[Builder, bool]] = {
     "resnet-50": (lambda net, b: resnet(net, b, 50), False),
     "efficientnet-b0": (efficientnet_b0, False),
     "yolov8n": (yolov8n, False),
+    "yolov8s": (lambda net, b: yolov8(net, b, "s"), False),
+    "yolov8m": (lambda net, b: yolov8(net, b, "m"), False),
     "yolov5s": (yolov5s, False),
     "bert-base": (bert, True),
     "distilbert": (distilbert, True),

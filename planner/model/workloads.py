@@ -35,7 +35,7 @@ def model_info(model: str) -> catalog.ModelInfo | None:
 def io_bytes(w, prompt_mean_tokens: float | None = None, output_mean_tokens: float | None = None) -> tuple[float, float]:
     """(input, output) bytes of one request: the workload's own, else the catalog's typical
     sizes, else for a language model its mean prompt and answer as text."""
-    info = model_info(w.model)
+    info = model_info(w.model_id)
     if prompt_mean_tokens is not None:
         in_default, out_default = prompt_mean_tokens * BYTES_PER_TOKEN, (output_mean_tokens or 0.0) * BYTES_PER_TOKEN
     else:
@@ -49,7 +49,7 @@ def training_samples(w) -> float:
     """Samples per epoch: the workload's own count, else the dataset over one sample's input."""
     if getattr(w, "samples", None):
         return float(w.samples)
-    info = model_info(w.model)
+    info = model_info(w.model_id)
     per_sample = info.input_bytes if info and info.input_bytes else DEFAULT_SAMPLE_BYTES
     return w.dataset_gb * 1e9 / per_sample
 
@@ -136,11 +136,12 @@ def hourly_shape(w) -> tuple[float, ...]:
                  for h in range(HOURS_PER_DAY))
 
 
-def acceptance_rate(w) -> tuple[float, str]:
-    """A speculative workload's chance that the target accepts a drafted token, and where it
-    comes from: the scenario's `speculative.acceptance_rate`, else the catalog's default for the
-    draft/target pair (data/speculative.csv, an assumption that depends on the pair and the text)."""
+def acceptance_rate(w, target: str | None = None) -> tuple[float, str]:
+    """A speculative workload's chance that the target (`target`: a variant of its family; default
+    its own model) accepts a drafted token, and where it comes from: the scenario's
+    `speculative.acceptance_rate`, else the catalog's default for the draft/target pair
+    (data/speculative.csv, an assumption that depends on the pair and the text)."""
     spec = w.speculative
     if spec.acceptance_rate is not None:
         return spec.acceptance_rate, "scenario"
-    return catalog.speculative_acceptance(w.model, spec.draft)
+    return catalog.speculative_acceptance(target or w.model_id, spec.draft)

@@ -95,8 +95,9 @@ class Plan:
 
     def table(self) -> pd.DataFrame:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
-        cols = ["workload", "fleet", "member", "kind", "site", "hardware", "precision", "split", "llm_split", "predicted_p99_ms",
-                "p99_ms_low", "p99_ms_high", "slo_p99_ms", "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms",
+        cols = ["workload", "fleet", "member", "kind", "model", "site", "hardware", "precision", "accuracy", "accuracy_metric",
+                "min_accuracy", "split", "llm_split", "predicted_p99_ms", "p99_ms_low", "p99_ms_high", "slo_p99_ms",
+                "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms",
                 "predicted_availability", "slo_availability", "monthly_cost_usd", "pricing",
                 "kgco2e_per_month", "utilization", "ok", "violations", "binding", "next_best",
                 "next_best_delta_usd", "source", "reason", "routing", "secondary_site", "secondary_hardware",
@@ -112,8 +113,9 @@ class Plan:
             if o is None or a is None:
                 reason = "; ".join(why.get(name, [])) or "; ".join(self.conflicts[:3]) or "not placed"
                 w = self.scenario.workloads[name]
-                rows.append({"workload": name, "fleet": w.fleet, "member": w.member, "kind": w.kind, "ok": False,
-                             "violations": reason, "reason": reason})
+                rows.append({"workload": name, "fleet": w.fleet, "member": w.member, "kind": w.kind,
+                             "model": w.family or w.model_id, "min_accuracy": w.accuracy_floor,
+                             "ok": False, "violations": reason, "reason": reason})
                 continue
             ex = self.explanations.get(name, {})
             compute = next(iter(o.p99_ms_by_level), None) or next((r for r in o.loads if r.kind != "link"), None)
@@ -124,7 +126,9 @@ class Plan:
             low, high = (p99 if k == 1 or o.kind != "inference" else p99_ms(self.system, o, a.utilization, a.instances, k)
                          for k in o.latency_span)
             rows.append({
-                "workload": name, "fleet": w.fleet, "member": w.member, "kind": o.kind, "site": o.site, "hardware": o.hardware, "precision": o.precision,
+                "workload": name, "fleet": w.fleet, "member": w.member, "kind": o.kind, "model": o.model or w.model_id,
+                "site": o.site, "hardware": o.hardware, "precision": o.precision,
+                "accuracy": np.nan if o.accuracy is None else o.accuracy, "accuracy_metric": o.accuracy_metric, "min_accuracy": w.accuracy_floor,
                 "split": o.split, "llm_split": o.llm_split, "predicted_p99_ms": p99, "p99_ms_low": low, "p99_ms_high": high,
                 "slo_p99_ms": o.slo_ms,
                 "predicted_ttft_ms": a.ttft_ms.get(name, np.nan), "slo_ttft_ms": o.ttft_slo_ms,
@@ -187,14 +191,17 @@ class Plan:
 
 
 def _choice(o: Option) -> Choice:
+    model = o.model if o.family else None  # a family's variant; a routed pair runs one on both sides
     if o.parts:
-        return Choice(o.site, o.hardware, o.precision, routing=o.routing, secondary=_choice(o.parts[1]))
-    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, llm_split=o.llm_split)
+        return Choice(o.site, o.hardware, o.precision, routing=o.routing, secondary=_choice(o.parts[1]), model=model)
+    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, llm_split=o.llm_split, model=model)
 
 
 def _matches(o: Option, c: Choice) -> bool:
     """Whether option `o` is the placement `c` (a routed pair: its rule and both sides)."""
     if (o.site, o.hardware, o.precision, o.split, o.llm_split) != (c.site, c.hardware, c.precision, c.split, c.llm_split):
+        return False
+    if c.model is not None and o.model != c.model:  # the placement fixes a family's variant
         return False
     if c.secondary is None or o.parts is None:
         return c.secondary is None and o.parts is None
@@ -276,6 +283,8 @@ def evaluate(scenario: Scenario, placement: Any) -> Plan:
     chosen: dict[str, Option] = {}
     for name, c in choices.items():
         match = [o for o in opts[name] if _matches(o, c)]
+        # a family's variant left out: the cheapest variant (options come cheapest first) that meets the floor
+        match.sort(key=lambda o: o.infeasible is not None and o.infeasible.kind == "accuracy")
         if not match:
             pair = "" if c.secondary is None else (f" routed ({c.routing}) with {c.secondary.hardware} at "
                                                     f"{c.secondary.site} in {c.secondary.precision}")
@@ -284,6 +293,8 @@ def evaluate(scenario: Scenario, placement: Any) -> Plan:
             raise ScenarioError("<placement>", f"{name}", f"no such option: {c.hardware} at {c.site} in {c.precision}"
                                 + pair + how)
         chosen[name] = match[0]
+        if match[0].family:  # the placement records the variant it runs
+            choices[name] = _choice(match[0])
     missing = [n for n in scenario.workloads if n not in chosen]
     a = assess(system, chosen)
     conflicts = [f"{n}: not placed" for n in missing]

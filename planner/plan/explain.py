@@ -77,6 +77,9 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
         barred = sorted({a.site for a in options.get(name, []) if a.infeasible and a.infeasible.kind == "privacy"})
         if barred and not binding.startswith("privacy"):
             reason += f"; privacy '{sc.workloads[name].privacy}' rules out {', '.join(barred)}"
+        short = [a for a in options.get(name, []) if a.infeasible and a.infeasible.kind == "accuracy"]
+        if short and not binding.startswith("accuracy"):
+            reason += f"; {_accuracy_note(o, short)}"
         if o.parts:
             reason += "; " + _routed_reason(system, o, alts, base)
         if nb:
@@ -95,6 +98,14 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
             "lost_because": nb[2] if nb else "",
         }
     return out
+
+
+def _accuracy_note(o: Option, short: list[Option]) -> str:
+    """What the workload's accuracy floor rules out, with the figure closest to it."""
+    closest = max(short, key=lambda a: a.infeasible.value if a.infeasible.value is not None else -1.0)
+    kinds = sorted({f"{a.model} {a.precision}" if a.family else a.precision for a in short})
+    shown = ", ".join(kinds[:4]) + (" ..." if len(kinds) > 4 else "")
+    return f"accuracy floor {closest.infeasible.limit:.1%} rules out {shown} ({closest.infeasible.text})"
 
 
 def _boundary(o: Option, alts: list, nb) -> str:
@@ -182,8 +193,13 @@ def _binding(sc, o: Option, alts: list, base, name: str) -> str:
     if not cheaper:
         return f"{sc.objective} (the best option that meets every constraint)"
     ruled = [t for t in cheaper if t[2] is not None]
+    # An option below the accuracy floor is another product: what keeps the workload from a cheaper
+    # option that meets the floor binds first (the reason names the floor beside it).
+    ruled = [t for t in ruled if t[2].kind != "accuracy"] or ruled
     if ruled:
-        a, why, cause = min(ruled, key=lambda t: ROOT_CAUSE_ORDER.index(t[2].kind))
+        # the root cause; among accuracy shortfalls the one closest to the floor says the most
+        a, why, cause = min(ruled, key=lambda t: (ROOT_CAUSE_ORDER.index(t[2].kind),
+                                                  -(t[2].value or 0.0) if t[2].kind == "accuracy" else 0.0))
         return f"{cause.label} (cheaper {a.label} is out: {why})"
     a, why, _ = cheaper[0]
     return f"{why} ({a.label})"

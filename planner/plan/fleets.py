@@ -15,7 +15,7 @@ from planner.scenario import Scenario
 #: Member figures tried, in this order, to explain a split decision: (column, unit).
 FIGURES = (("uplink_load", "of the uplink"), ("uplink_mbps", "Mbit/s"), ("downlink_mbps", "Mbit/s"), ("rtt_ms", "ms"),
            ("rate_per_s", "/s"))
-COLUMNS = ["fleet", "workload", "where", "hardware", "precision", "members", "share", "binding", "split_by", "reason"]
+COLUMNS = ["fleet", "workload", "where", "hardware", "precision", "model", "members", "share", "binding", "split_by", "reason"]
 
 
 def member_figures(sc: Scenario) -> pd.DataFrame:
@@ -72,7 +72,7 @@ def _split(fig: pd.DataFrame, labels: pd.Series) -> str:
 
 def fleet_members(plan) -> pd.DataFrame:
     """A row per fleet workload instance: its member's figures (`member_figures`) beside where
-    the plan runs it (`where`: "on the member" or the site, `hardware`, `precision`, `binding`)."""
+    the plan runs it (`where`: "on the member" or the site, `hardware`, `precision`, `model`, `binding`)."""
     sc = plan.scenario
     fig = member_figures(sc)
     if fig.empty:
@@ -80,13 +80,14 @@ def fleet_members(plan) -> pd.DataFrame:
     t = plan.table().set_index("workload").loc[fig["instance"]]
     fig["site"], fig["hardware"] = t["site"].to_numpy(), t["hardware"].to_numpy()
     fig["precision"], fig["binding"] = t["precision"].to_numpy(), t["binding"].to_numpy()
+    fig["model"] = t["model"].to_numpy()  # a family's variant may differ between members
     fig["where"] = ["on the member" if s == m else (s if isinstance(s, str) else "not placed")
                     for s, m in zip(fig["site"], fig["member"])]
     return fig
 
 
 def fleet_summary(plan) -> pd.DataFrame:
-    """Per fleet and workload: a row per (where, hardware, precision) with how many members run
+    """Per fleet and workload: a row per (where, hardware, precision, model) with how many members run
     there, the binding constraint most of them share, and the member figure that splits them."""
     members = fleet_members(plan) if plan.scenario.fleets else pd.DataFrame()
     if members.empty:
@@ -95,9 +96,9 @@ def fleet_summary(plan) -> pd.DataFrame:
     for (fleet, base), g in members.groupby(["fleet", "workload"], sort=False):
         labels = g["where"] + " " + g["hardware"].fillna("").astype(str)
         split = _split(g, labels)
-        for (w, hw, prec), h in g.groupby(["where", "hardware", "precision"], dropna=False, sort=False):
+        for (w, hw, prec, model), h in g.groupby(["where", "hardware", "precision", "model"], dropna=False, sort=False):
             binding = Counter(h["binding"]).most_common(1)[0][0] if len(h) else ""
-            rows.append({"fleet": fleet, "workload": base, "where": w, "hardware": hw, "precision": prec,
+            rows.append({"fleet": fleet, "workload": base, "where": w, "hardware": hw, "precision": prec, "model": model,
                          "members": len(h), "share": len(h) / len(g), "binding": binding, "split_by": split,
                          "reason": f"{len(h)} of {len(g)} members run {base} {w} ({hw}, {prec}); binding: {binding}"
                                    + (f"; split by {split}" if split else "")})

@@ -9,11 +9,11 @@ from planner.model.ids import ResourceId
 
 #: What can rule an option out, root causes first: an overloaded device also misses its SLO,
 #: but capacity is why. Explanations name the first kind that applies.
-Kind = Literal["privacy", "estimate", "memory", "availability", "deadline", "unstable", "engine", "capacity", "bandwidth", "slo", "budget"]
-ROOT_CAUSE_ORDER: tuple[str, ...] = ("privacy", "estimate", "memory", "availability", "deadline", "unstable", "engine", "capacity",
+Kind = Literal["privacy", "accuracy", "estimate", "memory", "availability", "deadline", "unstable", "engine", "capacity", "bandwidth", "slo", "budget"]
+ROOT_CAUSE_ORDER: tuple[str, ...] = ("privacy", "accuracy", "estimate", "memory", "availability", "deadline", "unstable", "engine", "capacity",
                                      "bandwidth", "slo", "budget")
 #: How each kind is named when it binds.
-LABEL = {"privacy": "privacy", "estimate": "no estimate", "memory": "memory", "availability": "availability",
+LABEL = {"privacy": "privacy", "accuracy": "accuracy", "estimate": "no estimate", "memory": "memory", "availability": "availability",
          "deadline": "deadline",
          "unstable": "capacity", "engine": "device sharing", "capacity": "capacity", "bandwidth": "bandwidth",
          "slo": "latency SLO", "budget": "budget"}

@@ -19,10 +19,11 @@ from planner.sim.metrics import merge_sketches
 
 #: Columns of the placement table per kind of workload (present ones only, empty ones dropped).
 PLACEMENT_COLUMNS = {
-    "inference": ["workload", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
+    "inference": ["workload", "model", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
                   "predicted_availability", "accuracy", "utilization", "monthly_cost_usd", "source", "binding"],
-    "language model": ["workload", "site", "hardware", "precision", "llm_split", "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms",
-                       "slo_tpot_ms", "predicted_p99_ms", "utilization", "monthly_cost_usd", "source", "binding"],
+    "language model": ["workload", "model", "site", "hardware", "precision", "llm_split", "predicted_ttft_ms", "slo_ttft_ms",
+                       "predicted_tpot_ms", "slo_tpot_ms", "predicted_p99_ms", "accuracy", "utilization", "monthly_cost_usd",
+                       "source", "binding"],
     "training and federated": ["workload", "kind", "site", "hardware", "precision", "monthly_cost_usd", "source", "binding"],
 }
 COLORS = {"p99": "#1f77b4", "planned": "#000", "slo": "#c62828", "range": "#9ecae1", "box": "#4292c6", "p50": "#08306b"}
@@ -60,7 +61,7 @@ def table_html(df: pd.DataFrame) -> str:
     df = df.loc[:, [c for c in df.columns if not _empty(df[c])]].copy()
     if "binding" in df:
         df["binding"] = df["binding"].map(short_binding)
-    for col in ("utilization", "predicted_availability"):
+    for col in ("utilization", "predicted_availability", "accuracy"):
         if col in df:
             df[col] = df[col].map(lambda v: f"{v:.1%}" if isinstance(v, float) and math.isfinite(v) else v)
     return "<div class='table'>" + frame_html(df.rename(columns=header), _number) + "</div>"

@@ -38,11 +38,11 @@ from planner.scenario.schema import json_schema
 from planner.scenario.sites import DeviceGroup, Link, Pool, Site
 from planner.scenario.traces import MAX_TRACE_BYTES, read_trace
 from planner.scenario.workloads import (
-    DEFAULT_OUTPUT_TOKENS, Fallback, Federated, Inference, Slo, Tokens, Training, Workload,
+    DEFAULT_OUTPUT_TOKENS, Fallback, Federated, Inference, ModelFamily, Slo, Tokens, Training, Workload,
 )
 
 __all__ = [
-    "Scenario", "Site", "DeviceGroup", "Pool", "Link", "Inference", "Training", "Federated", "Slo", "Fallback",
+    "Scenario", "Site", "DeviceGroup", "Pool", "Link", "Inference", "ModelFamily", "Training", "Federated", "Slo", "Fallback",
     "Poisson", "Periodic", "Bursty", "Diurnal", "Trace", "Prices", "load_scenario", "parse_scenario",
     "json_schema", "read_trace", "PRECISIONS", "CatalogError",
     # also importable, as before the split

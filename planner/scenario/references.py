@@ -46,8 +46,13 @@ def check_references(sc: Scenario, file: str, base: Path, allow_paths: bool, att
         at = f"workloads.{name}"
         if w.source not in sc.sites:
             fail(f"{at}.source", f"unknown site '{w.source}'", did_you_mean(w.source, sc.sites))
-        _check_model(w.model, f"{at}.model", base, allow_paths, attachments, fail)
+        if isinstance(w.model, str):
+            _check_model(w.model, f"{at}.model", base, allow_paths, attachments, fail)
+        elif w.model.family not in catalog.variant_families():
+            fail(f"{at}.model.family", f"unknown model family '{w.model.family}'",
+                 did_you_mean(w.model.family, catalog.variant_families()) or f"one of {', '.join(catalog.variant_families())}")
         if isinstance(w, Inference):
+            _check_accuracy_floor(w, at, fail)
             _check_llm(w, at, fail)
             for field, value in (("split", w.split), ("speculative", w.speculative)):
                 if value is not None and not sc.sites[w.source].devices:
@@ -137,9 +142,40 @@ class _Routes:
                  "add a link, or narrow the workload's privacy")
 
 
+def _check_accuracy_floor(w: Inference, at: str, fail: Any) -> None:
+    """A floor needs accuracy figures for every model it judges, and some variant and precision
+    the workload allows must reach it (else no placement could ever meet it)."""
+    floor = w.accuracy_floor
+    if floor is None:
+        return
+    field = f"{at}.min_accuracy" if w.min_accuracy is not None else f"{at}.model.min_accuracy"
+    rated = [m for m in catalog.model_ids() if catalog.accuracy_metric(m)]
+    for m in w.variants:
+        if m.lower().endswith(".onnx") or catalog.accuracy_metric(m) is None:
+            fail(field, f"'{m}' has no accuracy figures in data/accuracy.csv, so a floor cannot be held against it",
+                 f"models with figures: {', '.join(rated)}")
+    figures = [a for m in w.variants for p in (w.precisions or catalog.PRECISIONS)
+               if (a := catalog.accuracy(m, p)) is not None]
+    best = max(figures, key=lambda a: a.score, default=None)
+    if best is None or best.score < floor:
+        what = f"the best is {best.model} {best.describe()}" if best else "no allowed precision has a figure"
+        fail(field, f"no {'variant' if w.family else 'precision'} reaches {floor:g} ({catalog.accuracy_metric(w.variants[0])}): {what}")
+
+
+def _smallest_eligible(w: Inference) -> str:
+    """The smallest model the workload may run: its own, or its family's smallest variant that
+    reaches the accuracy floor at a precision it allows (variants come cheapest first)."""
+    floor = w.accuracy_floor
+    for m in w.variants:
+        if floor is None or any(a is not None and a.score >= floor
+                                for a in (catalog.accuracy(m, p) for p in (w.precisions or catalog.PRECISIONS))):
+            return m
+    return w.model_id
+
+
 def _check_llm(w: Inference, at: str, fail: Any) -> None:
     """Token counts and token SLOs belong to language models, and must fit the model's context."""
-    info = None if w.model.lower().endswith(".onnx") else catalog.model(w.model)
+    info = None if w.model_id.lower().endswith(".onnx") else catalog.model(w.model_id)
     if info is None or info.family != "llm":
         by_tokens = w.routing.by_tokens if w.routing is not None else None
         for field, value in (("prompt_tokens", w.prompt_tokens), ("output_tokens", w.output_tokens),
@@ -148,14 +184,14 @@ def _check_llm(w: Inference, at: str, fail: Any) -> None:
                              ("split", w.split), ("speculative", w.speculative)):
             if value is not None:
                 llms = [m for m in catalog.model_ids() if catalog.model(m).family == "llm"]
-                fail(f"{at}.{field}", f"'{w.model}' is not a language model (token counts, token SLOs and by_tokens routing apply to "
-                     f"{', '.join(llms)})")
+                fail(f"{at}.{field}", f"'{w.model_id}' is not a language model (token counts, token SLOs and "
+                     f"by_tokens routing apply to {', '.join(llms)})")
         return
     _check_boundary(w, at, fail)
     prompt, output, ctx = w.prompt_dist(), w.output_dist(), info.max_context
     if w.routing is not None and w.routing.overflow is not None:
         fail(f"{at}.routing.overflow", "overflow routing is planned for models served one request at a time; "
-             f"'{w.model}' is a language model served with continuous batching", "use by_tokens")
+             f"'{w.model_id}' is a language model served with continuous batching", "use by_tokens")
     by_tokens = w.routing.by_tokens if w.routing is not None else None
     if by_tokens is not None and by_tokens.edge_max_prompt_tokens >= prompt.upper:
         fail(f"{at}.routing.by_tokens.edge_max_prompt_tokens",
@@ -168,10 +204,10 @@ def _check_llm(w: Inference, at: str, fail: Any) -> None:
     if ctx is None:
         return
     if prompt.low + output.low > ctx:
-        fail(f"{at}.prompt_tokens", f"{prompt.low} prompt + {output.low} output tokens exceed {w.model}'s "
+        fail(f"{at}.prompt_tokens", f"{prompt.low} prompt + {output.low} output tokens exceed {w.model_id}'s "
              f"context of {ctx} tokens")
     if prompt.dist == "fixed" and output.dist == "fixed" and prompt.mean + output.mean > ctx:
-        fail(f"{at}.prompt_tokens", f"{prompt.mean:g} prompt + {output.mean:g} output tokens exceed {w.model}'s "
+        fail(f"{at}.prompt_tokens", f"{prompt.mean:g} prompt + {output.mean:g} output tokens exceed {w.model_id}'s "
              f"context of {ctx} tokens")
 
 
@@ -188,8 +224,9 @@ def _check_boundary(w: Inference, at: str, fail: Any) -> None:
     llms = [m for m in catalog.model_ids() if is_llm(m)]
     if not is_llm(spec.draft):
         fail(f"{at}.speculative.draft", f"unknown language model '{spec.draft}'", did_you_mean(spec.draft, llms))
-    if spec.draft == w.model or catalog.model(spec.draft).params_millions >= catalog.model(w.model).params_millions:
-        fail(f"{at}.speculative.draft", f"the draft '{spec.draft}' must be a smaller model than '{w.model}'")
+    target = _smallest_eligible(w)  # the draft must be smaller than any model the planner may verify with
+    if spec.draft == target or catalog.model(spec.draft).params_millions >= catalog.model(target).params_millions:
+        fail(f"{at}.speculative.draft", f"the draft '{spec.draft}' must be a smaller model than '{target}'")
 
 
 def _check_fallback(sc: Scenario, w: Inference, at: str, base: Path, allow_paths: bool,
@@ -219,6 +256,10 @@ def _check_model(model: str, field: str, base: Path, allow_paths: bool, attachme
         _resolve_file(model, field, base, allow_paths, attachments, fail)
         return
     ids = catalog.model_ids()
+    if model in catalog.variant_families():  # a family named where one model is expected
+        variants = catalog.family_variants(model)
+        fail(field, f"'{model}' is a model family, not one model",
+             f"write model: {{family: {model}, min_accuracy: ...}} to let the planner choose, or one of {', '.join(variants)}")
     if model not in ids:
         fail(field, f"unknown model '{model}' (a catalog id or a path to an .onnx file)", did_you_mean(model, ids))
 

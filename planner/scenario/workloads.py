@@ -70,6 +70,30 @@ class Fallback(_Model):
     hardware: str | None = None
 
 
+def _check_floor(value: float | None) -> float | None:
+    """An accuracy floor is a fraction of the catalog metric (0.76 = 76% top-1), never a percentage."""
+    if value is None:
+        return None
+    if value > 1 and value <= 100:
+        raise ValueError(f"{value:g} looks like a percentage: write the fraction {value / 100:g}")
+    if not 0 < value <= 1:
+        raise ValueError(f"must be a fraction in (0, 1] (0.76 for 76%), got {value:g}")
+    return value
+
+
+class ModelFamily(_Model):
+    """`model: {family: yolov8, min_accuracy: 0.37}`: the planner picks the variant (and
+    precision) per placement, the cheapest that meets the floor (data/models.csv `variant_family`)."""
+
+    family: str
+    min_accuracy: float | None = None  # same metric as data/accuracy.csv; WER models: word accuracy 1 - WER
+
+    @field_validator("min_accuracy")
+    @classmethod
+    def _floor(cls, value: float | None) -> float | None:
+        return _check_floor(value)
+
+
 class Overflow(_Model):
     """Serve at the primary (the edge) while its queue is short; a request that arrives to a
     queue at the limit goes to the secondary (a cloud pool). Give exactly one limit: `queue_len`
@@ -126,6 +150,28 @@ class _WorkloadBase(_Model):
     _base_workload: str | None = PrivateAttr(default=None)
 
     @property
+    def model_id(self) -> str:
+        """The model as one zoo id (or .onnx path): the fixed model, or a family's cheapest variant,
+        which stands for the family where one figure serves them all (input size, kind)."""
+        return self.model if isinstance(self.model, str) else catalog.family_variants(self.model.family)[0]
+
+    @property
+    def variants(self) -> list[str]:
+        """The models the planner may run: the fixed model, or every variant of the family."""
+        return [self.model] if isinstance(self.model, str) else catalog.family_variants(self.model.family)
+
+    @property
+    def family(self) -> str | None:
+        """The model family named instead of one model, or None."""
+        return None if isinstance(self.model, str) else self.model.family
+
+    @property
+    def accuracy_floor(self) -> float | None:
+        """The least accuracy a placement must keep (`min_accuracy`, on the workload or its family)."""
+        own = getattr(self, "min_accuracy", None)
+        return own if own is not None or isinstance(self.model, str) else self.model.min_accuracy
+
+    @property
     def fleet(self) -> str | None:
         """The fleet whose member sources this instance (`shelf@store-007` -> `store`), or None."""
         return self.__pydantic_private__["_fleet"]  # not `self._fleet`: pydantic's __getattr__ is slow at fleet size
@@ -162,6 +208,8 @@ class Inference(_WorkloadBase):
     """Requests that arrive at `source`, are served somewhere and answered back."""
 
     kind: Literal["inference"]
+    model: str | ModelFamily  # a zoo id, an .onnx path, or {family:, min_accuracy:}
+    min_accuracy: float | None = None  # rules out the precisions (and variants) below it
     arrival: Arrival
     input_bytes: Pos | None = None  # None: the model's typical input (catalog)
     output_bytes: NonNeg | None = None
@@ -188,9 +236,20 @@ class Inference(_WorkloadBase):
             self.__dict__["fallback"] = Fallback()  # routing's fallback is the workload's, with its defaults (frozen model)
         return self
 
+    @field_validator("min_accuracy")
+    @classmethod
+    def _floor(cls, value: float | None) -> float | None:
+        return _check_floor(value)
+
+    @model_validator(mode="after")
+    def _one_floor(self) -> Inference:
+        if self.min_accuracy is not None and isinstance(self.model, ModelFamily) and self.model.min_accuracy is not None:
+            raise ValueError("min_accuracy is set twice: on the workload and in model: {family: ...}; keep one")
+        return self
+
     def prompt_dist(self) -> TokenDist:
         """Prompt tokens per request (language models)."""
-        return _dist(self.prompt_tokens, _default_prompt(self.model))
+        return _dist(self.prompt_tokens, _default_prompt(self.model_id))
 
     def output_dist(self) -> TokenDist:
         """Generated tokens per request (language models)."""

@@ -207,7 +207,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                 # A language model's own instances (ResourceId.dedicated) exist for the workloads
                 # placed on this pool; they count toward its minimum, as the planner counts them.
                 own = [w for w, ch in choices.items() if any((c.site, c.hardware) == (name, r.hardware) for c in _sides(ch))
-                       and sc.workloads[w].kind == "inference" and is_llm(sc.workloads[w].model)]
+                       and sc.workloads[w].kind == "inference" and is_llm(served_model(sc.workloads[w], ch))]
                 held = {w: int(warm.get(r.id.dedicated(w), 0)) for w in own}
                 base = _compute_spec(cname, r, d, int(warm.get(r.id, 0)), max(0, r.min_instances - sum(held.values())),
                                      system)
@@ -250,12 +250,13 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         route = None
         if ch.secondary is not None:
             route = _route(sc, name, ch, est, by_hw, llm_pools, gpus, compute)
+        model = served_model(w, ch)
         rounds = None
-        if is_llm(w.model) and ch.llm_split is not None:
+        if is_llm(model) and ch.llm_split is not None:
             target = llm_pools.get((ch.site, ch.hardware, name), target)
             stages, in_bytes, rounds = _boundary_stages(sc, name, ch, by_hw, target, gpus.get(target, 1))
             serving_sites[name] = [w.source, ch.site]
-        elif is_llm(w.model):
+        elif is_llm(model):
             target = llm_pools.get((ch.site, ch.hardware, name), target)
             prompt = w.prompt_dist()
             if route is not None and route.rule == "by_tokens":  # this side serves the short prompts
@@ -264,7 +265,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             stages = [Stage(target, lambda b: 0.0, out_bytes, llm)]
             serving_sites[name] = [ch.site]
         elif ch.split is None:
-            stages = [Stage(target, est.service_time(w.model, ch.hardware, ch.precision), out_bytes)]
+            stages = [Stage(target, est.service_time(model, ch.hardware, ch.precision), out_bytes)]
             serving_sites[name] = [ch.site]
         else:
             stages = _split_stages(sc, name, ch, est, by_hw, target, out_bytes)
@@ -275,7 +276,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         if fb_choice is not None:  # served at the source when its path is down
             fb_device, fb_precision = fb_choice
             fallback = Stage(compute_name(w.source, "dev", fb_device.id.index, fb_device.hardware),
-                             est.service_time(w.fallback.model or w.model, fb_device.hardware, fb_precision),
+                             est.service_time(w.fallback.model or w.model_id, fb_device.hardware, fb_precision),
                              out_bytes)
         inference.append(InferenceSpec(
             name, w.source, _arrival(w.arrival), stages, input_bytes=in_bytes, slo_s=_slo_s(w.slo),
@@ -328,6 +329,11 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         seed=int(seed if seed is not None else sc.seed), warmup_s=warmup_s, bins=bins, name=sc.name)
 
 
+def served_model(w: Any, ch: Any) -> str:
+    """The model a placement serves: the variant it fixes, else the workload's own model."""
+    return getattr(ch, "model", None) or w.model_id
+
+
 def _cold_start_s(compute: list[ComputeSpec], name: str) -> float:
     """A job's own instance on a pool starts cold (the planner counts it in the run); a device does not."""
     c = next(c for c in compute if c.name == name)
@@ -362,9 +368,10 @@ def _route(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, llm_pools:
                          prompt_tokens=prompt.sample, input_bytes=in_bytes)
     rule = w.routing.overflow
     edge = next(c for c in compute if c.name == by_hw[(ch.site, ch.hardware)])
-    first_s = est.get(w.model, ch.hardware, ch.precision, 1).latency_ms / 1000
+    model = served_model(w, ch)  # a routed pair runs one model on both sides
+    first_s = est.get(model, ch.hardware, ch.precision, 1).latency_ms / 1000
     limit = queue_limit(rule.queue_ms, rule.queue_len, edge.count, first_s)
-    return RouteSpec("overflow", [Stage(target, est.service_time(w.model, sec.hardware, sec.precision), out_bytes)],
+    return RouteSpec("overflow", [Stage(target, est.service_time(model, sec.hardware, sec.precision), out_bytes)],
                      queue_len=limit)
 
 
@@ -376,7 +383,7 @@ def _token_serving(w: Any, ch: Any, gpus: int, prompt: Any = None, model: str | 
     and `phase` set one side of a request split across the boundary (`k`: drafts a round)."""
     from planner.costs.llm import MAX_BATCHED_TOKENS, MAX_SEQS, llm_cost, llm_engine
 
-    model = model or w.model
+    model = model or served_model(w, ch)
     cost = llm_cost(model, hardware or ch.hardware, ch.precision, gpus)
     prompt, output = prompt or w.prompt_dist(), w.output_dist()
     in_bytes, out_bytes = io_bytes(w, prompt.mean, output.mean)
@@ -408,7 +415,7 @@ def _boundary_stages(sc: Any, name: str, ch: Any, by_hw: dict, target: str,
     if ch.llm_split == "prefill_cloud_decode_edge":
         prefill, in_bytes, _ = _token_serving(w, ch, gpus, phase="prefill")
         decode, _, _ = _token_serving(w, ch, 1, hardware=edge_hw, phase="decode")
-        kv_per_token = kv_cache_bytes(w.model, 1, ch.precision)
+        kv_per_token = kv_cache_bytes(served_model(w, ch), 1, ch.precision)
         return [Stage(target, lambda b: 0.0, 0.0, prefill, out_bytes_per_prompt_token=kv_per_token),
                 Stage(edge, lambda b: 0.0, 0.0, decode)], in_bytes, None
     if w.speculative is None:
@@ -419,7 +426,7 @@ def _boundary_stages(sc: Any, name: str, ch: Any, by_hw: dict, target: str,
     # each round's drafts go up, with the prompt's text in the first round
     return ([Stage(edge, lambda b: 0.0, k * BYTES_PER_TOKEN, draft, out_bytes_per_prompt_token=BYTES_PER_TOKEN),
              Stage(target, lambda b: 0.0, (k + 1) * BYTES_PER_TOKEN, verify)],
-            0.0, SpeculativeRounds(k, acceptance_rate(w)[0]))
+            0.0, SpeculativeRounds(k, acceptance_rate(w, served_model(w, ch))[0]))
 
 
 def _split_stages(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, target: str, out_bytes: float) -> list[Stage]:
@@ -432,13 +439,14 @@ def _split_stages(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, tar
     edge_hw = ch.edge_hardware or (sc.sites[w.source].devices[0].hardware if sc.sites[w.source].devices else None)
     if edge_hw is None or (w.source, edge_hw) not in by_hw:
         raise ScenarioError("<placement>", f"{name}.split", f"a split needs edge hardware at the source site '{w.source}'")
-    g = graph(est.model_ref(w.model), 1)
+    model = served_model(w, ch)
+    g = graph(est.model_ref(model), 1)
     n_ops = len(g.ops)
     k = ch.split
     if not 0 <= k < n_ops - 1:
         raise ScenarioError("<placement>", f"{name}.split", f"split {k} outside the model's {n_ops} ops")
     cut_bytes = g.live_bytes()[k] * BYTES_PER_ELEMENT.get(ch.precision, 4.0) / 4
     return [
-        Stage(by_hw[(w.source, edge_hw)], est.service_time(w.model, edge_hw, ch.precision, (0, k + 1)), cut_bytes),
-        Stage(target, est.service_time(w.model, ch.hardware, ch.precision, (k + 1, n_ops)), out_bytes),
+        Stage(by_hw[(w.source, edge_hw)], est.service_time(model, edge_hw, ch.precision, (0, k + 1)), cut_bytes),
+        Stage(target, est.service_time(model, ch.hardware, ch.precision, (k + 1, n_ops)), out_bytes),
     ]

@@ -32,9 +32,9 @@ def options_for(system: System, name: str) -> list[Option]:
         return training_options(system, name)
     if w.kind == "federated":
         return federated_options(system, name)
-    base = llm_options(system, name) if is_llm(w.model) else _single_options(system, name)
+    base = llm_options(system, name) if is_llm(w.model_id) else _single_options(system, name)
     # a routed pair's sides are single placements; a language model across the boundary is one of its own
-    opts = base + routed_options(system, name, base) + (boundary_options(system, name) if is_llm(w.model) else [])
+    opts = base + routed_options(system, name, base) + (boundary_options(system, name) if is_llm(w.model_id) else [])
     hold_availability(system, name, opts)
     return opts
 

@@ -101,7 +101,7 @@ def fallback_cost(system: System, name: str) -> FallbackCost | None:
     rate, _ = planned_rate_per_s(w)
     batch = batch_size(rate, dev.servers, dev.max_batch, dev.max_wait_ms)
     try:
-        e = cost_estimate(sc, fb.model or w.model, dev.hardware, precision, batch)
+        e = cost_estimate(sc, fb.model or w.model_id, dev.hardware, precision, batch)  # a family: its smallest variant
     except PlannerError as err:
         return FallbackCost(dev, 0.0, math.inf, False, f"no estimate: {err}")
     latency_ms = e.latency_ms + (dev.max_wait_ms if dev.max_batch > 1 else 0.0)

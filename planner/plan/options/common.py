@@ -15,12 +15,14 @@ from planner.errors import PlannerError
 from planner.model.accounting import ZERO, MonthlyBill, Usage, bill
 from planner.model.ids import ResourceId
 from planner.model.system import Resource, Route, System
-from planner.model.workloads import model_ref
+from planner.model.workloads import is_onnx, model_ref
 from planner.plan.queueing import ps_transfer_s
 from planner.plan.violations import Violation
 from planner.scenario import Scenario
 from planner.units import SECONDS_PER_MONTH, mbps
 
+#: Reasons that replace one an option already has (lower wins): see `Option.rule_out`.
+_OVERRIDES = {"privacy": 0, "accuracy": 1}
 #: Utilisation levels a device group may run at; the solver picks one per group.
 LEVELS = (0.3, 0.5, 0.65, 0.8, 0.9)
 #: The level only options whose queue a routing rule bounds (an overflow pair's edge side) may
@@ -84,6 +86,10 @@ class Option:
     # inference: the share of requests its path (and fallback) can answer; None for jobs (options/availability.py)
     availability: float | None = None
     path_availability: float | None = None  # the path alone, without the fallback
+    model: str = ""  # the model this option runs: the workload's, or the variant of its family
+    family: str | None = None  # set where the workload names a family: labels then name the variant
+    accuracy: float | None = None  # the catalog's figure at this precision, higher is better (None: none)
+    accuracy_metric: str | None = None  # top1 | map50_95 | word_accuracy | mmlu
     # a routed pair (options/routed.py): the rule, its two sides (each a scaled Option of its
     # own, so the same p99 and cost rules price them), the planned share of requests the
     # secondary serves, and that share each hour of the day
@@ -105,8 +111,10 @@ class Option:
             return f"{self.parts[0].label} + {self.parts[1].label} ({self.routing} {self.secondary_share:.1%})"
         s = f"{self.hardware}@{self.site} {self.precision}"
         if self.llm_split is not None:
-            return f"{self.edge_hardware}→{s} {self.llm_split}"
-        return s if self.split is None else f"{self.edge_hardware}→{s} split@{self.split}"
+            s = f"{self.edge_hardware}→{s} {self.llm_split}"
+        elif self.split is not None:
+            s = f"{self.edge_hardware}→{s} split@{self.split}"
+        return f"{self.model} on {s}" if self.family else s
 
     @property
     def variable_usd_per_month(self) -> float:
@@ -145,8 +153,8 @@ class Option:
 
     def key(self) -> tuple:
         if self.parts:
-            return (self.site, self.hardware, self.precision, self.split, self.routing, self.parts[1].key())
-        return (self.site, self.hardware, self.precision, self.split, self.llm_split)
+            return (self.site, self.hardware, self.precision, self.split, self.model, self.routing, self.parts[1].key())
+        return (self.site, self.hardware, self.precision, self.split, self.llm_split, self.model)
 
     def hourly_load(self, r: ResourceId, workload_shape: tuple[float, ...]) -> tuple[float, ...]:
         """Each hour's load on `r` over its planned (peak) load: the option's own where a routed
@@ -154,10 +162,26 @@ class Option:
         return self.hourly.get(r, workload_shape)
 
     def rule_out(self, v: Violation) -> None:
-        """Record why the option can never be chosen; the first reason found stays (privacy is
-        recorded last and wins: it is the reason a user must hear)."""
-        if self.infeasible is None or v.kind == "privacy":
+        """Record why the option can never be chosen; the first reason found stays, except that
+        privacy, then accuracy, win: they are the reasons a user must hear (no cheaper hardware
+        changes them)."""
+        if self.infeasible is None or _OVERRIDES.get(v.kind, 9) < _OVERRIDES.get(self.infeasible.kind, 9):
             self.infeasible = v
+
+    def judge_accuracy(self, floor: float | None) -> None:
+        """Fill in the catalog's accuracy of this option's model at its precision, and rule the
+        option out where it falls below the workload's floor (or has no figure to hold against it)."""
+        a = None if is_onnx(self.model) else catalog.accuracy(self.model, self.precision)
+        if a is not None:
+            self.accuracy, self.accuracy_metric = a.score, a.score_metric
+        if floor is None or (a is not None and a.score >= floor - 1e-12):
+            return
+        if a is None:
+            self.rule_out(Violation("accuracy", f"{self.model} has no {self.precision} accuracy figure to hold "
+                                                f"against the floor {floor:.1%}", limit=floor))
+        else:
+            self.rule_out(Violation("accuracy", f"{self.model} {a.describe()} < floor {floor:.1%}",
+                                    value=a.score, limit=floor))
 
     def __repr__(self) -> str:
         return f"Option({self.workload}: {self.label}, ${self.bill.total_usd:,.0f}/mo)"

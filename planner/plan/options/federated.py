@@ -32,7 +32,7 @@ def federated_options(system: System, name: str) -> list[Option]:
             p = set(precisions(w, local[s].hardware)) if local[s] else set()
             common = p if common is None else common & p
         for prec in sorted(common or {"fp32"}, key=_PRECISION_ORDER.index):
-            o = Option(name, agg, agg_r.hardware if agg_r else "-", prec, "federated")
+            o = Option(name, agg, agg_r.hardware if agg_r else "-", prec, "federated", model=w.model)
             local_s, sources = 0.0, []
             for s in w.sites:
                 r = local[s]

@@ -39,20 +39,21 @@ def inference_options(system: System, name: str) -> list[Option]:
         up, down = system.route(w.source, site), system.route(site, w.source)
         for r in system.compute_at(site):
             hw = catalog.hardware(r.hardware)
-            for prec in precisions(w, r.hardware):
+            for model, prec in ((m, p) for m in w.variants for p in precisions(w, r.hardware)):
                 o = Option(name, site, r.hardware, prec, "inference", slo_ms=w.slo.p99_ms, mem_limit_gb=hw.mem_gb,
-                           input_bytes=in_bytes, output_bytes=out_bytes)
+                           input_bytes=in_bytes, output_bytes=out_bytes, model=model, family=w.family)
+                o.judge_accuracy(w.accuracy_floor)
                 if not allowed:
                     o.rule_out(privacy_violation(sc, name, site))
                 try:
-                    e1 = cost_estimate(sc, w.model, r.hardware, prec, 1)
+                    e1 = cost_estimate(sc, model, r.hardware, prec, 1)
                 except PlannerError as err:
                     o.rule_out(Violation("estimate", f"no estimate: {err}"))
                     options.append(o)
                     continue
                 per_server = r.servers if r.kind == "device" else 1
                 batch = batch_size(rate, per_server, r.max_batch, r.max_wait_ms)
-                eb = e1 if batch == 1 else cost_estimate(sc, w.model, r.hardware, prec, batch)
+                eb = e1 if batch == 1 else cost_estimate(sc, model, r.hardware, prec, batch)
                 service_s = eb.latency_ms / 1000
                 busy_per_s = rate * service_s / batch  # device-seconds per second
                 o.memory_gb, o.source = eb.memory_gb, weakest(e1.source, eb.source)
@@ -108,12 +109,19 @@ def split_options(system: System, name: str) -> list[Option]:
     sc = system.scenario
     w = sc.workloads[name]
     src = system.compute_at(w.source)
-    if not w.allow_split or not src or src[0].kind != "device" or is_onnx(w.model):
+    if not w.allow_split or not src or src[0].kind != "device" or is_onnx(w.model_id):
         return []
+    return [o for model in w.variants for o in _split_options(system, name, model)]
+
+
+def _split_options(system: System, name: str, model: str) -> list[Option]:
+    """`split_options` of one model (a fixed model, or one variant of the workload's family)."""
+    sc = system.scenario
+    w = sc.workloads[name]
     in_bytes, out_bytes = io_bytes(w)
     rate, mean_share = planned_rate_per_s(w)
-    n_ops = len(graph(w.model, 1).ops)
-    edge = src[0]
+    n_ops = len(graph(model, 1).ops)
+    edge = system.compute_at(w.source)[0]
     options = []
     for site, allowed in system.candidate_sites(name):
         if sc.sites[site].kind != "cloud" or not allowed:  # a split the workload's privacy forbids is never built
@@ -123,17 +131,18 @@ def split_options(system: System, name: str) -> list[Option]:
             if pool.kind != "pool":
                 continue
             for prec in [p for p in precisions(w, pool.hardware) if p in precisions(w, edge.hardware)]:
-                for k, cut in _cuts(w.model, prec, in_bytes):
+                for k, cut in _cuts(model, prec, in_bytes):
                     try:
-                        raw_edge = _part(w.model, edge.hardware, prec, 1, 0, k + 1)
+                        raw_edge = _part(model, edge.hardware, prec, 1, 0, k + 1)
                         batch = batch_size(rate, 1, pool.max_batch, pool.max_wait_ms)
-                        raw_cloud = _part(w.model, pool.hardware, prec, batch, k + 1, n_ops)
+                        raw_cloud = _part(model, pool.hardware, prec, batch, k + 1, n_ops)
                     except PlannerError:
                         continue
                     e_edge, e_cloud = planned(sc, raw_edge), planned(sc, raw_cloud)
                     o = Option(name, site, pool.hardware, prec, "inference", split=k, edge_hardware=edge.hardware,
                                slo_ms=w.slo.p99_ms, source=weakest(e_edge.source, e_cloud.source),
-                               input_bytes=cut, output_bytes=out_bytes)
+                               input_bytes=cut, output_bytes=out_bytes, model=model, family=w.family)
+                    o.judge_accuracy(w.accuracy_floor)
                     if not (e_edge.fits and e_cloud.fits):
                         o.rule_out(Violation("memory", "the model's parts do not fit in memory"))
                     edge_s, cloud_s = e_edge.latency_ms / 1000, e_cloud.latency_ms / 1000

@@ -57,30 +57,33 @@ def llm_options(system: System, name: str) -> list[Option]:
         for group in system.compute_at(site):
             r = system[group.id.dedicated(name)] if group.kind == "pool" else group
             allowed_prec = w.precisions or list(llm_precisions(r.hardware))
-            for prec in [p for p in allowed_prec if p in llm_precisions(r.hardware)]:
+            for model, prec in ((m, p) for m in w.variants for p in allowed_prec if p in llm_precisions(r.hardware)):
                 options.append(llm_option(system, name, site, allowed, r, prec, shape, rate, mean_share,
-                                          w.arrival.mean_rate_per_s))
+                                          w.arrival.mean_rate_per_s, model))
     return options
 
 
 def llm_option(system: System, name: str, site: str, allowed: bool, r: Resource, prec: str, shape: Shape,
-               rate: float, mean_share: float, mean_rate_per_s: float) -> Option:
+               rate: float, mean_share: float, mean_rate_per_s: float, model: str | None = None) -> Option:
     """One way to serve a language-model workload: `r` (a device group, or a pool's instances
     dedicated to the workload) at `prec`, for requests of `shape` arriving at `rate` at the
-    peak (`mean_share` of it on average, `mean_rate_per_s` billed). Routed pairs call it with
-    one side's rate and token shape."""
+    peak (`mean_share` of it on average, `mean_rate_per_s` billed), running `model` (a variant
+    of the workload's family; default its own model). Routed pairs call it with one side's
+    rate and token shape."""
     sc = system.scenario
     w = sc.workloads[name]
+    model = model or w.model_id
     in_bytes, out_bytes = io_bytes(w, shape.prompt, shape.output)
     up, down = system.route(w.source, site), system.route(site, w.source)
     hw = catalog.hardware(r.hardware)
     o = Option(name, site, r.hardware, prec, "inference", slo_ms=w.slo.p99_ms, mem_limit_gb=hw.mem_gb * r.gpus,
-               ttft_slo_ms=w.slo.ttft_ms, tpot_slo_ms=w.slo.tpot_ms, engine=llm_engine(w.model, prec),
-               input_bytes=in_bytes, output_bytes=out_bytes)
+               ttft_slo_ms=w.slo.ttft_ms, tpot_slo_ms=w.slo.tpot_ms, engine=llm_engine(model, prec),
+               input_bytes=in_bytes, output_bytes=out_bytes, model=model, family=w.family)
+    o.judge_accuracy(w.accuracy_floor)
     if not allowed:
         o.rule_out(privacy_violation(sc, name, site))
     try:
-        cost = llm_cost(w.model, r.hardware, prec, r.gpus)
+        cost = llm_cost(model, r.hardware, prec, r.gpus)
     except PlannerError as err:
         o.rule_out(Violation("estimate", f"no estimate: {err}"))
         return o

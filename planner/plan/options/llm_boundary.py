@@ -123,29 +123,32 @@ def boundary_options(system: System, name: str) -> list[Option]:
                 continue
             pool = system[group.id.dedicated(name)]
             runs = set(llm_precisions(pool.hardware)) & set(llm_precisions(edge.hardware))
-            for prec in [p for p in (w.precisions or catalog.PRECISIONS) if p in runs]:
+            for model, prec in ((m, p) for m in w.variants for p in (w.precisions or catalog.PRECISIONS) if p in runs):
                 for mode in modes:
-                    options.append(_option(system, name, mode, edge, pool, site, prec, allowed))
+                    options.append(_option(system, name, mode, edge, pool, site, prec, allowed, model))
     return options
 
 
 def _option(system: System, name: str, mode: str, edge: Resource, pool: Resource, site: str, prec: str,
-            allowed: bool) -> Option:
+            allowed: bool, model: str) -> Option:
+    """One boundary option running `model` (the workload's, or a variant of its family) in the cloud."""
     sc = system.scenario
     w = sc.workloads[name]
     rate, mean_share = planned_rate_per_s(w)
     shape = Shape.of(w.prompt_dist(), w.output_dist())
     up, down = system.route(w.source, site), system.route(site, w.source)
     spec = w.speculative
-    edge_model = spec.draft if mode == SPECULATIVE else w.model
+    edge_model = spec.draft if mode == SPECULATIVE else model
     o = Option(name, site, pool.hardware, prec, "inference", edge_hardware=edge.hardware, slo_ms=w.slo.p99_ms,
                mem_limit_gb=catalog.hardware(edge.hardware).mem_gb, ttft_slo_ms=w.slo.ttft_ms,
-               tpot_slo_ms=w.slo.tpot_ms, engine=llm_engine(edge_model, prec), llm_split=mode)
+               tpot_slo_ms=w.slo.tpot_ms, engine=llm_engine(edge_model, prec), llm_split=mode,
+               model=model, family=w.family)
+    o.judge_accuracy(w.accuracy_floor)  # the answer is the target's: speculative decoding keeps its output
     if not allowed:
         o.rule_out(privacy_violation(sc, name, site))
     try:
         edge_cost = llm_cost(edge_model, edge.hardware, prec, 1)
-        cloud_cost = llm_cost(w.model, pool.hardware, prec, pool.gpus)
+        cloud_cost = llm_cost(model, pool.hardware, prec, pool.gpus)
     except PlannerError as err:
         o.rule_out(Violation("estimate", f"no estimate: {err}"))
         return o
@@ -202,10 +205,10 @@ def _prefill_cloud(system: System, w, shape: Shape, edge_cost: LlmCost, cloud_co
     rate, _ = planned_rate_per_s(w)
     cloud = Side.of(cloud_cost, replace(shape, output=1.0, output_p99=1, output_cv=0.0))
     edge = Side.of(edge_cost, replace(shape, prefilled=True))
-    kv_p99 = kv_cache_bytes(w.model, shape.prompt_p99, cloud_cost.precision)
+    kv_p99 = kv_cache_bytes(cloud_cost.model, shape.prompt_p99, cloud_cost.precision)
     sv = BoundaryServing(PREFILL_CLOUD, edge, cloud, _cloud_u(rate, cloud, pool),
                          transfer_ms(system, up, shape.prompt_p99 * BYTES_PER_TOKEN), transfer_ms(system, down, kv_p99), 0.0)
-    return sv, shape.prompt * BYTES_PER_TOKEN, kv_cache_bytes(w.model, shape.prompt, cloud_cost.precision)
+    return sv, shape.prompt * BYTES_PER_TOKEN, kv_cache_bytes(cloud_cost.model, shape.prompt, cloud_cost.precision)
 
 
 def _speculative(system: System, w, shape: Shape, edge_cost: LlmCost, cloud_cost: LlmCost, pool: Resource,
@@ -214,7 +217,7 @@ def _speculative(system: System, w, shape: Shape, edge_cost: LlmCost, cloud_cost
     prefills the prompt with the first drafts, then verifies a round's drafts in one pass."""
     rate, _ = planned_rate_per_s(w)
     k = w.speculative.k
-    a, _ = acceptance_rate(w)
+    a, _ = acceptance_rate(w, cloud_cost.model)
     per_round = expected_tokens_per_round(a, k)
     rounds = max(1.0, shape.output / per_round)
     rounds_p99 = max(1, math.ceil(shape.output_p99 / per_round))

@@ -50,7 +50,7 @@ def routed_options(system: System, name: str, base: list[Option]) -> list[Option
     out: list[Option] = []
     for rule in routing.rules():
         for p in edge:
-            for s in cloud:
+            for s in (s for s in cloud if s.model == p.model):  # a pair runs one variant of a family
                 pair = _overflow(system, name, p, s) if rule == "overflow" else _by_tokens(system, name, p, s)
                 if pair is not None:
                     out.append(pair)
@@ -92,7 +92,7 @@ def _overflow(system: System, name: str, p: Option, s: Option) -> Option | None:
     if rate <= 0 or "busy_per_s" not in p.detail:
         return None
     service_s = p.detail["busy_per_s"] / rate  # device-seconds per request at the planned batch
-    first_s = cost_estimate(sc, w.model, p.hardware, p.precision, 1).latency_ms / 1000
+    first_s = cost_estimate(sc, p.model or w.model_id, p.hardware, p.precision, 1).latency_ms / 1000
     limit = queue_limit(rule.queue_ms, rule.queue_len, edge.servers, first_s)
     rates = day_rates(w)
     shares = [overflow_share(edge.servers, lam * service_s, limit, edge.service_cv) for lam, _ in rates]
@@ -162,7 +162,7 @@ def _by_tokens(system: System, name: str, p: Option, s: Option) -> Option | None
         r = system[o.stages[0][0]]
         # pairs are made of feasible options only: the workload's privacy allows both sites
         sides.append(llm_option(system, name, o.site, True, r, o.precision, Shape.of(dist, output), rate * frac,
-                                mean_share, mean * frac))
+                                mean_share, mean * frac, o.model))
     if any(x.infeasible for x in sides):
         return None
     return _pair(system, name, "by_tokens", sides[0], sides[1], share, (share,) * HOURS_PER_DAY)
@@ -196,7 +196,10 @@ def _pair(system: System, name: str, rule: str, primary: Option, secondary: Opti
                ttft_ms_by_level={u: max(v, sec_ttft) for u, v in primary.ttft_ms_by_level.items()},
                tpot_ms_by_level={u: max(v, sec_tpot) for u, v in primary.tpot_ms_by_level.items()},
                ttft_slo_ms=primary.ttft_slo_ms, tpot_slo_ms=primary.tpot_slo_ms, engine=primary.engine,
-               routing=rule, parts=(primary, secondary), secondary_share=share, share_by_hour=share_by_hour)
+               routing=rule, parts=(primary, secondary), secondary_share=share, share_by_hour=share_by_hour,
+               model=primary.model, family=primary.family, accuracy_metric=primary.accuracy_metric,
+               # the sides may differ in precision: the pair is as accurate as its weaker side
+               accuracy=min((a for a in (primary.accuracy, secondary.accuracy) if a is not None), default=None))
     o.detail = {"secondary_share": share, "egress_usd_per_month": o.bill.egress_usd}
     return o
 

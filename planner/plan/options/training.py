@@ -34,7 +34,7 @@ def training_options(system: System, name: str) -> list[Option]:
         for r in system.compute_at(site):
             hw = catalog.hardware(r.hardware)
             for prec in precisions(w, r.hardware):
-                o = Option(name, site, r.hardware, prec, "training", mem_limit_gb=hw.mem_gb)
+                o = Option(name, site, r.hardware, prec, "training", mem_limit_gb=hw.mem_gb, model=w.model)
                 if not allowed:
                     o.rule_out(privacy_violation(sc, name, site))
                 try:
