@@ -33,7 +33,10 @@ def test_robust_plans_buy_the_margin_the_interval_asks_for() -> None:
     assert robust.monthly_cost_usd >= nominal.monthly_cost_usd
     t = robust.table()
     assert (t["predicted_p99_ms"] <= t["slo_p99_ms"]).all()
-    assert (t["p99_ms_low"] <= t["predicted_p99_ms"]).all()
+    # the language models' iterations were planned at their high end: the low end lies well below
+    assert (t["p99_ms_low"] < 0.8 * t["predicted_p99_ms"]).all()
+    n = nominal.table()
+    assert (n["p99_ms_low"] < n["predicted_p99_ms"]).all() and (n["predicted_p99_ms"] < n["p99_ms_high"]).all()
 
 
 def test_cli_plans_robust_on_request(tmp_path: Path) -> None:

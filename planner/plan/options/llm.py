@@ -87,6 +87,9 @@ def llm_option(system: System, name: str, site: str, allowed: bool, r: Resource,
     except PlannerError as err:
         o.rule_out(Violation("estimate", f"no estimate: {err}"))
         return o
+    low, high = o.latency_span = llm_span(sc, model, r.hardware, prec)
+    if sc.robust and high > 1:  # iterations as slow as the interval's high end
+        cost, o.latency_span = slowed(cost, high), (low / high, 1.0)
     mu = capacity_per_s(cost, shape)
     o.source, o.memory_gb = cost.source, cost.weight_gb + cost.workspace_gb
     if mu <= 0:
