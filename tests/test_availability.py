@@ -3,9 +3,7 @@ availability from every resource on it, a fallback at the source, and the simula
 and fallback agreeing with the plan. Every expected figure below is computed by hand."""
 from __future__ import annotations
 
-import math
 
-import pandas as pd
 import pytest
 import yaml
 

@@ -66,7 +66,6 @@ def _display_path(loc: tuple, root: Any = Scenario) -> tuple[str, Any]:
 
 def _step(tp: Any, item: Any) -> tuple[Any, bool]:
     """The type reached from `tp` by loc element `item`, and whether `item` was a union tag."""
-    import typing
 
     tp = _strip(tp)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -93,7 +92,6 @@ def _step(tp: Any, item: Any) -> tuple[Any, bool]:
 
 def _strip(tp: Any) -> Any:
     """Remove Annotated and Optional wrappers."""
-    import typing
 
     while True:
         origin = typing.get_origin(tp)

@@ -244,7 +244,7 @@ def collect(engine: Engine) -> SimResult:
         if pool and sp.pricing is not None:  # a reserved base paid all run, hourly instances by the second
             paid = sp.pricing.instances_usd(H, g.hourly_s)
             b = b._replace(instances_usd=sum(paid.values()))
-        own_usd, elec_usd, usd, kg = b.instances_usd + b.amortisation_usd, b.electricity_usd, b.total_usd, b.kgco2e
+        elec_usd, usd, kg = b.electricity_usd, b.total_usd, b.kgco2e
         idle_j = sp.idle_w * server_s
         energy_j = b.energy_j
         active_j = energy_j - idle_j
