@@ -303,7 +303,8 @@ def _undominated(opts: list[Option]) -> list[Option]:
             out.extend(group)
             continue
         out.extend(b for b in group if not any(a is not b and _dominates(a, b) for a in group))
-    return sorted(out, key=opts.index)  # the workload's own order: ties break as before
+    kept = {id(o) for o in out}
+    return [o for o in opts if id(o) in kept]  # the workload's own order: ties break as before
 
 
 def _dominates(a: Option, b: Option) -> bool:
