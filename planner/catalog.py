@@ -25,8 +25,8 @@ from planner.paths import data_dir, profile_dir
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4")
 #: precisions a device runs where its row has a peak, priced when asked for by name
-#: (`estimate(..., precision="fp8")`, `llm_cost`, a KV cache) but not among the options the planner
-#: enumerates, which are the scenario format's `PRECISIONS`
+#: (`estimate(..., precision="fp8")`, `llm_cost`, a KV cache, a workload's `precisions: [fp8, ...]`)
+#: but not among those the planner tries for a workload that names none
 BY_NAME_PRECISIONS = ("fp8",)
 #: CSV / profile column holding the dense peak of each precision (TFLOPS for floats, TOPS for ints).
 PEAK_COLUMNS = {"fp32": "peak_fp32_tflops", "fp16": "peak_fp16_tflops", "bf16": "peak_bf16_tflops",
@@ -497,8 +497,9 @@ def _accuracy_rows() -> dict[tuple[str, str], Accuracy]:
     for i, r in enumerate(_records("accuracy"), start=2):  # row 1 is the header
         if r["model"] not in _model_rows():
             raise _accuracy_error(i, "model", f"'{r['model']}' is not in models.csv")
-        if r["precision"] not in PRECISIONS:
-            raise _accuracy_error(i, "precision", f"'{r['precision']}' is not one of {', '.join(PRECISIONS)}")
+        if r["precision"] not in PRECISIONS + BY_NAME_PRECISIONS:
+            raise _accuracy_error(i, "precision", f"'{r['precision']}' is not one of "
+                                                  f"{', '.join(PRECISIONS + BY_NAME_PRECISIONS)}")
         if r["metric"] not in METRICS:
             raise _accuracy_error(i, "metric", f"'{r['metric']}' is not one of {', '.join(METRICS)}")
         value = _num(r["value"])

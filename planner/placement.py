@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from planner.errors import ScenarioError, did_you_mean
-from planner.scenario import PRECISIONS, Scenario
+from planner.scenario import NAMED_PRECISIONS, PRECISIONS, Scenario
 
 
 @dataclass(frozen=True)
@@ -143,9 +143,10 @@ def _choice(scenario: Scenario, file: str, at: str, spec: Mapping) -> Choice:
         raise ScenarioError(file, f"{at}.hardware", f"site '{site}' has no '{spec['hardware']}'",
                             did_you_mean(spec["hardware"], hosted) or f"it has: {', '.join(hosted) or 'nothing'}")
     precision = spec.get("precision", "fp32")
-    if precision not in PRECISIONS:
-        raise ScenarioError(file, f"{at}.precision", f"'{precision}' is not one of {', '.join(PRECISIONS)}",
-                            did_you_mean(str(precision), PRECISIONS))
+    if precision not in PRECISIONS + NAMED_PRECISIONS:
+        known = PRECISIONS + NAMED_PRECISIONS
+        raise ScenarioError(file, f"{at}.precision", f"'{precision}' is not one of {', '.join(known)}",
+                            did_you_mean(str(precision), known))
     split = spec.get("split")
     if split is not None and (not isinstance(split, int) or isinstance(split, bool) or split < 0):
         raise ScenarioError(file, f"{at}.split", "expected a layer index >= 0")

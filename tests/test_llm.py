@@ -291,3 +291,25 @@ def test_the_runtimes_time_per_request_adds_to_ttft_in_plan_and_simulation():
         return Engine(spec).run().summary().iloc[0]["ttft_p50_ms"]
 
     assert ttft_p50_ms(cost) - ttft_p50_ms(bare) == pytest.approx(cost.request_s * 1e3, rel=0.05)
+
+
+def test_fp8_is_planned_where_named_and_the_hardware_has_it():
+    """`precisions: [fp8, ...]` offers fp8 on the GPUs with an fp8 rate (H100, L4), not on the A100
+    or the Jetsons; a workload that names no precisions is not offered fp8 (the same dense rate
+    as int8: an unasked fp8 would only tie); a placement at fp8 simulates."""
+    import yaml
+
+    from planner.plan.options import all_options
+
+    d = yaml.safe_load((Path(__file__).resolve().parents[1] / "scenarios" / "llm_assistant.yaml").read_text())
+    d["workloads"]["code-complete"]["precisions"] = ["fp8", "int8"]
+    sc = parse_scenario(yaml.safe_dump(d))
+    _, opts = all_options(sc)
+    fp8 = {(o.hardware, o.precision) for o in opts["code-complete"] if o.precision == "fp8"}
+    assert fp8 == {("h100-sxm", "fp8"), ("l4", "fp8")}
+    assert not any(o.precision == "fp8" for o in opts["chat"])  # chat names its precisions without fp8
+    placed = planner.evaluate(sc, {"code-complete": {"site": "aws-eu-west-1", "hardware": "h100-sxm", "precision": "fp8"},
+                                   "chat": {"site": "aws-eu-west-1", "hardware": "a100-80gb", "precision": "int8"}})
+    assert placed.table().set_index("workload").loc["code-complete", "precision"] == "fp8"
+    sim = planner.simulate(sc, placed, seed=1).summary().set_index("workload")
+    assert sim.loc["code-complete", "completed"] > 1000

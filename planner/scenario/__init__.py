@@ -28,7 +28,7 @@ from planner.scenario.arrivals import Arrival, Bursty, Diurnal, Periodic, Poisso
 from planner.scenario.distributions import Distribution
 from planner.scenario.document import Prices, Scenario, Sweep
 from planner.scenario.fields import (
-    PRECISIONS, Fraction, NonNeg, NonNegInt, Pos, PosInt, Precision, Privacy,
+    NAMED_PRECISIONS, PRECISIONS, Fraction, NonNeg, NonNegInt, Pos, PosInt, Precision, Privacy,
 )
 from planner.scenario.fleets import FleetSpec
 from planner.scenario.limits import MAX_ALIAS_VALUES, MAX_FLEET_MEMBERS
@@ -44,7 +44,7 @@ from planner.scenario.workloads import (
 __all__ = [
     "Scenario", "Site", "DeviceGroup", "Pool", "Link", "Inference", "ModelFamily", "Training", "Federated", "Slo", "Fallback",
     "Poisson", "Periodic", "Bursty", "Diurnal", "Trace", "Prices", "load_scenario", "parse_scenario",
-    "json_schema", "read_trace", "PRECISIONS", "CatalogError",
+    "json_schema", "read_trace", "PRECISIONS", "NAMED_PRECISIONS", "CatalogError",
     # also importable, as before the split
     "Arrival", "Workload", "Tokens", "Sweep", "Precision", "Privacy", "Pos", "NonNeg", "PosInt",
     "NonNegInt", "Fraction", "DEFAULT_OUTPUT_TOKENS", "MAX_FILE_BYTES", "MAX_TRACE_BYTES",

@@ -5,8 +5,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: the precisions a workload runs at where the hardware has them and the workload names none
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4")
-Precision = Literal["fp32", "fp16", "bf16", "int8", "int4"]
+#: ... and those it runs at only when it names them in `precisions:` (fp8 where the hardware has
+#: it: Hopper, Ada, MI300X; the same dense rate as int8 there, so never chosen unasked)
+NAMED_PRECISIONS = ("fp8",)
+Precision = Literal["fp32", "fp16", "bf16", "int8", "int4", "fp8"]
 Privacy = Literal["any", "region", "site"]
 
 Pos = Annotated[float, Field(gt=0)]

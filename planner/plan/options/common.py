@@ -259,10 +259,12 @@ def _runs(hardware: str) -> tuple[str, ...]:
 
 
 def precisions(w, hardware: str) -> list[str]:
-    """The precisions the workload allows that the hardware runs."""
+    """The precisions the workload allows that the hardware runs (fp8 where the workload names
+    it and the hardware has an fp8 rate)."""
     runs = _runs(hardware)
-    allowed = w.precisions or list(runs)
-    return [p for p in allowed if p in runs]
+    if not w.precisions:
+        return list(runs)
+    return [p for p in w.precisions if p in runs or (p in catalog.BY_NAME_PRECISIONS and p in catalog.hardware(hardware).peak_tflops)]
 
 
 def privacy_violation(sc: Scenario, name: str, site: str) -> Violation:

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, replace
 
 from planner import catalog
-from planner.costs.llm import LlmCost, llm_cost, llm_engine, llm_precisions
+from planner.costs.llm import LlmCost, llm_cost, llm_engine, llm_precisions, serves
 from planner.errors import PlannerError
 from planner.model.system import Resource, System
 from planner.model.workloads import io_bytes, planned_rate_per_s
@@ -57,7 +57,7 @@ def llm_options(system: System, name: str) -> list[Option]:
         for group in system.compute_at(site):
             r = system[group.id.dedicated(name)] if group.kind == "pool" else group
             allowed_prec = w.precisions or list(llm_precisions(r.hardware))
-            for model, prec in ((m, p) for m in w.variants for p in allowed_prec if p in llm_precisions(r.hardware)):
+            for model, prec in ((m, p) for m in w.variants for p in allowed_prec if serves(r.hardware, p)):
                 options.append(llm_option(system, name, site, allowed, r, prec, shape, rate, mean_share,
                                           w.arrival.mean_rate_per_s, model))
     return options
