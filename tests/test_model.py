@@ -79,8 +79,9 @@ def test_plan_and_simulation_bill_the_same_month(name):
     by_hour = {str(r): m.label for r, m in result.plan.assessment.mixes.items() if m.hourly_instance_h_per_day}
     if by_hour:
         pytest.xfail(f"the plan buys pool instances by the hour of the day ({by_hour}): a {sc.horizon_s:g} s "
-                     "simulation from midnight cannot confirm a month whose instance-hours follow the daily "
-                     "profile; a simulation that samples every hour of the day is the fix")
+                     "simulation of one hour cannot confirm a month whose instance-hours follow the daily "
+                     "profile (it bills that hour's instances all month); a simulation that samples every "
+                     "hour of the day is the fix")
     assert result.sim.monthly_cost_usd == pytest.approx(result.plan.monthly_cost_usd, rel=0.03)
     if len(result.rounds) == 1:  # the first plan is the final one
         return
