@@ -33,7 +33,7 @@ def render() -> None:
         st.error(f"Verdict: {result.verdict}.", icon=":material/error:")
     st.caption("Analytical: the planner's queueing model (Erlang C with a variability correction, processor-shared "
                "links) over the cost model's estimates and the catalog's prices. `source` says how each latency "
-               "estimate was obtained (measured | interpolated | extrapolated | assumed); the Simulation page checks "
+               "estimate was obtained (measured | interpolated | calibrated | transferred | extrapolated | assumed); the Simulation page checks "
                "the predicted p99 in a discrete-event run.")
     plan_verdict(p)
     t = plan_table(p)

@@ -27,9 +27,9 @@ SOURCES = {
     "measured": "the model itself was run and timed on this machine",
     "interpolated": "predicted from a kernel profile of the machine, within the profiled range",
     "calibrated": "a roofline fitted to published results for this very device",
-    "transferred": "predicted from a kernel profile taken on another machine: run `planner profile` here",
-    "extrapolated": "carried to this hardware by a roofline calibrated on published MLPerf results "
-                    "(or past a profile's range)",
+    "transferred": "carried from other hardware of its kind by a roofline calibrated on published results "
+                   "(or from a kernel profile taken on another machine: run `planner profile` here)",
+    "extrapolated": "predicted from this machine's kernel profile, past its profiled range",
     "assumed": "this hardware has no calibration point: it shares its class's calibration, untested",
 }
 #: The plan table's columns as the Plan page shows them (those that are empty for every workload are dropped).

@@ -69,7 +69,7 @@ def test_labels_say_which_devices_have_published_rows(ev):
             continue
         assert (ev.factors.source(hw) == "calibrated") == (hw in devices)
         assert (ev.factors.source(hw, training=True) == "calibrated") == (hw in trained)
-    assert ev.factors.source("mi300x") == "extrapolated"  # a GPU with no row: its group's fit
+    assert ev.factors.source("mi300x") == "transferred"  # a GPU with no row: its group's fit
     assert ev.factors.source("tpu-v5e") == "assumed"      # no row of its group at all
     e = planner.estimate("resnet-50", "h100-sxm", "int8")
     assert e.source == "calibrated" and "h100-sxm" in devices
@@ -134,9 +134,9 @@ def test_data_parallel_training_adds_the_all_reduce_and_scales_samples():
     eight = planner.estimate("resnet-50", "h100-sxm", "bf16", batch=256, training=True, gpus=8)
     assert one.step_ms == pytest.approx(one.latency_ms) and eight.step_ms > one.step_ms
     assert 6 * one.samples_per_s < eight.samples_per_s < 8 * one.samples_per_s
-    assert one.source == "extrapolated"  # no training row of its own: its group's (H100-PCIe, H200)
+    assert one.source == "transferred"  # no training row of its own: its group's (H100-PCIe, H200)
     assert planner.estimate("resnet-50", "h200", "bf16", batch=256, training=True).source == "calibrated"
-    assert planner.estimate("resnet-50", "l4", "fp16", batch=64, training=True).source == "extrapolated"
+    assert planner.estimate("resnet-50", "l4", "fp16", batch=64, training=True).source == "transferred"
     with pytest.raises(planner.PlannerError if hasattr(planner, "PlannerError") else Exception):
         planner.estimate("resnet-50", "jetson-orin-nx-16gb", "fp16", training=True, gpus=2)
 

@@ -307,11 +307,11 @@ def test_a_7b_llm_at_fp16_does_not_fit_an_orin_nano():
 
 def test_sources_say_how_each_figure_was_obtained():
     # devices with published rows in the fit are `calibrated`; a GPU without any (T4, MI300X) is
-    # `extrapolated` from its group; a cloud TPU (no row of its group) stays `assumed`
+    # `transferred` from its group; a cloud TPU (no row of its group) stays `assumed`
     for hw in ("l4", "xeon-8592-2s", "coral-edgetpu", "hailo-8"):
         assert planner.estimate("resnet-50", hw, "int8").source == "calibrated"
-    assert planner.estimate("resnet-50", "t4", "int8").source == "extrapolated"
-    assert planner.estimate("resnet-50", "mi300x", "fp16").source == "extrapolated"
+    assert planner.estimate("resnet-50", "t4", "int8").source == "transferred"
+    assert planner.estimate("resnet-50", "mi300x", "fp16").source == "transferred"
     assert planner.estimate("mobilenet-v2", "tpu-v5e", "int8").source == "assumed"
     for e in (planner.estimate("mobilenet-v2", "t4", "int8"), planner.estimate("bert-base", "hailo-8", "int8")):
         assert e.source in estimator.SOURCES

@@ -267,7 +267,7 @@ def test_bench_llm_prints_every_catalog_llm_with_sources():
                          timeout=120, check=True).stdout
     for m in LLMS:
         assert m in out
-    assert "jetson-orin-nano-8gb" in out and "h100-sxm" in out and "extrapolated" in out
+    assert "jetson-orin-nano-8gb" in out and "h100-sxm" in out and "transferred" in out
     assert "max_tok_s" in out and "b1_ttft_ms" in out
 
 

@@ -9,16 +9,16 @@ each figure was obtained (`source`).
 - On catalog hardware, a roofline per kernel (`roofline`) with efficiencies and per-kernel
   costs fitted to MLPerf ResNet-50 results (`calibration`), times a factor per op family and
   device group fitted to published results (`published`), which also gives `source` (calibrated
-  | extrapolated | assumed) and the 80% interval `latency_ms_low` .. `latency_ms_high`. A language
+  | transferred | assumed) and the 80% interval `latency_ms_low` .. `latency_ms_high`. A language
   model's forward pass is the serving model's prefill (`llm`), so both price it alike. A training
   step is priced as the training runtime runs it (`train_step`), with the same family factor,
   which MLPerf Training time-to-train rows calibrate too.
 - `measure=True` runs the model in onnxruntime on this machine instead (`measured`).
 
 `source` is the weakest of its parts (`sources.SOURCES`, strongest first): measured <
-interpolated (inside the profiled grid) < calibrated < transferred (a `host` profile taken on
-another machine: `machine.Machine.differences`) < extrapolated (outside the grid, or carried to a
-device by a calibrated roofline) < assumed (no calibration point for the device kind, or an op
+interpolated (inside the profiled grid) < calibrated < transferred (carried to a device by the
+roofline its group's published results calibrate, or a `host` profile taken on another machine:
+`machine.Machine.differences`) < extrapolated (outside the profiled grid) < assumed (no calibration point for the device kind, or an op
 never profiled). A transferred estimate's `note` says why and suggests `planner profile`.
 
 Nothing here imports the measuring tools (`costs.measure`) until `measure=True` asks for a run.

@@ -145,7 +145,7 @@ class LlmCost:
     fixed_s: float                   # per iteration: kernel launches and fill/drain
     comm_s_per_token: float          # tensor-parallel all-reduce bytes per token
     comm_fixed_s: float              # tensor-parallel all-reduce latency per iteration
-    source: str                      # calibrated | extrapolated | assumed (sources.py)
+    source: str                      # calibrated | transferred | assumed (sources.py)
     #: the runtime's own time per request besides the GPU work (scheduling, tokenising, the first
     #: token's copy back), fitted on short-prompt TTFT rows (`published.py`, family `request`)
     request_s: float = 0.0
@@ -280,7 +280,7 @@ def roofline_cost(model: str, hardware: str, precision: str, gpus: int, params: 
         head_flops_per_logit=2.0 * head_w, attn_flops_per_pair=4.0 * layers * a.heads * a.head_dim,
         act_bytes_per_token=act_per_token, fixed_s=(layers * KERNELS_PER_LAYER + 4) * params.kernel_us * 1e-6,
         comm_s_per_token=comm_per_token, comm_fixed_s=0.0 if gpus == 1 else 2 * layers * ALLREDUCE_US * 1e-6,
-        source="extrapolated")
+        source="transferred")
 
 
 def _layer_weights(a: LlmArch) -> float:

@@ -36,7 +36,7 @@ same thing the inference rows measure. A time-to-train row is `SAMPLES_TO_TRAIN`
 predicted samples per second of all its GPUs.
 
 Labels (`source`): `calibrated` when the device has rows in the fit (for a training step: training
-rows); `extrapolated` when it has none but its group has; `assumed` otherwise. The 80% interval of an estimate is the 10th-90th
+rows); `transferred` when it has none but its group has (carried from other hardware of its kind); `assumed` otherwise. The 80% interval of an estimate is the 10th-90th
 percentile of the leave-one-device-out ratio (published / predicted latency) over every row: each
 device in turn is left out of both stages and its rows predicted by the rest.
 """
@@ -257,13 +257,13 @@ class Factors:
         return self.cells.get((REQUEST, device_group(hardware)), 0.0)
 
     def source(self, hardware: str, training: bool = False) -> str:
-        """calibrated (the device has rows of this kind: inference, or training), extrapolated
+        """calibrated (the device has rows of this kind: inference, or training), transferred
         (its group has), assumed (no row of its group)."""
         devices = self.train_devices if training else self.devices
         if hardware in devices:
             return "calibrated"
         groups = {device_group(d) for d in devices} if training else self.groups
-        return "extrapolated" if device_group(hardware) in groups else "assumed"
+        return "transferred" if device_group(hardware) in groups else "assumed"
 
     def bounds(self, hardware: str, training: bool = False) -> tuple[float, float]:
         """(low, high) multipliers of a latency: its 80% interval, the 10th-90th percentile of the

@@ -3,10 +3,10 @@
 - measured: the model itself was timed on this machine (`measure=True`);
 - interpolated: priced from this machine's kernel profile, inside the profiled shapes;
 - calibrated: a roofline fitted to published results for this very device (`published.py`);
-- transferred: priced from a kernel profile taken on another machine (a `host` profile read on
-  a different CPU), or carried over from a like device;
-- extrapolated: outside the profiled shapes, or carried by the calibrated roofline to a device
-  with no published result of its own whose group (GPU, CPU, dataflow NPU) has some;
+- transferred: carried from other hardware of its kind: by the calibrated roofline to a device
+  with no published result of its own whose group (GPU, CPU, dataflow NPU) has some, or priced
+  from a kernel profile taken on another machine (a `host` profile read on a different CPU);
+- extrapolated: this machine's kernel profile read outside its profiled shapes;
 - assumed: no published result for the device's group, or an op nobody profiled.
 
 A figure built from several parts carries the weakest of their sources.
