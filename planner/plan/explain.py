@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from planner.model.system import System
 from planner.plan.assess import assess, resource_bills
+from planner.plan.solver import undominated
 from planner.plan.trial import Baseline
 from planner.plan.options import Option, levels
 from planner.plan.options.availability import pct
@@ -30,8 +31,13 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
             continue
         alts: list[tuple[float, Option, str, float, Violation | None]] = []  # (rank, option, why it lost, cost delta, root cause)
         seen = {o.key()}
-        for a in options.get(name, []):
-            if a.key() in seen:
+        # an alternative another alternative dominates ranks below it and is never the one a
+        # reason names: not judged (at fleet size, half the trials)
+        mine = [a for a in options.get(name, []) if a.key() != o.key()]
+        feasible = [a for a in mine if not a.infeasible]
+        shown = {id(a) for a in undominated(feasible)} | {id(a) for a in mine if a.infeasible}
+        for a in mine:
+            if a.key() in seen or id(a) not in shown:
                 continue
             seen.add(a.key())
             if a.infeasible:  # ruled out on its own: no need to re-cost the plan around it

@@ -76,7 +76,7 @@ def solve(
     weights = weights or {}
     copies = copies or (lambda w: 1)
     resource_copies = resource_copies or (lambda r: 1)
-    cand = {w: _undominated([o for o in os_ if not o.infeasible and _slo_possible(o)]) for w, os_ in options.items()}
+    cand = {w: undominated([o for o in os_ if not o.infeasible and _slo_possible(o)]) for w, os_ in options.items()}
     empty = [w for w, os_ in cand.items() if not os_]
     cand = {w: os_ for w, os_ in cand.items() if os_}
     if not cand:
@@ -279,7 +279,7 @@ def solve(
     return Solution(status, chosen, chosen_levels, value, result.message, left_out)
 
 
-def _undominated(opts: list[Option]) -> list[Option]:
+def undominated(opts: list[Option], judges: list[Option] | None = None) -> list[Option]:
     """`opts` without those another option of the workload strictly dominates: the same resources
     (and language-model engine), no more load on any, no larger bill component, energy or
     emissions, a p99 no worse at every level and the same or a higher level allowed on each. A
@@ -289,6 +289,8 @@ def _undominated(opts: list[Option]) -> list[Option]:
     these figures, are kept as they are."""
     if len(opts) < 2:
         return opts
+    # the options that may dominate (default: all of them; explanations leave out the chosen one)
+    judge_ids = {id(j) for j in (opts if judges is None else judges)}
     by_use: dict[tuple, list[Option]] = {}
     for o in opts:
         if o.parts or o.hourly or o.serving is not None:
@@ -302,12 +304,13 @@ def _undominated(opts: list[Option]) -> list[Option]:
         if key[0] == "kept" or len(group) == 1:
             out.extend(group)
             continue
-        out.extend(b for b in group if not any(a is not b and _dominates(a, b) for a in group))
+        out.extend(b for b in group if not any(a is not b and id(a) in judge_ids and dominates(a, b) for a in group))
     kept = {id(o) for o in out}
     return [o for o in opts if id(o) in kept]  # the workload's own order: ties break as before
 
 
-def _dominates(a: Option, b: Option) -> bool:
+def dominates(a: Option, b: Option) -> bool:
+    """Whether `a` strictly dominates `b` (see `undominated`; both on the same resources)."""
     if any(a.loads[r] > b.loads[r] + 1e-12 for r in b.loads) or any(x > y + 1e-9 for x, y in zip(a.bill, b.bill)):
         return False
     if a.p99_alone_ms > b.p99_alone_ms or set(a.p99_ms_by_level) != set(b.p99_ms_by_level):
