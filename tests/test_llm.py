@@ -313,3 +313,35 @@ def test_fp8_is_planned_where_named_and_the_hardware_has_it():
     assert placed.table().set_index("workload").loc["code-complete", "precision"] == "fp8"
     sim = planner.simulate(sc, placed, seed=1).summary().set_index("workload")
     assert sim.loc["code-complete", "completed"] > 1000
+
+
+def test_the_kv_cache_precision_is_a_workload_choice():
+    """`kv_precision: fp8` halves the cache per token: twice the context fits beside the weights,
+    the planner's capacity rises, and the simulator serves with the same cache."""
+    import yaml
+
+    from planner.plan.options import all_options
+
+    d = yaml.safe_load((Path(__file__).resolve().parents[1] / "scenarios" / "llm_assistant.yaml").read_text())
+    base = parse_scenario(yaml.safe_dump(d))
+    d["workloads"]["chat"]["kv_precision"] = "fp8"
+    fp8 = parse_scenario(yaml.safe_dump(d))
+    assert llm_cost("llama-3-8b", "l4", "int8", 1, "fp8").kv_bytes_per_token == pytest.approx(
+        llm_cost("llama-3-8b", "l4", "int8").kv_bytes_per_token / 2)
+
+    def capacity(sc):
+        _, opts = all_options(sc)
+        return next(o.detail["kv_capacity_tokens"] for o in opts["chat"] if (o.hardware, o.precision) == ("l4", "int8"))
+
+    assert capacity(fp8) == pytest.approx(2 * capacity(base), rel=0.01)
+    placed = planner.evaluate(fp8, {"chat": {"site": "aws-eu-west-1", "hardware": "l4", "precision": "int8"},
+                                    "code-complete": {"site": "aws-eu-west-1", "hardware": "h100-sxm", "precision": "int8"}})
+    sim = planner.simulate(fp8, placed, seed=1)
+    assert sim.summary().set_index("workload").loc["chat", "completed"] > 100
+    d["workloads"]["chat"]["model"] = "resnet-50"
+    for k in ("prompt_tokens", "output_tokens"):
+        d["workloads"]["chat"].pop(k)
+    d["workloads"]["chat"]["slo"] = {"p99_ms": 100}
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario(yaml.safe_dump(d), file="kv.yaml")
+    assert "workloads.chat.kv_precision" in str(e.value)

@@ -79,12 +79,13 @@ def arch(model: str) -> LlmArch:
         raise CatalogError("language model", model, list(LLM_ARCH)) from None
 
 
-def kv_cache_bytes(model: str, tokens: float, precision: str = "fp16") -> float:
+def kv_cache_bytes(model: str, tokens: float, precision: str = "fp16", kv_precision: str | None = None) -> float:
     """Bytes of the K and V cache of `tokens` tokens (2 x layers x KV heads x head dim x bytes
     per element, per token): what a prefill done elsewhere must send to the decoder. The cache is
-    fp16 unless the weights are fp32 (as `roofline_cost` keeps it)."""
+    at `kv_precision` where given, else fp16 unless the weights are fp32 (as `roofline_cost` keeps it)."""
     a = arch(model)
-    return tokens * 2 * a.layers * a.kv_width * (4.0 if precision == "fp32" else 2.0)
+    per = KV_BYTES[kv_precision] if kv_precision else (4.0 if precision == "fp32" else 2.0)
+    return tokens * 2 * a.layers * a.kv_width * per
 
 
 def expected_tokens_per_round(acceptance_rate: float, k: int) -> float:

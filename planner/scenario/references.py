@@ -181,7 +181,7 @@ def _check_llm(w: Inference, at: str, fail: Any) -> None:
         for field, value in (("prompt_tokens", w.prompt_tokens), ("output_tokens", w.output_tokens),
                              ("routing.by_tokens", by_tokens),
                              ("slo.ttft_ms", w.slo.ttft_ms), ("slo.tpot_ms", w.slo.tpot_ms),
-                             ("split", w.split), ("speculative", w.speculative)):
+                             ("split", w.split), ("speculative", w.speculative), ("kv_precision", w.kv_precision)):
             if value is not None:
                 llms = [m for m in catalog.model_ids() if catalog.model(m).family == "llm"]
                 fail(f"{at}.{field}", f"'{w.model_id}' is not a language model (token counts, token SLOs and "

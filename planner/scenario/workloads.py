@@ -229,6 +229,9 @@ class Inference(_WorkloadBase):
             return ()
         return (self.split,) if isinstance(self.split, str) else tuple(dict.fromkeys(self.split))
     routing: Routing | None = None  # None: one placement serves every request
+    # a language model's KV-cache precision (fp8 and int8 halve the cache: more sequences fit,
+    # less is read per token, a boundary split sends half); None: fp16 (fp32 for fp32 weights)
+    kv_precision: Literal["fp16", "fp8", "int8"] | None = None
 
     @model_validator(mode="after")
     def _routing_fallback(self) -> Inference:

@@ -384,7 +384,7 @@ def _token_serving(w: Any, ch: Any, gpus: int, prompt: Any = None, model: str | 
     from planner.costs.llm import MAX_BATCHED_TOKENS, MAX_SEQS, llm_cost, llm_engine
 
     model = model or served_model(w, ch)
-    cost = llm_cost(model, hardware or ch.hardware, ch.precision, gpus)
+    cost = llm_cost(model, hardware or ch.hardware, ch.precision, gpus, getattr(w, "kv_precision", None))
     prompt, output = prompt or w.prompt_dist(), w.output_dist()
     in_bytes, out_bytes = io_bytes(w, prompt.mean, output.mean)
     # a split side is its own engine: a prefill-only or verifying lane batches with no full one
@@ -415,7 +415,7 @@ def _boundary_stages(sc: Any, name: str, ch: Any, by_hw: dict, target: str,
     if ch.llm_split == "prefill_cloud_decode_edge":
         prefill, in_bytes, _ = _token_serving(w, ch, gpus, phase="prefill")
         decode, _, _ = _token_serving(w, ch, 1, hardware=edge_hw, phase="decode")
-        kv_per_token = kv_cache_bytes(served_model(w, ch), 1, ch.precision)
+        kv_per_token = kv_cache_bytes(served_model(w, ch), 1, ch.precision, getattr(w, "kv_precision", None))
         return [Stage(target, lambda b: 0.0, 0.0, prefill, out_bytes_per_prompt_token=kv_per_token),
                 Stage(edge, lambda b: 0.0, 0.0, decode)], in_bytes, None
     if w.speculative is None:

@@ -83,7 +83,7 @@ def llm_option(system: System, name: str, site: str, allowed: bool, r: Resource,
     if not allowed:
         o.rule_out(privacy_violation(sc, name, site))
     try:
-        cost = llm_cost(model, r.hardware, prec, r.gpus)
+        cost = llm_cost(model, r.hardware, prec, r.gpus, w.kv_precision)
     except PlannerError as err:
         o.rule_out(Violation("estimate", f"no estimate: {err}"))
         return o

@@ -147,8 +147,8 @@ def _option(system: System, name: str, mode: str, edge: Resource, pool: Resource
     if not allowed:
         o.rule_out(privacy_violation(sc, name, site))
     try:
-        edge_cost = llm_cost(edge_model, edge.hardware, prec, 1)
-        cloud_cost = llm_cost(model, pool.hardware, prec, pool.gpus)
+        edge_cost = llm_cost(edge_model, edge.hardware, prec, 1, w.kv_precision)
+        cloud_cost = llm_cost(model, pool.hardware, prec, pool.gpus, w.kv_precision)
     except PlannerError as err:
         o.rule_out(Violation("estimate", f"no estimate: {err}"))
         return o
@@ -205,10 +205,11 @@ def _prefill_cloud(system: System, w, shape: Shape, edge_cost: LlmCost, cloud_co
     rate, _ = planned_rate_per_s(w)
     cloud = Side.of(cloud_cost, replace(shape, output=1.0, output_p99=1, output_cv=0.0))
     edge = Side.of(edge_cost, replace(shape, prefilled=True))
-    kv_p99 = kv_cache_bytes(cloud_cost.model, shape.prompt_p99, cloud_cost.precision)
+    kv_p99 = kv_cache_bytes(cloud_cost.model, shape.prompt_p99, cloud_cost.precision, w.kv_precision)
     sv = BoundaryServing(PREFILL_CLOUD, edge, cloud, _cloud_u(rate, cloud, pool),
                          transfer_ms(system, up, shape.prompt_p99 * BYTES_PER_TOKEN), transfer_ms(system, down, kv_p99), 0.0)
-    return sv, shape.prompt * BYTES_PER_TOKEN, kv_cache_bytes(cloud_cost.model, shape.prompt, cloud_cost.precision)
+    return sv, shape.prompt * BYTES_PER_TOKEN, kv_cache_bytes(cloud_cost.model, shape.prompt, cloud_cost.precision,
+                                                              w.kv_precision)
 
 
 def _speculative(system: System, w, shape: Shape, edge_cost: LlmCost, cloud_cost: LlmCost, pool: Resource,
