@@ -8,8 +8,6 @@ utilisation level of the device it shares, so the solver can keep all of that li
 """
 from __future__ import annotations
 
-import json
-
 from planner.costs.llm import is_llm
 from planner.model.system import System, resolve
 from planner.plan.options.availability import hold_availability
@@ -44,7 +42,7 @@ def _single_options(system: System, name: str) -> list[Option]:
     and latency SLO (the cameras of one kind at a site) have the same options: they are built once
     per kind and copied, with the workload's name and SLO, for the others."""
     w = system.scenario.workloads[name]
-    key = json.dumps(w.model_dump(exclude={"slo": {"p99_ms"}}), sort_keys=True, default=str)
+    key = w.model_dump_json(exclude={"slo": {"p99_ms"}})  # every field, in the model's order
     cache = system.__dict__.setdefault("_single_options", {})
     built = cache.get(key)
     if built is None:
