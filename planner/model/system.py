@@ -186,6 +186,9 @@ class System:
 
     def __init__(self, sc: Scenario):
         self.scenario = sc
+        #: what the layers above derive once per system and keep with it (name -> key -> value):
+        #: the planner's availability paths and the options of each kind of workload
+        self.memo: dict[str, dict] = {}
         self.resources: dict[ResourceId, Resource] = {}
         self._at_site: dict[str, list[Resource]] = {}
         #: each site's own (availability, mean outage hours): a cloud region's SLA; 1 at the edge

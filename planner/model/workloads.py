@@ -6,11 +6,14 @@ where an `.onnx` model path points.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from planner import catalog
-from planner.costs.train_step import FineTune
 from planner.scenario import Scenario
 from planner.units import BYTES_PER_TOKEN, DEFAULT_SAMPLE_BYTES, DEPLOY_BYTES_PER_PARAM, UPDATE_BYTES_PER_PARAM
+
+if TYPE_CHECKING:
+    from planner.costs.train_step import FineTune
 
 
 def is_onnx(model: str) -> bool:
@@ -63,7 +66,11 @@ def training_step(w) -> bool | FineTune:
     """What one step of a training or federated workload trains: `True` (every weight) or its
     `fine_tune:` (`estimate(..., training=...)` prices either)."""
     ft = getattr(w, "fine_tune", None)
-    return True if ft is None else FineTune(layers=ft.layers, lora_rank=ft.lora_rank)
+    if ft is None:
+        return True
+    from planner.costs.train_step import FineTune  # only where a workload fine-tunes: the cost model is heavy to import
+
+    return FineTune(layers=ft.layers, lora_rank=ft.lora_rank)
 
 
 def trained_params(w) -> float:

@@ -85,16 +85,23 @@ def pool_mixes(system: System, chosen: Mapping[str, Option],
     """How each pool that lists more than on demand is bought for `chosen`: its need each hour
     of the day (every option's instance-load times its workload's daily shape, at least the
     pool's minimum) priced by `pricing.best_mix`. `scale` weights a workload's load (fleet copies)."""
+    need = pool_needs(system, chosen, scale)
+    for r, res in system.resources.items():  # a pool kept at its minimum is bought even when unused
+        if r.kind == "pool" and not r.workload and res.min_instances and mixes(res):
+            need.setdefault(r, [0.0] * HOURS_PER_DAY)
+    return {r: mix_of(system, r, hours) for r, hours in need.items()}
+
+
+def pool_needs(system: System, chosen: Mapping[str, Option],
+               scale: Mapping[str, float] | None = None) -> dict[ResourceId, list[float]]:
+    """Each pool bought by the hour: the instance-load `chosen` puts on it each hour of the day."""
     need: dict[ResourceId, list[float]] = {}
     for name, o in chosen.items():
         for r, hours in hourly_need(system, name, o, (scale or {}).get(name, 1.0)):
             acc = need.setdefault(r, [0.0] * HOURS_PER_DAY)
             for h in range(HOURS_PER_DAY):
                 acc[h] += hours[h]
-    for r, res in system.resources.items():  # a pool kept at its minimum is bought even when unused
-        if r.kind == "pool" and not r.workload and res.min_instances and mixes(res):
-            need.setdefault(r, [0.0] * HOURS_PER_DAY)
-    return {r: mix_of(system, r, hours) for r, hours in need.items()}
+    return need
 
 
 def hourly_need(system: System, name: str, o: Option, scale: float = 1.0) -> list[tuple[ResourceId, list[float]]]:

@@ -16,7 +16,9 @@ from planner.model.ids import ResourceId
 from planner.model.pricing import Mix, mixes
 from planner.model.system import System
 from planner.model.workloads import HOURS_PER_DAY
-from planner.plan.assess import MAX_DEVICE_UTILIZATION, Assessment, hourly_need, mix_of, option_latencies
+from planner.plan.assess import (
+    MAX_DEVICE_UTILIZATION, Assessment, hourly_need, mix_of, option_latencies, pool_needs,
+)
 from planner.plan.options import LINK_RHO, Option, levels
 from planner.plan.violations import Violation
 
@@ -63,12 +65,7 @@ class Baseline:
             self.by_base[r.base] += n
         # each pool bought by the hour: its need each hour, so a move re-prices it from the
         # difference (not by summing every workload again: explanations stay linear)
-        self.need: dict[ResourceId, list[float]] = {}
-        for name, o in chosen.items():
-            for r, hours in hourly_need(system, name, o):
-                acc = self.need.setdefault(r, [0.0] * HOURS_PER_DAY)
-                for h in range(HOURS_PER_DAY):
-                    acc[h] += hours[h]
+        self.need = pool_needs(system, chosen)
 
     def _mixes_after(self, name: str, alt: Option, bases: list[ResourceId]) -> dict[ResourceId, Mix]:
         """The mixes of pools `bases` with `name` moved to `alt`."""

@@ -43,7 +43,7 @@ def _single_options(system: System, name: str) -> list[Option]:
     per kind and copied, with the workload's name and SLO, for the others."""
     w = system.scenario.workloads[name]
     key = w.model_dump_json(exclude={"slo": {"p99_ms"}})  # every field, in the model's order
-    cache = system.__dict__.setdefault("_single_options", {})
+    cache = system.memo.setdefault("single_options", {})
     built = cache.get(key)
     if built is None:
         built = cache[key] = inference_options(system, name) + split_options(system, name)

@@ -51,7 +51,7 @@ def path_parts(system: System, o: Option) -> list[Part]:
     w = sc.workloads[o.workload]
     compute = [rid for rid, _ in o.stages] or [rid for rid in o.loads if rid.kind != "link"][:1]
     key = (w.source, o.site, tuple(rid.base for rid in compute))
-    cache = system.__dict__.setdefault("_path_parts", {})
+    cache = system.memo.setdefault("path_parts", {})
     found = cache.get(key)
     if found is None:
         found = cache[key] = _path_parts(system, w.source, o.site, compute)
