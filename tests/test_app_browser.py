@@ -51,6 +51,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
          "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a crash in native code prints its stacks to the log
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -75,6 +76,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert f"URL: {url}" in started and "Network URL" not in started, started
         assert "Collecting usage statistics" not in started, started
         yield url
+        # A server that died under a test fails the module with its log (the tests after it would
+        # only see a refused connection).
+        assert proc.poll() is None, f"streamlit exited ({proc.returncode}):\n{log_path.read_text(errors='replace')[-5000:]}"
     finally:
         proc.terminate()
         try:

@@ -7,16 +7,21 @@ a duplicate or unhashable key, a parser error, no libyaml) gives `NOT_PLAIN`, an
 reads the text with the full safe loader, whose messages (line, column, duplicate key) users see.
 A 2.6 MB scenario reads in about a third of the time of the safe loader over libyaml.
 
-Faster still, a document without anchors, aliases, tags or merge keys (every scenario a tool
-writes) is read by `yaml_rs` (a YAML 1.2 parser in Rust: 0.3 s instead of 7.6 s for a 2.6 MB
+Faster still, a large document without anchors, aliases, tags or merge keys (every scenario a
+tool writes) is read by `yaml_rs` (a YAML 1.2 parser in Rust: 0.3 s instead of 2.8 s for a 2.6 MB
 file), which refuses duplicate keys and bounds nesting. Its core schema reads plain `on`/`yes`
 as text (turned into booleans here, as PyYAML reads them) and `1e3` as a number (PyYAML: text,
 which no numeric field takes); a document it refuses goes the libyaml way, so users see PyYAML's
-messages.
+messages. `yaml_rs` runs in a child process: in the app's server it once died of a segmentation
+fault on a 4 kB scenario (in a script thread, not reproducible alone), which took the server down
+with it; in a child, a crash costs the libyaml read and nothing else.
 """
 from __future__ import annotations
 
+import marshal
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -67,10 +72,13 @@ if getattr(yaml, "__with_libyaml__", False):
             pass
 
 
-try:
-    import yaml_rs
-except ImportError:  # pragma: no cover - a dependency; the libyaml path still reads everything
-    yaml_rs = None
+#: Documents shorter than this are read in process: a child process costs about 0.1 s, the
+#: libyaml path about 1.1 s per MB.
+CHILD_MIN_CHARS = 256_000
+#: The child: the document on stdin, its value (plain data) marshalled on stdout. A value marshal
+#: cannot write (a date) or a document yaml_rs refuses exits non-zero: the libyaml path reads it.
+_CHILD = ("import marshal, sys, yaml_rs; "
+          "sys.stdout.buffer.write(marshal.dumps(yaml_rs.loads(sys.stdin.buffer.read().decode())))")
 
 #: What makes a document more than plain data: anchors, aliases, tags, merge keys.
 _NOT_DATA = ("&", "*", "!", "<<")
@@ -89,6 +97,8 @@ def _yaml11_booleans(node: Any) -> Any:
     if isinstance(node, dict):
         for k, v in node.items():
             node[k] = _yaml11_booleans(v)
+        if any(isinstance(k, str) and k in _YAML11_BOOL for k in node):  # `on:` as a key, too
+            node = {_YAML11_BOOL.get(k, k) if isinstance(k, str) else k: v for k, v in node.items()}
     elif isinstance(node, list):
         node[:] = [_yaml11_booleans(v) for v in node]
     elif isinstance(node, str) and len(node) <= 3:
@@ -98,12 +108,12 @@ def _yaml11_booleans(node: Any) -> Any:
 
 def read_plain(text: str) -> Any:
     """The document in `text`, or `NOT_PLAIN`."""
-    if yaml_rs is not None and not any(c in text for c in _NOT_DATA) and not _MORE_DOCUMENTS.search(text, 1) \
+    if len(text) >= CHILD_MIN_CHARS and not any(c in text for c in _NOT_DATA) \
+            and not _MORE_DOCUMENTS.search(text, 1) \
             and not yaml.reader.Reader.NON_PRINTABLE.search(text):  # PyYAML refuses these: let it say where
-        try:
-            return _yaml11_booleans(yaml_rs.loads(text))
-        except Exception:  # noqa: BLE001 - whatever it refuses, the loaders below read or explain
-            pass
+        value = read_in_child(text)
+        if value is not NOT_PLAIN:
+            return value
     if not getattr(yaml, "__with_libyaml__", False):
         return NOT_PLAIN
     loader = _Loader(text)
@@ -114,6 +124,22 @@ def read_plain(text: str) -> Any:
         return NOT_PLAIN
     finally:
         loader.dispose()
+
+
+def read_in_child(text: str, timeout_s: float = 120.0) -> Any:
+    """`text` read by `yaml_rs` in a child process, or `NOT_PLAIN` when it refused the document, failed
+    to start, crashed or ran past `timeout_s`."""
+    try:
+        done = subprocess.run([sys.executable, "-I", "-c", _CHILD], input=text.encode(), capture_output=True,
+                              timeout=timeout_s, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return NOT_PLAIN
+    if done.returncode != 0:
+        return NOT_PLAIN
+    try:
+        return _yaml11_booleans(marshal.loads(done.stdout))
+    except (EOFError, ValueError, TypeError):
+        return NOT_PLAIN
 
 
 def _build(node: Node, built: dict[int, Any], loader: Any) -> Any:
