@@ -26,6 +26,8 @@ _LAZY = {
     "profile": ("planner.costs.measure.profiler", "profile"),
     "simulate": ("planner.sim", "simulate"),
     "SimResult": ("planner.sim", "SimResult"),
+    "simulate_day": ("planner.sim.day", "simulate_day"),
+    "DayResult": ("planner.sim.day", "DayResult"),
     "plan": ("planner.plan", "plan"),
     "evaluate": ("planner.plan", "evaluate"),
     "Plan": ("planner.plan", "Plan"),

@@ -78,10 +78,16 @@ def test_plan_and_simulation_bill_the_same_month(name):
     assert result.sim is not None
     by_hour = {str(r): m.label for r, m in result.plan.assessment.mixes.items() if m.hourly_instance_h_per_day}
     if by_hour:
-        pytest.xfail(f"the plan buys pool instances by the hour of the day ({by_hour}): a {sc.horizon_s:g} s "
-                     "simulation of one hour cannot confirm a month whose instance-hours follow the daily "
-                     "profile (it bills that hour's instances all month); a simulation that samples every "
-                     "hour of the day is the fix")
+        # One run of the horizon sees one hour and bills its instances all month: the month the plan
+        # buys is the day's hours, so the whole day is simulated, each hour from the plan's instances then.
+        day = planner.simulate_day(sc, result.plan, seed=sc.seed)
+        if day.monthly_cost_usd != pytest.approx(result.plan.monthly_cost_usd, rel=0.03):
+            by = {h: round(r.monthly_cost_usd) for h, r in day.hours.items()}
+            pytest.xfail(f"the plan buys pool instances by the hour ({by_hour}) for ${result.plan.monthly_cost_usd:,.0f}"
+                         f"/month; a day of simulation bills ${day.monthly_cost_usd:,.0f} (by hour, each as a month: "
+                         f"{by}): the simulator's autoscaler keeps instances up for bursts and sparse overflow the "
+                         "plan buys none for (issue 12's note)")
+        return
     assert result.sim.monthly_cost_usd == pytest.approx(result.plan.monthly_cost_usd, rel=0.03)
     if len(result.rounds) == 1:  # the first plan is the final one
         return

@@ -21,7 +21,7 @@ from planner.model.ids import ResourceId
 from planner.model.pricing import Mix
 from planner.model.system import System, resolve
 from planner.placement import Choice, parse_placement
-from planner.plan.assess import Assessment, assess, p99_ms, pricing_of, resource_bills
+from planner.plan.assess import Assessment, assess, p99_ms, pool_needs, pricing_of, resource_bills
 from planner.plan.classes import Classes, classes
 from planner.plan.explain import diagnose, explain
 from planner.plan.options import Option, all_options, options_for
@@ -59,6 +59,20 @@ class Plan:
         """Instances each cloud pool runs at the planned steady state: a simulation of the plan
         starts there, warm, rather than at its first cold start."""
         return dict(self.assessment.instances) if self.assessment else {}
+
+    def warm_instances_at(self, hour: int) -> dict[ResourceId, int]:
+        """Instances each cloud pool runs at `hour` of the day (UTC): a pool bought by the hour
+        runs that hour's need (whole instances, at least its minimum and its reserved base), as
+        its `pool_mixes` bills it; any other its `warm_instances`. A simulation of that hour
+        starts there."""
+        warm = self.warm_instances
+        if not self.assessment or not self.assessment.mixes or self.system is None:
+            return warm
+        for r, hours in pool_needs(self.system, self.options).items():
+            res, mix = self.system[r], self.assessment.mixes.get(r)
+            floor = max(res.min_instances if not r.workload else 0, mix.n_reserved if mix else 0)
+            warm[r] = max(floor, math.ceil(hours[hour] - 1e-9))
+        return warm
 
     @property
     def job_start_hours(self) -> dict[str, float]:

@@ -93,7 +93,7 @@ class _Estimates:
         return fn
 
 
-def _arrival(a: Any) -> ArrivalSpec:
+def _arrival(a: Any, start_hour: float | None = None) -> ArrivalSpec:
     p = a.process
     if p == "poisson":
         return ArrivalSpec("poisson", {"rate_per_s": a.rate_per_s})
@@ -104,7 +104,7 @@ def _arrival(a: Any) -> ArrivalSpec:
                                       "mean_low_s": a.mean_low_s, "mean_high_s": a.mean_high_s})
     if p == "diurnal":
         return ArrivalSpec("diurnal", {"rate_per_s": a.rate_per_s, "profile": list(a.profile),
-                                       "start_hour": a.start_hour})
+                                       "start_hour": a.start_hour if start_hour is None else start_hour})
     if p == "trace":
         return ArrivalSpec("trace", {"timestamps_s": a.timestamps_s, "loop": a.loop})
     raise ScenarioError("<scenario>", "arrival.process", f"unknown arrival process '{p}'")
@@ -172,7 +172,7 @@ def pool_pricing(r: Resource, mix: Mix | None) -> PoolPricing | None:
 def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup_s: float = 0.0, retries: int = 0,
                retry_backoff_s: float = 1.0, bins: int = 120, horizon_s: float | None = None,
                estimator: Estimator | None = None, warm_instances: Mapping[ResourceId, int] | None = None,
-               pool_mixes: Mapping[ResourceId, Mix] | None = None) -> SimSpec:
+               pool_mixes: Mapping[ResourceId, Mix] | None = None, start_hour: float | None = None) -> SimSpec:
     """The `SimSpec` of `scenario` under `placement` (workload -> {site, hardware, precision[,
     split, edge_hardware]}, or anything with such a `.placement`). Workloads the placement leaves
     out are not simulated. `warm_instances` (pool -> instances; by default the placement's own
@@ -180,7 +180,8 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
     planned system rather than its first cold start; a placement given by hand starts at each
     pool's minimum. `pool_mixes` (pool -> `pricing.Mix`; by default the placement's own
     `.pool_mixes`) say how pools that list more than on demand are bought (`pool_pricing`).
-    `estimator` replaces the cost model (tests)."""
+    `start_hour` (UTC) starts every daily profile's arrivals at that hour instead of the
+    scenario's own (`sim.day` runs each hour of the day). `estimator` replaces the cost model (tests)."""
     from planner.placement import parse_placement
 
     sc = scenario
@@ -279,7 +280,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                              est.service_time(w.fallback.model or w.model_id, fb_device.hardware, fb_precision),
                              out_bytes)
         inference.append(InferenceSpec(
-            name, w.source, _arrival(w.arrival), stages, input_bytes=in_bytes, slo_s=_slo_s(w.slo),
+            name, w.source, _arrival(w.arrival, start_hour), stages, input_bytes=in_bytes, slo_s=_slo_s(w.slo),
             ttft_slo_s=None if ttft is None else ttft / 1000, tpot_slo_s=None if tpot is None else tpot / 1000,
             retries=retries, retry_backoff_s=retry_backoff_s, fallback=fallback, route=route, rounds=rounds))
         if ch.secondary is not None:
