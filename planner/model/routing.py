@@ -1,12 +1,29 @@
 """The conventions of a routed pair that the planner and the simulator share: the queue length
-at which an overflow rule sends a request to the secondary, and which side a `by_tokens` rule
-picks. The planner predicts the shares from them; the simulator applies them request by request."""
+at which an overflow rule sends a request to the secondary, which side a `by_tokens` rule picks,
+and how long a pool's autoscaler keeps an instance it launched for a sparse request. The planner
+predicts the shares and the instance time from them; the simulator applies them request by request."""
 from __future__ import annotations
 
 import math
 
 #: the routing rules a workload's `routing:` may give (scenario `Routing.rules`)
 RULES = ("overflow", "by_tokens")
+#: how often a pool's autoscaler looks (the Kubernetes HPA default sync period) and how long after
+#: its last scale-up it may scale down (the simulator's `ComputeSpec` defaults)
+SCALE_INTERVAL_S = 15.0
+SCALE_DOWN_DELAY_S = 60.0
+
+
+def kept_up_share(rate_per_s: float, cold_start_s: float) -> float:
+    """Share of the time a pool that scales from zero keeps an instance up for requests arriving
+    sparsely at `rate_per_s` (Poisson). A request that finds none launches one: it starts for
+    `cold_start_s`, serves, and is retired at the autoscaler's first look after that with
+    nothing to do (1.5 looks on average); a request arriving while it is up keeps it up a look
+    longer. So an instance is up about when a request came within the last cold start plus 1.5
+    looks: 1 - exp(-rate x that window)."""
+    if rate_per_s <= 0:
+        return 0.0
+    return 1.0 - math.exp(-rate_per_s * (cold_start_s + 1.5 * SCALE_INTERVAL_S))
 
 
 def queue_limit(queue_ms: float | None, queue_len: int | None, servers: int, service_s: float) -> int:

@@ -631,13 +631,16 @@ class Pool(Group):
             window_busy = busy - last_busy
             last_busy = busy
             # instances kept busy over the last interval, plus those needed to clear the backlog
-            # within one interval (each lane's waiting requests at the batch size they would form)
+            # within one interval (each lane's waiting requests at the batch size they would form;
+            # a language model's waiting requests that join the running batch at its next
+            # iteration are no backlog: counting each as a solo request's seconds launched an
+            # instance for one queued prompt at a third of an instance's load)
             demand = window_busy / interval
             if self.qlen:
                 mb = self.max_batch
                 for ln in self.lanes:
                     n = len(ln.q)
-                    if n:
+                    if n and ln.backlogged():
                         if ln.is_job:
                             demand += sum(item.duration for item in ln.q) / interval
                         else:

@@ -6,7 +6,8 @@ Why: a plan may buy a pool's instances by the hour of the day (a reserved base, 
 spot instances above it that follow the daily profile). One run of `horizon_s` sees one hour and
 bills that hour's instances all month; the month a plan buys is the day's hours, each 1/24 of
 it. A day's monthly figures are therefore the mean of its hours' (each hour's run extrapolated
-to a month, as `simulate` does), and its latency verdict is the worst hour's.
+to a month, as `simulate` does), and its latency verdict is the worst hour's. A run shorter than
+an hour is centred in it.
 """
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ class DayResult:
 def simulate_day(scenario: Any, placement: Any, seed: int | None = 0, *, hours: Iterable[int] = range(HOURS_PER_DAY),
                  progress: Callable[[float], None] | None = None, **options: Any) -> DayResult:
     """Simulate `scenario` under `placement` once per hour in `hours` (each for the scenario's
-    horizon, started at that hour with the placement's `warm_instances_at(hour)` when it has
+    horizon, centred in that hour, started with the placement's `warm_instances_at(hour)` when it has
     them). `hours` defaults to the whole day; a subset is weighted equally, so it estimates the
     day only where its hours stand for the others. Other options as for `simulate`."""
     from planner.sim import simulate
@@ -83,8 +84,12 @@ def simulate_day(scenario: Any, placement: Any, seed: int | None = 0, *, hours: 
         raise ValueError(f"hours must be a non-empty set of hours of the day (0-23), got {hours}")
     at = getattr(placement, "warm_instances_at", None)
     out: dict[int, SimResult] = {}
+    horizon_s = options.get("horizon_s") or scenario.horizon_s
+    # each run centred in its hour: within one segment of an hourly profile the rate is linear,
+    # so the middle of the hour has its mean rate (the start would have one end's)
+    offset_h = max(0.0, 0.5 - horizon_s / 7200.0)
     for i, h in enumerate(hours):
-        run_opts = {**options, "start_hour": float(h)}
+        run_opts = {**options, "start_hour": h + offset_h}
         if at is not None and "warm_instances" not in options:
             run_opts["warm_instances"] = at(h)
         out[h] = simulate(scenario, placement, seed=seed, **run_opts)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from planner.model.accounting import Tariff
+from planner.model.routing import SCALE_DOWN_DELAY_S, SCALE_INTERVAL_S
 
 ServiceTime = Callable[[int], float]
 
@@ -122,8 +123,8 @@ class ComputeSpec:
     max_instances: int = 1
     cold_start_s: float = 0.0
     target_utilization: float = 0.7
-    scale_interval_s: float = 15.0  # how often the autoscaler looks (Kubernetes HPA default)
-    scale_down_delay_s: float = 60.0  # no scale-down sooner than this after a scale-up
+    scale_interval_s: float = SCALE_INTERVAL_S  # how often the autoscaler looks (Kubernetes HPA default)
+    scale_down_delay_s: float = SCALE_DOWN_DELAY_S  # no scale-down sooner than this after a scale-up
     pricing: PoolPricing | None = None  # None: every instance-second at the tariff's (on-demand) price
 
     @property

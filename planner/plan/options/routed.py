@@ -23,7 +23,8 @@ import math
 from dataclasses import replace
 
 from planner.model.ids import ResourceId
-from planner.model.routing import queue_limit
+from planner.model.pricing import DAYS_PER_MONTH, hourly_rate, mixes
+from planner.model.routing import kept_up_share, queue_limit
 from planner.model.system import System
 from planner.model.workloads import HOURS_PER_DAY, planned_rate_per_s, profile_at
 from planner.plan.llm_serving import Shape
@@ -31,8 +32,12 @@ from planner.plan.options.common import FULL_LEVEL, LEVELS, Option, cost_estimat
 from planner.plan.options.llm import llm_option
 from planner.plan.queueing import overflow_share
 
-#: an hour's share of overflowed requests below which the pool keeps no instance for them
+#: an hour's share of requests that overflow and find no instance up (they wait a cold start)
+#: below which the pool runs no scheduled instance that hour: the autoscaler serves them
 COLD_SHARE = 0.005
+#: an hour in which the sparse overflow would keep an instance up this share of the time or more
+#: is bought as a scheduled instance (it runs nearly all hour either way)
+SCHEDULED_UP = 0.9
 #: points of the day at which the arrival rate is sampled for an overflow share (5 minutes)
 DAY_POINTS = 288
 
@@ -109,16 +114,46 @@ def _overflow(system: System, name: str, p: Option, s: Option) -> Option | None:
     secondary = _scaled(s, peak_pool / rate, share)
     # the share each hour is of that hour's requests (its highest point), not of the day's
     o = _pair(system, name, "overflow", primary, secondary, share, _hours(rates, shares))
-    # an hour in which under COLD_SHARE of the requests overflow keeps no instance for them (the
-    # pool scales to its minimum; those few wait for a cold start, far inside the 1% a p99 allows)
-    pool_shape = tuple(0.0 if b < COLD_SHARE else x / peak_pool
-                       for x, b in zip(_hours(rates, to_pool), _hours(rates, shares)))
+    pool = system[s.stages[0][0]]
+    scheduled, kept_h = _pool_hours(rates, shares, pool.cold_start_s)
+    pool_shape = tuple(x / peak_pool if on else 0.0 for x, on in zip(_hours(rates, to_pool), scheduled))
     edge_shape = _hours(rates, [x / peak_edge for x in to_edge])
     o.hourly = {r: pool_shape for r in secondary.loads} | {r: edge_shape for r in primary.loads}
-    o.detail.update({"queue_limit": limit, "edge_servers": edge.servers,
+    if kept_h > 0:  # instance-hours a day the autoscaler keeps up for sparse overflow, billed as it runs them
+        kept = pool.month_bill(servers=kept_h / HOURS_PER_DAY)
+        hourly = hourly_rate(pool) if mixes(pool) else None
+        o.bill += kept._replace(instances_usd=kept_h * hourly.usd_per_instance_hour * DAYS_PER_MONTH) if hourly else kept
+    o.detail.update({"queue_limit": limit, "edge_servers": edge.servers, "kept_up_h_per_day": kept_h,
                      "edge_servers_alone": _servers_alone(p, rate, service_s),
                      "peak_share": max(shares), "peak_hour": float(_peak_hour(rates, shares))})
     return o
+
+
+def _pool_hours(rates: list[tuple[float, float]], shares: list[float], cold_start_s: float) -> tuple[list[bool], float]:
+    """Which hours the pool runs instances for the overflow (scheduled, bought by the hour), and
+    the instance-hours a day it keeps one up in the others for the sparse overflow (launched by
+    the request that finds none, retired when idle: `routing.kept_up_share`, averaged over the
+    hour). An hour is scheduled where an instance would be up nearly all of it anyway, or where
+    the requests that would find none and wait a cold start reach COLD_SHARE of the hour's (far
+    inside the 1% a p99 allows below it)."""
+    up = [kept_up_share(lam * b, cold_start_s) for (lam, _), b in zip(rates, shares)]
+    cold = [lam * b * (1 - u) for (lam, _), b, u in zip(rates, shares, up)]
+    if len(rates) != DAY_POINTS:  # one rate all day (or a bursty process's two): the day is one hour
+        arrived = sum(lam * t for lam, t in rates)
+        u = sum(x * t for x, (_, t) in zip(up, rates))
+        c = sum(x * t for x, (_, t) in zip(cold, rates)) / arrived if arrived > 0 else 0.0
+        on = u >= SCHEDULED_UP or c >= COLD_SHARE
+        return [on] * HOURS_PER_DAY, 0.0 if on else u * HOURS_PER_DAY
+    per = DAY_POINTS // HOURS_PER_DAY
+    scheduled, kept_h = [], 0.0
+    for h in range(HOURS_PER_DAY):
+        pts = slice(h * per, (h + 1) * per)
+        arrived = sum(lam for lam, _ in rates[pts])
+        u = sum(up[pts]) / per
+        on = u >= SCHEDULED_UP or (arrived > 0 and sum(cold[pts]) / arrived >= COLD_SHARE)
+        scheduled.append(on)
+        kept_h += 0.0 if on else u
+    return scheduled, kept_h
 
 
 def _servers_alone(p: Option, rate: float, service_s: float) -> int:
