@@ -17,6 +17,11 @@ the sequence's K and V cache are read for a single token). One roofline prices a
   are dequantised into fp16 tensor cores, as AWQ, MLC and llama.cpp do).
 - The KV cache is kept at fp16 (fp32 for fp32 models) unless `kv_precision` says otherwise; it fills the memory the weights and a
   workspace leave, which bounds how many tokens (prompt + output, over every sequence) fit.
+  KV precision is assumed accuracy-neutral: vLLM's documentation says fp8 (E4M3) KV-cache
+  quantisation "typically only minimally degrades inference accuracy"
+  (https://docs.vllm.ai/en/v0.6.6/quantization/fp8_e4m3_kvcache.html), and no published figure
+  isolates the KV cache's effect on the catalog models' metric (data/accuracy.csv holds the
+  weights' precision only), so an accuracy floor is held against the weights alone.
 - `gpus` > 1 shards the model by tensor parallelism: weights, KV heads, FLOPs and bytes split
   evenly, with two all-reduces of the activations per layer over the interconnect.
 
@@ -66,10 +71,28 @@ def is_llm(model: str) -> bool:
     return model in LLM_ARCH
 
 
-def llm_engine(model: str, precision: str) -> str:
+def llm_engine(model: str, precision: str, kv_precision: str | None = None) -> str:
     """What a device runs for a language model: one engine (weights and a continuous batch) per
-    model and precision, which every workload of that model and precision shares."""
-    return f"{model}@{precision}"
+    model, precision and KV-cache precision (an engine allocates one cache, of one type), which
+    every workload of that model and precisions shares."""
+    kv = kv_cache_precision(precision, kv_precision)
+    return f"{model}@{precision}" + ("" if kv == kv_cache_precision(precision) else f"+kv-{kv}")
+
+
+def kv_cache_precision(precision: str, kv_precision: str | None = None) -> str:
+    """The precision the KV cache is kept at: `kv_precision` where given, else fp16 (fp32 for fp32
+    weights, as the activations that fill it)."""
+    return kv_precision or ("fp32" if precision == "fp32" else "fp16")
+
+
+def stores_kv(hardware: str, kv_precision: str | None) -> bool:
+    """Whether the planner may choose a KV cache at `kv_precision` on `hardware`: fp8 where it
+    computes in fp8 (as `serves` decides for fp8 weights: Hopper, Ada, MI300X), since the halved
+    cache reads priced here need the hardware's own fp8 conversion (vLLM's documentation: no
+    latency gain from an fp8 cache without fused dequantisation, which Hopper and MI300 convert
+    natively, https://docs.vllm.ai/en/v0.11.2/features/quantization/quantized_kvcache/); int8 and
+    16-bit anywhere the serving model runs. A workload's single fixed value is taken as given."""
+    return kv_precision != "fp8" or "fp8" in catalog.hardware(hardware).peak_tflops
 
 
 def arch(model: str) -> LlmArch:
@@ -84,8 +107,7 @@ def kv_cache_bytes(model: str, tokens: float, precision: str = "fp16", kv_precis
     per element, per token): what a prefill done elsewhere must send to the decoder. The cache is
     at `kv_precision` where given, else fp16 unless the weights are fp32 (as `roofline_cost` keeps it)."""
     a = arch(model)
-    per = KV_BYTES[kv_precision] if kv_precision else (4.0 if precision == "fp32" else 2.0)
-    return tokens * 2 * a.layers * a.kv_width * per
+    return tokens * 2 * a.layers * a.kv_width * KV_BYTES[kv_cache_precision(precision, kv_precision)]
 
 
 def expected_tokens_per_round(acceptance_rate: float, k: int) -> float:
@@ -208,7 +230,8 @@ class LlmCost:
 
 
 def llm_cost(model: str, hardware: str, precision: str = "fp16", gpus: int = 1, kv_precision: str | None = None) -> LlmCost:
-    """The iteration cost model of `model` on `hardware` at weight `precision` over `gpus` GPUs."""
+    """The iteration cost model of `model` on `hardware` at weight `precision` over `gpus` GPUs,
+    its KV cache at `kv_precision`."""
     if not isinstance(gpus, int) or gpus < 1:
         raise PlannerError(f"gpus must be an integer >= 1, not {gpus!r}")
     if kv_precision is not None and kv_precision not in KV_BYTES:
@@ -263,8 +286,7 @@ def roofline_cost(model: str, hardware: str, precision: str, gpus: int, params: 
     layer_w = _layer_weights(a)
     head_w = a.vocab * d  # the LM head is read every iteration, tied or not
     weight_gb = info.params_millions * 1e6 * weight_bytes_per_param(precision) / 1e9
-    kv_bpe = KV_BYTES[kv_precision] if kv_precision else 4.0 if precision == "fp32" else 2.0
-    kv_per_token = 2 * layers * a.kv_width * kv_bpe
+    kv_per_token = kv_cache_bytes(model, 1, precision, kv_precision)
     act_bpe = 4.0 if precision == "fp32" else 2.0
     act_per_token = layers * (ACT_D * d + ACT_FF * a.ff) * act_bpe
     workspace_gb = MAX_BATCHED_TOKENS * act_per_token / layers / 1e9 + MAX_SEQS * a.vocab * 4 / 1e9

@@ -8,6 +8,7 @@ import heapq
 import math
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
@@ -18,6 +19,9 @@ from planner.scenario import Scenario
 from planner.scenario.sites import GridIntensity, Site
 from planner.scenario.workloads import FALLBACK_PRECISIONS
 from planner.units import SECONDS_PER_MONTH
+
+if TYPE_CHECKING:
+    from planner.costs.llm import LlmCost
 
 #: z-score of the 99th percentile of a normal: a route's jitter at p99.
 Z99 = 2.326
@@ -63,6 +67,14 @@ class Resource:
         if self.kind == "link":
             return f"{self.site}→{self.to_site}"
         return f"{self.hardware}@{self.site}" + ("" if self.kind == "device" else " pool")
+
+    def llm_cost(self, model: str, precision: str, kv_precision: str | None = None) -> LlmCost:
+        """The serving engine of language model `model` on one device or instance of this
+        resource, tensor-parallel over its `gpus` (the planner's options and the simulator's
+        lanes both price an engine here)."""
+        from planner.costs.llm import llm_cost
+
+        return llm_cost(model, self.hardware, precision, self.gpus, kv_precision)
 
     def month_bill(self, servers: float = 1.0, busy_per_s: float = 0.0) -> MonthlyBill:
         """A month of `servers` kept and `busy_per_s` server-seconds of work per second."""
