@@ -454,3 +454,71 @@ def test_a_single_kv_precision_keeps_its_meaning_and_bad_values_name_the_field()
     with pytest.raises(ScenarioError, match="with its KV cache at fp8"):  # no fp8 cache on the A100
         planner.evaluate(listed, {"docs": {"site": "cloud", "hardware": "a100-80gb", "precision": "int8",
                                            "kv_precision": "fp8"}})
+
+
+#: a small model with long outputs on an H200, its one instance near full: the cache has room
+#: for ~1,000 sequences, so the engine's 256 bounds it
+WIDE_BATCH = """
+name: wide-batch
+horizon_s: 40
+seed: 2
+objective: cost
+sites:
+  office: {kind: edge}
+  cloud:
+    kind: cloud
+    provider: aws
+    pools: [{hardware: h200, min_instances: 1, max_instances: 1, target_utilization: 0.95, max_seqs: 512}]
+links:
+  - {between: [office, cloud], network: fiber-wan, uplink_mbps: 1000, downlink_mbps: 1000, rtt_ms: 15}
+workloads:
+  summarise:
+    kind: inference
+    model: llama-3.2-1b
+    source: office
+    precisions: [fp16]
+    arrival: {process: poisson, rate_per_s: 38}
+    prompt_tokens: 2000
+    output_tokens: 1000
+    slo: {ttft_ms: 5000, tpot_ms: 200}
+"""
+
+
+def test_a_pool_may_hold_more_than_256_sequences():
+    """`max_seqs: 512` on the pool: the planner's capacity per instance rises (one instance meets
+    the load only so), the simulator's lane holds more than 256 sequences at once (never more
+    than 512), and `estimate` prices a batch of 512 asked for explicitly on an engine that
+    holds it; out-of-range values name the field."""
+    import yaml
+
+    from planner.plan.options import all_options
+    from planner.sim.adapter import build_spec
+
+    wide = parse_scenario(WIDE_BATCH)
+    d = yaml.safe_load(WIDE_BATCH)
+    d["sites"]["cloud"]["pools"][0].pop("max_seqs")
+    default = parse_scenario(yaml.safe_dump(d))
+    (o512,), (o256,) = (all_options(sc)[1]["summarise"] for sc in (wide, default))
+    assert (o512.detail["max_batch"], o256.detail["max_batch"]) == (512, 256)
+    assert o512.detail["capacity_per_s"] > 1.15 * o256.detail["capacity_per_s"]
+    assert o256.detail["capacity_per_s"] * 0.95 < 38 < o512.detail["capacity_per_s"] * 0.95
+    placed = planner.plan(wide)
+    assert placed.feasible and not planner.plan(default).feasible
+
+    spec = build_spec(wide, placed)  # the plan's instance warm from the start
+    assert spec.inference[0].stages[0].llm.max_seqs == 512
+    eng = Engine(spec)
+    eng.run()
+    (lane,) = [lane for g in eng.groups.values() for lane in g.lanes if lane.is_llm]
+    assert 256 < lane.peak_batch <= 512
+
+    kw = dict(prompt_tokens=2000, output_tokens=1000)
+    e256, e512 = (planner.estimate("llama-3.2-1b", "h200", "fp16", batch=b, **kw) for b in (256, 512))
+    c512 = llm_cost("llama-3.2-1b", "h200", "fp16", max_seqs=512)
+    assert e512.tokens_per_s == pytest.approx(512 / c512.decode_step_s(512, 2500), rel=1e-9)
+    assert e512.tokens_per_s > 1.05 * e256.tokens_per_s  # decode reads every sequence's cache: less than 2x
+    assert c512.workspace_gb > llm_cost("llama-3.2-1b", "h200", "fp16").workspace_gb  # a logits buffer per sequence
+    for bad in (0, 5000):
+        d["sites"]["cloud"]["pools"][0]["max_seqs"] = bad
+        with pytest.raises(ScenarioError, match=r"sites.cloud.pools\[0\].max_seqs"):
+            parse_scenario(yaml.safe_dump(d), file="wide.yaml")

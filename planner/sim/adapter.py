@@ -380,11 +380,11 @@ def _route(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, llm_pools:
 def _token_serving(w: Any, ch: Any, r: Resource, prompt: Any = None, model: str | None = None,
                    phase: str = "full", k: int = 0) -> tuple[TokenServing, float, float]:
     """Continuous batching of a language model on `r`'s devices or instances (the planner's
-    `llm_options` serve the same, priced by `Resource.llm_cost`: its GPUs), with
+    `llm_options` serve the same, priced by `Resource.llm_cost`: its GPUs and `max_seqs`), with
     the bytes of its prompt and answer as text; `prompt` is the prompt-token distribution this
     placement serves (a by_tokens side's), by default the workload's; `model` and `phase` set
     one side of a request split across the boundary (`k`: drafts a round)."""
-    from planner.costs.llm import MAX_BATCHED_TOKENS, MAX_SEQS, llm_engine
+    from planner.costs.llm import MAX_BATCHED_TOKENS, llm_engine
 
     model = model or served_model(w, ch)
     kv = kv_precision_of(w, ch)
@@ -398,7 +398,7 @@ def _token_serving(w: Any, ch: Any, r: Resource, prompt: Any = None, model: str 
     mean_prompt = k + 1.0 if phase == "verify" else prompt.mean
     mean_output = 1.0 if phase in ("prefill", "verify") else k if phase == "draft" else output.mean
     return TokenServing(cost.step_s, cost.kv_capacity_tokens, prompt.sample, output.sample, cost.max_context,
-                        MAX_SEQS, MAX_BATCHED_TOKENS, mean_prompt, mean_output,
+                        cost.max_seqs, MAX_BATCHED_TOKENS, mean_prompt, mean_output,
                         engine=engine, phase=phase, k=k, request_s=cost.request_s), in_bytes, out_bytes
 
 
