@@ -512,8 +512,8 @@ def test_a_pool_may_hold_more_than_256_sequences():
     (lane,) = [lane for g in eng.groups.values() for lane in g.lanes if lane.is_llm]
     assert 256 < lane.peak_batch <= 512
 
-    kw = dict(prompt_tokens=2000, output_tokens=1000)
-    e256, e512 = (planner.estimate("llama-3.2-1b", "h200", "fp16", batch=b, **kw) for b in (256, 512))
+    e256, e512 = (planner.estimate("llama-3.2-1b", "h200", "fp16", batch=b, prompt_tokens=2000, output_tokens=1000)
+                  for b in (256, 512))
     c512 = llm_cost("llama-3.2-1b", "h200", "fp16", max_seqs=512)
     assert e512.tokens_per_s == pytest.approx(512 / c512.decode_step_s(512, 2500), rel=1e-9)
     assert e512.tokens_per_s > 1.05 * e256.tokens_per_s  # decode reads every sequence's cache: less than 2x

@@ -25,8 +25,8 @@ from planner.errors import PlannerError
 from planner.model.system import Resource, System
 from planner.model.workloads import acceptance_rate, planned_rate_per_s
 from planner.plan.llm_serving import Point, Shape, capacity_per_s, operating_point
-from planner.plan.options.llm import kv_choices
 from planner.plan.options.common import Option, levels, privacy_violation, send, transfer_ms, weakest
+from planner.plan.options.llm import kv_choices
 from planner.plan.violations import Violation
 from planner.units import BYTES_PER_TOKEN
 
