@@ -1,10 +1,13 @@
 """A placement: for each workload, where it runs (site, hardware, precision, optional split) and,
-where the workload names a model family, which variant (`model`).
+where the workload names a model family, which variant (`model`), and where a language-model
+workload lists KV-cache precisions, which one (`kv_precision`).
 
 Taken wherever a placement is given (`simulate`, `evaluate`, `--placement FILE`): a `Plan`
 (anything with a `.placement` mapping) or a plain mapping from workload name to
 ``{site, hardware, precision}`` (plus ``split`` where the model is split, ``model`` to fix the
-variant of a family; left out, `evaluate` takes the cheapest variant that meets the floor).
+variant of a family; left out, `evaluate` takes the cheapest variant that meets the floor;
+``kv_precision`` to fix a language model's KV cache; left out, the workload's own, the first of
+its list).
 """
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ class Choice:
     # side at `site` on `hardware`, the device side on the source's `edge_hardware`
     llm_split: str | None = None
     model: str | None = None  # the variant of the workload's family; None: the workload's own model
+    # a language model's KV-cache precision; None: the workload's own (`model.workloads.kv_precision_of`)
+    kv_precision: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"site": self.site, "hardware": self.hardware, "precision": self.precision}
@@ -46,15 +51,21 @@ class Choice:
             d.update(llm_split=self.llm_split, edge_hardware=self.edge_hardware)
         if self.secondary is not None:
             sec = self.secondary.as_dict()
-            sec.pop("model", None)  # a routed pair runs one model: the primary's entry names it
+            for one in ONE_PER_PAIR:  # a routed pair runs one model and cache: the primary's entry names them
+                sec.pop(one, None)
             d.update(routing=self.routing, secondary=sec)
         if self.model is not None:
             d["model"] = self.model
+        if self.kv_precision is not None:
+            d["kv_precision"] = self.kv_precision
         return d
 
 
 #: the fields of one workload's entry
-FIELDS = ("site", "hardware", "precision", "split", "edge_hardware", "llm_split", "routing", "secondary", "model")
+FIELDS = ("site", "hardware", "precision", "split", "edge_hardware", "llm_split", "routing", "secondary", "model",
+          "kv_precision")
+#: the fields a routed pair's primary entry names for both sides
+ONE_PER_PAIR = ("model", "kv_precision")
 #: the boundary modes a placement may name (`llm_split`)
 LLM_SPLIT_MODES = ("prefill_cloud_decode_edge", "speculative")
 
@@ -84,10 +95,12 @@ def parse_placement(scenario: Scenario, placement: Any, file: str = "<placement>
         out[name] = _choice(scenario, file, at, spec)
         if "secondary" in spec or "routing" in spec:
             out[name] = _routed(scenario, file, at, spec, out[name])
-        model = _variant(scenario, file, at, spec.get("model"))
-        if model is not None:  # the variant runs on both sides of a routed pair
+        both = {"model": _variant(scenario, file, at, spec.get("model")),
+                "kv_precision": _kv_precision(scenario, file, at, spec.get("kv_precision"))}
+        both = {k: v for k, v in both.items() if v is not None}
+        if both:  # the variant and the KV cache are those of both sides of a routed pair
             sec = out[name].secondary
-            out[name] = replace(out[name], model=model, secondary=None if sec is None else replace(sec, model=model))
+            out[name] = replace(out[name], **both, secondary=None if sec is None else replace(sec, **both))
     return out
 
 
@@ -127,6 +140,21 @@ def _variant(scenario: Scenario, file: str, name: str, model: Any) -> str | None
         raise ScenarioError(file, f"{name}.model", f"'{model}' is not a model workload '{name}' may run",
                             did_you_mean(str(model), variants) or f"it may run: {', '.join(variants)}")
     return None if len(variants) == 1 else model  # the workload's own model: nothing to record
+
+
+def _kv_precision(scenario: Scenario, file: str, name: str, kv: Any) -> str | None:
+    """The KV-cache precision a placement fixes: one of those the language-model workload allows
+    (its `kv_precision:`, one value or a list)."""
+    if kv is None:
+        return None
+    w = scenario.workloads[name]
+    allowed = [k for k in getattr(w, "kv_precisions", lambda: (None,))() if k is not None]
+    if kv not in allowed:
+        what = f"'{kv}' is not a KV-cache precision workload '{name}' may use"
+        hint = (did_you_mean(str(kv), allowed) or f"it may use: {', '.join(allowed)}") if allowed else \
+            "the workload gives no kv_precision: list one (or a list) on the language-model workload in the scenario"
+        raise ScenarioError(file, f"{name}.kv_precision", what, hint)
+    return kv
 
 
 def _choice(scenario: Scenario, file: str, at: str, spec: Mapping) -> Choice:

@@ -345,3 +345,180 @@ def test_the_kv_cache_precision_is_a_workload_choice():
     with pytest.raises(ScenarioError) as e:
         parse_scenario(yaml.safe_dump(d), file="kv.yaml")
     assert "workloads.chat.kv_precision" in str(e.value)
+
+
+# ---------------------------------------------------------------------------- KV precision and engine size
+#: a long-context workload on a memory-bound L4: the KV cache, not compute, bounds its sequences
+KV_CHOICE = """
+name: kv-choice
+horizon_s: 60
+seed: 3
+objective: cost
+sites:
+  office: {kind: edge, region: eu-west}
+  cloud:
+    kind: cloud
+    region: eu-west
+    provider: aws
+    pools:
+      - {hardware: l4, max_instances: 64, cold_start_s: 180}
+      - {hardware: a100-80gb, max_instances: 8}
+links:
+  - {between: [office, cloud], network: fiber-wan, uplink_mbps: 1000, downlink_mbps: 1000, rtt_ms: 15}
+workloads:
+  docs:
+    kind: inference
+    model: llama-2-7b
+    source: office
+    arrival: {process: poisson, rate_per_s: 2}
+    prompt_tokens: 3000
+    output_tokens: 300
+    slo: {ttft_ms: 3000, tpot_ms: 100}
+    precisions: [int8]
+    kv_precision: [fp16, fp8]
+"""
+
+
+def test_the_planner_chooses_the_kv_cache_precision_from_a_list():
+    """`kv_precision: [fp16, fp8]`: an option per KV precision the hardware stores (fp8 on the L4,
+    not the A100); on the memory-bound L4 the fp8 cache holds twice the sequences, so half the
+    instances serve the load and the planner picks it. The choice is carried on the placement
+    (round trip through as_dict / parse_placement), the table and the label, and the simulator
+    serves with the fp8 cache; a placement that names none runs the workload's first."""
+    import yaml
+
+    from planner.placement import parse_placement
+    from planner.plan.options import all_options
+    from planner.sim.adapter import build_spec
+
+    sc = parse_scenario(KV_CHOICE, "kv.yaml")
+    _, opts = all_options(sc)
+    by = {(o.hardware, o.kv_precision): o for o in opts["docs"]}
+    assert set(by) == {("l4", "fp16"), ("l4", "fp8"), ("a100-80gb", "fp16")}  # the A100 has no fp8
+    fp16, fp8 = by[("l4", "fp16")], by[("l4", "fp8")]
+    assert fp8.detail["max_batch"] == 2 * fp16.detail["max_batch"]
+    assert fp8.detail["capacity_per_s"] > 1.5 * fp16.detail["capacity_per_s"]
+    assert fp8.label == "l4@cloud int8 KV fp8" and fp16.label == "l4@cloud int8"  # fp16 is the default cache
+
+    p = planner.plan(sc)
+    row = p.table().set_index("workload").loc["docs"]
+    assert (row["hardware"], row["kv_precision"]) == ("l4", "fp8") and row["ok"]
+    at_fp16 = planner.evaluate(sc, {"docs": {"site": "cloud", "hardware": "l4", "precision": "int8", "kv_precision": "fp16"}})
+    assert at_fp16.feasible and at_fp16.monthly_cost_usd > 1.8 * p.monthly_cost_usd  # twice the instances
+    assert "KV fp8" in row["reason"]
+    ch = p.placement["docs"]
+    assert ch.kv_precision == "fp8" and p.to_dict()["docs"]["kv_precision"] == "fp8"
+    assert parse_placement(sc, p.to_dict()) == p.placement
+    assert parse_placement(sc, yaml.safe_load(yaml.safe_dump(p.to_dict()))) == p.placement
+
+    def kv_capacity(placement) -> int:
+        return build_spec(sc, placement).inference[0].stages[0].llm.kv_capacity_tokens
+
+    assert kv_capacity(p) == llm_cost("llama-2-7b", "l4", "int8", 1, "fp8").kv_capacity_tokens
+    hand = {"docs": {"site": "cloud", "hardware": "l4", "precision": "int8"}}  # names no cache: fp16, the first
+    assert kv_capacity(hand) == llm_cost("llama-2-7b", "l4", "int8").kv_capacity_tokens == fp16.detail["kv_capacity_tokens"]
+    assert planner.evaluate(sc, hand).table().set_index("workload").loc["docs", "kv_precision"] == "fp16"
+    sim = planner.simulate(sc, p, seed=1).summary().set_index("workload")
+    assert sim.loc["docs", "completed"] > 50 and sim.loc["docs", "kv_preemptions"] == 0
+
+
+def test_a_single_kv_precision_keeps_its_meaning_and_bad_values_name_the_field():
+    """One value is fixed wherever the workload runs (fp8 on the A100 too, as before the list);
+    a workload that names none runs the default cache and its placement records none; bad values
+    in the scenario or a placement are ScenarioErrors naming the field."""
+    import yaml
+
+    from planner.placement import parse_placement
+    from planner.plan.options import all_options
+
+    d = yaml.safe_load(KV_CHOICE)
+    d["workloads"]["docs"]["kv_precision"] = "fp8"
+    _, opts = all_options(parse_scenario(yaml.safe_dump(d)))
+    assert {(o.hardware, o.kv_precision) for o in opts["docs"]} == {("l4", "fp8"), ("a100-80gb", "fp8")}
+    d["workloads"]["docs"].pop("kv_precision")
+    sc = parse_scenario(yaml.safe_dump(d))
+    p = planner.plan(sc)
+    assert "kv_precision" not in p.to_dict()["docs"] and p.placement["docs"].kv_precision is None
+    assert p.table().set_index("workload").loc["docs", "kv_precision"] == "fp16"
+    with pytest.raises(ScenarioError, match="docs.kv_precision.*gives no kv_precision"):
+        parse_placement(sc, {"docs": {"site": "cloud", "hardware": "l4", "precision": "int8", "kv_precision": "fp8"}})
+    for bad, where in ((["fp16", "fp4"], "workloads.docs.kv_precision[1]"), ([], "workloads.docs.kv_precision"),
+                       ("int4", "workloads.docs.kv_precision")):
+        d["workloads"]["docs"]["kv_precision"] = bad
+        with pytest.raises(ScenarioError) as e:
+            parse_scenario(yaml.safe_dump(d), file="kv.yaml")
+        assert f"in {where};" in str(e.value) or str(e.value).endswith(f"in {where}")
+    listed = parse_scenario(KV_CHOICE)
+    with pytest.raises(ScenarioError, match=r"'int8' is not a KV-cache precision .* in docs.kv_precision; it may use: fp16, fp8"):
+        parse_placement(listed, {"docs": {"site": "cloud", "hardware": "l4", "precision": "int8", "kv_precision": "int8"}})
+    with pytest.raises(ScenarioError, match="with its KV cache at fp8"):  # no fp8 cache on the A100
+        planner.evaluate(listed, {"docs": {"site": "cloud", "hardware": "a100-80gb", "precision": "int8",
+                                           "kv_precision": "fp8"}})
+
+
+#: a small model with long outputs on an H200, its one instance near full: the cache has room
+#: for ~1,000 sequences, so the engine's 256 bounds it
+WIDE_BATCH = """
+name: wide-batch
+horizon_s: 40
+seed: 2
+objective: cost
+sites:
+  office: {kind: edge}
+  cloud:
+    kind: cloud
+    provider: aws
+    pools: [{hardware: h200, min_instances: 1, max_instances: 1, target_utilization: 0.95, max_seqs: 512}]
+links:
+  - {between: [office, cloud], network: fiber-wan, uplink_mbps: 1000, downlink_mbps: 1000, rtt_ms: 15}
+workloads:
+  summarise:
+    kind: inference
+    model: llama-3.2-1b
+    source: office
+    precisions: [fp16]
+    arrival: {process: poisson, rate_per_s: 38}
+    prompt_tokens: 2000
+    output_tokens: 1000
+    slo: {ttft_ms: 5000, tpot_ms: 200}
+"""
+
+
+def test_a_pool_may_hold_more_than_256_sequences():
+    """`max_seqs: 512` on the pool: the planner's capacity per instance rises (one instance meets
+    the load only so), the simulator's lane holds more than 256 sequences at once (never more
+    than 512), and `estimate` prices a batch of 512 asked for explicitly on an engine that
+    holds it; out-of-range values name the field."""
+    import yaml
+
+    from planner.plan.options import all_options
+    from planner.sim.adapter import build_spec
+
+    wide = parse_scenario(WIDE_BATCH)
+    d = yaml.safe_load(WIDE_BATCH)
+    d["sites"]["cloud"]["pools"][0].pop("max_seqs")
+    default = parse_scenario(yaml.safe_dump(d))
+    (o512,), (o256,) = (all_options(sc)[1]["summarise"] for sc in (wide, default))
+    assert (o512.detail["max_batch"], o256.detail["max_batch"]) == (512, 256)
+    assert o512.detail["capacity_per_s"] > 1.15 * o256.detail["capacity_per_s"]
+    assert o256.detail["capacity_per_s"] * 0.95 < 38 < o512.detail["capacity_per_s"] * 0.95
+    placed = planner.plan(wide)
+    assert placed.feasible and not planner.plan(default).feasible
+
+    spec = build_spec(wide, placed)  # the plan's instance warm from the start
+    assert spec.inference[0].stages[0].llm.max_seqs == 512
+    eng = Engine(spec)
+    eng.run()
+    (lane,) = [lane for g in eng.groups.values() for lane in g.lanes if lane.is_llm]
+    assert 256 < lane.peak_batch <= 512
+
+    e256, e512 = (planner.estimate("llama-3.2-1b", "h200", "fp16", batch=b, prompt_tokens=2000, output_tokens=1000)
+                  for b in (256, 512))
+    c512 = llm_cost("llama-3.2-1b", "h200", "fp16", max_seqs=512)
+    assert e512.tokens_per_s == pytest.approx(512 / c512.decode_step_s(512, 2500), rel=1e-9)
+    assert e512.tokens_per_s > 1.05 * e256.tokens_per_s  # decode reads every sequence's cache: less than 2x
+    assert c512.workspace_gb > llm_cost("llama-3.2-1b", "h200", "fp16").workspace_gb  # a logits buffer per sequence
+    for bad in (0, 5000):
+        d["sites"]["cloud"]["pools"][0]["max_seqs"] = bad
+        with pytest.raises(ScenarioError, match=r"sites.cloud.pools\[0\].max_seqs"):
+            parse_scenario(yaml.safe_dump(d), file="wide.yaml")

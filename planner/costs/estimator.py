@@ -110,7 +110,9 @@ def estimate(model: str | os.PathLike, hardware: str, precision: str = "fp32", b
     `tpot_ms` and `tokens_per_s` (`batch` sequences decoding together, at the mean context over
     `output_tokens`), on a `gpus`-way tensor-parallel instance, its KV cache at `kv_precision`
     (fp16, fp8 or int8; by default fp16, fp32 for fp32 weights); with beam search, each of the
-    `batch` requests decodes `beams` sequences that share its prompt's cache.
+    `batch` requests decodes `beams` sequences that share its prompt's cache. A batch beyond the
+    engine's default 256 sequences is priced as asked, on an engine raised to hold it
+    (`engine_seqs`), never refused or capped.
     """
     if not isinstance(gpus, (int, np.integer)) or gpus < 1:
         raise PlannerError(f"gpus must be an integer >= 1, not {gpus!r}")
@@ -179,7 +181,7 @@ def _scaled(e: Estimate, gpus: int, prompt_tokens: int | None, output_tokens: in
     if not measure and _serves(e.model, e.hardware, e.precision):
         from planner.costs.llm import llm_cost
 
-        c = llm_cost(e.model, e.hardware, e.precision, gpus, kv_precision)
+        c = llm_cost(e.model, e.hardware, e.precision, gpus, kv_precision, engine_seqs(e.batch * beams))
         prompt = prompt_tokens or _default_seq(e.model, None) or 1
         out = output_tokens or DEFAULT_OUTPUT_TOKENS
         # the mean context over the output; beam search decodes `beams` sequences per request
@@ -418,6 +420,16 @@ def _family(g1: Graph) -> str:
     return "vision" if conv >= 0.5 * max(g1.flops, 1.0) else "encoder"
 
 
+def engine_seqs(sequences: int) -> int:
+    """The sequences an engine must hold to run `sequences` at once when a caller asks for them
+    explicitly: the default (`llm.MAX_SEQS`, vLLM's 256), raised to the batch beyond it (as
+    vLLM's `max_num_seqs` and TensorRT-LLM's `max_batch_size` are for throughput runs), so its
+    logits buffer is sized for the batch and no batch is refused or capped."""
+    from planner.costs.llm import MAX_SEQS
+
+    return max(MAX_SEQS, int(sequences))
+
+
 def _catalog_llm(model: str, hw: catalog.Hardware, precision: str, batch: int, seq: int,
                  kv_precision: str | None = None) -> tuple[float, str, dict]:
     """A language model's forward pass over `seq` tokens of `batch` prompts: the serving model's
@@ -425,7 +437,7 @@ def _catalog_llm(model: str, hw: catalog.Hardware, precision: str, batch: int, s
     from planner.costs.llm import llm_cost
     from planner.costs.published import fitted
 
-    c = llm_cost(model, hw.id, precision, kv_precision=kv_precision)
+    c = llm_cost(model, hw.id, precision, kv_precision=kv_precision, max_seqs=engine_seqs(batch))
     low, high = fitted().bounds(hw.id)
     compute_s, memory_s, fixed_s = c.parts(seq * batch, batch, batch * seq * (seq + 1) / 2, 0.0)
     ms = c.prefill_s(seq, batch) * 1e3
@@ -442,7 +454,7 @@ def _llm_detail(model: str, hardware: str, precision: str, batch: int, context: 
     if not is_llm(model):
         return {}
     try:
-        c = llm_cost(model, hardware, precision, kv_precision=kv_precision)
+        c = llm_cost(model, hardware, precision, kv_precision=kv_precision, max_seqs=engine_seqs(batch))
     except PlannerError:
         return {}
     return {"decode_ms_per_token": c.decode_step_s(batch, context) * 1e3, "kv_capacity_tokens": float(c.kv_capacity_tokens),

@@ -17,6 +17,13 @@ the sequence's K and V cache are read for a single token). One roofline prices a
   are dequantised into fp16 tensor cores, as AWQ, MLC and llama.cpp do).
 - The KV cache is kept at fp16 (fp32 for fp32 models) unless `kv_precision` says otherwise; it fills the memory the weights and a
   workspace leave, which bounds how many tokens (prompt + output, over every sequence) fit.
+  KV precision is assumed accuracy-neutral: vLLM's documentation says fp8 (E4M3) KV-cache
+  quantisation "typically only minimally degrades inference accuracy"
+  (https://docs.vllm.ai/en/v0.6.6/quantization/fp8_e4m3_kvcache.html), and no published figure
+  isolates the KV cache's effect on the catalog models' metric (data/accuracy.csv holds the
+  weights' precision only), so an accuracy floor is held against the weights alone.
+- An engine holds at most `max_seqs` sequences at once (vLLM's max_num_seqs, 256 by default; a
+  device group's or pool's `max_seqs:` raises it), and a logits buffer for each beside the cache.
 - `gpus` > 1 shards the model by tensor parallelism: weights, KV heads, FLOPs and bytes split
   evenly, with two all-reduces of the activations per layer over the interconnect.
 
@@ -51,7 +58,8 @@ KERNELS_PER_LAYER = 8
 ACT_D, ACT_FF = 6, 3
 #: tokens an iteration may process (vLLM's max_num_batched_tokens for chunked prefill)
 MAX_BATCHED_TOKENS = 2048
-#: sequences an iteration may hold (vLLM's max_num_seqs default)
+#: sequences an iteration may hold unless the device group or pool says `max_seqs:` (vLLM's
+#: max_num_seqs default)
 MAX_SEQS = 256
 #: GPU-to-GPU bandwidth per direction for tensor parallelism, GB/s (assumed from the interconnect:
 #: NVLink 3 on A100 SXM 300, NVLink 4 on H100/H200 SXM 450, MI300X Infinity Fabric 448; others
@@ -66,10 +74,28 @@ def is_llm(model: str) -> bool:
     return model in LLM_ARCH
 
 
-def llm_engine(model: str, precision: str) -> str:
+def llm_engine(model: str, precision: str, kv_precision: str | None = None) -> str:
     """What a device runs for a language model: one engine (weights and a continuous batch) per
-    model and precision, which every workload of that model and precision shares."""
-    return f"{model}@{precision}"
+    model, precision and KV-cache precision (an engine allocates one cache, of one type), which
+    every workload of that model and precisions shares."""
+    kv = kv_cache_precision(precision, kv_precision)
+    return f"{model}@{precision}" + ("" if kv == kv_cache_precision(precision) else f"+kv-{kv}")
+
+
+def kv_cache_precision(precision: str, kv_precision: str | None = None) -> str:
+    """The precision the KV cache is kept at: `kv_precision` where given, else fp16 (fp32 for fp32
+    weights, as the activations that fill it)."""
+    return kv_precision or ("fp32" if precision == "fp32" else "fp16")
+
+
+def stores_kv(hardware: str, kv_precision: str | None) -> bool:
+    """Whether the planner may choose a KV cache at `kv_precision` on `hardware`: fp8 where it
+    computes in fp8 (as `serves` decides for fp8 weights: Hopper, Ada, MI300X), since the halved
+    cache reads priced here need the hardware's own fp8 conversion (vLLM's documentation: no
+    latency gain from an fp8 cache without fused dequantisation, which Hopper and MI300 convert
+    natively, https://docs.vllm.ai/en/v0.11.2/features/quantization/quantized_kvcache/); int8 and
+    16-bit anywhere the serving model runs. A workload's single fixed value is taken as given."""
+    return kv_precision != "fp8" or "fp8" in catalog.hardware(hardware).peak_tflops
 
 
 def arch(model: str) -> LlmArch:
@@ -84,8 +110,7 @@ def kv_cache_bytes(model: str, tokens: float, precision: str = "fp16", kv_precis
     per element, per token): what a prefill done elsewhere must send to the decoder. The cache is
     at `kv_precision` where given, else fp16 unless the weights are fp32 (as `roofline_cost` keeps it)."""
     a = arch(model)
-    per = KV_BYTES[kv_precision] if kv_precision else (4.0 if precision == "fp32" else 2.0)
-    return tokens * 2 * a.layers * a.kv_width * per
+    return tokens * 2 * a.layers * a.kv_width * KV_BYTES[kv_cache_precision(precision, kv_precision)]
 
 
 def expected_tokens_per_round(acceptance_rate: float, k: int) -> float:
@@ -150,6 +175,8 @@ class LlmCost:
     #: the runtime's own time per request besides the GPU work (scheduling, tokenising, the first
     #: token's copy back), fitted on short-prompt TTFT rows (`published.py`, family `request`)
     request_s: float = 0.0
+    #: sequences the engine holds at once (vLLM's max_num_seqs, TensorRT-LLM's max_batch_size)
+    max_seqs: int = MAX_SEQS
 
     @property
     def fits(self) -> bool:
@@ -197,27 +224,33 @@ class LlmCost:
         return prompt_tokens + beams * output_tokens
 
     def max_batch(self, context_tokens: float) -> int:
-        """Sequences of `context_tokens` (prompt + output) whose KV cache fits at once (<= MAX_SEQS)."""
+        """Sequences of `context_tokens` (prompt + output) whose KV cache fits at once (<= max_seqs)."""
         if context_tokens > self.max_context:
             return 0
-        return int(min(MAX_SEQS, self.kv_capacity_tokens // max(context_tokens, 1)))
+        return int(min(self.max_seqs, self.kv_capacity_tokens // max(context_tokens, 1)))
 
     def __repr__(self) -> str:
         return (f"LlmCost({self.model} on {self.gpus}x {self.hardware} {self.precision}: weights {self.weight_gb:.1f} GB, "
                 f"KV {self.kv_bytes_per_token / 1e3:.0f} kB/token, room for {self.kv_capacity_tokens:,} tokens)")
 
 
-def llm_cost(model: str, hardware: str, precision: str = "fp16", gpus: int = 1, kv_precision: str | None = None) -> LlmCost:
-    """The iteration cost model of `model` on `hardware` at weight `precision` over `gpus` GPUs."""
+def llm_cost(model: str, hardware: str, precision: str = "fp16", gpus: int = 1, kv_precision: str | None = None,
+             max_seqs: int | None = None) -> LlmCost:
+    """The iteration cost model of `model` on `hardware` at weight `precision` over `gpus` GPUs,
+    its KV cache at `kv_precision` and its engine holding `max_seqs` sequences (None: MAX_SEQS)."""
     if not isinstance(gpus, int) or gpus < 1:
         raise PlannerError(f"gpus must be an integer >= 1, not {gpus!r}")
     if kv_precision is not None and kv_precision not in KV_BYTES:
         raise PlannerError(f"unknown KV-cache precision '{kv_precision}' (one of {', '.join(KV_BYTES)})")
-    return _llm_cost(model, hardware, precision, gpus, kv_precision)
+    max_seqs = MAX_SEQS if max_seqs is None else max_seqs
+    if not isinstance(max_seqs, int) or max_seqs < 1:
+        raise PlannerError(f"max_seqs must be an integer >= 1, not {max_seqs!r}")
+    return _llm_cost(model, hardware, precision, gpus, kv_precision, max_seqs)
 
 
 @lru_cache(maxsize=4096)
-def _llm_cost(model: str, hardware: str, precision: str, gpus: int, kv_precision: str | None = None) -> LlmCost:
+def _llm_cost(model: str, hardware: str, precision: str, gpus: int, kv_precision: str | None = None,
+              max_seqs: int = MAX_SEQS) -> LlmCost:
     """The roofline (`roofline_cost`) corrected by the factors fitted to published serving results
     (`published.py`)."""
     from dataclasses import replace
@@ -227,7 +260,7 @@ def _llm_cost(model: str, hardware: str, precision: str, gpus: int, kv_precision
 
     hw = catalog.hardware(hardware)
     params, _ = calibrate().for_hardware(hw.kind, hw.tier)
-    raw = roofline_cost(model, hardware, precision, gpus, params, kv_precision)
+    raw = roofline_cost(model, hardware, precision, gpus, params, kv_precision, max_seqs)
     if (hw.source or "").startswith("live"):  # an unprofiled host: nothing known
         return replace(raw, source="assumed")
     fit = fitted()
@@ -247,7 +280,7 @@ def with_factors(raw: LlmCost, compute: float, memory: float, source: str, reque
 
 
 def roofline_cost(model: str, hardware: str, precision: str, gpus: int, params: roofline.Params,
-                  kv_precision: str | None = None) -> LlmCost:
+                  kv_precision: str | None = None, max_seqs: int = MAX_SEQS) -> LlmCost:
     """The uncorrected roofline of one serving instance with the device kind's `params` (what the
     published-results fit corrects, and refits without a device for leave-one-device-out)."""
     a = arch(model)
@@ -263,11 +296,11 @@ def roofline_cost(model: str, hardware: str, precision: str, gpus: int, params: 
     layer_w = _layer_weights(a)
     head_w = a.vocab * d  # the LM head is read every iteration, tied or not
     weight_gb = info.params_millions * 1e6 * weight_bytes_per_param(precision) / 1e9
-    kv_bpe = KV_BYTES[kv_precision] if kv_precision else 4.0 if precision == "fp32" else 2.0
-    kv_per_token = 2 * layers * a.kv_width * kv_bpe
+    kv_per_token = kv_cache_bytes(model, 1, precision, kv_precision)
     act_bpe = 4.0 if precision == "fp32" else 2.0
     act_per_token = layers * (ACT_D * d + ACT_FF * a.ff) * act_bpe
-    workspace_gb = MAX_BATCHED_TOKENS * act_per_token / layers / 1e9 + MAX_SEQS * a.vocab * 4 / 1e9
+    # one iteration's activations, and fp32 logits for every sequence the engine may hold
+    workspace_gb = MAX_BATCHED_TOKENS * act_per_token / layers / 1e9 + max_seqs * a.vocab * 4 / 1e9
     usable_gb = gpus * min(MEMORY_UTILIZATION * hw.mem_gb, hw.mem_gb - RESERVED_GB)
     free = (usable_gb - weight_gb - workspace_gb) * 1e9
     kv_tokens = int(free // kv_per_token) if free > 0 else 0
@@ -281,7 +314,7 @@ def roofline_cost(model: str, hardware: str, precision: str, gpus: int, params: 
         head_flops_per_logit=2.0 * head_w, attn_flops_per_pair=4.0 * layers * a.heads * a.head_dim,
         act_bytes_per_token=act_per_token, fixed_s=(layers * KERNELS_PER_LAYER + 4) * params.kernel_us * 1e-6,
         comm_s_per_token=comm_per_token, comm_fixed_s=0.0 if gpus == 1 else 2 * layers * ALLREDUCE_US * 1e-6,
-        source="transferred")
+        source="transferred", max_seqs=max_seqs)
 
 
 def _layer_weights(a: LlmArch) -> float:

@@ -8,6 +8,7 @@ import heapq
 import math
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
@@ -18,6 +19,9 @@ from planner.scenario import Scenario
 from planner.scenario.sites import GridIntensity, Site
 from planner.scenario.workloads import FALLBACK_PRECISIONS
 from planner.units import SECONDS_PER_MONTH
+
+if TYPE_CHECKING:
+    from planner.costs.llm import LlmCost
 
 #: z-score of the 99th percentile of a normal: a route's jitter at p99.
 Z99 = 2.326
@@ -49,6 +53,7 @@ class Resource:
     interruptions_per_h: float | None = None  # pools: spot interruptions per instance-hour; None = the provider's
     availability: float = 1.0  # the share of time it is up (a device group: some device up; a link: both directions)
     mttr_h: float = 1.0  # an outage's mean length: with `availability`, what the simulator's outages are drawn from
+    max_seqs: int | None = None  # a language model's engine: sequences at once (None: the engine default)
 
     @property
     def kind(self) -> ResourceKind:
@@ -63,6 +68,14 @@ class Resource:
         if self.kind == "link":
             return f"{self.site}→{self.to_site}"
         return f"{self.hardware}@{self.site}" + ("" if self.kind == "device" else " pool")
+
+    def llm_cost(self, model: str, precision: str, kv_precision: str | None = None) -> LlmCost:
+        """The serving engine of language model `model` on one device or instance of this
+        resource: tensor-parallel over its `gpus`, holding at most its `max_seqs` sequences (the
+        planner's options and the simulator's lanes both price an engine here)."""
+        from planner.costs.llm import llm_cost
+
+        return llm_cost(model, self.hardware, precision, self.gpus, kv_precision, self.max_seqs)
 
     def month_bill(self, servers: float = 1.0, busy_per_s: float = 0.0) -> MonthlyBill:
         """A month of `servers` kept and `busy_per_s` server-seconds of work per second."""
@@ -200,7 +213,8 @@ class System:
                 hw = catalog.hardware(d.hardware)
                 r = Resource(ResourceId.device(name, i), d.hardware, float(d.count), _device_tariff(sc, site, hw, owned=d.owned),
                              d.count, d.service_cv, d.max_batch, d.max_wait_ms,
-                             availability=group_up_share(d.mtbf_h, d.mttr_h, d.count), mttr_h=d.mttr_h)
+                             availability=group_up_share(d.mtbf_h, d.mttr_h, d.count), mttr_h=d.mttr_h,
+                             max_seqs=d.max_seqs)
                 self.resources[r.id] = r
                 groups.append(r)
             for i, p in enumerate(site.pools):
@@ -213,7 +227,7 @@ class System:
                              tariff, p.max_instances, p.service_cv, p.max_batch,
                              p.max_wait_ms, p.min_instances, p.target_utilization, p.cold_start_s, p.gpus,
                              pricing=tuple(p.pricing), provider=site.provider, interruptions_per_h=p.interruptions_per_h,
-                             availability=up[0], mttr_h=up[1])
+                             availability=up[0], mttr_h=up[1], max_seqs=p.max_seqs)
                 self.resources[r.id] = r
                 groups.append(r)
         for i, link in enumerate(sc.links):

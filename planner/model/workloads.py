@@ -152,3 +152,14 @@ def acceptance_rate(w, target: str | None = None) -> tuple[float, str]:
     if spec.acceptance_rate is not None:
         return spec.acceptance_rate, "scenario"
     return catalog.speculative_acceptance(target or w.model_id, spec.draft)
+
+
+def kv_precision_of(w, choice=None) -> str | None:
+    """The KV-cache precision a placement serves a language-model workload with: the one the
+    placement names (the planner's choice among the workload's `kv_precision:` list), else the
+    workload's own (the first of its list); None: the default cache (`costs.llm.kv_cache_precision`)."""
+    named = getattr(choice, "kv_precision", None)
+    if named is not None:
+        return named
+    kvs = getattr(w, "kv_precisions", None)
+    return kvs()[0] if kvs is not None else None

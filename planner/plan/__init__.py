@@ -14,12 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.costs.llm import kv_cache_precision
 from planner.errors import ScenarioError
 from planner.limits import check_limits
 from planner.model.accounting import ZERO, MonthlyBill
 from planner.model.ids import ResourceId
 from planner.model.pricing import Mix
 from planner.model.system import System, resolve
+from planner.model.workloads import kv_precision_of
 from planner.placement import Choice, parse_placement
 from planner.plan.assess import Assessment, assess, p99_ms, pool_needs, pricing_of, resource_bills
 from planner.plan.classes import Classes, classes
@@ -110,7 +112,7 @@ class Plan:
     def table(self) -> pd.DataFrame:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
         cols = ["workload", "fleet", "member", "kind", "model", "site", "hardware", "precision", "accuracy", "accuracy_metric",
-                "min_accuracy", "split", "llm_split", "predicted_p99_ms", "p99_ms_low", "p99_ms_high", "slo_p99_ms",
+                "min_accuracy", "split", "llm_split", "kv_precision", "predicted_p99_ms", "p99_ms_low", "p99_ms_high", "slo_p99_ms",
                 "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms",
                 "predicted_availability", "slo_availability", "monthly_cost_usd", "pricing",
                 "kgco2e_per_month", "utilization", "ok", "violations", "binding", "next_best",
@@ -143,7 +145,10 @@ class Plan:
                 "workload": name, "fleet": w.fleet, "member": w.member, "kind": o.kind, "model": o.model or w.model_id,
                 "site": o.site, "hardware": o.hardware, "precision": o.precision,
                 "accuracy": np.nan if o.accuracy is None else o.accuracy, "accuracy_metric": o.accuracy_metric, "min_accuracy": w.accuracy_floor,
-                "split": o.split, "llm_split": o.llm_split, "predicted_p99_ms": p99, "p99_ms_low": low, "p99_ms_high": high,
+                "split": o.split, "llm_split": o.llm_split,
+                # a language model's KV cache as it runs (the default where the workload names none)
+                "kv_precision": kv_cache_precision(o.precision, o.kv_precision) if o.engine else None,
+                "predicted_p99_ms": p99, "p99_ms_low": low, "p99_ms_high": high,
                 "slo_p99_ms": o.slo_ms,
                 "predicted_ttft_ms": a.ttft_ms.get(name, np.nan), "slo_ttft_ms": o.ttft_slo_ms,
                 "predicted_tpot_ms": a.tpot_ms.get(name, np.nan), "slo_tpot_ms": o.tpot_slo_ms,
@@ -207,13 +212,17 @@ class Plan:
 def _choice(o: Option) -> Choice:
     model = o.model if o.family else None  # a family's variant; a routed pair runs one on both sides
     if o.parts:
-        return Choice(o.site, o.hardware, o.precision, routing=o.routing, secondary=_choice(o.parts[1]), model=model)
-    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, llm_split=o.llm_split, model=model)
+        return Choice(o.site, o.hardware, o.precision, routing=o.routing, secondary=_choice(o.parts[1]), model=model,
+                      kv_precision=o.kv_precision)
+    return Choice(o.site, o.hardware, o.precision, o.split, o.edge_hardware, llm_split=o.llm_split, model=model,
+                  kv_precision=o.kv_precision)
 
 
-def _matches(o: Option, c: Choice) -> bool:
-    """Whether option `o` is the placement `c` (a routed pair: its rule and both sides)."""
-    if (o.site, o.hardware, o.precision, o.split, o.llm_split) != (c.site, c.hardware, c.precision, c.split, c.llm_split):
+def _matches(o: Option, c: Choice, kv: str | None = None) -> bool:
+    """Whether option `o` is the placement `c` (a routed pair: its rule and both sides) with its
+    KV cache at `kv` (the placement's, else its workload's: `kv_precision_of`)."""
+    if (o.site, o.hardware, o.precision, o.split, o.llm_split, o.kv_precision) != (
+            c.site, c.hardware, c.precision, c.split, c.llm_split, kv):
         return False
     if c.model is not None and o.model != c.model:  # the placement fixes a family's variant
         return False
@@ -296,7 +305,8 @@ def evaluate(scenario: Scenario, placement: Any) -> Plan:
     system, opts = all_options(scenario)
     chosen: dict[str, Option] = {}
     for name, c in choices.items():
-        match = [o for o in opts[name] if _matches(o, c)]
+        kv = kv_precision_of(scenario.workloads[name], c)
+        match = [o for o in opts[name] if _matches(o, c, kv)]
         # a family's variant left out: the cheapest variant (options come cheapest first) that meets the floor
         match.sort(key=lambda o: o.infeasible is not None and o.infeasible.kind == "accuracy")
         if not match:
@@ -304,6 +314,8 @@ def evaluate(scenario: Scenario, placement: Any) -> Plan:
                                                     f"{c.secondary.site} in {c.secondary.precision}")
             how = f" split at {c.split}" if c.split is not None else f" {c.llm_split} (not opted into, or unsupported)" \
                 if c.llm_split is not None else " (unreachable or unsupported)"
+            if c.kv_precision is not None:
+                how = f" with its KV cache at {c.kv_precision}" + how
             raise ScenarioError("<placement>", f"{name}", f"no such option: {c.hardware} at {c.site} in {c.precision}"
                                 + pair + how)
         chosen[name] = match[0]

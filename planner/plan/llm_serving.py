@@ -11,9 +11,9 @@ state at `rate` requests per second, with B sequences decoding:
 - by Little's law ``B = rate x (O - 1) x TPOT`` (O: mean output tokens), solved by fixed-point
   iteration from B = 0 (the smallest, stable solution).
 
-The server is bounded by compute (``rate x t_p < 1``), sequences and tokens per iteration, and
-KV-cache memory; `capacity_per_s` is the largest rate that meets all of them. At a rate, the
-99th percentiles are:
+The server is bounded by compute (``rate x t_p < 1``), sequences (the engine's `max_seqs`) and
+tokens per iteration, and KV-cache memory; `capacity_per_s` is the largest rate that meets all
+of them. At a rate, the 99th percentiles are:
 
 - TPOT: decode iterations with `B + 2.33 sqrt(B)` sequences, plus the p99 number of prompt
   stalls in a request's lifetime (Poisson) spread over its tokens;
@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.costs.llm import MAX_BATCHED_TOKENS, MAX_SEQS, LlmCost
+from planner.costs.llm import MAX_BATCHED_TOKENS, LlmCost
 from planner.plan.queueing import wait_quantile_s
 from planner.tokens import TokenDist
 
@@ -123,9 +123,9 @@ def operating_point(cost: LlmCost, shape: Shape, rate_per_s: float) -> Point:
     for _ in range(FIXED_POINT_STEPS):
         tpot, t_p, n, t_d = _tpot(cost, shape, rate_per_s, b)
         nb = k * tpot
-        if not nb <= MAX_SEQS:
-            return fail("compute: prefill and decode exceed the device's throughput" if nb > MAX_SEQS * 4 or
-                        not math.isfinite(nb) else f"{nb:.0f} sequences in the batch exceed {MAX_SEQS}")
+        if not nb <= cost.max_seqs:
+            return fail("compute: prefill and decode exceed the device's throughput" if nb > cost.max_seqs * 4 or
+                        not math.isfinite(nb) else f"{nb:.0f} sequences in the batch exceed {cost.max_seqs}")
         if abs(nb - b) <= 1e-4 * (1 + b):
             b = nb
             break
@@ -150,7 +150,7 @@ def operating_point(cost: LlmCost, shape: Shape, rate_per_s: float) -> Point:
     ttft_mean = t_d / 2 + rho_p * t_p / 2 / max(1 - rho_p, 1e-9) + (t_d if shape.prefilled else t_p)
     resident = ttft_mean + max(shape.output - 1, 0.0) * tpot
     held = rate_per_s * resident  # sequences holding cache
-    slots = max(1, min(MAX_SEQS, int(cost.kv_capacity_tokens // (shape.prompt + shape.output))))
+    slots = max(1, min(cost.max_seqs, int(cost.kv_capacity_tokens // (shape.prompt + shape.output))))
     u = held / slots
     if u >= 1:
         return fail(f"KV cache: {held:.1f} sequences of {shape.prompt + shape.output:,.0f} tokens held, room for {slots}")

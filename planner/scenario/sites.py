@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from planner import catalog
-from planner.scenario.fields import Fraction, NonNeg, NonNegInt, Pos, PosInt, _Model
+from planner.scenario.fields import Fraction, MaxSeqs, NonNeg, NonNegInt, Pos, PosInt, _Model
 
 
 class DeviceGroup(_Model):
@@ -23,6 +23,7 @@ class DeviceGroup(_Model):
     # Devices already in the field (users' phones, vehicles, installed cameras): their purchase is
     # not the architect's to pay, so they bill no amortisation, only the energy the work draws.
     owned: bool = False
+    max_seqs: MaxSeqs | None = None  # a language model's engine: sequences at once (None: 256)
 
 
 class Pool(_Model):
@@ -38,6 +39,7 @@ class Pool(_Model):
     service_cv: NonNeg = 0.0
     queue_capacity: PosInt | None = None
     gpus: Annotated[int, Field(ge=1, le=16)] = 1  # accelerators per instance: a language model is tensor-parallel over them
+    max_seqs: MaxSeqs | None = None  # a language model's engine: sequences at once (None: 256)
     # How the architect would buy the instances; the planner chooses among them and may mix a
     # reserved base (paid whether used or not) with on-demand or spot instances above it.
     pricing: Annotated[list[Literal["on_demand", "spot", "reserved_1y", "reserved_3y"]], Field(min_length=1)] = ["on_demand"]

@@ -37,9 +37,9 @@ def _to_scenario_error(e: ValidationError, file: str, root: Any = Scenario, pref
 def _error_rank(err: dict) -> tuple:
     # Prefer unknown fields and tags (the likeliest typo) over the cascade they cause.
     order = {"extra_forbidden": 0, "union_tag_invalid": 0, "union_tag_not_found": 1, "missing": 2}
-    # A mapping or list refused by a union's scalar branch (`grid: DE` or `{gco2e_per_kwh: ...}`)
-    # says least: the branch that reads the mapping names the field that is wrong.
-    if err["type"].endswith("_type") and isinstance(err.get("input"), (dict, list)):
+    # A mapping or list refused by a union's scalar branch (`grid: DE` or `{gco2e_per_kwh: ...}`,
+    # `kv_precision: [fp16, fp4]`) says least: the branch that reads it names the part that is wrong.
+    if (err["type"].endswith("_type") or err["type"] == "literal_error") and isinstance(err.get("input"), (dict, list)):
         return (4, len(err["loc"]))
     return (order.get(err["type"], 3), len(err["loc"]))
 
@@ -86,6 +86,8 @@ def _step(tp: Any, item: Any) -> tuple[Any, bool]:
                     f = member.model_fields.get(tag)
                     if f is not None and item in typing.get_args(f.annotation):
                         return member, True
+            elif isinstance(item, str) and item.startswith(f"{getattr(typing.get_origin(member), '__name__', '')}[".lower()):
+                return member, True  # a scalar or list branch, named by pydantic as `literal[...]` or `list[...]`
         return None, False
     return None, False
 

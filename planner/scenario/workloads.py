@@ -187,6 +187,9 @@ class _WorkloadBase(_Model):
         return self.__pydantic_private__["_base_workload"]
 
 
+#: a language model's KV-cache precisions (`kv_precision:`)
+KvPrecision = Literal["fp16", "fp8", "int8"]
+
 #: ways a language-model request may be split across the edge-cloud boundary (`split:`)
 LLM_SPLITS = ("prefill_cloud_decode_edge",)
 LlmSplit = Literal["prefill_cloud_decode_edge"]
@@ -230,8 +233,17 @@ class Inference(_WorkloadBase):
         return (self.split,) if isinstance(self.split, str) else tuple(dict.fromkeys(self.split))
     routing: Routing | None = None  # None: one placement serves every request
     # a language model's KV-cache precision (fp8 and int8 halve the cache: more sequences fit,
-    # less is read per token, a boundary split sends half); None: fp16 (fp32 for fp32 weights)
-    kv_precision: Literal["fp16", "fp8", "int8"] | None = None
+    # less is read per token, a boundary split sends half); None: fp16 (fp32 for fp32 weights).
+    # A list lets the planner choose per placement among them (fp8 only on hardware with fp8,
+    # `costs.llm.stores_kv`); assumed accuracy-neutral (`costs/llm.py`: no sourced figure).
+    kv_precision: KvPrecision | Annotated[list[KvPrecision], Field(min_length=1)] | None = None
+
+    def kv_precisions(self) -> tuple[str | None, ...]:
+        """The KV-cache precisions the planner may serve with: the one given (None: the default),
+        or each of a list, in its order (the first is what a placement that names none runs)."""
+        if self.kv_precision is None or isinstance(self.kv_precision, str):
+            return (self.kv_precision,)
+        return tuple(dict.fromkeys(self.kv_precision))
 
     @model_validator(mode="after")
     def _routing_fallback(self) -> Inference:

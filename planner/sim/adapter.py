@@ -20,7 +20,8 @@ from planner.model.carbon import mean_intensity
 from planner.model.routing import queue_limit
 from planner.model.system import Resource, resolve, site_hourly_gco2e_per_kwh
 from planner.model.workloads import (
-    acceptance_rate, aggregate_s, deploy_bytes, io_bytes, model_ref, training_samples, training_step, update_bytes,
+    acceptance_rate, aggregate_s, deploy_bytes, io_bytes, kv_precision_of, model_ref, training_samples, training_step,
+    update_bytes,
 )
 from planner.sim.spec import (
     ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, PoolPricing, RouteSpec, SimSpec, SiteSpec,
@@ -196,7 +197,7 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
     # ------------------------------------------------------------------ compute
     compute: list[ComputeSpec] = []
     by_hw: dict[tuple[str, str], str] = {}  # (site, hardware) -> the first group with it
-    gpus: dict[str, int] = {}  # pools with several accelerators per instance
+    engines: dict[str, Resource] = {}  # compute -> the resource whose devices or instances run its engines
     llm_pools: dict[tuple[str, str, str], str] = {}  # (site, hardware, workload) -> its own instances
     first_group: dict[str, str] = {}
     for name, site in sc.sites.items():
@@ -219,10 +220,10 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
                     compute.append(replace(base, name=lname, initial_instances=held[w], min_instances=held[w],
                                            pricing=pool_pricing(r, bought.get(r.id.dedicated(w)))))
                     llm_pools[(name, r.hardware, w)] = lname
-                    gpus[lname] = r.gpus
-                gpus[cname] = r.gpus
+                    engines[lname] = r
             else:
                 compute.append(_compute_spec(cname, r, d))
+            engines[cname] = r
             by_hw.setdefault((name, r.hardware), cname)
             first_group.setdefault(name, cname)
 
@@ -250,19 +251,19 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
         target = by_hw[(ch.site, ch.hardware)]
         route = None
         if ch.secondary is not None:
-            route = _route(sc, name, ch, est, by_hw, llm_pools, gpus, compute)
+            route = _route(sc, name, ch, est, by_hw, llm_pools, engines, compute)
         model = served_model(w, ch)
         rounds = None
         if is_llm(model) and ch.llm_split is not None:
             target = llm_pools.get((ch.site, ch.hardware, name), target)
-            stages, in_bytes, rounds = _boundary_stages(sc, name, ch, by_hw, target, gpus.get(target, 1))
+            stages, in_bytes, rounds = _boundary_stages(sc, name, ch, by_hw, target, engines)
             serving_sites[name] = [w.source, ch.site]
         elif is_llm(model):
             target = llm_pools.get((ch.site, ch.hardware, name), target)
             prompt = w.prompt_dist()
             if route is not None and route.rule == "by_tokens":  # this side serves the short prompts
                 prompt = prompt.below(route.max_prompt_tokens)
-            llm, in_bytes, out_bytes = _token_serving(w, ch, gpus.get(target, 1), prompt)
+            llm, in_bytes, out_bytes = _token_serving(w, ch, engines[target], prompt)
             stages = [Stage(target, lambda b: 0.0, out_bytes, llm)]
             serving_sites[name] = [ch.site]
         elif ch.split is None:
@@ -352,7 +353,7 @@ def _sides(ch: Any) -> list:
     return [ch] if ch.secondary is None else [ch, ch.secondary]
 
 
-def _route(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, llm_pools: dict, gpus: dict,
+def _route(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, llm_pools: dict, engines: dict[str, Resource],
            compute: list[ComputeSpec]) -> RouteSpec:
     """A routed pair's rule and secondary path (as the planner's `options/routed.py` plans it):
     overflow's queue length from the primary's batch-1 service time, by_tokens' threshold."""
@@ -364,7 +365,7 @@ def _route(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, llm_pools:
         n = w.routing.by_tokens.edge_max_prompt_tokens
         target = llm_pools.get((sec.site, sec.hardware, name), target)
         prompt = w.prompt_dist()
-        llm, in_bytes, out_bytes = _token_serving(w, sec, gpus.get(target, 1), prompt.above(n))
+        llm, in_bytes, out_bytes = _token_serving(w, sec, engines[target], prompt.above(n))
         return RouteSpec("by_tokens", [Stage(target, lambda b: 0.0, out_bytes, llm)], max_prompt_tokens=n,
                          prompt_tokens=prompt.sample, input_bytes=in_bytes)
     rule = w.routing.overflow
@@ -376,31 +377,33 @@ def _route(sc: Any, name: str, ch: Any, est: _Estimates, by_hw: dict, llm_pools:
                      queue_len=limit)
 
 
-def _token_serving(w: Any, ch: Any, gpus: int, prompt: Any = None, model: str | None = None,
-                   hardware: str | None = None, phase: str = "full", k: int = 0) -> tuple[TokenServing, float, float]:
-    """Continuous batching of a language model (the planner's `llm_options` serve the same),
-    with the bytes of its prompt and answer as text; `prompt` is the prompt-token distribution
-    this placement serves (a by_tokens side's), by default the workload's; `model`, `hardware`
-    and `phase` set one side of a request split across the boundary (`k`: drafts a round)."""
-    from planner.costs.llm import MAX_BATCHED_TOKENS, MAX_SEQS, llm_cost, llm_engine
+def _token_serving(w: Any, ch: Any, r: Resource, prompt: Any = None, model: str | None = None,
+                   phase: str = "full", k: int = 0) -> tuple[TokenServing, float, float]:
+    """Continuous batching of a language model on `r`'s devices or instances (the planner's
+    `llm_options` serve the same, priced by `Resource.llm_cost`: its GPUs and `max_seqs`), with
+    the bytes of its prompt and answer as text; `prompt` is the prompt-token distribution this
+    placement serves (a by_tokens side's), by default the workload's; `model` and `phase` set
+    one side of a request split across the boundary (`k`: drafts a round)."""
+    from planner.costs.llm import MAX_BATCHED_TOKENS, llm_engine
 
     model = model or served_model(w, ch)
-    cost = llm_cost(model, hardware or ch.hardware, ch.precision, gpus, getattr(w, "kv_precision", None))
+    kv = kv_precision_of(w, ch)
+    cost = r.llm_cost(model, ch.precision, kv)
     prompt, output = prompt or w.prompt_dist(), w.output_dist()
     in_bytes, out_bytes = io_bytes(w, prompt.mean, output.mean)
     # a split side is its own engine: a prefill-only or verifying lane batches with no full one
-    engine = llm_engine(model, ch.precision) + ("" if phase in ("full", "decode", "draft") else f"/{phase}")
+    engine = llm_engine(model, ch.precision, kv) + ("" if phase in ("full", "decode", "draft") else f"/{phase}")
     # the autoscaler's demand estimate of a queued request: one pass for a prefill or a
     # verification (of k + 1 tokens), k tokens for a draft
     mean_prompt = k + 1.0 if phase == "verify" else prompt.mean
     mean_output = 1.0 if phase in ("prefill", "verify") else k if phase == "draft" else output.mean
     return TokenServing(cost.step_s, cost.kv_capacity_tokens, prompt.sample, output.sample, cost.max_context,
-                        MAX_SEQS, MAX_BATCHED_TOKENS, mean_prompt, mean_output,
+                        cost.max_seqs, MAX_BATCHED_TOKENS, mean_prompt, mean_output,
                         engine=engine, phase=phase, k=k, request_s=cost.request_s), in_bytes, out_bytes
 
 
 def _boundary_stages(sc: Any, name: str, ch: Any, by_hw: dict, target: str,
-                     gpus: int) -> tuple[list[Stage], float, SpeculativeRounds | None]:
+                     engines: dict[str, Resource]) -> tuple[list[Stage], float, SpeculativeRounds | None]:
     """A language model across the boundary (as the planner's `llm_boundary` options): prefill on
     the pool and the prompt's KV cache down to the source's device, which decodes; or a draft on
     the device and the target verifying each round on the pool. Returns the stages, the bytes
@@ -414,16 +417,16 @@ def _boundary_stages(sc: Any, name: str, ch: Any, by_hw: dict, target: str,
         raise ScenarioError("<placement>", f"{name}.llm_split", f"needs a device at the source site '{w.source}'")
     edge = by_hw[(w.source, edge_hw)]
     if ch.llm_split == "prefill_cloud_decode_edge":
-        prefill, in_bytes, _ = _token_serving(w, ch, gpus, phase="prefill")
-        decode, _, _ = _token_serving(w, ch, 1, hardware=edge_hw, phase="decode")
-        kv_per_token = kv_cache_bytes(served_model(w, ch), 1, ch.precision, getattr(w, "kv_precision", None))
+        prefill, in_bytes, _ = _token_serving(w, ch, engines[target], phase="prefill")
+        decode, _, _ = _token_serving(w, ch, engines[edge], phase="decode")
+        kv_per_token = kv_cache_bytes(served_model(w, ch), 1, ch.precision, kv_precision_of(w, ch))
         return [Stage(target, lambda b: 0.0, 0.0, prefill, out_bytes_per_prompt_token=kv_per_token),
                 Stage(edge, lambda b: 0.0, 0.0, decode)], in_bytes, None
     if w.speculative is None:
         raise ScenarioError("<placement>", f"{name}.llm_split", "speculative needs the workload's `speculative:` draft")
     k = w.speculative.k
-    draft, _, _ = _token_serving(w, ch, 1, model=w.speculative.draft, hardware=edge_hw, phase="draft", k=k)
-    verify, _, _ = _token_serving(w, ch, gpus, phase="verify", k=k)
+    draft, _, _ = _token_serving(w, ch, engines[edge], model=w.speculative.draft, phase="draft", k=k)
+    verify, _, _ = _token_serving(w, ch, engines[target], phase="verify", k=k)
     # each round's drafts go up, with the prompt's text in the first round
     return ([Stage(edge, lambda b: 0.0, k * BYTES_PER_TOKEN, draft, out_bytes_per_prompt_token=BYTES_PER_TOKEN),
              Stage(target, lambda b: 0.0, (k + 1) * BYTES_PER_TOKEN, verify)],

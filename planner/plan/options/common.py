@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from planner import catalog
 from planner.costs.estimator import Estimate, estimate
+from planner.costs.llm import kv_cache_precision
 from planner.costs.sources import weakest  # noqa: F401 - the options' modules take it from here
 from planner.costs.train_step import FineTune
 from planner.errors import PlannerError
@@ -77,7 +78,8 @@ class Option:
     ttft_slo_ms: float | None = None
     tpot_slo_ms: float | None = None
     serving: object | None = None  # llm.LlmServing: recomputes latencies at the actual utilisation
-    engine: str = ""  # a language model's engine (model@precision); "" for everything else
+    engine: str = ""  # a language model's engine (model@precision, `llm_engine`); "" for everything else
+    kv_precision: str | None = None  # a language model's KV cache; None: the default (`kv_cache_precision`)
     # a language model across the boundary (`llm_boundary.py`): prefill_cloud_decode_edge |
     # speculative, with `edge_hardware` the source's device; None = served on one side
     llm_split: str | None = None
@@ -110,6 +112,8 @@ class Option:
         if self.parts:
             return f"{self.parts[0].label} + {self.parts[1].label} ({self.routing} {self.secondary_share:.1%})"
         s = f"{self.hardware}@{self.site} {self.precision}"
+        if self.kv_precision is not None and self.kv_precision != kv_cache_precision(self.precision):
+            s += f" KV {self.kv_precision}"  # a cache other than the default: "why not fp8 KV?" reads here
         if self.llm_split is not None:
             s = f"{self.edge_hardware}→{s} {self.llm_split}"
         elif self.split is not None:
@@ -153,8 +157,9 @@ class Option:
 
     def key(self) -> tuple:
         if self.parts:
-            return (self.site, self.hardware, self.precision, self.split, self.model, self.routing, self.parts[1].key())
-        return (self.site, self.hardware, self.precision, self.split, self.llm_split, self.model)
+            return (self.site, self.hardware, self.precision, self.split, self.model, self.kv_precision, self.routing,
+                    self.parts[1].key())
+        return (self.site, self.hardware, self.precision, self.split, self.llm_split, self.model, self.kv_precision)
 
     def hourly_load(self, r: ResourceId, workload_shape: tuple[float, ...]) -> tuple[float, ...]:
         """Each hour's load on `r` over its planned (peak) load: the option's own where a routed

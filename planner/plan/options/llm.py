@@ -1,13 +1,14 @@
 """Options of a language-model inference workload: served with continuous batching on each
-device group or pool it may reach, at each weight precision (int4 included, W4A16). The load is
-the share of a server's capacity; p99 end to end, TTFT and TPOT come from `llm_serving`."""
+device group or pool it may reach, at each weight precision (int4 included, W4A16) and each
+KV-cache precision the workload lists (`kv_choices`). The load is the share of a server's
+capacity; p99 end to end, TTFT and TPOT come from `llm_serving`."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
 
 from planner import catalog
-from planner.costs.llm import LlmCost, llm_cost, llm_engine, llm_precisions, serves
+from planner.costs.llm import LlmCost, llm_engine, llm_precisions, serves, stores_kv
 from planner.errors import PlannerError
 from planner.model.system import Resource, System
 from planner.model.workloads import io_bytes, planned_rate_per_s
@@ -58,18 +59,30 @@ def llm_options(system: System, name: str) -> list[Option]:
             r = system[group.id.dedicated(name)] if group.kind == "pool" else group
             allowed_prec = w.precisions or list(llm_precisions(r.hardware))
             for model, prec in ((m, p) for m in w.variants for p in allowed_prec if serves(r.hardware, p)):
-                options.append(llm_option(system, name, site, allowed, r, prec, shape, rate, mean_share,
-                                          w.arrival.mean_rate_per_s, model))
+                for kv in kv_choices(w, r.hardware):
+                    options.append(llm_option(system, name, site, allowed, r, prec, shape, rate, mean_share,
+                                              w.arrival.mean_rate_per_s, model, kv))
     return options
 
 
+def kv_choices(w, *hardware: str) -> tuple[str | None, ...]:
+    """The KV-cache precisions the planner may serve workload `w` with on every one of
+    `hardware`: each it lists that the hardware stores (`stores_kv`: fp8 where it has fp8); a
+    single value is the workload's fixed choice, taken as given wherever it runs."""
+    kvs = w.kv_precisions()
+    return kvs if len(kvs) == 1 else tuple(k for k in kvs if all(stores_kv(h, k) for h in hardware))
+
+
 def llm_option(system: System, name: str, site: str, allowed: bool, r: Resource, prec: str, shape: Shape,
-               rate: float, mean_share: float, mean_rate_per_s: float, model: str | None = None) -> Option:
+               rate: float, mean_share: float, mean_rate_per_s: float, model: str | None = None,
+               kv: str | None = None) -> Option:
     """One way to serve a language-model workload: `r` (a device group, or a pool's instances
     dedicated to the workload) at `prec`, for requests of `shape` arriving at `rate` at the
     peak (`mean_share` of it on average, `mean_rate_per_s` billed), running `model` (a variant
-    of the workload's family; default its own model). Routed pairs call it with one side's
-    rate and token shape."""
+    of the workload's family; default its own model) with its KV cache at `kv` (None: the
+    default). Routed pairs call it with one side's rate and token shape. The accuracy floor is
+    held against the weights' precision only: KV precision is assumed accuracy-neutral
+    (`costs/llm.py`: no sourced figure isolates it)."""
     sc = system.scenario
     w = sc.workloads[name]
     model = model or w.model_id
@@ -77,13 +90,13 @@ def llm_option(system: System, name: str, site: str, allowed: bool, r: Resource,
     up, down = system.route(w.source, site), system.route(site, w.source)
     hw = catalog.hardware(r.hardware)
     o = Option(name, site, r.hardware, prec, "inference", slo_ms=w.slo.p99_ms, mem_limit_gb=hw.mem_gb * r.gpus,
-               ttft_slo_ms=w.slo.ttft_ms, tpot_slo_ms=w.slo.tpot_ms, engine=llm_engine(model, prec),
-               input_bytes=in_bytes, output_bytes=out_bytes, model=model, family=w.family)
+               ttft_slo_ms=w.slo.ttft_ms, tpot_slo_ms=w.slo.tpot_ms, engine=llm_engine(model, prec, kv),
+               input_bytes=in_bytes, output_bytes=out_bytes, model=model, family=w.family, kv_precision=kv)
     o.judge_accuracy(w.accuracy_floor)
     if not allowed:
         o.rule_out(privacy_violation(sc, name, site))
     try:
-        cost = llm_cost(model, r.hardware, prec, r.gpus, w.kv_precision)
+        cost = r.llm_cost(model, prec, kv)
     except PlannerError as err:
         o.rule_out(Violation("estimate", f"no estimate: {err}"))
         return o

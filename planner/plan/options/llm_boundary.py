@@ -20,14 +20,13 @@ import math
 from dataclasses import dataclass, replace
 
 from planner import catalog
-from planner.costs.llm import (
-    LlmCost, expected_tokens_per_round, kv_cache_bytes, llm_cost, llm_engine, llm_precisions,
-)
+from planner.costs.llm import LlmCost, expected_tokens_per_round, kv_cache_bytes, llm_engine, llm_precisions
 from planner.errors import PlannerError
 from planner.model.system import Resource, System
 from planner.model.workloads import acceptance_rate, planned_rate_per_s
 from planner.plan.llm_serving import Point, Shape, capacity_per_s, operating_point
 from planner.plan.options.common import Option, levels, privacy_violation, send, transfer_ms, weakest
+from planner.plan.options.llm import kv_choices
 from planner.plan.violations import Violation
 from planner.units import BYTES_PER_TOKEN
 
@@ -124,14 +123,16 @@ def boundary_options(system: System, name: str) -> list[Option]:
             pool = system[group.id.dedicated(name)]
             runs = set(llm_precisions(pool.hardware)) & set(llm_precisions(edge.hardware))
             for model, prec in ((m, p) for m in w.variants for p in (w.precisions or catalog.PRECISIONS) if p in runs):
-                for mode in modes:
-                    options.append(_option(system, name, mode, edge, pool, site, prec, allowed, model))
+                for kv in kv_choices(w, pool.hardware, edge.hardware):  # one cache type on both sides
+                    for mode in modes:
+                        options.append(_option(system, name, mode, edge, pool, site, prec, allowed, model, kv))
     return options
 
 
 def _option(system: System, name: str, mode: str, edge: Resource, pool: Resource, site: str, prec: str,
-            allowed: bool, model: str) -> Option:
-    """One boundary option running `model` (the workload's, or a variant of its family) in the cloud."""
+            allowed: bool, model: str, kv: str | None = None) -> Option:
+    """One boundary option running `model` (the workload's, or a variant of its family) in the
+    cloud, the KV cache on both sides (and the one sent down) at `kv` (None: the default)."""
     sc = system.scenario
     w = sc.workloads[name]
     rate, mean_share = planned_rate_per_s(w)
@@ -141,21 +142,21 @@ def _option(system: System, name: str, mode: str, edge: Resource, pool: Resource
     edge_model = spec.draft if mode == SPECULATIVE else model
     o = Option(name, site, pool.hardware, prec, "inference", edge_hardware=edge.hardware, slo_ms=w.slo.p99_ms,
                mem_limit_gb=catalog.hardware(edge.hardware).mem_gb, ttft_slo_ms=w.slo.ttft_ms,
-               tpot_slo_ms=w.slo.tpot_ms, engine=llm_engine(edge_model, prec), llm_split=mode,
-               model=model, family=w.family)
+               tpot_slo_ms=w.slo.tpot_ms, engine=llm_engine(edge_model, prec, kv), llm_split=mode,
+               model=model, family=w.family, kv_precision=kv)
     o.judge_accuracy(w.accuracy_floor)  # the answer is the target's: speculative decoding keeps its output
     if not allowed:
         o.rule_out(privacy_violation(sc, name, site))
     try:
-        edge_cost = llm_cost(edge_model, edge.hardware, prec, 1, w.kv_precision)
-        cloud_cost = llm_cost(model, pool.hardware, prec, pool.gpus, w.kv_precision)
+        edge_cost = edge.llm_cost(edge_model, prec, kv)
+        cloud_cost = pool.llm_cost(model, prec, kv)
     except PlannerError as err:
         o.rule_out(Violation("estimate", f"no estimate: {err}"))
         return o
     o.source = weakest(edge_cost.source, cloud_cost.source)
     o.memory_gb = edge_cost.weight_gb + edge_cost.workspace_gb
     if mode == PREFILL_CLOUD:
-        sv, up_bytes, down_bytes = _prefill_cloud(system, w, shape, edge_cost, cloud_cost, pool, up, down)
+        sv, up_bytes, down_bytes = _prefill_cloud(system, w, shape, edge_cost, cloud_cost, pool, up, down, kv)
     else:
         sv, up_bytes, down_bytes = _speculative(system, w, shape, edge_cost, cloud_cost, pool, up, down)
     o.serving = sv
@@ -199,17 +200,16 @@ def _cloud_u(rate: float, side: Side, pool: Resource) -> float:
 
 
 def _prefill_cloud(system: System, w, shape: Shape, edge_cost: LlmCost, cloud_cost: LlmCost, pool: Resource,
-                   up, down) -> tuple[BoundaryServing, float, float]:
+                   up, down, kv: str | None) -> tuple[BoundaryServing, float, float]:
     """Prefill on the pool (a request leaves it with its first logits), decode on the device;
-    the bytes up are the prompt's text, down the prompt's KV cache."""
+    the bytes up are the prompt's text, down the prompt's KV cache (at `kv`)."""
     rate, _ = planned_rate_per_s(w)
     cloud = Side.of(cloud_cost, replace(shape, output=1.0, output_p99=1, output_cv=0.0))
     edge = Side.of(edge_cost, replace(shape, prefilled=True))
-    kv_p99 = kv_cache_bytes(cloud_cost.model, shape.prompt_p99, cloud_cost.precision, w.kv_precision)
+    kv_p99 = kv_cache_bytes(cloud_cost.model, shape.prompt_p99, cloud_cost.precision, kv)
     sv = BoundaryServing(PREFILL_CLOUD, edge, cloud, _cloud_u(rate, cloud, pool),
                          transfer_ms(system, up, shape.prompt_p99 * BYTES_PER_TOKEN), transfer_ms(system, down, kv_p99), 0.0)
-    return sv, shape.prompt * BYTES_PER_TOKEN, kv_cache_bytes(cloud_cost.model, shape.prompt, cloud_cost.precision,
-                                                              w.kv_precision)
+    return sv, shape.prompt * BYTES_PER_TOKEN, kv_cache_bytes(cloud_cost.model, shape.prompt, cloud_cost.precision, kv)
 
 
 def _speculative(system: System, w, shape: Shape, edge_cost: LlmCost, cloud_cost: LlmCost, pool: Resource,

@@ -55,7 +55,8 @@ def routed_options(system: System, name: str, base: list[Option]) -> list[Option
     out: list[Option] = []
     for rule in routing.rules():
         for p in edge:
-            for s in (s for s in cloud if s.model == p.model):  # a pair runs one variant of a family
+            # a pair runs one variant of a family, with one KV-cache precision (placements name one)
+            for s in (s for s in cloud if (s.model, s.kv_precision) == (p.model, p.kv_precision)):
                 pair = _overflow(system, name, p, s) if rule == "overflow" else _by_tokens(system, name, p, s)
                 if pair is not None:
                     out.append(pair)
@@ -197,7 +198,7 @@ def _by_tokens(system: System, name: str, p: Option, s: Option) -> Option | None
         r = system[o.stages[0][0]]
         # pairs are made of feasible options only: the workload's privacy allows both sites
         sides.append(llm_option(system, name, o.site, True, r, o.precision, Shape.of(dist, output), rate * frac,
-                                mean_share, mean * frac, o.model))
+                                mean_share, mean * frac, o.model, o.kv_precision))
     if any(x.infeasible for x in sides):
         return None
     return _pair(system, name, "by_tokens", sides[0], sides[1], share, (share,) * HOURS_PER_DAY)
@@ -231,6 +232,7 @@ def _pair(system: System, name: str, rule: str, primary: Option, secondary: Opti
                ttft_ms_by_level={u: max(v, sec_ttft) for u, v in primary.ttft_ms_by_level.items()},
                tpot_ms_by_level={u: max(v, sec_tpot) for u, v in primary.tpot_ms_by_level.items()},
                ttft_slo_ms=primary.ttft_slo_ms, tpot_slo_ms=primary.tpot_slo_ms, engine=primary.engine,
+               kv_precision=primary.kv_precision,
                routing=rule, parts=(primary, secondary), secondary_share=share, share_by_hour=share_by_hour,
                model=primary.model, family=primary.family, accuracy_metric=primary.accuracy_metric,
                # the sides may differ in precision: the pair is as accurate as its weaker side
