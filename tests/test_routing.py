@@ -10,6 +10,8 @@ import yaml
 
 import planner
 from planner.errors import ScenarioError
+from planner.model.pricing import DAYS_PER_MONTH
+from planner.model.routing import SCALE_INTERVAL_S, kept_up_share
 from planner.plan.queueing import blocking_prob, overflow_share
 from planner.scenario import parse_scenario
 from planner.sim.adapter import build_spec
@@ -119,6 +121,35 @@ def test_planned_overflow_share_agrees_with_simulation(rho):
     assert r["secondary_share"] == pytest.approx(planned, rel=0.10)
     assert q.table().iloc[0]["secondary_share"] == pytest.approx(planned)
     assert r["primary_p99_ms"] > 0 and r["secondary_p99_ms"] > 0
+
+
+def test_an_instance_kept_up_for_sparse_requests_follows_their_rate():
+    """A scale-from-zero pool's up time for sparse requests: a request alone keeps it up its cold
+    start and a quiet window; a stream that never leaves such a window keeps it up throughout."""
+    cold = 90.0
+    assert kept_up_share(0.0, cold) == 0.0
+    x = 1e-5 * (cold + 1.5 * SCALE_INTERVAL_S)  # requests per up period: one, alone
+    assert kept_up_share(1e-5, cold) == pytest.approx(x / (1 + x), rel=1e-4)
+    shares = [kept_up_share(r, cold) for r in (1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0)]
+    assert shares == sorted(shares) and shares[-1] == 1.0
+
+
+def test_sparse_overflow_is_billed_as_the_autoscaler_runs_it():
+    """Hours of sparse overflow buy no scheduled instance: the pair pays the instance-hours the
+    autoscaler keeps one up for them, at the pool's hourly price."""
+    sc = planner.load_scenario(SHOP)
+    p = planner.plan(sc)
+    o = p.options["cameras"]
+    kept_h = o.detail["kept_up_h_per_day"]
+    assert 0.5 < kept_h < 3
+    (pool, mix), = p.pool_mixes.items()
+    scheduled = [h for h in range(24) if p.warm_instances_at(h)[pool] > 0]
+    assert scheduled == [17, 18]  # the rush itself is bought by the hour
+    assert mix.hourly_instance_h_per_day == 2.0
+    # the pair's own bill carries the kept hours on top of its sides' (active energy, egress)
+    sides = o.parts[0].bill.instances_usd + o.parts[1].bill.instances_usd
+    price = mix.hourly.usd_per_instance_hour
+    assert o.bill.instances_usd - sides == pytest.approx(kept_h * price * DAYS_PER_MONTH, rel=1e-9)
 
 
 def test_by_tokens_sends_exactly_the_long_prompts():

@@ -16,14 +16,18 @@ SCALE_DOWN_DELAY_S = 60.0
 
 def kept_up_share(rate_per_s: float, cold_start_s: float) -> float:
     """Share of the time a pool that scales from zero keeps an instance up for requests arriving
-    sparsely at `rate_per_s` (Poisson). A request that finds none launches one: it starts for
-    `cold_start_s`, serves, and is retired at the autoscaler's first look after that with
-    nothing to do (1.5 looks on average); a request arriving while it is up keeps it up a look
-    longer. So an instance is up about when a request came within the last cold start plus 1.5
-    looks: 1 - exp(-rate x that window)."""
+    sparsely at `rate_per_s` (Poisson). A request that finds none launches one, which starts for
+    `cold_start_s` (the requests meanwhile wait for it) and then serves until the autoscaler looks
+    at a quiet window: it is retired once no request came for `gap` = 1.5 looks (its first look
+    after a whole quiet window). An up period lasts the cold start plus the wait for such a gap,
+    (e^(rate x gap) - 1) / rate on average; a down period, until the next request, 1 / rate."""
     if rate_per_s <= 0:
         return 0.0
-    return 1.0 - math.exp(-rate_per_s * (cold_start_s + 1.5 * SCALE_INTERVAL_S))
+    x = rate_per_s * 1.5 * SCALE_INTERVAL_S
+    if x > 50:  # a quiet window practically never comes: up all the time
+        return 1.0
+    up_rate = rate_per_s * cold_start_s + math.expm1(x)  # rate x (mean up period)
+    return up_rate / (up_rate + 1.0)
 
 
 def queue_limit(queue_ms: float | None, queue_len: int | None, servers: int, service_s: float) -> int:

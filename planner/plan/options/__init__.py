@@ -42,7 +42,11 @@ def _single_options(system: System, name: str) -> list[Option]:
     and latency SLO (the cameras of one kind at a site) have the same options: they are built once
     per kind and copied, with the workload's name and SLO, for the others."""
     w = system.scenario.workloads[name]
-    key = w.model_dump_json(exclude={"slo": {"p99_ms"}})  # every field, in the model's order
+    # every field, in the model's order, but the privacy level as what it allows: `any` and
+    # `region` build the same options where every candidate site is in the source's region
+    allowed = tuple(ok for _, ok in system.candidate_sites(name))
+    key = (w.model_dump_json(exclude={"slo": {"p99_ms"}, "privacy": True}), allowed,
+           None if all(allowed) else w.privacy)  # a barred site's reason names the level
     cache = system.memo.setdefault("single_options", {})
     built = cache.get(key)
     if built is None:

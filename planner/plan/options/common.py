@@ -149,6 +149,14 @@ class Option:
         if not by_level:
             return 1.0
         m = self.slo_margin
+        if self.ttft_slo_ms is None and self.tpot_slo_ms is None:  # the common case, called ~15 times an option
+            if self.slo_ms is None:
+                return max(by_level)
+            limit, best = self.slo_ms * m, 0.0
+            for u, p in by_level.items():
+                if p <= limit and u > best:
+                    best = u
+            return best
         ok = [u for u, p in by_level.items()
               if (self.slo_ms is None or p <= self.slo_ms * m)
               and (self.ttft_slo_ms is None or self.ttft_ms_by_level.get(u, 0.0) <= self.ttft_slo_ms * m)
