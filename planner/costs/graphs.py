@@ -453,6 +453,7 @@ def scale_batch(g: Graph, batch: int) -> Graph:
 def graph(model: str | os.PathLike, batch: int = 1, seq_len: int | None = None) -> Graph:
     """A zoo id or a path to an .onnx file."""
     s = str(model)
-    if s.endswith(".onnx") or os.sep in s or Path(s).is_file():
-        return onnx_graph(model, batch, seq_len)
-    return zoo_graph(s, batch, seq_len)
+    # a zoo id before a look at the disk: planning asks once per workload, and a stat is not free
+    if not (s.endswith(".onnx") or os.sep in s) and (s in zoo.ZOO or s in zoo.EXTRA or not Path(s).is_file()):
+        return zoo_graph(s, batch, seq_len)
+    return onnx_graph(model, batch, seq_len)
