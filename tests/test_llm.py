@@ -522,3 +522,15 @@ def test_a_pool_may_hold_more_than_256_sequences():
         d["sites"]["cloud"]["pools"][0]["max_seqs"] = bad
         with pytest.raises(ScenarioError, match=r"sites.cloud.pools\[0\].max_seqs"):
             parse_scenario(yaml.safe_dump(d), file="wide.yaml")
+
+
+def test_an_estimated_batch_fits_when_its_kv_cache_does():
+    """`estimate()` of a served language model counts what the engine holds: weights, workspace and
+    the batch's KV cache (prefill runs in chunks, not as one batch-wide forward pass)."""
+    big = planner.estimate("llama-3-8b", "h100-sxm", precision="fp16", batch=256, prompt_tokens=1000, output_tokens=200)
+    cost = llm_cost("llama-3-8b", "h100-sxm", "fp16", 1, None, 256)
+    kv_gb = 256 * 1200 * cost.kv_bytes_per_token / 1e9
+    assert big.fits and big.memory_gb == pytest.approx(cost.weight_gb + cost.workspace_gb + kv_gb)
+    # 512 contexts of 1,200 tokens need more cache than an 80 GB H100 has beside the weights
+    assert not planner.estimate("llama-3-8b", "h100-sxm", precision="fp16", batch=512, prompt_tokens=1000,
+                                output_tokens=200).fits

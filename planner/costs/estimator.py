@@ -187,12 +187,19 @@ def _scaled(e: Estimate, gpus: int, prompt_tokens: int | None, output_tokens: in
         # the mean context over the output; beam search decodes `beams` sequences per request
         tpot_s = c.decode_step_s(e.batch * beams, prompt + out / 2)
         ttft_ms = c.ttft_s(prompt) * 1e3
+        # a serving engine holds weights, its workspace and the batch's KV cache (prefill runs in
+        # chunks, so a whole batch's prompt activations are never held at once, as the
+        # forward-pass figure counts them): the batch fits when its contexts fit in the cache
+        kv = e.batch * c.kv_tokens(prompt, out, beams)
+        memory_gb = c.weight_gb + c.workspace_gb + kv * c.kv_bytes_per_token / 1e9
+        fits = c.fits and e.batch * beams <= c.max_seqs and kv <= c.kv_capacity_tokens
         if gpus == 1:
-            return replace(e, ttft_ms=ttft_ms, tpot_ms=tpot_s * 1e3, tokens_per_s=e.batch / tpot_s)
+            return replace(e, ttft_ms=ttft_ms, tpot_ms=tpot_s * 1e3, tokens_per_s=e.batch / tpot_s,
+                           memory_gb=memory_gb, fits=fits)
         ms = c.prefill_s(prompt, e.batch) * 1e3  # the tensor-parallel instance's forward pass
         k = ms / e.latency_ms
-        fits = e.memory_gb / gpus <= catalog.hardware(e.hardware).mem_gb  # weights and KV split over the GPUs
-        return replace(e, latency_ms=ms, throughput_per_s=e.batch / (ms / 1e3), energy_j=e.energy_j * k * gpus, fits=fits,
+        return replace(e, latency_ms=ms, throughput_per_s=e.batch / (ms / 1e3), energy_j=e.energy_j * k * gpus,
+                       memory_gb=memory_gb, fits=fits,
                        latency_ms_low=e.latency_ms_low * k, latency_ms_high=e.latency_ms_high * k,
                        ttft_ms=ttft_ms, tpot_ms=tpot_s * 1e3, tokens_per_s=e.batch / tpot_s)
     if gpus == 1:
