@@ -33,7 +33,7 @@ SOURCES = {
     "assumed": "this hardware has no calibration point: it shares its class's calibration, untested",
 }
 #: The plan table's columns as the Plan page shows them (those that are empty for every workload are dropped).
-PLAN_COLUMNS = ["workload", "kind", "model", "site", "hardware", "precision", "accuracy", "accuracy_metric", "min_accuracy",
+PLAN_COLUMNS = ["workload", "kind", "model", "site", "hardware", "precision", "kv_precision", "accuracy", "accuracy_metric", "min_accuracy",
                 "split", "llm_split", "predicted_p99_ms", "slo_p99_ms",
                 "predicted_ttft_ms", "slo_ttft_ms", "predicted_tpot_ms", "slo_tpot_ms", "predicted_availability",
                 "slo_availability", "source", "monthly_cost_usd",
@@ -167,6 +167,8 @@ def plan_table(p: Any) -> pd.DataFrame:
     t = p.table()
     t = t[[c for c in PLAN_COLUMNS if c in t.columns]]
     empty = [c for c in t.columns if c not in ("workload", "ok") and t[c].isna().all()]
+    if not p.scenario.names_kv_precision:
+        empty.append("kv_precision")  # every cache at its default: nothing to say
     return t.drop(columns=empty)
 
 

@@ -286,7 +286,7 @@ def _print_plan(p, fmt: str, members: bool = False) -> None:
             cols = [*cols[:6], "predicted_availability", "slo_availability", *cols[6:]]
         if t["llm_split"].notna().any():  # a language model across the boundary: its mode beside the precision
             cols = [*cols[:4], "llm_split", *cols[4:]]
-        if any(getattr(w, "kv_precision", None) is not None for w in p.scenario.workloads.values()):
+        if p.scenario.names_kv_precision:
             cols = [*cols[:4], "kv_precision", *cols[4:]]  # a KV cache named or chosen: beside the precision
         if any(w.accuracy_floor is not None or w.family for w in p.scenario.workloads.values()):
             cols = [*cols[:1], "model", *cols[1:4], "accuracy", "min_accuracy", *cols[4:]]  # what the floors chose

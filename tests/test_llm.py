@@ -534,3 +534,27 @@ def test_an_estimated_batch_fits_when_its_kv_cache_does():
     # 512 contexts of 1,200 tokens need more cache than an 80 GB H100 has beside the weights
     assert not planner.estimate("llama-3-8b", "h100-sxm", precision="fp16", batch=512, prompt_tokens=1000,
                                 output_tokens=200).fits
+
+
+def test_tables_show_the_kv_cache_only_where_a_workload_names_it():
+    """The report's and the app's placement tables add `kv_precision` beside the precision when a
+    workload sets one (a choice here); a scenario that names none keeps its tables as they were."""
+    import sys
+
+    import yaml
+
+    from planner.report.sections import placement_html
+
+    sys.path.insert(0, str(ROOT))  # app_pages/ is not an installed package
+    from app_pages.widgets import plan_table
+
+    text = (ROOT / "scenarios" / "clinic_llm.yaml").read_text()
+    plain = planner.plan(planner.parse_scenario(text))
+    assert not plain.scenario.names_kv_precision
+    assert "kv" not in placement_html(plain) and "kv_precision" not in plan_table(plain)
+    d = yaml.safe_load(text)
+    d["workloads"]["discharge-notes"]["kv_precision"] = ["fp16", "int8"]
+    chosen = planner.plan(planner.parse_scenario(yaml.safe_dump(d)))
+    assert chosen.scenario.names_kv_precision
+    assert "kv precision" in placement_html(chosen).lower().replace("_", " ")
+    assert list(plan_table(chosen).columns).index("kv_precision") == list(plan_table(chosen).columns).index("precision") + 1

@@ -21,7 +21,8 @@ from planner.sim.metrics import merge_sketches
 PLACEMENT_COLUMNS = {
     "inference": ["workload", "model", "site", "hardware", "precision", "split", "predicted_p99_ms", "slo_p99_ms",
                   "predicted_availability", "accuracy", "utilization", "monthly_cost_usd", "source", "binding"],
-    "language model": ["workload", "model", "site", "hardware", "precision", "llm_split", "predicted_ttft_ms", "slo_ttft_ms",
+    "language model": ["workload", "model", "site", "hardware", "precision", "kv_precision", "llm_split",
+                       "predicted_ttft_ms", "slo_ttft_ms",
                        "predicted_tpot_ms", "slo_tpot_ms", "predicted_p99_ms", "accuracy", "utilization", "monthly_cost_usd",
                        "source", "binding"],
     "training and federated": ["workload", "kind", "site", "hardware", "precision", "monthly_cost_usd", "source", "binding"],
@@ -246,6 +247,8 @@ def placement_html(plan: Any) -> str:
     """The placement, a table per kind of workload with only its columns; a fleet's instances
     summed up per fleet workload (the plan.csv file has every instance)."""
     t = plan.table()
+    if not plan.scenario.names_kv_precision:  # every cache at its default: nothing to say
+        t = t.drop(columns=["kv_precision"], errors="ignore")
     parts = ["<section id='placement'><h2>Placement</h2>"]
     single = t[t["fleet"].isna()] if "fleet" in t else t
     if len(single):

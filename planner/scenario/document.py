@@ -87,6 +87,12 @@ class Scenario(_Model):
         """Sites joined to `source` by some path of links (itself included)."""
         return self._components[source]
 
+    @property
+    def names_kv_precision(self) -> bool:
+        """Whether any workload sets its KV-cache precision (one value or a choice): only then do
+        placement tables (CLI, app, report) show the `kv_precision` column."""
+        return any(getattr(w, "kv_precision", None) is not None for w in self.workloads.values())
+
     def privacy_allows(self, workload: str, site: str) -> bool:
         """Whether the workload's privacy level lets its input go to `site` (links aside)."""
         w = self.workloads[workload]
