@@ -122,6 +122,7 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
     rate, mean_share = planned_rate_per_s(w)
     n_ops = len(graph(model, 1).ops)
     edge = system.compute_at(w.source)[0]
+    at_edge = set(precisions(w, edge.hardware))
     options = []
     for site, allowed in system.candidate_sites(name):
         if sc.sites[site].kind != "cloud" or not allowed:  # a split the workload's privacy forbids is never built
@@ -130,7 +131,7 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
         for pool in system.compute_at(site):
             if pool.kind != "pool":
                 continue
-            for prec in [p for p in precisions(w, pool.hardware) if p in precisions(w, edge.hardware)]:
+            for prec in [p for p in precisions(w, pool.hardware) if p in at_edge]:
                 for k, cut in _cuts(model, prec, in_bytes):
                     try:
                         raw_edge = _part(model, edge.hardware, prec, 1, 0, k + 1)
