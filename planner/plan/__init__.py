@@ -68,13 +68,19 @@ class Plan:
         its `pool_mixes` bills it; any other its `warm_instances`. A simulation of that hour
         starts there."""
         warm = self.warm_instances
-        if not self.assessment or not self.assessment.mixes or self.system is None:
-            return warm
-        for r, hours in pool_needs(self.system, self.options).items():
+        for r, hours in self._pool_needs.items():
             res, mix = self.system[r], self.assessment.mixes.get(r)
             floor = max(res.min_instances if not r.workload else 0, mix.n_reserved if mix else 0)
             warm[r] = max(floor, math.ceil(hours[hour] - 1e-9))
         return warm
+
+    @cached_property
+    def _pool_needs(self) -> dict[ResourceId, list[float]]:
+        """Each pool bought by the hour: the instance-load the plan puts on it each hour of the
+        day (computed once: a day of simulation asks for every hour)."""
+        if not self.assessment or not self.assessment.mixes or self.system is None:
+            return {}
+        return pool_needs(self.system, self.options)
 
     @property
     def job_start_hours(self) -> dict[str, float]:

@@ -139,21 +139,20 @@ def _pool_hours(rates: list[tuple[float, float]], shares: list[float], cold_star
     inside the 1% a p99 allows below it)."""
     up = [kept_up_share(lam * b, cold_start_s) for (lam, _), b in zip(rates, shares)]
     cold = [lam * b * (1 - u) for (lam, _), b, u in zip(rates, shares, up)]
-    if len(rates) != DAY_POINTS:  # one rate all day (or a bursty process's two): the day is one hour
-        arrived = sum(lam * t for lam, t in rates)
-        u = sum(x * t for x, (_, t) in zip(up, rates))
-        c = sum(x * t for x, (_, t) in zip(cold, rates)) / arrived if arrived > 0 else 0.0
-        on = u >= SCHEDULED_UP or c >= COLD_SHARE
-        return [on] * HOURS_PER_DAY, 0.0 if on else u * HOURS_PER_DAY
+    # a diurnal day's points fall into its hours; any other process's rates hold all day alike
     per = DAY_POINTS // HOURS_PER_DAY
+    spans = [slice(h * per, (h + 1) * per) for h in range(HOURS_PER_DAY)] if len(rates) == DAY_POINTS \
+        else [slice(0, len(rates))]
     scheduled, kept_h = [], 0.0
-    for h in range(HOURS_PER_DAY):
-        pts = slice(h * per, (h + 1) * per)
-        arrived = sum(lam for lam, _ in rates[pts])
-        u = sum(up[pts]) / per
-        on = u >= SCHEDULED_UP or (arrived > 0 and sum(cold[pts]) / arrived >= COLD_SHARE)
+    for pts in spans:
+        t = [w for _, w in rates[pts]]
+        arrived = sum(lam * w for (lam, _), w in zip(rates[pts], t))
+        u = sum(x * w for x, w in zip(up[pts], t)) / sum(t)
+        on = u >= SCHEDULED_UP or (arrived > 0 and sum(x * w for x, w in zip(cold[pts], t)) / arrived >= COLD_SHARE)
         scheduled.append(on)
         kept_h += 0.0 if on else u
+    if len(spans) == 1:  # the same every hour
+        return scheduled * HOURS_PER_DAY, kept_h * HOURS_PER_DAY
     return scheduled, kept_h
 
 
