@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 
 from planner import catalog
-from planner.model.accounting import MonthlyBill, Tariff, Usage, bill
+from planner.model.accounting import MonthlyBill, Tariff, month_of
 from planner.model.ids import ResourceId, ResourceKind
 from planner.scenario import Scenario
 from planner.scenario.sites import GridIntensity, Site
@@ -79,7 +79,7 @@ class Resource:
 
     def month_bill(self, servers: float = 1.0, busy_per_s: float = 0.0) -> MonthlyBill:
         """A month of `servers` kept and `busy_per_s` server-seconds of work per second."""
-        return bill(self.tariff, Usage(server_s=servers * SECONDS_PER_MONTH, busy_s=busy_per_s * SECONDS_PER_MONTH))
+        return month_of(self.tariff, servers, busy_per_s)
 
     def __repr__(self) -> str:
         unit = "Mbit/s" if self.kind == "link" else ("instances" if self.kind == "pool" else "devices")

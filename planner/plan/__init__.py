@@ -16,6 +16,7 @@ import pandas as pd
 
 from planner.costs.llm import kv_cache_precision
 from planner.errors import ScenarioError
+from planner.gcpause import gc_paused
 from planner.limits import check_limits
 from planner.model.accounting import ZERO, MonthlyBill
 from planner.model.ids import ResourceId
@@ -100,6 +101,7 @@ class Plan:
         return self.assessment.bill if self.assessment else ZERO
 
     @cached_property
+    @gc_paused
     def explanations(self) -> dict[str, dict[str, Any]]:
         if not self.options:
             return {}
@@ -115,6 +117,7 @@ class Plan:
                 out[name] = {k: self.classes.rename(v, rep, w.member) if isinstance(v, str) else v for k, v in src.items()}
         return out
 
+    @gc_paused
     def table(self) -> pd.DataFrame:
         """A row per workload: where it runs, predicted p99, monthly cost, constraints, and why."""
         cols = ["workload", "fleet", "member", "kind", "model", "site", "hardware", "precision", "accuracy", "accuracy_metric",
@@ -179,6 +182,7 @@ class Plan:
                 for name, o in self.options.items() if o.parts for h, v in enumerate(o.share_by_hour)]
         return pd.DataFrame(rows, columns=["workload", "routing", "secondary", "hour", "secondary_share"])
 
+    @gc_paused
     def fleet_summary(self) -> pd.DataFrame:
         """Per fleet and workload: how many members run where, the binding constraint, and the
         member figure that splits them (`plan/fleets.py`)."""
@@ -246,6 +250,7 @@ def _rate_weights(sc: Scenario) -> dict[str, float]:
     return {n: r / total for n, r in rates.items()}
 
 
+@gc_paused
 def plan(scenario: Scenario, *, objective: str | None = None, time_limit_s: float = 60.0,
          max_weighted_p99_ms: float | None = None, slo_margin: dict[str, float] | None = None) -> Plan:
     """Choose where every workload runs (site, hardware, precision, split) by the scenario's objective.
@@ -304,6 +309,7 @@ def _why_left_out(system: System, opts: dict[str, list[Option]], sol, cls: Class
                    for w in sol.unplaced if w not in named] + shared
 
 
+@gc_paused
 def evaluate(scenario: Scenario, placement: Any) -> Plan:
     """The analytical verdict on a placement given by hand: the same numbers the solver optimises."""
     check_limits(scenario, simulate=False)

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from planner.gcpause import gc_paused
 from planner.errors import ScenarioError
 from planner.scenario.document import Scenario
 from planner.scenario.fast_yaml import NOT_PLAIN, read_plain
@@ -45,6 +46,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+@gc_paused
 def load_scenario(path: str | Path) -> Scenario:
     """Read, parse and validate a scenario YAML file; `ScenarioError` on any bad input."""
     p = Path(path)

@@ -43,10 +43,11 @@ def _compute_part(system: System, r: Resource) -> Part:
     return Part((r.kind, r.site, r.id.index), f"the {r.hardware} {what} at {r.site}", r.availability)
 
 
-def path_parts(system: System, o: Option) -> list[Part]:
-    """Every resource a request of `o` needs up: the route's links, the compute of each stage, and
-    the cloud regions it runs in (the same for every option from one source along one path:
-    kept per system, so that thousands of workloads at a site compute it once)."""
+def path_parts(system: System, o: Option) -> tuple[list[Part], float, Part | None]:
+    """Every resource a request of `o` needs up (the route's links, the compute of each stage, and
+    the cloud regions it runs in), their product and the least available one (None if all are
+    always up). The same for every option from one source along one path: kept per system, so
+    that thousands of options compute it once."""
     sc = system.scenario
     w = sc.workloads[o.workload]
     compute = [rid for rid, _ in o.stages] or [rid for rid in o.loads if rid.kind != "link"][:1]
@@ -54,7 +55,11 @@ def path_parts(system: System, o: Option) -> list[Part]:
     cache = system.memo.setdefault("path_parts", {})
     found = cache.get(key)
     if found is None:
-        found = cache[key] = _path_parts(system, w.source, o.site, compute)
+        parts = _path_parts(system, w.source, o.site, compute)
+        weakest = min(parts, key=lambda p: p.availability) if parts else None
+        if weakest is not None and weakest.availability >= 1.0:
+            weakest = None
+        found = cache[key] = (parts, math.prod(p.availability for p in parts), weakest)
     return found
 
 
@@ -120,11 +125,7 @@ def option_availability(system: System, o: Option, fb: FallbackCost | None) -> t
         s = o.secondary_share
         weakest = min((x[2] for x in sides if x[2] is not None), key=lambda p: p.availability, default=None)
         return (1 - s) * sides[0][0] + s * sides[1][0], (1 - s) * sides[0][1] + s * sides[1][1], weakest
-    parts = path_parts(system, o)
-    path = math.prod(p.availability for p in parts)
-    weakest = min(parts, key=lambda p: p.availability) if parts else None
-    if weakest is not None and weakest.availability >= 1.0:
-        weakest = None
+    parts, path, weakest = path_parts(system, o)
     if fb is None or not fb.meets_slo:
         return path, path, weakest
     fb_part = _compute_part(system, fb.device)

@@ -13,14 +13,14 @@ from planner.costs.llm import kv_cache_precision
 from planner.costs.sources import weakest  # noqa: F401 - the options' modules take it from here
 from planner.costs.train_step import FineTune
 from planner.errors import PlannerError
-from planner.model.accounting import ZERO, MonthlyBill, Usage, bill
+from planner.model.accounting import ZERO, MonthlyBill, month_of
 from planner.model.ids import ResourceId
 from planner.model.system import Resource, Route, System
 from planner.model.workloads import is_onnx, model_ref
 from planner.plan.queueing import ps_transfer_s
 from planner.plan.violations import Violation
 from planner.scenario import Scenario
-from planner.units import SECONDS_PER_MONTH, mbps
+from planner.units import mbps
 
 #: Reasons that replace one an option already has (lower wins): see `Option.rule_out`.
 _OVERRIDES = {"privacy": 0, "accuracy": 1}
@@ -220,10 +220,23 @@ def send(system: System, o: Option, r: Route, rate_per_s: float, size_bytes: flo
          billed_rate_per_s: float | None = None) -> None:
     """Load every link of a route with `rate_per_s` messages of `size_bytes` (Mbit/s), and bill
     the bytes sent at `billed_rate_per_s` (the mean rate; default the same) per link tariff."""
+    if not r.hops:
+        return
     billed = rate_per_s if billed_rate_per_s is None else billed_rate_per_s
+    load = mbps(rate_per_s, size_bytes)
     for hop in r.hops:
-        o.loads[hop] = o.loads.get(hop, 0.0) + mbps(rate_per_s, size_bytes)
-        o.bill += bill(system.resources[hop].tariff, Usage(bytes_sent=billed * size_bytes * SECONDS_PER_MONTH))
+        o.loads[hop] = o.loads.get(hop, 0.0) + load
+    o.bill += _byte_bill(system, r) * (billed * size_bytes)
+
+
+def _byte_bill(system: System, r: Route) -> MonthlyBill:
+    """A month of one byte a second along `r`: every link's tariff (kept per route and system:
+    every option of every workload sends along a few routes)."""
+    cache = system.memo.setdefault("byte_bill", {})
+    found = cache.get(r.hops)
+    if found is None:
+        found = cache[r.hops] = sum((month_of(system.resources[hop].tariff, bytes_per_s=1.0) for hop in r.hops), ZERO)
+    return found
 
 
 # --------------------------------------------------------------------------- estimates
@@ -251,10 +264,14 @@ def planned(sc: Scenario, e: Estimate) -> Estimate:
 def span(*estimates: Estimate) -> tuple[float, float]:
     """The 80% interval of the compute time of `estimates` (as `planned`) run one after another,
     relative to the time planned with: (low, high) / nominal, or (low / high, 1) when robust."""
-    planned_ms = sum(e.latency_ms for e in estimates)
+    planned_ms = low_ms = high_ms = 0.0
+    for e in estimates:  # one pass: called for every option
+        planned_ms += e.latency_ms
+        low_ms += e.latency_ms_low
+        high_ms += e.latency_ms_high
     if planned_ms <= 0:
         return (1.0, 1.0)
-    return (sum(e.latency_ms_low for e in estimates) / planned_ms, sum(e.latency_ms_high for e in estimates) / planned_ms)
+    return (low_ms / planned_ms, high_ms / planned_ms)
 
 
 def llm_span(sc: Scenario, model: str, hardware: str, precision: str) -> tuple[float, float]:
