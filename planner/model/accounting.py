@@ -126,4 +126,9 @@ def month_of(tariff: Tariff, servers: float = 0.0, busy_per_s: float = 0.0, byte
     """`bill` of a month of `servers` kept, `busy_per_s` server-seconds of work a second and
     `bytes_per_s` sent (the same figures, from `unit_bills`)."""
     s, b, y = unit_bills(tariff)
-    return _new(*[i * servers + j * busy_per_s + k * bytes_per_s for i, j, k in zip(s, b, y)])
+    return _new(s[0] * servers + b[0] * busy_per_s + y[0] * bytes_per_s,  # written out: one per option
+                s[1] * servers + b[1] * busy_per_s + y[1] * bytes_per_s,
+                s[2] * servers + b[2] * busy_per_s + y[2] * bytes_per_s,
+                s[3] * servers + b[3] * busy_per_s + y[3] * bytes_per_s,
+                s[4] * servers + b[4] * busy_per_s + y[4] * bytes_per_s,
+                s[5] * servers + b[5] * busy_per_s + y[5] * bytes_per_s)

@@ -304,9 +304,27 @@ def undominated(opts: list[Option], judges: list[Option] | None = None) -> list[
         if key[0] == "kept" or len(group) == 1:
             out.extend(group)
             continue
-        out.extend(b for b in group if not any(a is not b and id(a) in judge_ids and dominates(a, b) for a in group))
+        out.extend(_undominated_in(group, judge_ids))
     kept = {id(o) for o in out}
     return [o for o in opts if id(o) in kept]  # the workload's own order: ties break as before
+
+
+def _undominated_in(group: list[Option], judge_ids: set[int]) -> list[Option]:
+    """The options of one group (same resources) that no judge dominates. A dominator costs no
+    more, so each option is tested only against those up to its own total, cheapest first."""
+    ranked = sorted(group, key=lambda o: o.bill.total_usd)
+    out = []
+    for b in ranked:
+        limit = b.bill.total_usd + 1e-8
+        for a in ranked:
+            if a.bill.total_usd > limit:
+                out.append(b)
+                break
+            if a is not b and id(a) in judge_ids and dominates(a, b):
+                break
+        else:
+            out.append(b)
+    return out
 
 
 def dominates(a: Option, b: Option) -> bool:

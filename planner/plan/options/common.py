@@ -208,10 +208,20 @@ def transfer_ms(system: System, r: Route, size_bytes: float, rho: float = LINK_R
     round trip each (TCP fast retransmit)."""
     if not r.hops:
         return 0.0
+    if link_rho is None:  # at the planned link load: the same for every option sending this size this way
+        cache = system.memo.setdefault("transfer_ms", {})
+        key = (r.hops, size_bytes, rho)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = _transfer_ms(system, r, size_bytes, lambda hop: rho)
+        return found
+    return _transfer_ms(system, r, size_bytes, lambda hop: link_rho.get(hop, 0.0))
+
+
+def _transfer_ms(system: System, r: Route, size_bytes: float, rho_of) -> float:
     t_s = 0.0
     for hop in r.hops:
-        u = rho if link_rho is None else link_rho.get(hop, 0.0)
-        t_s += ps_transfer_s(size_bytes, system.resources[hop].capacity, min(u, 0.999))
+        t_s += ps_transfer_s(size_bytes, system.resources[hop].capacity, min(rho_of(hop), 0.999))
     retrans_ms = r.loss_prob * max(1.0, size_bytes / 1460) * 2 * r.propagation_ms
     return r.propagation_ms + r.jitter_p99_ms + t_s * 1000 + min(retrans_ms, 4 * r.propagation_ms)
 
