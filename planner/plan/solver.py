@@ -340,7 +340,11 @@ def dominates(a: Option, b: Option) -> bool:
         levels_a = a.p99_ms_by_level[r]
         if set(levels_a) != set(levels_b) or any(levels_a[u] > levels_b[u] for u in levels_b):
             return False
-        if a.max_level(r) < b.max_level(r):
+        # a p99 no worse at every level meets the same p99 SLO at every level: only differing
+        # SLOs (or margins, or token SLOs, which these levels do not hold) need max_level
+        same_slo = (a.slo_ms == b.slo_ms and a.slo_margin == b.slo_margin
+                    and a.ttft_slo_ms is a.tpot_slo_ms is b.ttft_slo_ms is b.tpot_slo_ms is None)
+        if not same_slo and a.max_level(r) < b.max_level(r):
             return False
     strictly = (any(a.loads[r] < b.loads[r] - 1e-12 for r in b.loads) or any(x < y - 1e-9 for x, y in zip(a.bill, b.bill))
                 or a.p99_alone_ms < b.p99_alone_ms)
