@@ -29,36 +29,7 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
         o = chosen.get(name)
         if o is None:
             continue
-        alts: list[tuple[float, Option, str, float, Violation | None]] = []  # (rank, option, why it lost, cost delta, root cause)
-        seen = {o.key()}
-        # an alternative another alternative dominates ranks below it and is never the one a
-        # reason names: not judged (at fleet size, half the trials)
-        mine = [a for a in options.get(name, []) if a.key() != o.key()]
-        feasible = [a for a in mine if not a.infeasible]
-        shown = {id(a) for a in undominated(feasible)} | {id(a) for a in mine if a.infeasible}
-        for a in mine:
-            if a.key() in seen or id(a) not in shown:
-                continue
-            seen.add(a.key())
-            if a.infeasible:  # ruled out on its own: no need to re-cost the plan around it
-                alts.append((2.0 + min(a.p99_alone_ms, 1e9) / 1e12, a, str(a.infeasible),
-                             index.delta(name, a).total_usd, a.infeasible))
-                continue
-            trial = index.trial(name, a)
-            delta = trial.delta_usd
-            found = trial.violations
-            cause = root_cause(found)
-            why = join(found)
-            if why and not trial.own:
-                why = f"others: {why}"  # the alternative itself would do, but it breaks something for the rest
-            if not why:
-                why = _compare(sc.objective, trial, base.p99_ms[name], o, delta)
-                rank = 0.0 + max(delta, 0) / 1e6
-            else:
-                rank = 1.0 + (trial.p99_ms if math.isfinite(trial.p99_ms) else 1e9) / 1e12
-            alts.append((rank, a, why, delta, cause))
-        # Architects ask "why not there?": other sites and hardware before other precisions.
-        alts.sort(key=lambda t: (t[0], (t[1].site, t[1].hardware) == (o.site, o.hardware), t[3]))
+        alts = _alternatives(system, index, base, name, o, options.get(name, []))
         binding = _binding(sc, o, alts, base, name)
         nb = alts[0] if alts else None
         p99 = base.p99_ms[name]
@@ -104,6 +75,71 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
             "lost_because": nb[2] if nb else "",
         }
     return out
+
+
+def _alternatives(system: System, index: Baseline, base, name: str, o: Option, options: list[Option]) -> list[tuple]:
+    """The alternatives a reason speaks of, best first: (rank, option, why it lost, cost delta,
+    root cause). Rank 0: meets everything (by cost delta); 1: breaks something (by p99); 2: ruled
+    out on its own. An alternative another dominates ranks below it and is never named: not
+    judged. Re-costing the plan around an alternative (a trial) is the expensive part, so only
+    those a reason can name are judged: every cheaper one (the binding constraint is among
+    them), and the others in order of the rank their cost delta allows, until neither the next
+    best nor the best at another site can change (all of them for a routed pair or a language
+    model across the boundary, whose reasons name every side and mode)."""
+    sc = system.scenario
+    tie = max(TIE_USD, TIE_SHARE * o.bill.total_usd)
+    mine = [a for a in options if a.key() != o.key()]
+    feasible = [a for a in mine if not a.infeasible]
+    shown = {id(a) for a in undominated(feasible)} | {id(a) for a in mine if a.infeasible}
+    seen = {o.key()}
+    judged: list[tuple] = []  # (sort key, order, alternative)
+    waiting: list[tuple] = []  # feasible, not yet judged: (the least sort key its delta allows, order, option, delta)
+    for i, a in enumerate(mine):
+        if a.key() in seen or id(a) not in shown:
+            continue
+        seen.add(a.key())
+        same = (a.site, a.hardware) == (o.site, o.hardware)
+        if a.infeasible:  # ruled out on its own: no need to re-cost the plan around it
+            rank = 2.0 + min(a.p99_alone_ms, 1e9) / 1e12
+            delta = index.delta(name, a).total_usd
+            judged.append(((rank, same, delta), i, (rank, a, str(a.infeasible), delta, a.infeasible)))
+            continue
+        delta = index.delta(name, a).total_usd
+        # rank 0 sorts by max(delta, 0) / 1e6 and rank 1 from 1 up: the first can only be larger
+        waiting.append(((min(max(delta, 0) / 1e6, 1.0), same, delta), i, a, delta))
+    waiting.sort(key=lambda t: (t[0], t[1]))
+    every = bool(o.parts) or o.llm_split is not None or any(a.llm_split is not None or a.parts for _, _, a, _ in waiting)
+    best = min((k for k, _, _ in judged), default=None)
+    best_away = min((k for k, _, t in judged if t[1].site != o.site), default=None)
+    for low, i, a, delta in waiting:
+        away = a.site != o.site
+        if not (every or delta < -tie or best is None or low <= best or (away and (best_away is None or low <= best_away))):
+            continue
+        t = _judge(sc, index, base, name, o, a)
+        key = (t[0], low[1], t[3])
+        judged.append((key, i, t))
+        best = key if best is None or key < best else best
+        if away:
+            best_away = key if best_away is None or key < best_away else best_away
+    judged.sort(key=lambda t: (t[0], t[1]))  # as a stable sort of every alternative in the options' order
+    return [t for _, _, t in judged]
+
+
+def _judge(sc, index: Baseline, base, name: str, o: Option, a: Option) -> tuple:
+    """One feasible alternative judged against the whole plan: (rank, option, why, delta, cause)."""
+    trial = index.trial(name, a)
+    delta = trial.delta_usd
+    found = trial.violations
+    cause = root_cause(found)
+    why = join(found)
+    if why and not trial.own:
+        why = f"others: {why}"  # the alternative itself would do, but it breaks something for the rest
+    if not why:
+        why = _compare(sc.objective, trial, base.p99_ms[name], o, delta)
+        rank = 0.0 + max(delta, 0) / 1e6
+    else:
+        rank = 1.0 + (trial.p99_ms if math.isfinite(trial.p99_ms) else 1e9) / 1e12
+    return (rank, a, why, delta, cause)
 
 
 def _accuracy_note(o: Option, short: list[Option]) -> str:
