@@ -104,18 +104,19 @@ def _alternatives(system: System, index: Baseline, base, name: str, o: Option, o
             delta = index.delta(name, a).total_usd
             judged.append(((rank, same, delta), i, (rank, a, str(a.infeasible), delta, a.infeasible)))
             continue
-        delta = index.delta(name, a).total_usd
+        md = index.moved_delta(name, a)
+        delta = md[1].total_usd
         # rank 0 sorts by max(delta, 0) / 1e6 and rank 1 from 1 up: the first can only be larger
-        waiting.append(((min(max(delta, 0) / 1e6, 1.0), same, delta), i, a, delta))
+        waiting.append(((min(max(delta, 0) / 1e6, 1.0), same, delta), i, a, md))
     waiting.sort(key=lambda t: (t[0], t[1]))
     every = bool(o.parts) or o.llm_split is not None or any(a.llm_split is not None or a.parts for _, _, a, _ in waiting)
     best = min((k for k, _, _ in judged), default=None)
     best_away = min((k for k, _, t in judged if t[1].site != o.site), default=None)
-    for low, i, a, delta in waiting:
-        away = a.site != o.site
+    for low, i, a, md in waiting:
+        away, delta = a.site != o.site, low[2]
         if not (every or delta < -tie or best is None or low <= best or (away and (best_away is None or low <= best_away))):
             continue
-        t = _judge(sc, index, base, name, o, a)
+        t = _judge(sc, index, base, name, o, a, md)
         key = (t[0], low[1], t[3])
         judged.append((key, i, t))
         best = key if best is None or key < best else best
@@ -125,9 +126,9 @@ def _alternatives(system: System, index: Baseline, base, name: str, o: Option, o
     return [t for _, _, t in judged]
 
 
-def _judge(sc, index: Baseline, base, name: str, o: Option, a: Option) -> tuple:
+def _judge(sc, index: Baseline, base, name: str, o: Option, a: Option, moved_delta: tuple) -> tuple:
     """One feasible alternative judged against the whole plan: (rank, option, why, delta, cause)."""
-    trial = index.trial(name, a)
+    trial = index.trial(name, a, moved_delta)
     delta = trial.delta_usd
     found = trial.violations
     cause = root_cause(found)

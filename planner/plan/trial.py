@@ -120,15 +120,21 @@ class Baseline:
                 delta += system[base].month_bill(servers=after - before)
         return delta
 
-    def trial(self, name: str, alt: Option) -> Trial:
-        """`name` moved from its chosen option to `alt`."""
+    def moved_delta(self, name: str, alt: Option) -> tuple[tuple, MonthlyBill]:
+        """The resources `name`'s move to `alt` changes, and what the bill changes by: what
+        `trial` starts from (an explanation ranks alternatives by it before judging any)."""
+        moved = self._moved(name, alt)
+        return moved, self.delta(name, alt, moved)
+
+    def trial(self, name: str, alt: Option, moved_delta: tuple[tuple, MonthlyBill] | None = None) -> Trial:
+        """`name` moved from its chosen option to `alt` (from its `moved_delta` where known)."""
         system, a, old = self.system, self.a, self.chosen[name]
-        changed, load, inst = moved = self._moved(name, alt)
+        moved, delta = moved_delta or self.moved_delta(name, alt)
+        changed, load, inst = moved
         util: dict[ResourceId, float] = {}
         for r, v in load.items():
             res = system[r]
             util[r] = (v * levels(res)[0] / inst[r] if inst[r] else 0.0) if r.kind == "pool" else v / res.capacity
-        delta = self.delta(name, alt, moved)
 
         t = Trial(math.nan, delta)
         if alt.infeasible:
