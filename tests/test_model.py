@@ -103,3 +103,42 @@ def test_plan_and_simulation_bill_the_same_month(name):
     first = planner.plan(sc)
     sim = planner.simulate(sc, first, seed=sc.seed)
     assert sim.monthly_cost_usd > first.monthly_cost_usd  # the miss costs instances, never saves
+
+
+@pytest.mark.parametrize("name", ["smart_factory", "vehicle_fleet", "llm_mixed_pricing"])
+def test_a_month_from_unit_bills_is_the_bill_of_that_use(name):
+    """Options are priced from `unit_bills` (bill is linear): the same figures as `bill` itself."""
+    from planner.model.accounting import month_of
+
+    system = resolve(planner.load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
+    for r in system.resources.values():
+        for servers, busy, bytes_per_s in ((1.0, 0.0, 0.0), (0.0, 0.37, 0.0), (0.0, 0.0, 2.5e5), (3.0, 1.2, 1e6)):
+            want = bill(r.tariff, Usage(server_s=servers * SECONDS_PER_MONTH, busy_s=busy * SECONDS_PER_MONTH,
+                                        bytes_sent=bytes_per_s * SECONDS_PER_MONTH))
+            got = month_of(r.tariff, servers, busy, bytes_per_s)
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-9), (r.id, servers, busy, bytes_per_s)
+            if not bytes_per_s:
+                assert r.month_bill(servers, busy) == pytest.approx(want, rel=1e-12, abs=1e-9)
+
+
+def test_planning_pauses_the_garbage_collector_and_restores_it():
+    import gc
+
+    sc = planner.load_scenario(ROOT / "scenarios" / "smart_factory.yaml")
+    planner.plan(sc)  # the first call imports the planner's modules (with the collector on, as any import)
+    seen = []
+    gc.callbacks.append(lambda phase, info: seen.append(phase))
+    try:
+        assert gc.isenabled()
+        planner.plan(sc).table()
+        assert not seen  # no collection ran while planning and explaining
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            planner.plan(sc)
+            assert not gc.isenabled()  # left as the caller set it
+        finally:
+            gc.enable()
+    finally:
+        gc.callbacks.pop()
+    assert gc.isenabled()
