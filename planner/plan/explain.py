@@ -11,7 +11,7 @@ from planner.plan.solver import undominated
 from planner.plan.trial import Baseline
 from planner.plan.options import Option, levels
 from planner.plan.options.availability import pct
-from planner.plan.violations import ROOT_CAUSE_ORDER, Violation, join, root_cause
+from planner.plan.violations import ROOT_CAUSE_ORDER, join, root_cause
 from planner.units import J_PER_KWH
 
 
@@ -93,11 +93,12 @@ def _alternatives(system: System, index: Baseline, base, name: str, o: Option, o
     shown = {id(a) for a in undominated(feasible)} | {id(a) for a in mine if a.infeasible}
     seen = {o.key()}
     judged: list[tuple] = []  # (sort key, order, alternative)
-    waiting: list[tuple] = []  # feasible, not yet judged: (the least sort key its delta allows, order, option, delta)
+    waiting: list[tuple] = []  # feasible, not yet judged: (the least sort key its delta allows, order, option, move)
     for i, a in enumerate(mine):
         if a.key() in seen or id(a) not in shown:
             continue
         seen.add(a.key())
+        # Architects ask "why not there?": other sites and hardware sort before other precisions
         same = (a.site, a.hardware) == (o.site, o.hardware)
         if a.infeasible:  # ruled out on its own: no need to re-cost the plan around it
             rank = 2.0 + min(a.p99_alone_ms, 1e9) / 1e12
