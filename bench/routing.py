@@ -4,6 +4,8 @@ TPOT for language models) of each side, at several loads.
     python bench/routing.py                  # overflow at 4 loads x 2 rules, by_tokens at 2 rates, ~3 min
     python bench/routing.py --horizon-s 300  # longer runs, less sampling noise
     python bench/routing.py --sparse         # the shop's own edge at moderate loads: sparse overflow, ~4 min
+    python bench/routing.py --day 1 2 3      # shop_overflow's plan against a day of simulation per seed, ~30 s each
+    python bench/routing.py --whole-hour 16 19 --seeds 1 2 3 4  # those hours as one 3600 s run each, ~20 s a run
 
 Overflow: the shop of `scenarios/shop_overflow.yaml` (two Jetson Orin Nano boxes, YOLOv5s fp16,
 an L4 pool), its cameras at a constant Poisson rate of `rho` x the two boxes' capacity, the pair
@@ -18,6 +20,12 @@ per load from a pool with no instance: the share sent on, the episodes it comes 
 the first overflow since an arrival last found the edge empty) and the share of the time the
 pool keeps an instance up for them (its instance-seconds / the horizon), planned
 (`plan.overflow`, `routing.kept_up_share`) against simulated.
+
+A day (`--day`): `shop_overflow.yaml` as planned, and `planner.simulate_day` of the plan per
+seed (each hour a run of the 600 s horizon centred in it): the month's bill, and the
+instance-hours a day the pool ran in the hours the plan buys none (the sparse overflow's).
+Whole hours (`--whole-hour`): those hours of the same plan as one run of 3600 s each from the
+hour's start, the pool's up time against the plan's for the hour.
 """
 from __future__ import annotations
 
@@ -88,7 +96,6 @@ def sparse_rows(horizon_s: float, seed: int, loads=(0.55, 0.6, 0.65, 0.7, 0.8)) 
         engine = Engine(build_spec(sc, {"cameras": {**EDGE, "secondary": CLOUD}}, seed=seed, warm_instances={}))
         seen = _count_episodes(engine.flows[0])
         r = engine.run()
-        up_s = r.compute().set_index("hardware").loc["l4", "hourly_instance_s"]
         o = overflow(nano["count"], rate, service_s, limit, nano["service_cv"])
         up = kept_up_share(o.episodes_per_s, pool["cold_start_s"])
         sim_share = seen["sent"] / seen["arrived"]
@@ -99,8 +106,44 @@ def sparse_rows(horizon_s: float, seed: int, loads=(0.55, 0.6, 0.65, 0.7, 0.8)) 
                      "episodes_planned_per_s": o.episodes_per_s, "episodes_simulated_per_s": sim_episodes,
                      "per_episode_planned": o.requests_per_episode,
                      "per_episode_simulated": seen["sent"] / seen["episodes"] if seen["episodes"] else float("nan"),
-                     "up_planned": up, "up_simulated": up_s / horizon_s, "up_ratio": up / (up_s / horizon_s)})
+                     "up_planned": up, "up_simulated": _up_share(r), "up_ratio": up / _up_share(r)})
     return rows
+
+
+def day_rows(seeds: list[int]) -> list[dict]:
+    """shop_overflow's plan against a day of simulation per seed."""
+    sc = planner.load_scenario(ROOT / "scenarios" / "shop_overflow.yaml")
+    p = planner.plan(sc)
+    o = p.options["cameras"]
+    (pool,) = p.pool_mixes
+    sparse = {h for h in range(24) if not p.warm_instances_at(h).get(pool)}
+    rows = []
+    for seed in seeds:
+        day = planner.simulate_day(sc, p, seed=seed)
+        kept = sum(_up_share(r) for h, r in day.hours.items() if h in sparse)
+        rows.append({"seed": seed, "plan_usd": p.monthly_cost_usd, "day_usd": day.monthly_cost_usd,
+                     "day_over_plan": day.monthly_cost_usd / p.monthly_cost_usd - 1,
+                     "kept_h_planned": o.detail["kept_up_h_per_day"], "kept_h_simulated": kept})
+    return rows
+
+
+def whole_hour_rows(hours: list[int], seeds: list[int]) -> list[dict]:
+    """Hours of shop_overflow's plan as one run of a whole hour each: the pool's up time."""
+    sc = planner.load_scenario(ROOT / "scenarios" / "shop_overflow.yaml")
+    p = planner.plan(sc)
+    planned = p.options["cameras"].detail["kept_up_h_by_hour"]
+    rows = []
+    for h in hours:
+        ups = [_up_share(planner.simulate(sc, p, seed=seed, horizon_s=3600.0, start_hour=h,
+                                          warm_instances=p.warm_instances_at(h))) for seed in seeds]
+        rows.append({"hour": h, "up_planned": planned[h], "up_simulated": sum(ups) / len(ups),
+                     "runs": " ".join(f"{u:.3f}" for u in ups)})
+    return rows
+
+
+def _up_share(r) -> float:
+    """The share of a run's horizon the L4 pool ran hourly instances."""
+    return r.compute().set_index("hardware").loc["l4", "hourly_instance_s"] / r.horizon_s
 
 
 def _count_episodes(flow) -> dict:
@@ -155,12 +198,22 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sparse", action="store_true", help="only the shop's own edge at moderate loads (3600 s runs "
                                                           "unless --horizon-s says otherwise)")
+    ap.add_argument("--day", type=int, nargs="+", metavar="SEED", help="shop_overflow's plan against a day of "
+                                                                         "simulation at each seed")
+    ap.add_argument("--whole-hour", type=int, nargs="+", metavar="HOUR", help="those hours of shop_overflow's plan "
+                                                                              "as whole-hour runs (--seeds)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4])
     args = ap.parse_args()
+    rows = None
     if args.sparse:
-        horizon_s = args.horizon_s if "--horizon-s" in sys.argv else 3600.0
-        df = pd.DataFrame(sparse_rows(horizon_s, args.seed))
+        rows = sparse_rows(args.horizon_s if "--horizon-s" in sys.argv else 3600.0, args.seed)
+    elif args.day:
+        rows = day_rows(args.day)
+    elif args.whole_hour:
+        rows = whole_hour_rows(args.whole_hour, args.seeds)
+    if rows is not None:
         with pd.option_context("display.width", 250, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
-            print(df.to_string(index=False))
+            print(pd.DataFrame(rows).to_string(index=False))
         return
     df = pd.DataFrame(overflow_rows(args.horizon_s, args.seed) + token_rows(max(args.horizon_s, 300.0), args.seed))
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format):

@@ -12,14 +12,7 @@ import yaml
 
 import planner
 from planner.model.routing import kept_up_share, queue_limit
-from planner.plan.overflow import (
-    _blocks,
-    _erlang,
-    _solve,
-    overflow,
-    overflow_by_rate,
-    overflow_share,
-)
+from planner.plan.overflow import _blocks, _erlang, _solve, overflow, overflow_by_rate, overflow_share
 from planner.plan.queueing import blocking_prob
 from planner.scenario import parse_scenario
 

@@ -30,13 +30,7 @@ from planner.model.routing import kept_up_share, queue_limit
 from planner.model.system import System
 from planner.model.workloads import HOURS_PER_DAY, planned_rate_per_s, profile_at
 from planner.plan.llm_serving import Shape
-from planner.plan.options.common import (
-    FULL_LEVEL,
-    LEVELS,
-    Option,
-    cost_estimate,
-    weakest,
-)
+from planner.plan.options.common import FULL_LEVEL, LEVELS, Option, cost_estimate, weakest
 from planner.plan.options.llm import llm_option
 from planner.plan.overflow import Overflow, overflow_by_rate
 
@@ -125,7 +119,8 @@ def _overflow(system: System, name: str, p: Option, s: Option) -> Option | None:
     # the share each hour is of that hour's requests (its highest point), not of the day's
     o = _pair(system, name, "overflow", primary, secondary, share, _hours(rates, shares))
     pool = system[s.stages[0][0]]
-    scheduled, kept_h = _pool_hours(rates, figs, pool.cold_start_s)
+    scheduled, kept_by_hour = _pool_hours(rates, figs, pool.cold_start_s)
+    kept_h = sum(kept_by_hour)
     pool_shape = tuple(x / peak_pool if on else 0.0 for x, on in zip(_hours(rates, to_pool), scheduled))
     edge_shape = _hours(rates, [x / peak_edge for x in to_edge])
     o.hourly = {r: pool_shape for r in secondary.loads} | {r: edge_shape for r in primary.loads}
@@ -134,35 +129,40 @@ def _overflow(system: System, name: str, p: Option, s: Option) -> Option | None:
         hourly = hourly_rate(pool) if mixes(pool) else None
         o.bill += kept._replace(instances_usd=kept_h * hourly.usd_per_instance_hour * DAYS_PER_MONTH) if hourly else kept
     o.detail.update({"queue_limit": limit, "edge_servers": edge.servers, "kept_up_h_per_day": kept_h,
+                     "kept_up_h_by_hour": kept_by_hour,
                      "edge_servers_alone": _servers_alone(p, rate, service_s),
                      "peak_share": max(shares), "peak_hour": float(_peak_hour(rates, shares))})
     return o
 
 
-def _pool_hours(rates: list[tuple[float, float]], figs: list[Overflow], cold_start_s: float) -> tuple[list[bool], float]:
+def _pool_hours(rates: list[tuple[float, float]], figs: list[Overflow],
+                cold_start_s: float) -> tuple[list[bool], tuple[float, ...]]:
     """Which hours the pool runs instances for the overflow (scheduled, bought by the hour), and
-    the instance-hours a day it keeps one up in the others for the sparse overflow (launched by
+    the instance-hours it keeps one up in each of the others for the sparse overflow (launched by
     the episode that finds none, retired when idle: `routing.kept_up_share` of the episodes,
     averaged over the hour). An hour is scheduled where an instance would be up nearly all of it
     anyway, or where the requests that would find none and wait a cold start reach COLD_SHARE of
     the hour's (far inside the 1% a p99 allows below it)."""
     up = [kept_up_share(f.episodes_per_s, cold_start_s) for f in figs]
     cold = [f.rate_per_s * f.share * (1 - u) for f, u in zip(figs, up)]
-    # a diurnal day's points fall into its hours; any other process's rates hold all day alike
+    arrived = [f.rate_per_s for f in figs]
+    if len(rates) == DAY_POINTS:  # a diurnal day's points fall into its hours
+        hours = [tuple(_over_hour(v, h) for v in (up, cold, arrived)) for h in range(HOURS_PER_DAY)]
+    else:  # any other process's rates hold all day alike
+        t = [w for _, w in rates]
+        hours = [tuple(sum(x * w for x, w in zip(v, t)) / sum(t) for v in (up, cold, arrived))] * HOURS_PER_DAY
+    scheduled = [u >= SCHEDULED_UP or (n > 0 and c / n >= COLD_SHARE) for u, c, n in hours]
+    return scheduled, tuple(0.0 if on else u for on, (u, _, _) in zip(scheduled, hours))
+
+
+def _over_hour(values: list[float], hour: int) -> float:
+    """The mean over `hour` of a figure at the day's points (each at the start of its 5 minutes,
+    the rate linear between them), by the trapezoid rule: the hour's first point and the next
+    hour's count half. (A point standing for its whole 5 minutes would shift a ramping hour's
+    figures by 2.5 minutes; the day's sum is the same either way.)"""
     per = DAY_POINTS // HOURS_PER_DAY
-    spans = [slice(h * per, (h + 1) * per) for h in range(HOURS_PER_DAY)] if len(rates) == DAY_POINTS \
-        else [slice(0, len(rates))]
-    scheduled, kept_h = [], 0.0
-    for pts in spans:
-        t = [w for _, w in rates[pts]]
-        arrived = sum(lam * w for (lam, _), w in zip(rates[pts], t))
-        u = sum(x * w for x, w in zip(up[pts], t)) / sum(t)
-        on = u >= SCHEDULED_UP or (arrived > 0 and sum(x * w for x, w in zip(cold[pts], t)) / arrived >= COLD_SHARE)
-        scheduled.append(on)
-        kept_h += 0.0 if on else u
-    if len(spans) == 1:  # the same every hour
-        return scheduled * HOURS_PER_DAY, kept_h * HOURS_PER_DAY
-    return scheduled, kept_h
+    pts = [values[(hour * per + i) % DAY_POINTS] for i in range(per + 1)]
+    return (sum(pts) - (pts[0] + pts[-1]) / 2) / per
 
 
 def _servers_alone(p: Option, rate: float, service_s: float) -> int:
