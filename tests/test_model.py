@@ -82,6 +82,8 @@ def test_plan_and_simulation_bill_the_same_month(name):
         # buys is the day's hours, so the whole day is simulated, each hour from the plan's instances then.
         day = planner.simulate_day(sc, result.plan, seed=sc.seed)
         by = {h: round(r.monthly_cost_usd) for h, r in day.hours.items()}
+        # shop_overflow: plan $100.0, day $102.2 at its seed (seeds 1-9: $94.4-113.4; an instance kept
+        # up for sparse overflow cycles over minutes, two to four times in a 10-minute run: bench/README.md)
         assert day.monthly_cost_usd == pytest.approx(result.plan.monthly_cost_usd, rel=0.03), f"by hour: {by}"
         return
     assert result.sim.monthly_cost_usd == pytest.approx(result.plan.monthly_cost_usd, rel=0.03)

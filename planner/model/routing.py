@@ -16,9 +16,9 @@ SCALE_DOWN_DELAY_S = 60.0
 
 def kept_up_share(episodes_per_s: float, cold_start_s: float) -> float:
     """Share of the time a pool that scales from zero keeps an instance up for requests that come
-    sparsely in episodes at `episodes_per_s` (Poisson; a burst of requests within milliseconds
-    counts once, as an overflow rule sends them: `plan.overflow`; single requests at their rate
-    are the case of one a burst). An episode that finds no instance launches one, which starts for
+    sparsely in episodes at `episodes_per_s` (Poisson; a burst of requests within milliseconds, as
+    an overflow rule sends them, counts once: `plan.overflow`; requests that come one by one are
+    bursts of one). An episode that finds no instance launches one, which starts for
     `cold_start_s` (the requests meanwhile wait for it) and then serves until the autoscaler looks
     at a quiet window: it is retired once no episode came for `gap` = 1.5 looks (its first look
     after a whole quiet window). An up period lasts the cold start plus the wait for such a gap,
