@@ -32,7 +32,7 @@ from planner.model.workloads import HOURS_PER_DAY, planned_rate_per_s, profile_a
 from planner.plan.llm_serving import Shape
 from planner.plan.options.common import FULL_LEVEL, LEVELS, Option, cost_estimate, weakest
 from planner.plan.options.llm import llm_option
-from planner.plan.overflow import Overflow, overflow_by_rate
+from planner.plan.overflow import Overflow, overflow, overflow_by_rate
 
 #: an hour's share of requests that overflow and find no instance up (they wait a cold start)
 #: below which the pool runs no scheduled instance that hour: the autoscaler serves them
@@ -42,6 +42,9 @@ COLD_SHARE = 0.005
 SCHEDULED_UP = 0.9
 #: points of the day at which the arrival rate is sampled for an overflow share (5 minutes)
 DAY_POINTS = 288
+#: a share of the requests so small that the side serving it may as well not be there: a pair
+#: whose secondary (or primary) would serve no more is left to the single options
+NEGLIGIBLE_SHARE = 1e-6
 
 
 def routed_options(system: System, name: str, base: list[Option]) -> list[Option]:
@@ -103,6 +106,9 @@ def _overflow(system: System, name: str, p: Option, s: Option) -> Option | None:
     first_s = cost_estimate(sc, p.model or w.model_id, p.hardware, p.precision, 1).latency_ms / 1000
     limit = queue_limit(rule.queue_ms, rule.queue_len, edge.servers, first_s)
     rates = day_rates(w)
+    peak = overflow(edge.servers, max(lam for lam, _ in rates), service_s, limit, edge.service_cv)
+    if peak.share <= NEGLIGIBLE_SHARE:  # not even at the peak: no day's share is more (and the chain is spared)
+        return None
     figs = overflow_by_rate(edge.servers, [lam for lam, _ in rates], service_s, limit, edge.service_cv)
     shares = [f.share for f in figs]
     arrived = sum(lam * t for lam, t in rates)
@@ -110,7 +116,7 @@ def _overflow(system: System, name: str, p: Option, s: Option) -> Option | None:
     to_edge = [lam * (1 - b) for (lam, _), b in zip(rates, shares)]
     to_pool = [lam * b for (lam, _), b in zip(rates, shares)]
     peak_edge, peak_pool = max(to_edge), max(to_pool)
-    if share <= 1e-6 or share >= 1 - 1e-6:
+    if share <= NEGLIGIBLE_SHARE or share >= 1 - NEGLIGIBLE_SHARE:
         return None  # one side would serve (almost) everything: the single options cover it
     wait_cap_ms = (limit / edge.servers + 1) * first_s * 1000  # the limit bounds the edge's queue
     primary = _scaled(p, peak_edge / rate, 1 - share)
