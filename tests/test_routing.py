@@ -12,7 +12,8 @@ import planner
 from planner.errors import ScenarioError
 from planner.model.pricing import DAYS_PER_MONTH
 from planner.model.routing import SCALE_INTERVAL_S, kept_up_share
-from planner.plan.queueing import blocking_prob, overflow_share
+from planner.plan.overflow import overflow_share
+from planner.plan.queueing import blocking_prob
 from planner.scenario import parse_scenario
 from planner.sim.adapter import build_spec
 from planner.sim.engine import Engine

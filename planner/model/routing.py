@@ -14,19 +14,21 @@ SCALE_INTERVAL_S = 15.0
 SCALE_DOWN_DELAY_S = 60.0
 
 
-def kept_up_share(rate_per_s: float, cold_start_s: float) -> float:
-    """Share of the time a pool that scales from zero keeps an instance up for requests arriving
-    sparsely at `rate_per_s` (Poisson). A request that finds none launches one, which starts for
+def kept_up_share(episodes_per_s: float, cold_start_s: float) -> float:
+    """Share of the time a pool that scales from zero keeps an instance up for requests that come
+    sparsely in episodes at `episodes_per_s` (Poisson; a burst of requests within milliseconds, as
+    an overflow rule sends them, counts once: `plan.overflow`; requests that come one by one are
+    bursts of one). An episode that finds no instance launches one, which starts for
     `cold_start_s` (the requests meanwhile wait for it) and then serves until the autoscaler looks
-    at a quiet window: it is retired once no request came for `gap` = 1.5 looks (its first look
+    at a quiet window: it is retired once no episode came for `gap` = 1.5 looks (its first look
     after a whole quiet window). An up period lasts the cold start plus the wait for such a gap,
-    (e^(rate x gap) - 1) / rate on average; a down period, until the next request, 1 / rate."""
-    if rate_per_s <= 0:
+    (e^(rate x gap) - 1) / rate on average; a down period, until the next episode, 1 / rate."""
+    if episodes_per_s <= 0:
         return 0.0
-    x = rate_per_s * 1.5 * SCALE_INTERVAL_S
+    x = episodes_per_s * 1.5 * SCALE_INTERVAL_S
     if x > 50:  # a quiet window practically never comes: up all the time
         return 1.0
-    up_rate = rate_per_s * cold_start_s + math.expm1(x)  # rate x (mean up period)
+    up_rate = episodes_per_s * cold_start_s + math.expm1(x)  # rate x (mean up period)
     return up_rate / (up_rate + 1.0)
 
 

@@ -72,25 +72,3 @@ def blocking_prob(servers: int, offered_load: float, waiting_room: int) -> float
     top = max(logs)
     z = sum(math.exp(x - top) for x in logs)
     return math.exp(logs[-1] - top) / z
-
-
-def overflow_share(servers: int, offered_load: float, queue_len: int, service_cv: float = 1.0) -> float:
-    """Share of arrivals that find `queue_len` or more waiting at `servers` servers (an
-    overflow rule's secondary share), at offered load a = lambda x mean service time.
-
-    Poisson arrivals to M/G/c with the queue cut at `queue_len`: the waiting room is scaled by
-    2 / (1 + cv^2), the heavy-traffic (diffusion) scaling of queue-length fluctuations, so a
-    deterministic server (cv 0) behaves as an exponential one with twice the room; between
-    whole rooms the blocking is interpolated in log space. At `queue_len` 0 this is Erlang B,
-    exact whatever the service distribution."""
-    if queue_len <= 0:
-        return blocking_prob(servers, offered_load, 0)
-    room = queue_len * 2.0 / (1.0 + service_cv ** 2)
-    lo = int(math.floor(room))
-    b_lo = blocking_prob(servers, offered_load, lo)
-    if room == lo:
-        return b_lo
-    b_hi = blocking_prob(servers, offered_load, lo + 1)
-    if b_lo <= 0 or b_hi <= 0:
-        return b_lo + (b_hi - b_lo) * (room - lo)
-    return math.exp(math.log(b_lo) + (math.log(b_hi) - math.log(b_lo)) * (room - lo))

@@ -2,9 +2,10 @@
 cloud pool, its requests split by the workload's `routing:` rule.
 
 - `overflow`: the edge serves while its queue is below the rule's limit; an arrival that finds
-  it at the limit goes to the pool. The share sent on is the blocking probability of the edge's
-  queue cut at the limit (`queueing.overflow_share`) at each point of the day's arrival rate,
-  so the edge can be sized below the peak and the pool serves the excess at the peak hours.
+  it at the limit goes to the pool. The share sent on, and the episodes it comes in, are those
+  of the edge's queue cut at the limit (`plan.overflow`, a Markov chain of the simulator's
+  edge) at each point of the day's arrival rate, so the edge can be sized below the peak and
+  the pool serves the excess at the peak hours.
 - `by_tokens`: a language model answers prompts up to the threshold at the edge and sends longer
   ones to the pool; the share is exact from the prompt-token distribution, and each side is
   priced with its own side of that distribution (short prompts at the edge, long ones in the pool).
@@ -14,8 +15,9 @@ shared capacity joint), costs both sides' bills, and its p99 is the larger of th
 (the tail of a mixture is below the larger of its parts' tails: an upper bound).
 
 Assumed: the overflow share is that of the workload alone on its edge group (others sharing the
-group lengthen its queue), and the queue approximation (`queueing.overflow_share`) reads low at
-loads well below the edge's capacity, where little overflows (bench/routing.py).
+group lengthen its queue), served one request at a time at its planned batch's time per request
+(the rule's limit counts requests at batch 1), and the day's rate holds still for the edge
+(milliseconds) while it moves over minutes (bench/routing.py measures the shares and episodes).
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from planner.model.workloads import HOURS_PER_DAY, planned_rate_per_s, profile_a
 from planner.plan.llm_serving import Shape
 from planner.plan.options.common import FULL_LEVEL, LEVELS, Option, cost_estimate, weakest
 from planner.plan.options.llm import llm_option
-from planner.plan.queueing import overflow_share
+from planner.plan.overflow import Overflow, overflow, overflow_by_rate
 
 #: an hour's share of requests that overflow and find no instance up (they wait a cold start)
 #: below which the pool runs no scheduled instance that hour: the autoscaler serves them
@@ -40,6 +42,9 @@ COLD_SHARE = 0.005
 SCHEDULED_UP = 0.9
 #: points of the day at which the arrival rate is sampled for an overflow share (5 minutes)
 DAY_POINTS = 288
+#: a share of the requests so small that the side serving it may as well not be there: a pair
+#: whose secondary (or primary) would serve no more is left to the single options
+NEGLIGIBLE_SHARE = 1e-6
 
 
 def routed_options(system: System, name: str, base: list[Option]) -> list[Option]:
@@ -101,13 +106,17 @@ def _overflow(system: System, name: str, p: Option, s: Option) -> Option | None:
     first_s = cost_estimate(sc, p.model or w.model_id, p.hardware, p.precision, 1).latency_ms / 1000
     limit = queue_limit(rule.queue_ms, rule.queue_len, edge.servers, first_s)
     rates = day_rates(w)
-    shares = [overflow_share(edge.servers, lam * service_s, limit, edge.service_cv) for lam, _ in rates]
+    peak = overflow(edge.servers, max(lam for lam, _ in rates), service_s, limit, edge.service_cv)
+    if peak.share <= NEGLIGIBLE_SHARE:  # not even at the peak: no day's share is more (and the chain is spared)
+        return None
+    figs = overflow_by_rate(edge.servers, [lam for lam, _ in rates], service_s, limit, edge.service_cv)
+    shares = [f.share for f in figs]
     arrived = sum(lam * t for lam, t in rates)
     share = sum(lam * t * b for (lam, t), b in zip(rates, shares)) / arrived if arrived > 0 else 0.0
     to_edge = [lam * (1 - b) for (lam, _), b in zip(rates, shares)]
     to_pool = [lam * b for (lam, _), b in zip(rates, shares)]
     peak_edge, peak_pool = max(to_edge), max(to_pool)
-    if share <= 1e-6 or share >= 1 - 1e-6:
+    if share <= NEGLIGIBLE_SHARE or share >= 1 - NEGLIGIBLE_SHARE:
         return None  # one side would serve (almost) everything: the single options cover it
     wait_cap_ms = (limit / edge.servers + 1) * first_s * 1000  # the limit bounds the edge's queue
     primary = _scaled(p, peak_edge / rate, 1 - share)
@@ -116,7 +125,8 @@ def _overflow(system: System, name: str, p: Option, s: Option) -> Option | None:
     # the share each hour is of that hour's requests (its highest point), not of the day's
     o = _pair(system, name, "overflow", primary, secondary, share, _hours(rates, shares))
     pool = system[s.stages[0][0]]
-    scheduled, kept_h = _pool_hours(rates, shares, pool.cold_start_s)
+    scheduled, kept_by_hour = _pool_hours(rates, figs, pool.cold_start_s)
+    kept_h = sum(kept_by_hour)
     pool_shape = tuple(x / peak_pool if on else 0.0 for x, on in zip(_hours(rates, to_pool), scheduled))
     edge_shape = _hours(rates, [x / peak_edge for x in to_edge])
     o.hourly = {r: pool_shape for r in secondary.loads} | {r: edge_shape for r in primary.loads}
@@ -125,35 +135,40 @@ def _overflow(system: System, name: str, p: Option, s: Option) -> Option | None:
         hourly = hourly_rate(pool) if mixes(pool) else None
         o.bill += kept._replace(instances_usd=kept_h * hourly.usd_per_instance_hour * DAYS_PER_MONTH) if hourly else kept
     o.detail.update({"queue_limit": limit, "edge_servers": edge.servers, "kept_up_h_per_day": kept_h,
+                     "kept_up_h_by_hour": kept_by_hour,
                      "edge_servers_alone": _servers_alone(p, rate, service_s),
                      "peak_share": max(shares), "peak_hour": float(_peak_hour(rates, shares))})
     return o
 
 
-def _pool_hours(rates: list[tuple[float, float]], shares: list[float], cold_start_s: float) -> tuple[list[bool], float]:
+def _pool_hours(rates: list[tuple[float, float]], figs: list[Overflow],
+                cold_start_s: float) -> tuple[list[bool], tuple[float, ...]]:
     """Which hours the pool runs instances for the overflow (scheduled, bought by the hour), and
-    the instance-hours a day it keeps one up in the others for the sparse overflow (launched by
-    the request that finds none, retired when idle: `routing.kept_up_share`, averaged over the
-    hour). An hour is scheduled where an instance would be up nearly all of it anyway, or where
-    the requests that would find none and wait a cold start reach COLD_SHARE of the hour's (far
-    inside the 1% a p99 allows below it)."""
-    up = [kept_up_share(lam * b, cold_start_s) for (lam, _), b in zip(rates, shares)]
-    cold = [lam * b * (1 - u) for (lam, _), b, u in zip(rates, shares, up)]
-    # a diurnal day's points fall into its hours; any other process's rates hold all day alike
+    the instance-hours it keeps one up in each of the others for the sparse overflow (launched by
+    the episode that finds none, retired when idle: `routing.kept_up_share` of the episodes,
+    averaged over the hour). An hour is scheduled where an instance would be up nearly all of it
+    anyway, or where the requests that would find none and wait a cold start reach COLD_SHARE of
+    the hour's (far inside the 1% a p99 allows below it)."""
+    up = [kept_up_share(f.episodes_per_s, cold_start_s) for f in figs]
+    cold = [f.rate_per_s * f.share * (1 - u) for f, u in zip(figs, up)]
+    arrived = [f.rate_per_s for f in figs]
+    if len(rates) == DAY_POINTS:  # a diurnal day's points fall into its hours
+        hours = [tuple(_over_hour(v, h) for v in (up, cold, arrived)) for h in range(HOURS_PER_DAY)]
+    else:  # any other process's rates hold all day alike
+        t = [w for _, w in rates]
+        hours = [tuple(sum(x * w for x, w in zip(v, t)) / sum(t) for v in (up, cold, arrived))] * HOURS_PER_DAY
+    scheduled = [u >= SCHEDULED_UP or (n > 0 and c / n >= COLD_SHARE) for u, c, n in hours]
+    return scheduled, tuple(0.0 if on else u for on, (u, _, _) in zip(scheduled, hours))
+
+
+def _over_hour(values: list[float], hour: int) -> float:
+    """The mean over `hour` of a figure at the day's points (each at the start of its 5 minutes,
+    the rate linear between them), by the trapezoid rule: the hour's first point and the next
+    hour's count half. (A point standing for its whole 5 minutes would shift a ramping hour's
+    figures by 2.5 minutes; the day's sum is the same either way.)"""
     per = DAY_POINTS // HOURS_PER_DAY
-    spans = [slice(h * per, (h + 1) * per) for h in range(HOURS_PER_DAY)] if len(rates) == DAY_POINTS \
-        else [slice(0, len(rates))]
-    scheduled, kept_h = [], 0.0
-    for pts in spans:
-        t = [w for _, w in rates[pts]]
-        arrived = sum(lam * w for (lam, _), w in zip(rates[pts], t))
-        u = sum(x * w for x, w in zip(up[pts], t)) / sum(t)
-        on = u >= SCHEDULED_UP or (arrived > 0 and sum(x * w for x, w in zip(cold[pts], t)) / arrived >= COLD_SHARE)
-        scheduled.append(on)
-        kept_h += 0.0 if on else u
-    if len(spans) == 1:  # the same every hour
-        return scheduled * HOURS_PER_DAY, kept_h * HOURS_PER_DAY
-    return scheduled, kept_h
+    pts = [values[(hour * per + i) % DAY_POINTS] for i in range(per + 1)]
+    return (sum(pts) - (pts[0] + pts[-1]) / 2) / per
 
 
 def _servers_alone(p: Option, rate: float, service_s: float) -> int:
