@@ -34,6 +34,7 @@ from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 #: most states one level of the chain holds (the busy servers' phases; 2 servers: Erlang-12): a
 #: load costs a dense solve of this size per level and per Erlang order, about 5 ms for a shop's edge
@@ -146,7 +147,14 @@ def _max_order(c: int) -> int:
 
 @lru_cache(maxsize=1 << 14)
 def _figures(c: int, k: int, cv2: float, load: float) -> tuple[float, float]:
-    """(share, episodes per mean service time) of the chain at offered `load`."""
+    """(share, episodes per mean service time) of the chain at offered `load`. The solves are
+    small (at most MAX_LEVEL_STATES): on one BLAS thread, since threads that wait for busy
+    cores made each 60 to 250 times slower on a loaded machine (0.3-1.3 s where 5 ms is due)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _chain_figures(c, k, cv2, load)
+
+
+def _chain_figures(c: int, k: int, cv2: float, load: float) -> tuple[float, float]:
     top = _max_order(c)
     if cv2 * top >= 1.0 - 1e-9:  # the chain holds the fitted phases: exact for them
         return _solve(_blocks(c, _fit(cv2, top)), k, load)
