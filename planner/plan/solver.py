@@ -289,6 +289,21 @@ def undominated(opts: list[Option], judges: list[Option] | None = None) -> list[
     these figures, are kept as they are."""
     if len(opts) < 2:
         return opts
+    protos = [o.__dict__.get("proto") for o in opts]
+    if judges is None and all(p is not None for p in protos):
+        # copies of one kind's options (`Option.copy_for`: the same figures but the name and the
+        # SLO, which is every option's of a workload alike): judged once per kind and list
+        memo = protos[0].__dict__.setdefault("undominated", {})
+        key = tuple(map(id, protos))
+        kept = memo.get(key)
+        if kept is None:
+            ids = {id(o) for o in _undominated(opts, None)}
+            kept = memo[key] = tuple(i for i, o in enumerate(opts) if id(o) in ids)
+        return [opts[i] for i in kept]
+    return _undominated(opts, judges)
+
+
+def _undominated(opts: list[Option], judges: list[Option] | None) -> list[Option]:
     # the options that may dominate (default: all of them; explanations leave out the chosen one)
     judge_ids = {id(j) for j in (opts if judges is None else judges)}
     by_use: dict[tuple, list[Option]] = {}

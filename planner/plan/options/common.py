@@ -141,6 +141,8 @@ class Option:
         o = object.__new__(Option)
         o.__dict__.update(self.__dict__)
         o.workload, o.slo_ms, o.loads, o.detail = workload, slo_ms, dict(self.loads), dict(self.detail)
+        o.__dict__["proto"] = self  # what it is a copy of: the solver judges dominance once per kind
+        o.__dict__.pop("undominated", None)  # the kind's record of it (solver.undominated) stays with the kind
         return o
 
     def max_level(self, resource: ResourceId) -> float:
