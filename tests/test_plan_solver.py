@@ -151,3 +151,27 @@ def test_plan_meets_its_own_constraints(sc):
     left_out = set(sc.workloads) - set(p.placement)
     assert p.feasible == (not left_out)
     assert all(any(c.startswith(f"{w}:") or c.startswith(f"{w} ") for c in p.conflicts) for w in left_out)
+
+
+def test_dominance_kept_per_kind_is_the_dominance_of_each_workload():
+    """Workloads alike but for name and SLO share their kind's options as copies; the solver
+    judges dominance once per kind, and that is what judging each workload's own list gives."""
+    from planner.plan.options import all_options
+    from planner.plan.solver import _undominated, undominated
+
+    sc = parse_scenario({
+        "name": "kinds", "sites": {
+            "shop": {"kind": "edge", "region": "eu", "devices": [{"hardware": "jetson-orin-nano-8gb", "count": 2}]},
+            "cloud": {"kind": "cloud", "region": "eu", "pools": [{"hardware": "l4"}, {"hardware": "t4"}]}},
+        "links": [{"between": ["shop", "cloud"], "network": "broadband"}],
+        "workloads": {f"cam{i}": {"kind": "inference", "model": "resnet-50", "source": "shop",
+                                  "arrival": {"process": "poisson", "rate_per_s": 2}, "precisions": ["int8", "fp16"],
+                                  "slo": {"p99_ms": [80, 200, 1000][i % 3]}} for i in range(6)}})
+    _, opts = all_options(sc)
+    copies = 0
+    for name, os_ in opts.items():
+        feasible = [o for o in os_ if not o.infeasible]
+        copies += all("proto" in o.__dict__ for o in feasible)
+        for _ in range(2):  # the second call reads the kind's record
+            assert [id(o) for o in undominated(feasible)] == [id(o) for o in _undominated(feasible, None)], name
+    assert copies >= 5  # one kind: the first workload's options built, the others copies
