@@ -24,12 +24,13 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
     base = assess(system, chosen)
     index = Baseline(system, chosen, base)
     cost_usd = base.cost_usd
+    kinds: dict = {}  # dominance per kind of workload (`undominated`)
     out: dict[str, dict[str, object]] = {}
     for name in (chosen if only is None else only):
         o = chosen.get(name)
         if o is None:
             continue
-        alts = _alternatives(system, index, base, name, o, options.get(name, []))
+        alts = _alternatives(system, index, base, name, o, options.get(name, []), kinds)
         binding = _binding(sc, o, alts, base, name)
         nb = alts[0] if alts else None
         p99 = base.p99_ms[name]
@@ -77,7 +78,8 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
     return out
 
 
-def _alternatives(system: System, index: Baseline, base, name: str, o: Option, options: list[Option]) -> list[tuple]:
+def _alternatives(system: System, index: Baseline, base, name: str, o: Option, options: list[Option],
+                  kinds: dict) -> list[tuple]:
     """The alternatives a reason speaks of, best first: (rank, option, why it lost, cost delta,
     root cause). Rank 0: meets everything (by cost delta); 1: breaks something (by p99); 2: ruled
     out on its own. An alternative another dominates ranks below it and is never named: not
@@ -90,7 +92,7 @@ def _alternatives(system: System, index: Baseline, base, name: str, o: Option, o
     tie = max(TIE_USD, TIE_SHARE * o.bill.total_usd)
     mine = [a for a in options if a.key() != o.key()]
     feasible = [a for a in mine if not a.infeasible]
-    shown = {id(a) for a in undominated(feasible)} | {id(a) for a in mine if a.infeasible}
+    shown = {id(a) for a in undominated(feasible, kinds)} | {id(a) for a in mine if a.infeasible}
     seen = {o.key()}
     judged: list[tuple] = []  # (sort key, order, alternative)
     waiting: list[tuple] = []  # feasible, not yet judged: (the least sort key its delta allows, order, option, move)

@@ -76,7 +76,8 @@ def solve(
     weights = weights or {}
     copies = copies or (lambda w: 1)
     resource_copies = resource_copies or (lambda r: 1)
-    cand = {w: undominated([o for o in os_ if not o.infeasible and _slo_possible(o)]) for w, os_ in options.items()}
+    kinds: dict = {}  # dominance per kind of workload (`undominated`)
+    cand = {w: undominated([o for o in os_ if not o.infeasible and _slo_possible(o)], kinds) for w, os_ in options.items()}
     empty = [w for w, os_ in cand.items() if not os_]
     cand = {w: os_ for w, os_ in cand.items() if os_}
     if not cand:
@@ -279,33 +280,32 @@ def solve(
     return Solution(status, chosen, chosen_levels, value, result.message, left_out)
 
 
-def undominated(opts: list[Option], judges: list[Option] | None = None) -> list[Option]:
+def undominated(opts: list[Option], memo: dict | None = None) -> list[Option]:
     """`opts` without those another option of the workload strictly dominates: the same resources
     (and language-model engine), no more load on any, no larger bill component, energy or
     emissions, a p99 no worse at every level and the same or a higher level allowed on each. A
     dominated option is never needed by an optimal plan under any objective, budget or p99
     bound, so the MILP is smaller (int8 beside fp16 on the same device, split points that send
     more and compute more). Routed pairs and language models, whose constraints go beyond
-    these figures, are kept as they are."""
+    these figures, are kept as they are.
+
+    With `memo` (a dict the caller keeps for one pass over the workloads), copies of one kind's
+    options (`Option.copy_for`: the same figures but the name and the SLO, which all of one
+    workload's options share) are judged once per kind and list."""
     if len(opts) < 2:
         return opts
-    protos = [o.__dict__.get("proto") for o in opts]
-    if judges is None and all(p is not None for p in protos):
-        # copies of one kind's options (`Option.copy_for`: the same figures but the name and the
-        # SLO, which is every option's of a workload alike): judged once per kind and list
-        memo = protos[0].__dict__.setdefault("undominated", {})
-        key = tuple(map(id, protos))
-        kept = memo.get(key)
-        if kept is None:
-            ids = {id(o) for o in _undominated(opts, None)}
-            kept = memo[key] = tuple(i for i, o in enumerate(opts) if id(o) in ids)
-        return [opts[i] for i in kept]
-    return _undominated(opts, judges)
+    protos = [o.__dict__.get("proto") for o in opts] if memo is not None else []
+    if not protos or any(p is None for p in protos):
+        return _undominated(opts)
+    key = tuple(map(id, protos))  # the kinds' options outlive the pass: their ids stay theirs
+    kept = memo.get(key)
+    if kept is None:
+        ids = {id(o) for o in _undominated(opts)}
+        kept = memo[key] = tuple(i for i, o in enumerate(opts) if id(o) in ids)
+    return [opts[i] for i in kept]
 
 
-def _undominated(opts: list[Option], judges: list[Option] | None) -> list[Option]:
-    # the options that may dominate (default: all of them; explanations leave out the chosen one)
-    judge_ids = {id(j) for j in (opts if judges is None else judges)}
+def _undominated(opts: list[Option]) -> list[Option]:
     by_use: dict[tuple, list[Option]] = {}
     for o in opts:
         if o.parts or o.hourly or o.serving is not None:
@@ -319,13 +319,13 @@ def _undominated(opts: list[Option], judges: list[Option] | None) -> list[Option
         if key[0] == "kept" or len(group) == 1:
             out.extend(group)
             continue
-        out.extend(_undominated_in(group, judge_ids))
+        out.extend(_undominated_in(group))
     kept = {id(o) for o in out}
     return [o for o in opts if id(o) in kept]  # the workload's own order: ties break as before
 
 
-def _undominated_in(group: list[Option], judge_ids: set[int]) -> list[Option]:
-    """The options of one group (same resources) that no judge dominates. A dominator costs no
+def _undominated_in(group: list[Option]) -> list[Option]:
+    """The options of one group (same resources) that no other dominates. A dominator costs no
     more, so each option is tested only against those up to its own total, cheapest first."""
     ranked = sorted(group, key=lambda o: o.bill.total_usd)
     out = []
@@ -335,7 +335,7 @@ def _undominated_in(group: list[Option], judge_ids: set[int]) -> list[Option]:
             if a.bill.total_usd > limit:
                 out.append(b)
                 break
-            if a is not b and id(a) in judge_ids and dominates(a, b):
+            if a is not b and dominates(a, b):
                 break
         else:
             out.append(b)

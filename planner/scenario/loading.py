@@ -8,8 +8,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from planner.gcpause import gc_paused
 from planner.errors import ScenarioError
+from planner.gcpause import gc_paused
 from planner.scenario.document import Scenario
 from planner.scenario.fast_yaml import NOT_PLAIN, read_plain
 from planner.scenario.limits import check_alias_expansion

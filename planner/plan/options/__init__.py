@@ -47,9 +47,9 @@ def _single_options(system: System, name: str) -> list[Option]:
     # a fleet member's instance is its member's alone (its source is the member: a member alike
     # in everything is planned by its class), as is a workload no other shares the kind of:
     # built for it, neither kept nor copied
-    keys = None if w.member is not None else _kinds(system)
-    key = keys and keys[name]
-    if key is None or keys.counts[key] == 1:
+    kinds, counts = _kinds(system)
+    key = kinds.get(name)
+    if key is None or counts[key] == 1:
         return inference_options(system, name) + split_options(system, name)
     cache = system.memo.setdefault("single_options", {})
     built = cache.get(key)
@@ -59,26 +59,20 @@ def _single_options(system: System, name: str) -> list[Option]:
     return [o.copy_for(name, w.slo.p99_ms) for o in built]
 
 
-class _Kinds(dict):
-    """Each ordinary inference workload's kind (the figures its options depend on; fleet
-    instances apart), and how many workloads share each kind (`counts`)."""
-
-    counts: Counter
-
-
-def _kinds(system: System) -> _Kinds:
-    """Every workload's kind, computed once per system: every field, in the model's order, but
-    the name and the latency SLO, and the privacy level as what it allows (`any` and `region`
-    build the same options where every candidate site is in the source's region)."""
+def _kinds(system: System) -> tuple[dict[str, tuple], Counter]:
+    """Each ordinary inference workload's kind (fleet instances apart), and how many workloads
+    share each, computed once per system. A kind is every field, in the model's order, but the
+    name and the latency SLO, with the privacy level as what it allows (`any` and `region` build
+    the same options where every candidate site is in the source's region)."""
     found = system.memo.get("single_kinds")
     if found is None:
-        found = system.memo["single_kinds"] = _Kinds()
+        kinds = {}
         for name, w in system.scenario.workloads.items():
             if w.kind == "inference" and w.member is None and not is_llm(w.model_id):
                 allowed = tuple(ok for _, ok in system.candidate_sites(name))
-                found[name] = (w.model_dump_json(exclude={"slo": {"p99_ms"}, "privacy": True}), allowed,
+                kinds[name] = (w.model_dump_json(exclude={"slo": {"p99_ms"}, "privacy": True}), allowed,
                                None if all(allowed) else w.privacy)  # a barred site's reason names the level
-        found.counts = Counter(found.values())
+        found = system.memo["single_kinds"] = (kinds, Counter(kinds.values()))
     return found
 
 

@@ -141,8 +141,9 @@ class Option:
         o = object.__new__(Option)
         o.__dict__.update(self.__dict__)
         o.workload, o.slo_ms, o.loads, o.detail = workload, slo_ms, dict(self.loads), dict(self.detail)
-        o.__dict__["proto"] = self  # what it is a copy of: the solver judges dominance once per kind
-        o.__dict__.pop("undominated", None)  # the kind's record of it (solver.undominated) stays with the kind
+        # what it is a copy of (not a field: `replace` does not carry it to an option it changes):
+        # dominance is judged once per kind (`solver.undominated`)
+        o.__dict__["proto"] = self
         return o
 
     def max_level(self, resource: ResourceId) -> float:
