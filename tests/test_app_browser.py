@@ -121,7 +121,11 @@ def _valid(page):
 
 
 def _open_page(page, name: str) -> None:
+    """Open a page from the sidebar and wait for its first run to end: a widget clicked while the
+    page still runs can be drawn again under the click, and the pick is lost (CI of stop 22: an
+    example picked on a page still running never loaded)."""
     page.locator('[data-testid="stSidebar"] label').filter(has_text=name).first.click()
+    _settle(page, 240_000)
 
 
 def _settle(page, timeout_ms: int = 120_000) -> None:
@@ -215,7 +219,7 @@ def test_comparison_tables_fit_and_language_model_charts_render(server: str) -> 
         _open_page(page, "Scenario")
         page.locator('[data-testid="stSelectbox"]').filter(has_text="Example").click()
         page.get_by_role("option").filter(has_text="clinic_llm.yaml").click()
-        page.get_by_text("example clinic_llm.yaml").first.wait_for(timeout=60_000)
+        page.get_by_text("example clinic_llm.yaml").first.wait_for(timeout=120_000)
         _settle(page)
         _open_page(page, "Plan")
         page.get_by_text("Language models", exact=True).first.wait_for(timeout=120_000)
