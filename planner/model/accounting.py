@@ -75,6 +75,11 @@ class MonthlyBill(NamedTuple):
 
     __rmul__ = __mul__
 
+    def plus(self, other: MonthlyBill, k: float) -> MonthlyBill:
+        """`self + other * k` in one step (the planner adds a scaled bill per option and route)."""
+        return _new(self[0] + other[0] * k, self[1] + other[1] * k, self[2] + other[2] * k, self[3] + other[3] * k,
+                    self[4] + other[4] * k, self[5] + other[5] * k)
+
     def as_dict(self) -> dict[str, float]:
         return self._asdict() | {"total_usd": self.total_usd}
 
@@ -125,7 +130,13 @@ def unit_bills(tariff: Tariff) -> tuple[MonthlyBill, MonthlyBill, MonthlyBill]:
 def month_of(tariff: Tariff, servers: float = 0.0, busy_per_s: float = 0.0, bytes_per_s: float = 0.0) -> MonthlyBill:
     """`bill` of a month of `servers` kept, `busy_per_s` server-seconds of work a second and
     `bytes_per_s` sent (the same figures, from `unit_bills`)."""
-    s, b, y = unit_bills(tariff)
+    return combine(unit_bills(tariff), servers, busy_per_s, bytes_per_s)
+
+
+def combine(units: tuple[MonthlyBill, MonthlyBill, MonthlyBill], servers: float = 0.0, busy_per_s: float = 0.0,
+            bytes_per_s: float = 0.0) -> MonthlyBill:
+    """`month_of` from a tariff's `unit_bills` already looked up (a resource keeps its own)."""
+    s, b, y = units
     return _new(s[0] * servers + b[0] * busy_per_s + y[0] * bytes_per_s,  # written out: one per option
                 s[1] * servers + b[1] * busy_per_s + y[1] * bytes_per_s,
                 s[2] * servers + b[2] * busy_per_s + y[2] * bytes_per_s,

@@ -327,12 +327,12 @@ def _undominated(opts: list[Option]) -> list[Option]:
 def _undominated_in(group: list[Option]) -> list[Option]:
     """The options of one group (same resources) that no other dominates. A dominator costs no
     more, so each option is tested only against those up to its own total, cheapest first."""
-    ranked = sorted(group, key=lambda o: o.bill.total_usd)
+    ranked = sorted(((o.bill.total_usd, o) for o in group), key=lambda t: t[0])
     out = []
-    for b in ranked:
-        limit = b.bill.total_usd + 1e-8
-        for a in ranked:
-            if a.bill.total_usd > limit:
+    for total_b, b in ranked:
+        limit = total_b + 1e-8
+        for total_a, a in ranked:
+            if total_a > limit:
                 out.append(b)
                 break
             if a is not b and dominates(a, b):
@@ -343,26 +343,39 @@ def _undominated_in(group: list[Option]) -> list[Option]:
 
 
 def dominates(a: Option, b: Option) -> bool:
-    """Whether `a` strictly dominates `b` (see `undominated`; both on the same resources)."""
-    # the cheap scalar tests first: most pairs fail one of them
+    """Whether `a` strictly dominates `b` (see `undominated`; both on the same resources).
+    Loops written out, the cheap scalar tests first: it runs for hundreds of thousands of pairs."""
     if a.p99_alone_ms > b.p99_alone_ms or a.bill.total_usd > b.bill.total_usd + 1e-8:  # 4 components within 1e-9
         return False
-    if any(a.loads[r] > b.loads[r] + 1e-12 for r in b.loads) or any(x > y + 1e-9 for x, y in zip(a.bill, b.bill)):
-        return False
-    if set(a.p99_ms_by_level) != set(b.p99_ms_by_level):
-        return False
-    for r, levels_b in b.p99_ms_by_level.items():
-        levels_a = a.p99_ms_by_level[r]
-        if set(levels_a) != set(levels_b) or any(levels_a[u] > levels_b[u] for u in levels_b):
+    strictly = a.p99_alone_ms < b.p99_alone_ms
+    loads_a = a.loads
+    for r, y in b.loads.items():
+        x = loads_a[r]
+        if x > y + 1e-12:
             return False
-        # a p99 no worse at every level meets the same p99 SLO at every level: only differing
-        # SLOs (or margins, or token SLOs, which these levels do not hold) need max_level
-        same_slo = (a.slo_ms == b.slo_ms and a.slo_margin == b.slo_margin
-                    and a.ttft_slo_ms is a.tpot_slo_ms is b.ttft_slo_ms is b.tpot_slo_ms is None)
+        if x < y - 1e-12:
+            strictly = True
+    for x, y in zip(a.bill, b.bill):
+        if x > y + 1e-9:
+            return False
+        if x < y - 1e-9:
+            strictly = True
+    by_level_a, by_level_b = a.p99_ms_by_level, b.p99_ms_by_level
+    if by_level_a.keys() != by_level_b.keys():
+        return False
+    # a p99 no worse at every level meets the same p99 SLO at every level: only differing
+    # SLOs (or margins, or token SLOs, which these levels do not hold) need max_level
+    same_slo = (a.slo_ms == b.slo_ms and a.slo_margin == b.slo_margin
+                and a.ttft_slo_ms is a.tpot_slo_ms is b.ttft_slo_ms is b.tpot_slo_ms is None)
+    for r, levels_b in by_level_b.items():
+        levels_a = by_level_a[r]
+        if levels_a.keys() != levels_b.keys():
+            return False
+        for u, y in levels_b.items():
+            if levels_a[u] > y:
+                return False
         if not same_slo and a.max_level(r) < b.max_level(r):
             return False
-    strictly = (any(a.loads[r] < b.loads[r] - 1e-12 for r in b.loads) or any(x < y - 1e-9 for x, y in zip(a.bill, b.bill))
-                or a.p99_alone_ms < b.p99_alone_ms)
     return strictly
 
 

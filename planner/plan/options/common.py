@@ -236,10 +236,10 @@ def send(system: System, o: Option, r: Route, rate_per_s: float, size_bytes: flo
     if not r.hops:
         return
     billed = rate_per_s if billed_rate_per_s is None else billed_rate_per_s
-    load = mbps(rate_per_s, size_bytes)
+    load, loads = mbps(rate_per_s, size_bytes), o.loads
     for hop in r.hops:
-        o.loads[hop] = o.loads.get(hop, 0.0) + load
-    o.bill += _byte_bill(system, r) * (billed * size_bytes)
+        loads[hop] = loads.get(hop, 0.0) + load
+    o.bill = o.bill.plus(_byte_bill(system, r), billed * size_bytes)
 
 
 def _byte_bill(system: System, r: Route) -> MonthlyBill:

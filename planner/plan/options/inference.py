@@ -123,6 +123,7 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
     n_ops = len(graph(model, 1).ops)
     edge = system.compute_at(w.source)[0]
     at_edge = set(precisions(w, edge.hardware))
+    edge_levels = levels(edge)  # hoisted: every split point of every pool reads them
     options = []
     for site, allowed in system.candidate_sites(name):
         if sc.sites[site].kind != "cloud" or not allowed:  # a split the workload's privacy forbids is never built
@@ -131,11 +132,12 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
         for pool in system.compute_at(site):
             if pool.kind != "pool":
                 continue
+            level = levels(pool)[0]
+            batch = batch_size(rate, 1, pool.max_batch, pool.max_wait_ms)
             for prec in [p for p in precisions(w, pool.hardware) if p in at_edge]:
                 for k, cut in _cuts(model, prec, in_bytes):
                     try:
                         raw_edge = _part(model, edge.hardware, prec, 1, 0, k + 1)
-                        batch = batch_size(rate, 1, pool.max_batch, pool.max_wait_ms)
                         raw_cloud = _part(model, pool.hardware, prec, batch, k + 1, n_ops)
                     except PlannerError:
                         continue
@@ -150,13 +152,12 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
                     o.network_ms = transfer_ms(system, up, cut) + transfer_ms(system, down, out_bytes)
                     o.compute_ms = e_edge.latency_ms + e_cloud.latency_ms + (pool.max_wait_ms if pool.max_batch > 1 else 0.0)
                     busy_edge = rate * edge_s
-                    level = levels(pool)[0]
                     instances = rate * cloud_s / batch / level
                     n_cloud = max(1, math.ceil(instances))
                     cloud_wait_ms = 1000 * wait_quantile_s(n_cloud, instances * level / n_cloud, cloud_s, 0.99, pool.service_cv)
                     o.p99_ms_by_level[edge.id] = {
                         u: o.network_ms + o.compute_ms + cloud_wait_ms + 1000 * wait_quantile_s(
-                            edge.servers, u, edge_s, 0.99, edge.service_cv) for u in levels(edge)}
+                            edge.servers, u, edge_s, 0.99, edge.service_cv) for u in edge_levels}
                     o.p99_alone_ms = o.network_ms + o.compute_ms + cloud_wait_ms
                     o.stages = [(edge.id, edge_s), (pool.id, cloud_s)]
                     o.loads = {edge.id: busy_edge, pool.id: instances}
