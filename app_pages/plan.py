@@ -89,9 +89,13 @@ def _fleets(sc, p) -> None:
     members = p.fleet_members()
     for i, workload in enumerate(members["workload"].unique()):
         st.plotly_chart(fleet_figure(members, workload), key=f"fleet:{i}")
-        st.caption(f"{workload}: each point is a member; " + (
-            f"split by {summary[summary['workload'] == workload]['split_by'].iloc[0]}"
-            if summary[summary["workload"] == workload]["split_by"].iloc[0] else "no single member figure splits them"))
+        rows = summary[summary["workload"] == workload]
+        splits = rows["split_by"].unique()
+        if len(splits) == 1 and splits[0]:  # one member figure splits every decision
+            apart = f"split by {splits[0]}"
+        else:  # each decision with what sets its members apart
+            apart = "; ".join(f"{r.where} ({r.members}): {r.split_by}" for r in rows.itertuples() if r.split_by)
+        st.caption(f"{workload}: each point is a member; " + (apart or "no member figure sets the decisions apart"))
     with st.expander(f"Every member ({len(members):,} rows)"):
         st.dataframe(members.drop(columns=["binding"]), hide_index=True)
 

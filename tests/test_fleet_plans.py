@@ -16,9 +16,10 @@ UPLINKS = [1, 2, 3, 4, 5, 8, 10, 15, 25, 50]  # Mbit/s; four members of each
 NEEDED_MBPS = mbps(RATE_PER_S, FRAME_BYTES) / LINK_RHO  # 5.7 Mbit/s: below it the video cannot leave
 
 
-def _scenario(tmp_path: Path) -> planner.Scenario:
-    rows = ["name,uplink_mbps,downlink_mbps,rtt_ms"]
-    rows += [f"shop-{i:02d},{UPLINKS[i % len(UPLINKS)]},100,30" for i in range(40)]
+def _scenario(tmp_path: Path, boxless: tuple[int, ...] = ()) -> planner.Scenario:
+    """Forty shops, four on each uplink of UPLINKS; the shops numbered in `boxless` have no box."""
+    rows = ["name,uplink_mbps,downlink_mbps,rtt_ms,jetson-agx-orin-64gb"]
+    rows += [f"shop-{i:02d},{UPLINKS[i % len(UPLINKS)]},100,30,{0 if i in boxless else 1}" for i in range(40)]
     (tmp_path / "shops.csv").write_text("\n".join(rows) + "\n")
     data = {
         "name": "shops", "seed": 1, "objective": "cost",
@@ -70,3 +71,21 @@ def test_identical_members_are_decided_once_with_their_number(tmp_path: Path) ->
     assert apart.feasible
     assert apart.monthly_cost_usd == pytest.approx(p.monthly_cost_usd, rel=1e-9)
     assert list(apart.table()["predicted_p99_ms"]) == pytest.approx(list(p.table()["predicted_p99_ms"]))
+
+
+def test_what_sets_a_decisions_members_apart_where_no_one_figure_splits_them(tmp_path: Path) -> None:
+    """Four shops on slow uplinks have no box: they cannot run anywhere, so uplink alone no longer
+    splits the decisions. Each decision then names the member figure that sets its members apart."""
+    boxless = (0, 11, 22, 33)  # on 1, 2, 3 and 4 Mbit/s: below what their video needs
+    p = planner.plan(_scenario(tmp_path, boxless))
+    where = p.table().set_index("workload")["site"]
+    for i in range(40):
+        up = UPLINKS[i % len(UPLINKS)]
+        expected = "cloud" if up >= NEEDED_MBPS else (None if i in boxless else f"shop-{i:02d}")
+        got = where[f"video@shop-{i:02d}"]
+        assert (got if isinstance(got, str) else None) == expected, (i, up, got)
+    summary = p.fleet_summary().set_index("where")
+    assert summary.loc["not placed", "split_by"] == "0 devices: 4 of 4"
+    # the video takes 80% of a 5 Mbit/s uplink, 50% of an 8 Mbit/s one: the cut falls between
+    assert summary.loc["cloud", "split_by"] == "uplink load below 65% of the uplink: 20 of 20"
+    assert summary.loc["on the member", "split_by"] == "uplink load from 65% of the uplink: 16 of 16 (+4 that run elsewhere)"

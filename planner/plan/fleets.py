@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 
 from planner.model.workloads import io_bytes, planned_rate_per_s
@@ -15,6 +16,11 @@ from planner.scenario import Scenario
 #: Member figures tried, in this order, to explain a split decision: (column, unit).
 FIGURES = (("uplink_load", "of the uplink"), ("uplink_mbps", "Mbit/s"), ("downlink_mbps", "Mbit/s"), ("rtt_ms", "ms"),
            ("rate_per_s", "/s"))
+#: Member figures read as categories ("region us", "0 devices"): an inventory sets them per member.
+CATEGORIES = (("devices", "devices"), ("region", "region"))
+#: A condition on one member figure is named for a decision only where it matches that
+#: decision's members at least this well (F1: both most of them meet it, and few others do).
+MIN_MATCH = 0.5
 COLUMNS = ["fleet", "workload", "where", "hardware", "precision", "model", "members", "share", "binding", "split_by", "reason"]
 
 
@@ -43,15 +49,24 @@ def member_figures(sc: Scenario) -> pd.DataFrame:
             load = mbps(planned_rate_per_s(w)[0], io_bytes(w)[0]) / up
         rows.append({"instance": name, "fleet": w.fleet, "workload": w.base_workload, "member": m,
                      "uplink_mbps": up, "downlink_mbps": down, "rtt_ms": rtt, "region": sc.sites[m].region,
+                     "devices": sum(d.count for d in sc.sites[m].devices),
                      "rate_per_s": w.arrival.mean_rate_per_s, "uplink_load": load})
     return pd.DataFrame(rows)
 
 
 def _split(fig: pd.DataFrame, labels: pd.Series) -> str:
-    """The first member figure along which the decisions fall into one block each, as a sentence."""
+    """The first numeric member figure along which the decisions fall into one block each, as a
+    sentence ("uplink load below 58% of the uplink: cloud; from 58%: on the member"); "" if none."""
+    return _one_figure(fig, labels) if labels.nunique() > 1 else ""
+
+
+def _fmt(col: str, unit: str, v: float) -> str:
+    return f"{v:.0%} {unit}" if col == "uplink_load" else f"{v:,.3g} {unit}"
+
+
+def _one_figure(fig: pd.DataFrame, labels: pd.Series) -> str:
+    """The first numeric member figure along which the decisions fall into one block each."""
     kinds = labels.nunique()
-    if kinds < 2:
-        return ""
     for col, unit in FIGURES:
         x = fig[col]
         if x.isna().any() or x.nunique() < 2:
@@ -63,11 +78,51 @@ def _split(fig: pd.DataFrame, labels: pd.Series) -> str:
             continue
         xs = x.loc[order].tolist()
         cuts = [(xs[i] + xs[i + 1]) / 2 for i in range(len(seq) - 1) if seq[i] != seq[i + 1]]
-        fmt = (lambda v: f"{v:.0%} {unit}") if col == "uplink_load" else (lambda v: f"{v:,.3g} {unit}")
-        parts = [f"{col.replace('_', ' ')} below {fmt(cuts[0])}: {blocks[0]}"]
-        parts += [f"from {fmt(c)}: {b}" for c, b in zip(cuts, blocks[1:])]
+        parts = [f"{col.replace('_', ' ')} below {_fmt(col, unit, cuts[0])}: {blocks[0]}"]
+        parts += [f"from {_fmt(col, unit, c)}: {b}" for c, b in zip(cuts, blocks[1:])]
         return "; ".join(parts)
     return ""
+
+
+def _characterise(fig: pd.DataFrame, mine: pd.Series) -> str:
+    """Where no one figure splits a workload's decisions, what sets the members of one decision
+    (`mine`, a mask) apart: the condition on one member figure (a category, or a threshold on a
+    number) that matches them best (F1), with how many of them meet it and how many others do
+    ("region us: 5 of 5 (+3 that run elsewhere)"); "" where none matches them at MIN_MATCH."""
+    n_mine, n = int(mine.sum()), len(mine)
+    if n_mine == 0 or n_mine == n:
+        return ""
+    best = (MIN_MATCH, "")
+
+    def offer(tp: int, size: int, condition: str) -> None:
+        nonlocal best
+        score = 2 * tp / (size + n_mine)
+        if score > best[0] + 1e-12:
+            best = (score, f"{condition}: {tp} of {n_mine}" + (f" (+{size - tp} that run elsewhere)" if size > tp else ""))
+
+    for col, name in CATEGORIES:
+        x = fig[col]
+        if x.isna().any() or x.nunique() < 2:
+            continue
+        for value, m in mine.groupby(x, sort=True):
+            offer(int(m.sum()), len(m), f"{value:g} {name}" if name == "devices" else f"{name} {value}")
+    for col, unit in FIGURES:
+        x = fig[col]
+        if x.isna().any() or x.nunique() < 2:
+            continue
+        order = np.argsort(x.to_numpy(), kind="stable")
+        xs, ms = x.to_numpy()[order], mine.to_numpy()[order]
+        size = np.arange(1, n)  # members below each cut
+        cut = size[xs[size - 1] < xs[size]]  # between two different values only
+        tp_below = np.cumsum(ms)[cut - 1]
+        label = col.replace("_", " ")
+        for k, f1, tp, sz, side in ((cut, 2 * tp_below / (cut + n_mine), tp_below, cut, "below"),
+                                    (cut, 2 * (n_mine - tp_below) / (n - cut + n_mine), n_mine - tp_below, n - cut, "from")):
+            if len(f1):
+                i = int(np.argmax(f1))
+                at = (xs[k[i] - 1] + xs[k[i]]) / 2
+                offer(int(tp[i]), int(sz[i]), f"{label} {side} {_fmt(col, unit, at)}")
+    return best[1]
 
 
 def fleet_members(plan) -> pd.DataFrame:
@@ -98,9 +153,11 @@ def fleet_summary(plan) -> pd.DataFrame:
         split = _split(g, labels)
         for (w, hw, prec, model), h in g.groupby(["where", "hardware", "precision", "model"], dropna=False, sort=False):
             binding = Counter(h["binding"]).most_common(1)[0][0] if len(h) else ""
+            # no one figure splits them all: what sets these members apart
+            apart = split or _characterise(g, pd.Series(g.index.isin(h.index), index=g.index))
             rows.append({"fleet": fleet, "workload": base, "where": w, "hardware": hw, "precision": prec, "model": model,
-                         "members": len(h), "share": len(h) / len(g), "binding": binding, "split_by": split,
+                         "members": len(h), "share": len(h) / len(g), "binding": binding, "split_by": apart,
                          "reason": f"{len(h)} of {len(g)} members run {base} {w} ({hw}, {prec}); binding: {binding}"
-                                   + (f"; split by {split}" if split else "")})
+                                   + (f"; split by {apart}" if apart else "")})
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["fleet", "workload", "members"], ascending=[True, True, False],
                                                            ignore_index=True)
