@@ -18,6 +18,7 @@ import pandas as pd
 
 from planner import catalog
 from planner.errors import ScenarioError
+from planner.model.system import resolve
 
 Where = Literal["edge", "cloud"]
 
@@ -61,9 +62,11 @@ def baseline_placement(scenario: Any, where: Where, plan: Any = None) -> tuple[d
     placement: dict[str, dict[str, Any]] = {}
     notes: dict[str, str] = {}
     chosen = getattr(plan, "placement", {}) or {}
+    system = resolve(scenario)
     for name, w in scenario.workloads.items():
         planned = chosen.get(name)
-        allowed = [s for s in scenario.allowed_sites(name) if scenario.sites[s].kind == where]
+        allowed = [s for s in scenario.allowed_sites(name)
+                   if scenario.sites[s].kind == where and system.privacy_allows(name, s)]  # its route too
         if where == "edge" and w.source in allowed:  # data is produced there: no link to cross
             allowed.remove(w.source)
             allowed.insert(0, w.source)

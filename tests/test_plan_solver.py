@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -175,3 +176,35 @@ def test_dominance_kept_per_kind_is_the_dominance_of_each_workload():
         for _ in range(2):  # the second call reads the kind's record
             assert [id(o) for o in undominated(feasible, kinds)] == [id(o) for o in _undominated(feasible)], name
     assert copies >= 5  # one kind: the first workload's options built, the others copies
+
+
+def _transit_scenario(direct: bool):
+    """A store in region us whose only link reaches an eu cloud, joined to a us cloud by a
+    backbone; with `direct`, a link of its own to the us cloud too."""
+    links = [{"between": ["store", "cloud-eu"], "network": "fiber-wan"},
+             {"between": ["cloud-eu", "cloud-us"], "network": "fiber-wan", "rtt_ms": 80}]
+    if direct:
+        links.append({"between": ["store", "cloud-us"], "network": "fiber-wan", "rtt_ms": 20})
+    return parse_scenario(yaml.safe_dump({
+        "name": "transit", "objective": "cost",
+        "sites": {"store": {"kind": "edge", "region": "us"},
+                  "cloud-eu": {"kind": "cloud", "region": "eu", "pools": [{"hardware": "t4"}]},
+                  "cloud-us": {"kind": "cloud", "region": "us", "pools": [{"hardware": "t4"}]}},
+        "links": links,
+        "workloads": {"cam": {"kind": "inference", "model": "resnet-18", "source": "store", "privacy": "region",
+                              "arrival": {"process": "poisson", "rate_per_s": 5}, "slo": {"p99_ms": 1000}}},
+    }))
+
+
+def test_region_privacy_holds_along_the_route():
+    """Privacy `region` says how far the raw input may travel: a route through another region's
+    site leaves the region even when it ends in the source's own."""
+    p = planner.plan(_transit_scenario(direct=False))
+    assert not p.placement and p.conflicts
+    reasons = {o.site: o.infeasible.text for o in p._all_options["cam"]}
+    assert "crosses 'cloud-eu' (region eu)" in reasons["cloud-us"], reasons
+    assert "crosses" not in reasons["cloud-eu"]  # that one is simply in another region
+    placement, notes = planner.baseline_placement(_transit_scenario(direct=False), "cloud")
+    assert "cam" not in placement and "privacy" in notes["cam"], notes
+    p = planner.plan(_transit_scenario(direct=True))  # its own link: the input stays in us
+    assert p.placement["cam"].site == "cloud-us"

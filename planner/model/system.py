@@ -401,9 +401,30 @@ class System:
         out = []
         for site in sorted(found, key=self._order.__getitem__):
             if self.compute_at(site):
-                out.append((site, sc.privacy_allows(workload, site)))
+                out.append((site, self.privacy_allows(workload, site)))
         self._candidates[key] = out
         return out
+
+    def privacy_allows(self, workload: str, site: str) -> bool:
+        """Whether the workload's privacy level lets its input go to `site`, along the route the
+        planner and the simulator send it: under `region`, no site it crosses on the way may be
+        in another region (a site that names no region is taken as the source's own, as an
+        on-premise gateway is)."""
+        sc = self.scenario
+        if not sc.privacy_allows(workload, site):
+            return False
+        return self.foreign_transit(workload, site) is None
+
+    def foreign_transit(self, workload: str, site: str) -> str | None:
+        """The first site of another region that the workload's input crosses on its way to
+        `site` under privacy `region` (None: none, or another privacy level)."""
+        sc = self.scenario
+        w = sc.workloads[workload]
+        if w.privacy != "region" or site == w.source or not self.connected(w.source, site):
+            return None
+        region = sc.sites[w.source].region
+        return next((s for s in self.route(w.source, site).sites[1:-1]
+                     if sc.sites[s].region is not None and sc.sites[s].region != region), None)
 
     def __repr__(self) -> str:
         kinds = {}

@@ -310,7 +310,14 @@ def precisions(w, hardware: str) -> list[str]:
     return [p for p in w.precisions if p in runs or (p in catalog.BY_NAME_PRECISIONS and p in catalog.hardware(hardware).peak_tflops)]
 
 
-def privacy_violation(sc: Scenario, name: str, site: str) -> Violation:
+def privacy_violation(system: System, name: str, site: str) -> Violation:
+    """Why the workload's privacy level keeps its input from `site`: it would leave the source's
+    site or region there, or cross another region's site on the way."""
+    sc = system.scenario
     w = sc.workloads[name]
     where = "site" if w.privacy == "site" else "the region"
+    via = system.foreign_transit(name, site) if sc.privacy_allows(name, site) else None
+    if via is not None:
+        return Violation("privacy", f"privacy '{w.privacy}': input may not leave the region of '{w.source}', "
+                                    f"and its route to '{site}' crosses '{via}' (region {sc.sites[via].region})")
     return Violation("privacy", f"privacy '{w.privacy}': input may not leave {where} of '{w.source}'")

@@ -44,7 +44,7 @@ def inference_options(system: System, name: str) -> list[Option]:
                            input_bytes=in_bytes, output_bytes=out_bytes, model=model, family=w.family)
                 o.judge_accuracy(w.accuracy_floor)
                 if not allowed:
-                    o.rule_out(privacy_violation(sc, name, site))
+                    o.rule_out(privacy_violation(system, name, site))
                 try:
                     e1 = cost_estimate(sc, model, r.hardware, prec, 1)
                 except PlannerError as err:

@@ -94,7 +94,7 @@ def llm_option(system: System, name: str, site: str, allowed: bool, r: Resource,
                input_bytes=in_bytes, output_bytes=out_bytes, model=model, family=w.family, kv_precision=kv)
     o.judge_accuracy(w.accuracy_floor)
     if not allowed:
-        o.rule_out(privacy_violation(sc, name, site))
+        o.rule_out(privacy_violation(system, name, site))
     try:
         cost = r.llm_cost(model, prec, kv)
     except PlannerError as err:

@@ -146,7 +146,7 @@ def _option(system: System, name: str, mode: str, edge: Resource, pool: Resource
                model=model, family=w.family, kv_precision=kv)
     o.judge_accuracy(w.accuracy_floor)  # the answer is the target's: speculative decoding keeps its output
     if not allowed:
-        o.rule_out(privacy_violation(sc, name, site))
+        o.rule_out(privacy_violation(system, name, site))
     try:
         edge_cost = edge.llm_cost(edge_model, prec, kv)
         cloud_cost = pool.llm_cost(model, prec, kv)

@@ -36,7 +36,7 @@ def training_options(system: System, name: str) -> list[Option]:
             for prec in precisions(w, r.hardware):
                 o = Option(name, site, r.hardware, prec, "training", mem_limit_gb=hw.mem_gb, model=w.model)
                 if not allowed:
-                    o.rule_out(privacy_violation(sc, name, site))
+                    o.rule_out(privacy_violation(system, name, site))
                 try:
                     e = cost_estimate(sc, w.model, r.hardware, prec, w.batch, training=training_step(w))
                 except PlannerError as err:
