@@ -178,10 +178,15 @@ def solve(
             # load - capacity * sum(level * z) <= 0; sum z == y
             add_row(entries + [(z_index[r, u], -res.capacity * u) for u in glevels[r]], -np.inf, 0.0)
             add_row([(z_index[r, u], 1.0) for u in glevels[r]] + [(y_index[r], -1.0)], 0.0, 0.0)
+            # an option runs only at a level where it meets its SLOs: the options of one workload
+            # allowing the same levels share a row (it places at most one of them, so their sum
+            # is that one's x: the same integer plans, as tight a relaxation, fewer rows)
+            same_top: dict[tuple[str, float], list[int]] = {}
             for j, _ in entries:
-                top = flat[j].max_level(r)
+                same_top.setdefault((flat[j].workload, flat[j].max_level(r)), []).append(j)
+            for (_, top), js in same_top.items():
                 ok = [(z_index[r, u], -1.0) for u in glevels[r] if u <= top + 1e-12]
-                add_row([(j, 1.0)] + ok, -np.inf, 0.0)
+                add_row([(j, 1.0) for j in js] + ok, -np.inf, 0.0)
         elif r.kind == "pool":
             add_row(entries + [(n_index[r], -1.0)], -np.inf, 0.0)  # instance-loads <= whole instances
         else:  # link direction
