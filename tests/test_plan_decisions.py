@@ -211,3 +211,25 @@ def test_explanations_name_the_next_best_of_every_alternative(name):
         assert ex[w]["next_best"] == label, w
         if label:
             assert ex[w]["next_best_delta_usd"] == pytest.approx(delta, abs=1e-9), w
+
+
+@pytest.mark.parametrize("name", ["smart_factory", "vehicle_fleet", "retail_stores", "llm_mixed_pricing", "shop_overflow",
+                                  "nightly_training", "clinic_llm"])
+def test_a_deltas_lower_bound_never_exceeds_it(name):
+    """Explanations order alternatives by a lower bound of their cost delta before re-costing
+    the plan around any: for every alternative of every workload, the bound is at most the delta
+    (pools bought by the hour, minimum instances, device groups shared and bought, language-model
+    engines: the examples have them all)."""
+    from planner.plan.assess import assess
+    from planner.plan.trial import Baseline
+
+    p = planner.plan(planner.load_scenario(f"scenarios/{name}.yaml"))
+    index = Baseline(p.system, p.options, assess(p.system, p.options))
+    tight = 0
+    for w in p.options:
+        removal = index.removal(w)
+        for a in p._all_options.get(w, []):
+            lower, exact = index.delta_lower_bound(w, a, removal), index.delta(w, a).total_usd
+            assert lower <= exact + 1e-9, (w, a.label, lower, exact)
+            tight += abs(exact - lower) < 1e-3
+    assert tight > 0  # and it is the delta itself where nothing is bought or freed

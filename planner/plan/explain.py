@@ -2,6 +2,7 @@
 it lost; and, when nothing is feasible, which constraints conflict and by how much."""
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable
 
@@ -94,6 +95,7 @@ def _alternatives(system: System, index: Baseline, base, name: str, o: Option, o
     feasible = [a for a in mine if not a.infeasible]
     shown = {id(a) for a in undominated(feasible, kinds)} | {id(a) for a in mine if a.infeasible}
     seen = {o.key()}
+    removal = index.removal(name)  # what bounds each alternative's cost delta from below
     judged: list[tuple] = []  # (sort key, order, alternative)
     waiting: list[tuple] = []  # feasible, not yet judged: (the least sort key its delta allows, order, option, move)
     for i, a in enumerate(mine):
@@ -107,17 +109,25 @@ def _alternatives(system: System, index: Baseline, base, name: str, o: Option, o
             delta = index.delta(name, a).total_usd
             judged.append(((rank, same, delta), i, (rank, a, str(a.infeasible), delta, a.infeasible)))
             continue
-        md = index.moved_delta(name, a)
-        delta = md[1].total_usd
-        # rank 0 sorts by max(delta, 0) / 1e6 and rank 1 from 1 up: the first can only be larger
-        waiting.append(((min(max(delta, 0) / 1e6, 1.0), same, delta), i, a, md))
-    waiting.sort(key=lambda t: (t[0], t[1]))
+        # at first only a lower bound of its cost delta (below): the exact one when it comes up
+        waiting.append((_low(index.delta_lower_bound(name, a, removal), same), i, a, None))
     every = bool(o.parts) or o.llm_split is not None or any(a.llm_split is not None or a.parts for _, _, a, _ in waiting)
     best = min((k for k, _, _ in judged), default=None)
     best_away = min((k for k, _, t in judged if t[1].site != o.site), default=None)
-    for low, i, a, md in waiting:
+    # In the order of the least sort key each one's delta allows (rank 0 sorts by max(delta, 0) /
+    # 1e6 and rank 1 from 1 up: the first can only be larger). An alternative comes up first with
+    # a lower bound of its delta and goes back with its exact one, so each is judged in the order
+    # of its exact key, as if every delta were computed first; one that could not be named even
+    # at its bound is dropped without re-costing the plan around it.
+    heapq.heapify(waiting)
+    while waiting:
+        low, i, a, md = heapq.heappop(waiting)
         away, delta = a.site != o.site, low[2]
         if not (every or delta < -tie or best is None or low <= best or (away and (best_away is None or low <= best_away))):
+            continue
+        if md is None:
+            md = index.moved_delta(name, a)
+            heapq.heappush(waiting, (_low(md[1].total_usd, low[1]), i, a, md))
             continue
         t = _judge(sc, index, base, name, o, a, md)
         key = (t[0], low[1], t[3])
@@ -127,6 +137,11 @@ def _alternatives(system: System, index: Baseline, base, name: str, o: Option, o
             best_away = key if best_away is None or key < best_away else best_away
     judged.sort(key=lambda t: (t[0], t[1]))  # as a stable sort of every alternative in the options' order
     return [t for _, _, t in judged]
+
+
+def _low(delta_usd: float, same: bool) -> tuple[float, bool, float]:
+    """The least sort key an alternative with this cost delta can have once judged."""
+    return (min(max(delta_usd, 0) / 1e6, 1.0), same, delta_usd)
 
 
 def _judge(sc, index: Baseline, base, name: str, o: Option, a: Option, moved_delta: tuple) -> tuple:

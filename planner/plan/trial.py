@@ -84,22 +84,26 @@ class Baseline:
 
     def _moved(self, name: str, alt: Option):
         """Loads and whole pool instances of the resources the move changes."""
-        a, old = self.a, self.chosen[name]
-        changed = set(old.loads) | set(alt.loads)
-        load = {r: a.load.get(r, 0.0) - old.loads.get(r, 0.0) + alt.loads.get(r, 0.0) for r in changed}
-        load = {r: (0.0 if abs(v) < 1e-12 else v) for r, v in load.items()}
-        inst = {r: (max(1, math.ceil(v - 1e-9)) if v > 0 else 0) for r, v in load.items() if r.kind == "pool"}
+        before, mine, theirs = self.a.load, self.chosen[name].loads, alt.loads
+        changed = mine.keys() | theirs.keys()
+        load, inst = {}, {}
+        for r in changed:  # one pass: it runs for every alternative of every workload
+            load[r] = v = _zeroed(before.get(r, 0.0) - mine.get(r, 0.0) + theirs.get(r, 0.0))
+            if r.kind == "pool":
+                inst[r] = max(1, math.ceil(v - 1e-9)) if v > 0 else 0
         return changed, load, inst
 
     def delta(self, name: str, alt: Option, moved=None) -> MonthlyBill:
         """What the plan's bill changes by when `name` moves to `alt`."""
         system, a, old = self.system, self.a, self.chosen[name]
         changed, load, inst = moved or self._moved(name, alt)
-        delta = alt.bill + old.bill * -1.0
+        delta = alt.bill.plus(old.bill, -1.0)
         for r in changed:  # device groups bought or no longer needed
             if r.kind == "device" and (a.load.get(r, 0.0) > 0) != (load[r] > 0):
                 b = system[r].month_bill(servers=system[r].servers)
                 delta += b if load[r] > 0 else b * -1.0
+        if not inst:  # no pool changes: nothing bought by the instance to re-price
+            return delta
         bases: dict[ResourceId, dict[ResourceId, int]] = defaultdict(dict)
         for r, n in inst.items():
             bases[r.base][r] = n
@@ -119,6 +123,42 @@ class Baseline:
             elif after != before:
                 delta += system[base].month_bill(servers=after - before)
         return delta
+
+    def removal(self, name: str) -> tuple[float, dict[ResourceId, float]]:
+        """What the plan's bill changes by (USD a month) with `name` taken out, and the device
+        groups that frees, with what each costs a month: what `delta_lower_bound` starts from."""
+        a, old = self.a, self.chosen[name]
+        freed = {}
+        for r, v in old.loads.items():
+            if r.kind == "device" and a.load.get(r, 0.0) > 0 and _zeroed(a.load.get(r, 0.0) - v) <= 0:
+                freed[r] = self.system[r].month_bill(servers=self.system[r].servers).total_usd
+        return self.delta(name, _NOTHING).total_usd, freed
+
+    def delta_lower_bound(self, name: str, alt: Option, removal: tuple[float, dict[ResourceId, float]]) -> float:
+        """A lower bound of `delta(name, alt).total_usd` that re-costs nothing: the workload taken
+        out (its `removal`), `alt`'s own bill added, and back the device groups taking it out
+        would free that `alt` keeps busy. Fixed costs (groups bought, whole instances, a pool's
+        hourly mix) only grow with load, so whatever else `alt` adds costs nothing or more."""
+        removed, freed = removal
+        lower = removed + alt.bill.total_usd
+        before, mine = self.a.load, self.chosen[name].loads
+        started: set[ResourceId] = set()
+        for r, v in alt.loads.items():
+            if r.kind == "link":
+                continue
+            loaded = _zeroed(before.get(r, 0.0) - mine.get(r, 0.0) + v) > 0  # as `_moved` adds it
+            if r in freed and loaded:
+                lower += freed[r]
+            elif r.kind == "pool" and loaded and r.base not in started and self._idle(r.base):
+                started.add(r.base)  # a pool that runs nothing starts a whole instance
+                lower += self.system[r.base].month_bill(servers=1).total_usd
+        return lower - LOWER_BOUND_SLACK_USD
+
+    def _idle(self, base: ResourceId) -> bool:
+        """Whether a pool runs no instance (none needed, no minimum) and is bought by the
+        instance-month, not by the hour (then its mix, not an instance, is what a move adds)."""
+        res = self.system[base]
+        return not self.by_base.get(base, 0) and not res.min_instances and base not in self.a.mixes and not mixes(res)
 
     def moved_delta(self, name: str, alt: Option) -> tuple[tuple, MonthlyBill]:
         """The resources `name`'s move to `alt` changes, and what the bill changes by: what
@@ -182,6 +222,17 @@ class Baseline:
             total = a.monthly_cost_usd + delta.total_usd
             t.others.append(Violation("budget", f"budget: ${total:,.0f}/month > ${budget:,.0f}", None, total, budget))
         return t
+
+
+#: what a delta's lower bound gives away to rounding (USD a month): it must never exceed the delta
+LOWER_BOUND_SLACK_USD = 1e-6
+#: an option that loads nothing and costs nothing: a workload moved to it is taken out of the plan
+_NOTHING = Option("", "", "", "", "inference")
+
+
+def _zeroed(load: float) -> float:
+    """A load after a move, with what rounding leaves of a load taken off read as none."""
+    return 0.0 if abs(load) < 1e-12 else load
 
 
 def _ms(x: float) -> str:
