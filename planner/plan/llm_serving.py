@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from planner.costs.llm import MAX_BATCHED_TOKENS, LlmCost
 from planner.plan.queueing import wait_quantile_s
@@ -160,6 +161,7 @@ def operating_point(cost: LlmCost, shape: Shape, rate_per_s: float) -> Point:
                  held * (shape.prompt + shape.output / 2) / cost.kv_capacity_tokens)
 
 
+@lru_cache(maxsize=4096)  # ~50 operating points a search, the same for every fleet member served alike
 def capacity_per_s(cost: LlmCost, shape: Shape) -> float:
     """The most requests per second one server sustains (0 where the model or a request does not fit)."""
     if not operating_point(cost, shape, 1e-9).stable:
