@@ -2,6 +2,7 @@
 multiplicity against planning every member apart, and the fleet summary's split."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,37 @@ def test_what_sets_a_decisions_members_apart_where_no_one_figure_splits_them(tmp
     # the video takes 80% of a 5 Mbit/s uplink, 50% of an 8 Mbit/s one: the cut falls between
     assert summary.loc["cloud", "split_by"] == "uplink load below 65% of the uplink: 20 of 20"
     assert summary.loc["on the member", "split_by"] == "uplink load from 65% of the uplink: 16 of 16 (+4 that run elsewhere)"
+
+
+def test_a_fleets_language_model_instances_share_the_clouds_engines(tmp_path: Path) -> None:
+    """Thirty stores' assistants, each a few requests a minute, with no box that runs the model:
+    one service's clients. They share the pool's engines, so the plan runs the instances their
+    summed rate needs (one), not one a store: the pool's ten would not hold thirty."""
+    data = {
+        "name": "assistants", "seed": 1, "objective": "cost",
+        "sites": {"store": {"kind": "edge", "region": "eu", "count": 30,
+                            "devices": [{"hardware": "raspberry-pi-5", "count": 1}]},
+                  "cloud": {"kind": "cloud", "region": "eu", "pools": [{"hardware": "l4", "max_instances": 10}]}},
+        "links": [{"between": ["store", "cloud"], "network": "broadband"}],
+        "workloads": {"assistant": {"kind": "inference", "model": "llama-3-8b", "source": "store",
+                                    "arrival": {"process": "poisson", "rate_per_s": 0.02},
+                                    "prompt_tokens": 500, "output_tokens": 100,
+                                    "slo": {"ttft_ms": 3000, "tpot_ms": 150, "p99_ms": 30000}, "precisions": ["int8"]}},
+    }
+    f = tmp_path / "assistants.yaml"
+    f.write_text(yaml.safe_dump(data))
+    p = planner.plan(planner.load_scenario(f))
+    assert p.feasible and len(p.placement) == 30, p.conflicts
+    assert {(c.site, c.hardware) for c in p.placement.values()} == {("cloud", "l4")}
+    engines = {r: n for r, n in p.assessment.instances.items() if r.workload}
+    (engine, instances), = engines.items()  # one engine for the fleet's workload, not one a member
+    assert engine.workload == "assistant[llama-3-8b@int8]"
+    capacity_per_s = p.options["assistant@store-01"].detail["capacity_per_s"]
+    target = p.system[engine].target_utilization
+    assert instances == math.ceil(30 * 0.02 / capacity_per_s / target - 1e-9) == 1
+    # the simulator runs them on one pool of engines too, and every member's requests are served
+    sim = planner.simulate(planner.load_scenario(f), p, seed=1, horizon_s=600)
+    pools = sim.compute().query("kind == 'pool'")["compute"].tolist()
+    assert pools == ["cloud/pool0:l4", "cloud/pool0:l4/assistant[llama-3-8b@int8]"]  # the pool, its one engine set
+    done = sim.summary().set_index("workload")["completed"]
+    assert len(done) == 30 and (done > 0).all()

@@ -163,3 +163,13 @@ def kv_precision_of(w, choice=None) -> str | None:
         return named
     kvs = getattr(w, "kv_precisions", None)
     return kvs()[0] if kvs is not None else None
+
+
+def engine_owner(sc: Scenario, name: str, engine: str) -> str:
+    """Whose instances of a cloud pool serve a language-model workload running `engine`
+    (`ResourceId.dedicated`: an instance holds one model's weights and runs one continuous
+    batch). A workload's own; for a fleet's instance, its fleet workload's with that engine: the
+    members are one service's clients, whose requests share the engines (a pool of 300 stores'
+    assistants, not 300 pools), as the members of a device group's engine share it."""
+    w = sc.workloads[name]
+    return f"{w.base_workload}[{engine}]" if w.member is not None else name

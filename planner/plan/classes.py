@@ -74,7 +74,9 @@ class Classes:
                 frm = m if r.site == rep else r.site
                 return ResourceId.link(frm, j, r.direction)
             moved = r._replace(site=m) if r.site == rep else r
-            return moved.dedicated(name) if r.workload else moved
+            if r.workload and r.workload == o.workload:  # the instance's own engines become the member's
+                return moved.dedicated(name)
+            return moved  # and those its fleet's members share stay shared
 
         return replace(o, workload=name, site=m if o.site == rep else o.site,
                        loads={move(r): v for r, v in o.loads.items()},

@@ -20,8 +20,8 @@ from planner.model.carbon import mean_intensity
 from planner.model.routing import queue_limit
 from planner.model.system import Resource, resolve, site_hourly_gco2e_per_kwh
 from planner.model.workloads import (
-    acceptance_rate, aggregate_s, deploy_bytes, io_bytes, kv_precision_of, model_ref, training_samples, training_step,
-    update_bytes,
+    acceptance_rate, aggregate_s, deploy_bytes, engine_owner, io_bytes, kv_precision_of, model_ref, training_samples,
+    training_step, update_bytes,
 )
 from planner.sim.spec import (
     ArrivalSpec, ComputeSpec, FederatedSpec, InferenceSpec, LinkSpec, PoolPricing, RouteSpec, SimSpec, SiteSpec,
@@ -207,19 +207,20 @@ def build_spec(scenario: Any, placement: Any, seed: int | None = None, *, warmup
             cname = compute_name(name, kind, r.id.index, r.hardware)
             if r.kind == "pool":
                 # A language model's own instances (ResourceId.dedicated) exist for the workloads
-                # placed on this pool; they count toward its minimum, as the planner counts them.
-                own = [w for w, ch in choices.items() if any((c.site, c.hardware) == (name, r.hardware) for c in _sides(ch))
-                       and sc.workloads[w].kind == "inference" and is_llm(served_model(sc.workloads[w], ch))]
-                held = {w: int(warm.get(r.id.dedicated(w), 0)) for w in own}
+                # placed on this pool, a fleet's instances sharing theirs (`engine_owner`); they
+                # count toward its minimum, as the planner counts them.
+                own = _llm_owners(sc, choices, name, r.hardware)
+                held = {o: int(warm.get(r.id.dedicated(o), 0)) for o in own}
                 base = _compute_spec(cname, r, d, int(warm.get(r.id, 0)), max(0, r.min_instances - sum(held.values())),
                                      system)
                 base = replace(base, pricing=pool_pricing(r, bought.get(r.id)))
                 compute.append(base)
-                for w in own:
-                    lname = f"{cname}/{w}"
-                    compute.append(replace(base, name=lname, initial_instances=held[w], min_instances=held[w],
-                                           pricing=pool_pricing(r, bought.get(r.id.dedicated(w)))))
-                    llm_pools[(name, r.hardware, w)] = lname
+                for owner, served in own.items():
+                    lname = f"{cname}/{owner}"
+                    compute.append(replace(base, name=lname, initial_instances=held[owner], min_instances=held[owner],
+                                           pricing=pool_pricing(r, bought.get(r.id.dedicated(owner)))))
+                    for w in served:
+                        llm_pools[(name, r.hardware, w)] = lname
                     engines[lname] = r
             else:
                 compute.append(_compute_spec(cname, r, d))
@@ -346,6 +347,23 @@ def is_llm(model: str) -> bool:
     from planner.costs.llm import is_llm as known
 
     return known(model)
+
+
+def _llm_owners(sc: Any, choices: dict, site: str, hardware: str) -> dict[str, list[str]]:
+    """The language-model workloads placed on a pool (`hardware` at `site`, either side of a
+    routed pair), by whose instances serve them (`engine_owner`, as the planner keys them)."""
+    out: dict[str, list[str]] = {}
+    for w, ch in choices.items():
+        wl = sc.workloads[w]
+        if wl.kind != "inference" or not is_llm(served_model(wl, ch)):
+            continue
+        side = next((c for c in _sides(ch) if (c.site, c.hardware) == (site, hardware)), None)
+        if side is not None:
+            from planner.costs.llm import llm_engine
+
+            engine = llm_engine(served_model(wl, side), side.precision, kv_precision_of(wl, side))
+            out.setdefault(engine_owner(sc, w, engine), []).append(w)
+    return out
 
 
 def _sides(ch: Any) -> list:

@@ -11,7 +11,7 @@ from planner import catalog
 from planner.costs.llm import LlmCost, llm_engine, llm_precisions, serves, stores_kv
 from planner.errors import PlannerError
 from planner.model.system import Resource, System
-from planner.model.workloads import io_bytes, planned_rate_per_s
+from planner.model.workloads import engine_owner, io_bytes, planned_rate_per_s
 from planner.plan.llm_serving import Shape, capacity_per_s, operating_point
 from planner.plan.options.common import Option, levels, llm_span, privacy_violation, send, transfer_ms
 from planner.plan.violations import Violation
@@ -56,10 +56,11 @@ def llm_options(system: System, name: str) -> list[Option]:
     options = []
     for site, allowed in system.candidate_sites(name):
         for group in system.compute_at(site):
-            r = system[group.id.dedicated(name)] if group.kind == "pool" else group
-            allowed_prec = w.precisions or list(llm_precisions(r.hardware))
-            for model, prec in ((m, p) for m in w.variants for p in allowed_prec if serves(r.hardware, p)):
-                for kv in kv_choices(w, r.hardware):
+            allowed_prec = w.precisions or list(llm_precisions(group.hardware))
+            for model, prec in ((m, p) for m in w.variants for p in allowed_prec if serves(group.hardware, p)):
+                for kv in kv_choices(w, group.hardware):
+                    r = system[group.id.dedicated(engine_owner(sc, name, llm_engine(model, prec, kv)))] \
+                        if group.kind == "pool" else group
                     options.append(llm_option(system, name, site, allowed, r, prec, shape, rate, mean_share,
                                               w.arrival.mean_rate_per_s, model, kv))
     return options
@@ -116,6 +117,8 @@ def llm_option(system: System, name: str, site: str, allowed: bool, r: Resource,
     share = rate / mu if mu > 0 else math.inf  # servers' worth of capacity
     if servers:
         own_u = min(share / servers, 0.999)
+    elif r.id.workload != name:  # instances a fleet's members share: planned to run at the target
+        own_u = lv[0]
     else:  # the workload's own instances, as many as keep each below the target
         own_u = share / max(1, math.ceil(share / lv[0] - 1e-9), r.min_instances) if mu > 0 else 1.0
     at = {u: (u if servers else own_u) for u in lv}

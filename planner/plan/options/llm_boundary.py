@@ -23,7 +23,7 @@ from planner import catalog
 from planner.costs.llm import LlmCost, expected_tokens_per_round, kv_cache_bytes, llm_engine, llm_precisions
 from planner.errors import PlannerError
 from planner.model.system import Resource, System
-from planner.model.workloads import acceptance_rate, planned_rate_per_s
+from planner.model.workloads import acceptance_rate, engine_owner, planned_rate_per_s
 from planner.plan.llm_serving import Point, Shape, capacity_per_s, operating_point
 from planner.plan.options.common import Option, levels, privacy_violation, send, transfer_ms, weakest
 from planner.plan.options.llm import kv_choices
@@ -120,10 +120,10 @@ def boundary_options(system: System, name: str) -> list[Option]:
         for group in system.compute_at(site):
             if group.kind != "pool":
                 continue
-            pool = system[group.id.dedicated(name)]
-            runs = set(llm_precisions(pool.hardware)) & set(llm_precisions(edge.hardware))
+            runs = set(llm_precisions(group.hardware)) & set(llm_precisions(edge.hardware))
             for model, prec in ((m, p) for m in w.variants for p in (w.precisions or catalog.PRECISIONS) if p in runs):
-                for kv in kv_choices(w, pool.hardware, edge.hardware):  # one cache type on both sides
+                for kv in kv_choices(w, group.hardware, edge.hardware):  # one cache type on both sides
+                    pool = system[group.id.dedicated(engine_owner(sc, name, llm_engine(model, prec, kv)))]
                     for mode in modes:
                         options.append(_option(system, name, mode, edge, pool, site, prec, allowed, model, kv))
     return options
@@ -190,11 +190,14 @@ def _option(system: System, name: str, mode: str, edge: Resource, pool: Resource
     return o
 
 
-def _cloud_u(rate: float, side: Side, pool: Resource) -> float:
+def _cloud_u(rate: float, side: Side, pool: Resource, shared: bool = False) -> float:
     """Utilisation of each of the workload's own instances: as many as keep each below the
-    autoscaler's target, at least the pool's minimum."""
+    autoscaler's target, at least the pool's minimum; the target where a fleet's members share
+    them (`engine_owner`)."""
     if side.capacity_per_s <= 0:
         return 1.0
+    if shared:
+        return levels(pool)[0]
     share = rate / side.capacity_per_s
     return share / max(1, math.ceil(share / levels(pool)[0] - 1e-9), pool.min_instances)
 
@@ -207,7 +210,7 @@ def _prefill_cloud(system: System, w, shape: Shape, edge_cost: LlmCost, cloud_co
     cloud = Side.of(cloud_cost, replace(shape, output=1.0, output_p99=1, output_cv=0.0))
     edge = Side.of(edge_cost, replace(shape, prefilled=True))
     kv_p99 = kv_cache_bytes(cloud_cost.model, shape.prompt_p99, cloud_cost.precision, kv)
-    sv = BoundaryServing(PREFILL_CLOUD, edge, cloud, _cloud_u(rate, cloud, pool),
+    sv = BoundaryServing(PREFILL_CLOUD, edge, cloud, _cloud_u(rate, cloud, pool, w.member is not None),
                          transfer_ms(system, up, shape.prompt_p99 * BYTES_PER_TOKEN), transfer_ms(system, down, kv_p99), 0.0)
     return sv, shape.prompt * BYTES_PER_TOKEN, kv_cache_bytes(cloud_cost.model, shape.prompt, cloud_cost.precision, kv)
 
@@ -228,7 +231,7 @@ def _speculative(system: System, w, shape: Shape, edge_cost: LlmCost, cloud_cost
     ctx = shape.prompt + shape.output / 2
     verify_extra_ms = (cloud_cost.step_s(k + 1, k + 1, (k + 1) * (ctx + 1), ctx) - cloud_cost.decode_step_s(1, ctx)) * 1e3
     round_net_ms = transfer_ms(system, up, k * BYTES_PER_TOKEN) + transfer_ms(system, down, (k + 1) * BYTES_PER_TOKEN)
-    sv = BoundaryServing(SPECULATIVE, edge, cloud, _cloud_u(rate, cloud, pool),
+    sv = BoundaryServing(SPECULATIVE, edge, cloud, _cloud_u(rate, cloud, pool, w.member is not None),
                          transfer_ms(system, up, (shape.prompt_p99 + k) * BYTES_PER_TOKEN), 0.0, round_net_ms, k,
                          per_round, rounds_p99, max(verify_extra_ms, 0.0))
     return sv, (shape.prompt + rounds * k) * BYTES_PER_TOKEN, (shape.output + rounds) * BYTES_PER_TOKEN
