@@ -124,3 +124,22 @@ def test_a_fleets_language_model_instances_share_the_clouds_engines(tmp_path: Pa
     assert pools == ["cloud/pool0:l4", "cloud/pool0:l4/assistant[llama-3-8b@int8]"]  # the pool, its one engine set
     done = sim.summary().set_index("workload")["completed"]
     assert len(done) == 30 and (done > 0).all()
+
+
+def test_federated_learning_over_a_fleet_takes_one_member_as_a_possible_aggregator(tmp_path: Path) -> None:
+    """Forty shops train together: the updates may be averaged in the cloud or at one shop, the
+    best connected (widest link, in its narrower direction: 50 Mbit/s up for shops 09, 19, 29 and
+    39, the first taken), not at each of forty: the options grow with the fleets, not the members."""
+    from planner.model.system import resolve
+    from planner.plan.options import options_for
+
+    _scenario(tmp_path)  # writes the shops and their inventory
+    data = yaml.safe_load((tmp_path / "shops.yaml").read_text())
+    data["workloads"]["learn"] = {"kind": "federated", "model": "mobilenet-v2", "source": "cloud", "sites": ["shop"],
+                                  "rounds": 2, "samples_per_site": 500}
+    (tmp_path / "shops.yaml").write_text(yaml.safe_dump(data))
+    sc = planner.load_scenario(tmp_path / "shops.yaml")
+    opts = options_for(resolve(sc), "learn")
+    assert {o.site for o in opts} == {"cloud", "shop-09"}
+    p = planner.plan(sc)
+    assert p.feasible and p.placement["learn"].site in ("cloud", "shop-09")
