@@ -389,7 +389,8 @@ class System:
         """(site, whether the workload's privacy level lets its input go there) for every site
         with compute its source reaches: the source itself, every cloud region, and other edge
         sites reached without passing through a cloud (one reached only through a cloud region is
-        never the sensible place). Sites beyond the privacy level are kept so explanations can
+        never the sensible place), of a fleet's members other than the source only the best
+        connected (`one_per_fleet`). Sites beyond the privacy level are kept so explanations can
         say privacy ruled them out. Linear in the candidates, not in the scenario's sites."""
         sc = self.scenario
         w = sc.workloads[workload]
@@ -399,10 +400,36 @@ class System:
         found = {c for c in self.clouds if self.connected(w.source, c)}
         found |= {n for n in self._near(w.source) if sc.sites[n].kind == "edge"}
         out = []
-        for site in sorted(found, key=self._order.__getitem__):
+        for site in self.one_per_fleet(sorted(found, key=self._order.__getitem__), keep=w.source):
             if self.compute_at(site):
                 out.append((site, self.privacy_allows(workload, site)))
         self._candidates[key] = out
+        return out
+
+    def one_per_fleet(self, sites: list[str], keep: str | None = None) -> list[str]:
+        """`sites` in their order, but of each fleet's members with compute only the best
+        connected one (its widest link, in that link's narrower direction; the first of the
+        widest), and `keep`. A fleet's members are alike but for their links: one of them hosting
+        another's work (a training job, a federated round, a member's requests) is one choice,
+        not one per member, so options grow with the fleets, not with their members."""
+        sc = self.scenario
+        best: dict[str, str] = {}
+        for n in sites:
+            f = sc.sites[n].fleet
+            if f is not None and n != keep and self.compute_at(n):
+                held = best.get(f)
+                if held is None or self._widest_mbps.get(n, 0.0) > self._widest_mbps.get(held, 0.0):
+                    best[f] = n
+        return [n for n in sites if sc.sites[n].fleet is None or n == keep or best.get(sc.sites[n].fleet) == n
+                or not self.compute_at(n)]
+
+    @cached_property
+    def _widest_mbps(self) -> dict[str, float]:
+        """Each site's widest link, in that link's narrower direction (Mbit/s)."""
+        out: dict[str, float] = {}
+        for link in self.scenario.links:
+            for site in link.between:
+                out[site] = max(out.get(site, 0.0), min(link.up_mbps, link.down_mbps))
         return out
 
     def privacy_allows(self, workload: str, site: str) -> bool:

@@ -20,7 +20,9 @@ def federated_options(system: System, name: str) -> list[Option]:
     model_bytes = update_bytes(w)
     every_s, deadline_s = w.every_h * 3600, w.deadline_h * 3600
     rounds_per_s = w.rounds / every_s
-    aggregators = [w.aggregator] if w.aggregator else _aggregators(system)
+    # every site with compute, but of a fleet's members only the best connected: each option
+    # sums over every site, so one per member made planning quadratic in the members
+    aggregators = [w.aggregator] if w.aggregator else system.one_per_fleet([n for n in sc.sites if system.compute_at(n)])
     local = {s: (system.compute_at(s) or [None])[0] for s in w.sites}
     options = []
     for agg in aggregators:
@@ -77,21 +79,3 @@ def federated_options(system: System, name: str) -> list[Option]:
             options.append(o)
     return options
 
-
-def _aggregators(system: System) -> list[str]:
-    """Where the updates may be averaged: every site with compute, but of a fleet's members only
-    the best connected one (its widest link, in that link's narrower direction). Members are
-    alike but for their links: one of them hosting the round is one choice, not one per member,
-    so the options grow with the fleets, not with their members (each option sums over every
-    site: one per member made planning quadratic in the members)."""
-    sc = system.scenario
-    widest: dict[str, float] = {}
-    for link in sc.links:
-        for site in link.between:
-            widest[site] = max(widest.get(site, 0.0), min(link.up_mbps, link.down_mbps))
-    best: dict[str, str] = {}
-    for fleet, members in sc.fleets.items():
-        hosts = [m for m in members if system.compute_at(m)]
-        if hosts:
-            best[fleet] = max(hosts, key=lambda m: widest.get(m, 0.0))  # the first of the widest
-    return [n for n, site in sc.sites.items() if system.compute_at(n) and (site.fleet is None or best.get(site.fleet) == n)]
