@@ -225,10 +225,10 @@ def _compare(objective: str, trial, p99_chosen_ms: float, o: Option, delta_usd: 
     """Why a feasible alternative lost (or, for a placement given by hand, why it would win), on
     the workload's own p99 and the plan's bill; a cost difference below the stated threshold is a tie."""
     tie = max(TIE_USD, TIE_SHARE * o.bill.total_usd)
-    if o.kind == "inference":
-        p99 = f"p99 {trial.p99_ms:,.1f} ms vs {p99_chosen_ms:,.1f} ms"
+    if o.kind == "inference":  # the alternative's figure first, as the sentence speaks of it
+        p99 = f"p99 {trial.p99_ms:,.1f} ms there, {p99_chosen_ms:,.1f} ms as chosen"
     else:
-        p99 = f"a run takes {trial.p99_ms / 3.6e6:,.2f} h vs {p99_chosen_ms / 3.6e6:,.2f} h"
+        p99 = f"a run takes {trial.p99_ms / 3.6e6:,.2f} h there, {p99_chosen_ms / 3.6e6:,.2f} h as chosen"
     faster = trial.p99_ms < p99_chosen_ms - 1e-6
     if objective == "latency":
         return f"better latency: {p99}" if faster else f"worse latency: {p99}"
