@@ -324,7 +324,7 @@ class System:
         hub looks at its own links only, not at every other member behind the hub."""
         key = ("near", src)
         if key not in self._paths:
-            adj = self.graph.adj
+            adj = self._search_adj
             dist, paths, heap, seen = {src: 0.0}, {src: [src]}, [(0.0, 0, src)], set()
             tick = 1
             while heap:
@@ -334,14 +334,34 @@ class System:
                 seen.add(u)
                 if u != src and u in self._cloud_set:
                     continue
-                for v, e in adj[u].items():
-                    nd = d + e["latency_ms"]
+                for v, latency_ms in adj[u]:
+                    nd = d + latency_ms
                     if nd < dist.get(v, math.inf):
                         dist[v], paths[v] = nd, paths[u] + [v]
                         heapq.heappush(heap, (nd, tick, v))
                         tick += 1
             self._paths[key] = paths
         return self._paths[key]
+
+    @cached_property
+    def _search_adj(self) -> dict[str, list[tuple[str, float]]]:
+        """The topology's adjacency (neighbour, one-way latency ms) for searches from edge sites,
+        with a site's links to a fleet's single-link members cut to the two best connected (as
+        `one_per_fleet` ranks them). Such a member is on the way to nothing else, and no search
+        from another member needs more of them than the best (the second: when the first is
+        the searcher): a search from each of a hub's thousand members stays small, where it
+        walked every member (quadratic in the members)."""
+        g, fleet_of = self.graph, {m: f for f, ms in self.scenario.fleets.items() for m in ms}
+        out: dict[str, list[tuple[str, float]]] = {}
+        for u in g.nodes:
+            leaves: dict[str, list[str]] = {}
+            for v in g.adj[u]:
+                if v in fleet_of and g.degree(v) == 1:
+                    leaves.setdefault(fleet_of[v], []).append(v)
+            kept = {v for vs in leaves.values()
+                    for v in sorted(vs, key=lambda v: (-self._widest_mbps.get(v, 0.0), self._order[v]))[:2]}
+            out[u] = [(v, e["latency_ms"]) for v, e in g.adj[u].items() if v not in fleet_of or g.degree(v) != 1 or v in kept]
+        return out
 
     @cached_property
     def _cloud_set(self) -> frozenset[str]:
