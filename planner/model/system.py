@@ -351,15 +351,14 @@ class System:
         from another member needs more of them than the best (the second: when the first is
         the searcher): a search from each of a hub's thousand members stays small, where it
         walked every member (quadratic in the members)."""
-        g, fleet_of = self.graph, {m: f for f, ms in self.scenario.fleets.items() for m in ms}
+        g, fleet_of = self.graph, self._fleet_of
         out: dict[str, list[tuple[str, float]]] = {}
         for u in g.nodes:
             leaves: dict[str, list[str]] = {}
             for v in g.adj[u]:
                 if v in fleet_of and g.degree(v) == 1:
                     leaves.setdefault(fleet_of[v], []).append(v)
-            kept = {v for vs in leaves.values()
-                    for v in sorted(vs, key=lambda v: (-self._widest_mbps.get(v, 0.0), self._order[v]))[:2]}
+            kept = {v for vs in leaves.values() for v in sorted(vs, key=self._host_rank)[:2]}
             out[u] = [(v, e["latency_ms"]) for v, e in g.adj[u].items() if v not in fleet_of or g.degree(v) != 1 or v in kept]
         return out
 
@@ -432,16 +431,25 @@ class System:
         widest), and `keep`. A fleet's members are alike but for their links: one of them hosting
         another's work (a training job, a federated round, a member's requests) is one choice,
         not one per member, so options grow with the fleets, not with their members."""
-        sc = self.scenario
+        fleet_of = self._fleet_of
         best: dict[str, str] = {}
         for n in sites:
-            f = sc.sites[n].fleet
-            if f is not None and n != keep and self.compute_at(n):
-                held = best.get(f)
-                if held is None or self._widest_mbps.get(n, 0.0) > self._widest_mbps.get(held, 0.0):
-                    best[f] = n
-        return [n for n in sites if sc.sites[n].fleet is None or n == keep or best.get(sc.sites[n].fleet) == n
-                or not self.compute_at(n)]
+            f = fleet_of.get(n)
+            if f is None or n == keep or not self.compute_at(n):
+                continue
+            if f not in best or self._host_rank(n) < self._host_rank(best[f]):
+                best[f] = n
+        return [n for n in sites if n not in fleet_of or n == keep or best.get(fleet_of[n]) == n or not self.compute_at(n)]
+
+    def _host_rank(self, member: str) -> tuple[float, int]:
+        """How a fleet's members rank as hosts, best first: the widest link, in that link's
+        narrower direction, then the scenario's order."""
+        return (-self._widest_mbps.get(member, 0.0), self._order[member])
+
+    @cached_property
+    def _fleet_of(self) -> dict[str, str]:
+        """Each fleet member's fleet."""
+        return {m: f for f, ms in self.scenario.fleets.items() for m in ms}
 
     @cached_property
     def _widest_mbps(self) -> dict[str, float]:

@@ -165,6 +165,11 @@ def kv_precision_of(w, choice=None) -> str | None:
     return kvs()[0] if kvs is not None else None
 
 
+def shares_engines(w) -> bool:
+    """Whether a language-model workload's cloud instances are shared (`engine_owner`): a fleet's."""
+    return w.member is not None
+
+
 def engine_owner(sc: Scenario, name: str, engine: str) -> str:
     """Whose instances of a cloud pool serve a language-model workload running `engine`
     (`ResourceId.dedicated`: an instance holds one model's weights and runs one continuous
@@ -172,4 +177,4 @@ def engine_owner(sc: Scenario, name: str, engine: str) -> str:
     members are one service's clients, whose requests share the engines (a pool of 300 stores'
     assistants, not 300 pools), as the members of a device group's engine share it."""
     w = sc.workloads[name]
-    return f"{w.base_workload}[{engine}]" if w.member is not None else name
+    return f"{w.base_workload}[{engine}]" if shares_engines(w) else name

@@ -352,6 +352,8 @@ def is_llm(model: str) -> bool:
 def _llm_owners(sc: Any, choices: dict, site: str, hardware: str) -> dict[str, list[str]]:
     """The language-model workloads placed on a pool (`hardware` at `site`, either side of a
     routed pair), by whose instances serve them (`engine_owner`, as the planner keys them)."""
+    from planner.costs.llm import llm_engine
+
     out: dict[str, list[str]] = {}
     for w, ch in choices.items():
         wl = sc.workloads[w]
@@ -359,8 +361,6 @@ def _llm_owners(sc: Any, choices: dict, site: str, hardware: str) -> dict[str, l
             continue
         side = next((c for c in _sides(ch) if (c.site, c.hardware) == (site, hardware)), None)
         if side is not None:
-            from planner.costs.llm import llm_engine
-
             engine = llm_engine(served_model(wl, side), side.precision, kv_precision_of(wl, side))
             out.setdefault(engine_owner(sc, w, engine), []).append(w)
     return out

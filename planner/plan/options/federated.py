@@ -78,4 +78,3 @@ def federated_options(system: System, name: str) -> list[Option]:
             o.detail = {"round_s": round_s, "local_s": local_s, "model_bytes": model_bytes, "aggregate_s": agg_s}
             options.append(o)
     return options
-

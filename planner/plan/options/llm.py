@@ -11,7 +11,7 @@ from planner import catalog
 from planner.costs.llm import LlmCost, llm_engine, llm_precisions, serves, stores_kv
 from planner.errors import PlannerError
 from planner.model.system import Resource, System
-from planner.model.workloads import engine_owner, io_bytes, planned_rate_per_s
+from planner.model.workloads import engine_owner, io_bytes, planned_rate_per_s, shares_engines
 from planner.plan.llm_serving import Shape, capacity_per_s, operating_point
 from planner.plan.options.common import Option, levels, llm_span, privacy_violation, send, transfer_ms
 from planner.plan.violations import Violation
@@ -117,7 +117,7 @@ def llm_option(system: System, name: str, site: str, allowed: bool, r: Resource,
     share = rate / mu if mu > 0 else math.inf  # servers' worth of capacity
     if servers:
         own_u = min(share / servers, 0.999)
-    elif r.id.workload != name:  # instances a fleet's members share: planned to run at the target
+    elif shares_engines(w):  # instances a fleet's members share: planned to run at the target
         own_u = lv[0]
     else:  # the workload's own instances, as many as keep each below the target
         own_u = share / max(1, math.ceil(share / lv[0] - 1e-9), r.min_instances) if mu > 0 else 1.0

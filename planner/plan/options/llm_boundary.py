@@ -23,7 +23,7 @@ from planner import catalog
 from planner.costs.llm import LlmCost, expected_tokens_per_round, kv_cache_bytes, llm_engine, llm_precisions
 from planner.errors import PlannerError
 from planner.model.system import Resource, System
-from planner.model.workloads import acceptance_rate, engine_owner, planned_rate_per_s
+from planner.model.workloads import acceptance_rate, engine_owner, planned_rate_per_s, shares_engines
 from planner.plan.llm_serving import Point, Shape, capacity_per_s, operating_point
 from planner.plan.options.common import Option, levels, privacy_violation, send, transfer_ms, weakest
 from planner.plan.options.llm import kv_choices
@@ -210,7 +210,7 @@ def _prefill_cloud(system: System, w, shape: Shape, edge_cost: LlmCost, cloud_co
     cloud = Side.of(cloud_cost, replace(shape, output=1.0, output_p99=1, output_cv=0.0))
     edge = Side.of(edge_cost, replace(shape, prefilled=True))
     kv_p99 = kv_cache_bytes(cloud_cost.model, shape.prompt_p99, cloud_cost.precision, kv)
-    sv = BoundaryServing(PREFILL_CLOUD, edge, cloud, _cloud_u(rate, cloud, pool, w.member is not None),
+    sv = BoundaryServing(PREFILL_CLOUD, edge, cloud, _cloud_u(rate, cloud, pool, shares_engines(w)),
                          transfer_ms(system, up, shape.prompt_p99 * BYTES_PER_TOKEN), transfer_ms(system, down, kv_p99), 0.0)
     return sv, shape.prompt * BYTES_PER_TOKEN, kv_cache_bytes(cloud_cost.model, shape.prompt, cloud_cost.precision, kv)
 
@@ -231,7 +231,7 @@ def _speculative(system: System, w, shape: Shape, edge_cost: LlmCost, cloud_cost
     ctx = shape.prompt + shape.output / 2
     verify_extra_ms = (cloud_cost.step_s(k + 1, k + 1, (k + 1) * (ctx + 1), ctx) - cloud_cost.decode_step_s(1, ctx)) * 1e3
     round_net_ms = transfer_ms(system, up, k * BYTES_PER_TOKEN) + transfer_ms(system, down, (k + 1) * BYTES_PER_TOKEN)
-    sv = BoundaryServing(SPECULATIVE, edge, cloud, _cloud_u(rate, cloud, pool, w.member is not None),
+    sv = BoundaryServing(SPECULATIVE, edge, cloud, _cloud_u(rate, cloud, pool, shares_engines(w)),
                          transfer_ms(system, up, (shape.prompt_p99 + k) * BYTES_PER_TOKEN), 0.0, round_net_ms, k,
                          per_round, rounds_p99, max(verify_extra_ms, 0.0))
     return sv, (shape.prompt + rounds * k) * BYTES_PER_TOKEN, (shape.output + rounds) * BYTES_PER_TOKEN
