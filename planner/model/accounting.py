@@ -90,6 +90,20 @@ class MonthlyBill(NamedTuple):
                 f"{self.kgco2e:,.1f} kgCO2e)")
 
 
+def weighted(*terms: tuple[MonthlyBill, float]) -> MonthlyBill:
+    """The sum of each bill times its weight, in one step (an option's own bill is four such
+    terms: compute busy, a pool's busy, and the bytes each way)."""
+    s0 = s1 = s2 = s3 = s4 = s5 = 0.0
+    for b, k in terms:
+        s0 += b[0] * k
+        s1 += b[1] * k
+        s2 += b[2] * k
+        s3 += b[3] * k
+        s4 += b[4] * k
+        s5 += b[5] * k
+    return _new(s0, s1, s2, s3, s4, s5)
+
+
 def _new(*values: float) -> MonthlyBill:
     return tuple.__new__(MonthlyBill, values)
 

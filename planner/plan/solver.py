@@ -165,11 +165,18 @@ def solve(
         add_row([(i + k, 1.0) for k in range(len(cand[w]))] + [(u_index[w], 1.0)], 1.0, 1.0)
         i += len(cand[w])
 
+    # copies per workload and resource, looked up once: thousands of fleet members load each
+    k_of = {w: copies(w) for w in cand}
+    k_res: dict[ResourceId, int] = {}
     by_resource: dict[str, list[tuple[int, float]]] = {}
     for j, o in enumerate(flat):
-        k_w = copies(o.workload)
+        k_w = k_of[o.workload]
         for r, load in o.loads.items():
-            load = load * k_w / resource_copies(r)
+            k_r = k_res.get(r)
+            if k_r is None:
+                k_r = k_res[r] = resource_copies(r)
+            if k_w != 1 or k_r != 1:
+                load = load * k_w / k_r
             by_resource.setdefault(r, []).append((j, load))
 
     for r, entries in by_resource.items():
@@ -222,7 +229,8 @@ def solve(
     score = OBJECTIVES[objective]
     bills: dict[int, MonthlyBill] = {}  # the bill of each column: an option's own, a used device group's, an instance's
     for j, o in enumerate(flat):
-        bills[j] = o.bill * copies(o.workload)
+        k_w = k_of[o.workload]
+        bills[j] = o.bill if k_w == 1 else o.bill * k_w
     for r, k in y_index.items():  # a used device group keeps all its devices
         bills[k] = system[r].month_bill(servers=system[r].servers) * resource_copies(r)
     for r, k in n_index.items():  # per instance running all month
@@ -240,7 +248,7 @@ def solve(
         add_row([(k, cost[k]) for k in range(n) if cost[k]], -np.inf, budget_usd_per_month)
     p99 = np.zeros(n)
     for j, o in enumerate(flat):
-        p99[j] = weights.get(o.workload, 0.0) * copies(o.workload) * o.p99_alone_ms
+        p99[j] = weights.get(o.workload, 0.0) * k_of[o.workload] * o.p99_alone_ms
     if max_weighted_p99_ms is not None:
         add_row([(j, p99[j]) for j in range(n_x) if p99[j]], -np.inf, max_weighted_p99_ms)
     c = np.zeros(n)

@@ -146,6 +146,17 @@ class Option:
         o.__dict__["proto"] = self
         return o
 
+    def stamped(self, workload: str, slo_ms: float | None) -> Option:
+        """A fresh option from this template (`Option` fields every member of a fleet, or every
+        workload of one model, shares: hardware, precision, accuracy, estimate source), for
+        `workload`, with its own loads, levels, stages and detail to fill in. (A shallow copy:
+        building each from scratch, accuracy judged and sources compared, was half the time of
+        planning a fleet whose members all differ.)"""
+        o = object.__new__(Option)
+        o.__dict__.update(self.__dict__)
+        o.workload, o.slo_ms, o.loads, o.p99_ms_by_level, o.detail = workload, slo_ms, {}, {}, {}
+        return o
+
     def max_level(self, resource: ResourceId) -> float:
         """The highest utilisation level of `resource` at which this option meets its SLOs (0 = none)."""
         by_level = self.p99_ms_by_level.get(resource)
@@ -236,10 +247,25 @@ def send(system: System, o: Option, r: Route, rate_per_s: float, size_bytes: flo
     if not r.hops:
         return
     billed = rate_per_s if billed_rate_per_s is None else billed_rate_per_s
-    load, loads = mbps(rate_per_s, size_bytes), o.loads
-    for hop in r.hops:
-        loads[hop] = loads.get(hop, 0.0) + load
+    _load(o.loads, r, mbps(rate_per_s, size_bytes))
     o.bill = o.bill.plus(_byte_bill(system, r), billed * size_bytes)
+
+
+def carry(o: Option, up: Route, down: Route, rate_per_s: float, in_bytes: float, out_bytes: float) -> None:
+    """The link loads `send` adds for a request's input up and its answer down; the caller
+    bills the bytes with the rest of the option (`byte_bill`, `accounting.weighted`)."""
+    _load(o.loads, up, mbps(rate_per_s, in_bytes))
+    _load(o.loads, down, mbps(rate_per_s, out_bytes))
+
+
+def _load(loads: dict[ResourceId, float], r: Route, mbit_per_s: float) -> None:
+    for hop in r.hops:
+        loads[hop] = loads.get(hop, 0.0) + mbit_per_s
+
+
+def byte_bill(system: System, r: Route) -> MonthlyBill:
+    """A month of one byte a second along `r` (ZERO for a route that stays on site)."""
+    return _byte_bill(system, r) if r.hops else ZERO
 
 
 def _byte_bill(system: System, r: Route) -> MonthlyBill:

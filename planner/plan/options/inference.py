@@ -12,8 +12,9 @@ from planner.costs.graphs import graph
 from planner.errors import PlannerError
 from planner.model.system import System
 from planner.model.workloads import io_bytes, is_onnx, planned_rate_per_s
+from planner.model.accounting import weighted
 from planner.plan.options.common import (
-    Option, cost_estimate, levels, planned, precisions, privacy_violation, send, span, transfer_ms, weakest,
+    Option, byte_bill, carry, cost_estimate, levels, planned, precisions, privacy_violation, span, transfer_ms, weakest,
 )
 from planner.plan.queueing import wait_quantile_s
 from planner.plan.violations import Violation
@@ -34,56 +35,80 @@ def inference_options(system: System, name: str) -> list[Option]:
     w = sc.workloads[name]
     in_bytes, out_bytes = io_bytes(w)
     rate, mean_share = planned_rate_per_s(w)
+    billed = w.arrival.mean_rate_per_s
     options = []
     for site, allowed in system.candidate_sites(name):
         up, down = system.route(w.source, site), system.route(site, w.source)
+        barred = None if allowed else privacy_violation(system, name, site)
+        network_ms = transfer_ms(system, up, in_bytes) + transfer_ms(system, down, out_bytes)
+        bytes_up, bytes_down = byte_bill(system, up), byte_bill(system, down)
         for r in system.compute_at(site):
-            hw = catalog.hardware(r.hardware)
+            servers = r.servers if r.kind == "device" else None
+            batch = batch_size(rate, servers or 1, r.max_batch, r.max_wait_ms)
+            lv = levels(r)
+            # a batching server holds a lone request up to max_wait for company
+            hold_ms = r.max_wait_ms if r.max_batch > 1 else 0.0
             for model, prec in ((m, p) for m in w.variants for p in precisions(w, r.hardware)):
-                o = Option(name, site, r.hardware, prec, "inference", slo_ms=w.slo.p99_ms, mem_limit_gb=hw.mem_gb,
-                           input_bytes=in_bytes, output_bytes=out_bytes, model=model, family=w.family)
-                o.judge_accuracy(w.accuracy_floor)
-                if not allowed:
-                    o.rule_out(privacy_violation(system, name, site))
-                try:
-                    e1 = cost_estimate(sc, model, r.hardware, prec, 1)
-                except PlannerError as err:
-                    o.rule_out(Violation("estimate", f"no estimate: {err}"))
+                t, e1, eb = _whole(system, w, model, r.hardware, prec, batch)
+                o = t.stamped(name, w.slo.p99_ms)
+                o.site, o.input_bytes, o.output_bytes = site, in_bytes, out_bytes
+                if barred is not None:
+                    o.rule_out(barred)
+                if eb is None:  # no estimate (the template says why)
+                    o.rule_out(e1)
                     options.append(o)
                     continue
-                per_server = r.servers if r.kind == "device" else 1
-                batch = batch_size(rate, per_server, r.max_batch, r.max_wait_ms)
-                eb = e1 if batch == 1 else cost_estimate(sc, model, r.hardware, prec, batch)
                 service_s = eb.latency_ms / 1000
                 busy_per_s = rate * service_s / batch  # device-seconds per second
-                o.memory_gb, o.source = eb.memory_gb, weakest(e1.source, eb.source)
-                o.latency_span = span(eb)
                 if not eb.fits:
-                    o.rule_out(Violation("memory", f"needs {eb.memory_gb:.1f} GB, {r.hardware} has {hw.mem_gb:g} GB",
-                                         r.id, eb.memory_gb, hw.mem_gb))
-                o.network_ms = transfer_ms(system, up, in_bytes) + transfer_ms(system, down, out_bytes)
-                # A batching server holds a lone request up to max_wait for company.
-                o.compute_ms = eb.latency_ms + (r.max_wait_ms if r.max_batch > 1 else 0.0)
-                lv = levels(r)
-                servers = r.servers if r.kind == "device" else None
+                    o.rule_out(Violation("memory", f"needs {eb.memory_gb:.1f} GB, {r.hardware} has {o.mem_limit_gb:g} GB",
+                                         r.id, eb.memory_gb, o.mem_limit_gb))
+                o.network_ms = network_ms
+                o.compute_ms = compute_ms = eb.latency_ms + hold_ms
                 o.p99_ms_by_level[r.id] = {
-                    u: o.network_ms + o.compute_ms + 1000 * wait_quantile_s(
+                    u: network_ms + compute_ms + 1000 * wait_quantile_s(
                         servers or max(1, math.ceil(busy_per_s / u)), u, service_s, 0.99, r.service_cv)
                     for u in lv}
                 o.stages = [(r.id, service_s)]
                 n_alone = servers or max(1, math.ceil(busy_per_s / lv[0]))
-                o.p99_alone_ms = o.network_ms + o.compute_ms + 1000 * wait_quantile_s(
+                o.p99_alone_ms = network_ms + compute_ms + 1000 * wait_quantile_s(
                     n_alone, min(busy_per_s / n_alone, 0.999), service_s, 0.99, r.service_cv)
                 # a device group is loaded in device-seconds per second; a pool in instances at its target
                 o.loads[r.id] = busy_per_s if r.kind == "device" else busy_per_s / lv[0]
-                o.bill += r.month_bill(servers=0.0, busy_per_s=mean_share * busy_per_s)  # active power
-                send(system, o, up, rate, in_bytes, w.arrival.mean_rate_per_s)
-                send(system, o, down, rate, out_bytes, w.arrival.mean_rate_per_s)
+                carry(o, up, down, rate, in_bytes, out_bytes)
+                # active power, and the bytes each way
+                o.bill = weighted((r.unit_bills[1], mean_share * busy_per_s), (bytes_up, billed * in_bytes),
+                                  (bytes_down, billed * out_bytes))
                 o.detail = {"batch": batch, "service_ms": eb.latency_ms, "busy_per_s": busy_per_s,
                             "input_bytes": in_bytes, "output_bytes": out_bytes,
                             "egress_usd_per_month": o.bill.egress_usd}
                 options.append(o)
     return options
+
+
+def _whole(system: System, w, model: str, hardware: str, precision: str, batch: int) -> tuple[Option, object, object]:
+    """The template of the options running `model` whole on `hardware` (what every workload of
+    that model, accuracy floor and family shares: its accuracy, memory and estimate source),
+    with its estimates at batch 1 and `batch`; for a model with no estimate there, the
+    violation that says so in place of the first and None for the second. Kept per system."""
+    cache = system.memo.setdefault("whole_templates", {})
+    key = (model, hardware, precision, batch, w.family, w.accuracy_floor)
+    found = cache.get(key)
+    if found is not None:
+        return found
+    sc = system.scenario
+    hw = catalog.hardware(hardware)
+    t = Option("", "", hardware, precision, "inference", mem_limit_gb=hw.mem_gb, model=model, family=w.family)
+    t.judge_accuracy(w.accuracy_floor)
+    try:
+        e1 = cost_estimate(sc, model, hardware, precision, 1)
+    except PlannerError as err:
+        found = cache[key] = (t, Violation("estimate", f"no estimate: {err}"), None)
+        return found
+    eb = e1 if batch == 1 else cost_estimate(sc, model, hardware, precision, batch)
+    t.memory_gb, t.source, t.latency_span = eb.memory_gb, weakest(e1.source, eb.source), span(eb)
+    found = cache[key] = (t, e1, eb)
+    return found
 
 
 @lru_cache(maxsize=65536)
@@ -120,53 +145,76 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
     w = sc.workloads[name]
     in_bytes, out_bytes = io_bytes(w)
     rate, mean_share = planned_rate_per_s(w)
-    n_ops = len(graph(model, 1).ops)
+    billed = w.arrival.mean_rate_per_s
     edge = system.compute_at(w.source)[0]
     at_edge = set(precisions(w, edge.hardware))
-    edge_levels = levels(edge)  # hoisted: every split point of every pool reads them
+    edge_busy = edge.unit_bills[1]
     options = []
     for site, allowed in system.candidate_sites(name):
         if sc.sites[site].kind != "cloud" or not allowed:  # a split the workload's privacy forbids is never built
             continue
         up, down = system.route(w.source, site), system.route(site, w.source)
+        down_ms = transfer_ms(system, down, out_bytes)
+        bytes_up, bytes_down = byte_bill(system, up), byte_bill(system, down)
         for pool in system.compute_at(site):
             if pool.kind != "pool":
                 continue
             level = levels(pool)[0]
             batch = batch_size(rate, 1, pool.max_batch, pool.max_wait_ms)
+            hold_ms = pool.max_wait_ms if pool.max_batch > 1 else 0.0
             for prec in [p for p in precisions(w, pool.hardware) if p in at_edge]:
                 for k, cut in _cuts(model, prec, in_bytes):
-                    try:
-                        raw_edge = _part(model, edge.hardware, prec, 1, 0, k + 1)
-                        raw_cloud = _part(model, pool.hardware, prec, batch, k + 1, n_ops)
-                    except PlannerError:
+                    found = _split(system, w, model, edge, pool, prec, batch, k)
+                    if found is None:
                         continue
-                    e_edge, e_cloud = planned(sc, raw_edge), planned(sc, raw_cloud)
-                    o = Option(name, site, pool.hardware, prec, "inference", split=k, edge_hardware=edge.hardware,
-                               slo_ms=w.slo.p99_ms, source=weakest(e_edge.source, e_cloud.source),
-                               input_bytes=cut, output_bytes=out_bytes, model=model, family=w.family)
-                    o.judge_accuracy(w.accuracy_floor)
-                    if not (e_edge.fits and e_cloud.fits):
-                        o.rule_out(Violation("memory", "the model's parts do not fit in memory"))
-                    edge_s, cloud_s = e_edge.latency_ms / 1000, e_cloud.latency_ms / 1000
-                    o.network_ms = transfer_ms(system, up, cut) + transfer_ms(system, down, out_bytes)
-                    o.compute_ms = e_edge.latency_ms + e_cloud.latency_ms + (pool.max_wait_ms if pool.max_batch > 1 else 0.0)
+                    t, edge_s, cloud_s, edge_waits_ms = found
+                    o = t.stamped(name, w.slo.p99_ms)
+                    o.site, o.input_bytes, o.output_bytes = site, cut, out_bytes
+                    o.network_ms = network_ms = transfer_ms(system, up, cut) + down_ms
+                    o.compute_ms = compute_ms = t.detail["edge_ms"] + t.detail["service_ms"] + hold_ms
                     busy_edge = rate * edge_s
                     instances = rate * cloud_s / batch / level
                     n_cloud = max(1, math.ceil(instances))
                     cloud_wait_ms = 1000 * wait_quantile_s(n_cloud, instances * level / n_cloud, cloud_s, 0.99, pool.service_cv)
-                    o.p99_ms_by_level[edge.id] = {
-                        u: o.network_ms + o.compute_ms + cloud_wait_ms + 1000 * wait_quantile_s(
-                            edge.servers, u, edge_s, 0.99, edge.service_cv) for u in edge_levels}
-                    o.p99_alone_ms = o.network_ms + o.compute_ms + cloud_wait_ms
+                    o.p99_ms_by_level[edge.id] = {u: network_ms + compute_ms + cloud_wait_ms + wait_ms
+                                                  for u, wait_ms in edge_waits_ms}
+                    o.p99_alone_ms = network_ms + compute_ms + cloud_wait_ms
                     o.stages = [(edge.id, edge_s), (pool.id, cloud_s)]
                     o.loads = {edge.id: busy_edge, pool.id: instances}
-                    o.bill += edge.month_bill(0.0, mean_share * busy_edge) + pool.month_bill(0.0, mean_share * rate * cloud_s / batch)
-                    send(system, o, up, rate, cut, w.arrival.mean_rate_per_s)
-                    send(system, o, down, rate, out_bytes, w.arrival.mean_rate_per_s)
-                    o.memory_gb = max(e_edge.memory_gb, e_cloud.memory_gb)
-                    o.latency_span = span(e_edge, e_cloud)
-                    o.detail = {"batch": batch, "service_ms": e_cloud.latency_ms, "edge_ms": e_edge.latency_ms,
+                    carry(o, up, down, rate, cut, out_bytes)
+                    o.bill = weighted((edge_busy, mean_share * busy_edge), (pool.unit_bills[1], mean_share * rate * cloud_s / batch),
+                                      (bytes_up, billed * cut), (bytes_down, billed * out_bytes))
+                    o.detail = {"batch": batch, "service_ms": t.detail["service_ms"], "edge_ms": t.detail["edge_ms"],
                                 "input_bytes": cut, "output_bytes": out_bytes, "egress_usd_per_month": o.bill.egress_usd}
                     options.append(o)
     return options
+
+
+def _split(system: System, w, model: str, edge, pool, precision: str, batch: int, k: int) -> tuple | None:
+    """The template of a split after op `k` (what every member of a fleet shares: accuracy,
+    memory, estimate source, the parts' times, in its detail), the parts' service times (s), and
+    the edge's wait (ms) at each level; None where a part has no estimate. Kept per system."""
+    cache = system.memo.setdefault("split_templates", {})
+    key = (model, edge.hardware, edge.servers, edge.service_cv, pool.hardware, precision, batch, k, w.family,
+           w.accuracy_floor)
+    if key in cache:
+        return cache[key]
+    sc = system.scenario
+    try:
+        e_edge = planned(sc, _part(model, edge.hardware, precision, 1, 0, k + 1))
+        e_cloud = planned(sc, _part(model, pool.hardware, precision, batch, k + 1, len(graph(model, 1).ops)))
+    except PlannerError:
+        cache[key] = None
+        return None
+    t = Option("", "", pool.hardware, precision, "inference", split=k, edge_hardware=edge.hardware,
+               source=weakest(e_edge.source, e_cloud.source), model=model, family=w.family)
+    t.judge_accuracy(w.accuracy_floor)
+    if not (e_edge.fits and e_cloud.fits):
+        t.rule_out(Violation("memory", "the model's parts do not fit in memory"))
+    t.memory_gb = max(e_edge.memory_gb, e_cloud.memory_gb)
+    t.latency_span = span(e_edge, e_cloud)
+    t.detail = {"edge_ms": e_edge.latency_ms, "service_ms": e_cloud.latency_ms}
+    edge_s, cloud_s = e_edge.latency_ms / 1000, e_cloud.latency_ms / 1000
+    waits = tuple((u, 1000 * wait_quantile_s(edge.servers, u, edge_s, 0.99, edge.service_cv)) for u in levels(edge))
+    found = cache[key] = (t, edge_s, cloud_s, waits)
+    return found
