@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,8 @@ from planner.plan.assess import pool_instances
 from planner.plan.options import LEVELS, LINK_RHO, all_options
 from planner.plan.solver import solve
 from planner.scenario import parse_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
 
 EDGE_HW = ["jetson-orin-nano-8gb", "jetson-orin-nx-16gb", "raspberry-pi-5", "hailo-8"]
 CLOUD_HW = ["t4", "l4", "a10g"]
@@ -176,6 +180,30 @@ def test_dominance_kept_per_kind_is_the_dominance_of_each_workload():
         for _ in range(2):  # the second call reads the kind's record
             assert [id(o) for o in undominated(feasible, kinds)] == [id(o) for o in _undominated(feasible)], name
     assert copies >= 5  # one kind: the first workload's options built, the others copies
+
+
+@pytest.mark.parametrize("example", ["retail_stores.yaml", "hospital_imaging.yaml", "smart_factory.yaml",
+                                     "fleets/vehicle_telematics.yaml"])
+def test_explanations_reuse_the_solvers_dominance(example):
+    """Explanations judge dominance among a workload's feasible alternatives (the chosen one
+    left out); they start from what the solver found (`Solution.dominance`) and must reach the
+    same sets as judging every option afresh: checked option by option against a fresh pass."""
+    from planner.plan.solver import _undominated, undominated
+
+    path = ROOT / "scenarios" / example
+    text = path.read_text()  # the vans' fleet cut to 40 a coast; the others as they are
+    p = planner.plan(parse_scenario(text.replace("count: 1200", "count: 40")) if "count: 1200" in text
+                     else planner.load_scenario(path))
+    assert p._dominance and any(v for v in p._dominance.values())  # some options were found dominated
+    for name, o in p.options.items():
+        if name not in p._all_options:
+            continue
+        feasible = [a for a in p._all_options[name] if not a.infeasible and a.key() != o.key()]
+        assert [id(a) for a in undominated(feasible, None, p._dominance)] == [id(a) for a in _undominated(feasible)], name
+    from planner.plan.explain import explain
+
+    fresh = explain(p.system, p._all_options, p.options, only=p._all_options)  # dominance judged afresh
+    assert fresh and all(p.explanations[name] == e for name, e in fresh.items())
 
 
 def _transit_scenario(direct: bool):

@@ -48,6 +48,7 @@ class Plan:
     system: System | None = field(default=None, repr=False)
     _all_options: dict[str, list[Option]] = field(default_factory=dict, repr=False)
     classes: Classes | None = field(default=None, repr=False)
+    _dominance: dict[int, int] = field(default_factory=dict, repr=False)  # the solver's (`Solution.dominance`)
 
     @property
     def feasible(self) -> bool:
@@ -105,7 +106,7 @@ class Plan:
     def explanations(self) -> dict[str, dict[str, Any]]:
         if not self.options:
             return {}
-        out = explain(self.system, self._all_options, self.options, only=self._all_options)
+        out = explain(self.system, self._all_options, self.options, only=self._all_options, known=self._dominance)
         sc = self.scenario
         for name in self.options:  # fleet members decided with their class: their representative's reasons
             w = sc.workloads[name]
@@ -280,7 +281,7 @@ def plan(scenario: Scenario, *, objective: str | None = None, time_limit_s: floa
         return Plan(scenario, {}, {}, None, sol.status, conflicts, elapsed, system, opts, cls)
     a = assess(system, chosen)
     return Plan(scenario, {n: _choice(o) for n, o in chosen.items()}, chosen, a, sol.status, conflicts, elapsed,
-                system, opts, cls)
+                system, opts, cls, sol.dominance)
 
 
 def _subject(line: str) -> str:

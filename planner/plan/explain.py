@@ -17,10 +17,11 @@ from planner.units import J_PER_KWH
 
 
 def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, Option],
-            only: Iterable[str] | None = None) -> dict[str, dict[str, object]]:
+            only: Iterable[str] | None = None, known: dict[int, int] | None = None) -> dict[str, dict[str, object]]:
     """Per workload of `only` (default: every chosen one): `reason` (one sentence), `binding`,
     `next_best`, `next_best_delta_usd`, `lost_because`. Each alternative is judged against the
-    whole plan, re-costing only the resources it changes."""
+    whole plan, re-costing only the resources it changes. `known`: what the solver found of
+    dominance among its options (`Solution.dominance`), not judged again."""
     sc = system.scenario
     base = assess(system, chosen)
     index = Baseline(system, chosen, base)
@@ -31,7 +32,7 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
         o = chosen.get(name)
         if o is None:
             continue
-        alts = _alternatives(system, index, base, name, o, options.get(name, []), kinds)
+        alts = _alternatives(system, index, base, name, o, options.get(name, []), kinds, known)
         binding = _binding(sc, o, alts, base, name)
         nb = alts[0] if alts else None
         p99 = base.p99_ms[name]
@@ -80,7 +81,7 @@ def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, 
 
 
 def _alternatives(system: System, index: Baseline, base, name: str, o: Option, options: list[Option],
-                  kinds: dict) -> list[tuple]:
+                  kinds: dict, known: dict[int, int] | None = None) -> list[tuple]:
     """The alternatives a reason speaks of, best first: (rank, option, why it lost, cost delta,
     root cause). Rank 0: meets everything (by cost delta); 1: breaks something (by p99); 2: ruled
     out on its own. An alternative another dominates ranks below it and is never named: not
@@ -91,17 +92,19 @@ def _alternatives(system: System, index: Baseline, base, name: str, o: Option, o
     model across the boundary, whose reasons name every side and mode)."""
     sc = system.scenario
     tie = max(TIE_USD, TIE_SHARE * o.bill.total_usd)
-    mine = [a for a in options if a.key() != o.key()]
+    own = o.key()
+    keyed = [(a.key(), a) for a in options]
+    mine = [a for k, a in keyed if k != own]
     feasible = [a for a in mine if not a.infeasible]
-    shown = {id(a) for a in undominated(feasible, kinds)} | {id(a) for a in mine if a.infeasible}
-    seen = {o.key()}
+    shown = {id(a) for a in undominated(feasible, kinds, known)} | {id(a) for a in mine if a.infeasible}
+    seen = {own}
     removal = index.removal(name)  # what bounds each alternative's cost delta from below
     judged: list[tuple] = []  # (sort key, order, alternative)
     waiting: list[tuple] = []  # feasible, not yet judged: (the least sort key its delta allows, order, option, move)
-    for i, a in enumerate(mine):
-        if a.key() in seen or id(a) not in shown:
+    for i, (k, a) in enumerate((k, a) for k, a in keyed if k != own):
+        if k in seen or id(a) not in shown:
             continue
-        seen.add(a.key())
+        seen.add(k)
         # Architects ask "why not there?": other sites and hardware sort before other precisions
         same = (a.site, a.hardware) == (o.site, o.hardware)
         if a.infeasible:  # ruled out on its own: no need to re-cost the plan around it

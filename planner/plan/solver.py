@@ -50,6 +50,9 @@ class Solution:
     objective: float
     message: str = ""
     unplaced: list[str] = field(default_factory=list)  # workloads left out: no option, or none fits beside the rest
+    # what `undominated` found of the options (id -> 0 for one no other dominates, that the MILP
+    # chose among, else the id of one that dominates it): explanations start from it
+    dominance: dict[int, int] = field(default_factory=dict)
 
 
 def solve(
@@ -77,7 +80,9 @@ def solve(
     copies = copies or (lambda w: 1)
     resource_copies = resource_copies or (lambda r: 1)
     kinds: dict = {}  # dominance per kind of workload (`undominated`)
-    cand = {w: undominated([o for o in os_ if not o.infeasible and _slo_possible(o)], kinds) for w, os_ in options.items()}
+    dominance: dict[int, int] = {}
+    cand = {w: undominated([o for o in os_ if not o.infeasible and _slo_possible(o)], kinds, record=dominance)
+            for w, os_ in options.items()}
     empty = [w for w, os_ in cand.items() if not os_]
     cand = {w: os_ for w, os_ in cand.items() if os_}
     if not cand:
@@ -290,10 +295,11 @@ def solve(
     chosen_levels = {g: u for (g, u), k in z_index.items() if x[k] > 0.5}
     status = ("optimal" if result.status == 0 else "time_limit") if not left_out else "partial"
     value = float(result.fun) - sum(c[k] for k in u_index.values() if x[k] > 0.5)
-    return Solution(status, chosen, chosen_levels, value, result.message, left_out)
+    return Solution(status, chosen, chosen_levels, value, result.message, left_out, dominance)
 
 
-def undominated(opts: list[Option], memo: dict | None = None) -> list[Option]:
+def undominated(opts: list[Option], memo: dict | None = None, known: dict[int, int] | None = None,
+                record: dict[int, int] | None = None) -> list[Option]:
     """`opts` without those another option of the workload strictly dominates: the same resources
     (and language-model engine), no more load on any, no larger bill component, energy or
     emissions, a p99 no worse at every level and the same or a higher level allowed on each. A
@@ -304,12 +310,19 @@ def undominated(opts: list[Option], memo: dict | None = None) -> list[Option]:
 
     With `memo` (a dict the caller keeps for one pass over the workloads), copies of one kind's
     options (`Option.copy_for`: the same figures but the name and the SLO, which all of one
-    workload's options share) are judged once per kind and list."""
+    workload's options share) are judged once per kind and list.
+
+    `record` (a dict) learns, by option id, 0 for an option kept and the id of its dominator for
+    one dropped; `known`, such a record of a set that holds every option of `opts` that could
+    dominate them (the solver's, for the explanations: a dominator of an option that meets its
+    SLO at some level meets it too, so it was among the solver's), spares the tests it answers:
+    an option kept there is kept, one whose dominator is among `opts` is dropped. Testing a kept
+    option against every cheaper one is most of the work."""
     if len(opts) < 2:
         return opts
     protos = [o.__dict__.get("proto") for o in opts] if memo is not None else []
     if not protos or any(p is None for p in protos):
-        return _undominated(opts)
+        return _undominated(opts, known, record)
     key = tuple(map(id, protos))  # the kinds' options outlive the pass: their ids stay theirs
     kept = memo.get(key)
     if kept is None:
@@ -318,7 +331,7 @@ def undominated(opts: list[Option], memo: dict | None = None) -> list[Option]:
     return [opts[i] for i in kept]
 
 
-def _undominated(opts: list[Option]) -> list[Option]:
+def _undominated(opts: list[Option], known: dict[int, int] | None = None, record: dict[int, int] | None = None) -> list[Option]:
     by_use: dict[tuple, list[Option]] = {}
     for o in opts:
         if o.parts or o.hourly or o.serving is not None:
@@ -332,26 +345,35 @@ def _undominated(opts: list[Option]) -> list[Option]:
         if key[0] == "kept" or len(group) == 1:
             out.extend(group)
             continue
-        out.extend(_undominated_in(group))
+        out.extend(_undominated_in(group, known, record))
     kept = {id(o) for o in out}
     return [o for o in opts if id(o) in kept]  # the workload's own order: ties break as before
 
 
-def _undominated_in(group: list[Option]) -> list[Option]:
+def _undominated_in(group: list[Option], known: dict[int, int] | None, record: dict[int, int] | None) -> list[Option]:
     """The options of one group (same resources) that no other dominates. A dominator costs no
     more, so each option is tested only against those up to its own total, cheapest first."""
     ranked = sorted(((o.bill.total_usd, o) for o in group), key=lambda t: t[0])
+    here = {id(o) for o in group} if known else ()
     out = []
     for total_b, b in ranked:
+        by = known.get(id(b)) if known else None
+        if by is not None and (by == 0 or by in here):
+            if by == 0:
+                out.append(b)
+            continue
+        beaten = 0
         limit = total_b + 1e-8
         for total_a, a in ranked:
             if total_a > limit:
-                out.append(b)
                 break
             if a is not b and dominates(a, b):
+                beaten = id(a)
                 break
-        else:
+        if not beaten:
             out.append(b)
+        if record is not None:
+            record[id(b)] = beaten
     return out
 
 
@@ -394,4 +416,7 @@ def dominates(a: Option, b: Option) -> bool:
 
 def _slo_possible(o: Option) -> bool:
     """An option whose compute resource has no level meeting its SLO can never be chosen."""
-    return all(o.max_level(r) > 0 for r in o.p99_ms_by_level)
+    for r in o.p99_ms_by_level:  # a loop, not all(): it runs for every option
+        if o.max_level(r) <= 0:
+            return False
+    return True

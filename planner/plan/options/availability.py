@@ -51,7 +51,9 @@ def path_parts(system: System, o: Option) -> tuple[list[Part], float, Part | Non
     sc = system.scenario
     w = sc.workloads[o.workload]
     compute = [rid for rid, _ in o.stages] or [rid for rid in o.loads if rid.kind != "link"][:1]
-    key = (w.source, o.site, tuple(rid.base for rid in compute))
+    # keyed by the resources as they are (a language model's dedicated instances apart from
+    # their pool's: the same parts, kept twice) rather than their bases: cheaper to key
+    key = (w.source, o.site, *compute)
     cache = system.memo.setdefault("path_parts", {})
     found = cache.get(key)
     if found is None:

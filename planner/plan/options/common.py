@@ -254,8 +254,15 @@ def send(system: System, o: Option, r: Route, rate_per_s: float, size_bytes: flo
 def carry(o: Option, up: Route, down: Route, rate_per_s: float, in_bytes: float, out_bytes: float) -> None:
     """The link loads `send` adds for a request's input up and its answer down; the caller
     bills the bytes with the rest of the option (`byte_bill`, `accounting.weighted`)."""
-    _load(o.loads, up, mbps(rate_per_s, in_bytes))
-    _load(o.loads, down, mbps(rate_per_s, out_bytes))
+    loads = o.loads
+    if up.hops:  # the loop of `_load` written out for both: it runs for every option
+        load = mbps(rate_per_s, in_bytes)
+        for hop in up.hops:
+            loads[hop] = loads.get(hop, 0.0) + load
+    if down.hops:
+        load = mbps(rate_per_s, out_bytes)
+        for hop in down.hops:
+            loads[hop] = loads.get(hop, 0.0) + load
 
 
 def _load(loads: dict[ResourceId, float], r: Route, mbit_per_s: float) -> None:

@@ -77,8 +77,8 @@ def inference_options(system: System, name: str) -> list[Option]:
                 o.loads[r.id] = busy_per_s if r.kind == "device" else busy_per_s / lv[0]
                 carry(o, up, down, rate, in_bytes, out_bytes)
                 # active power, and the bytes each way
-                o.bill = weighted((r.unit_bills[1], mean_share * busy_per_s), (bytes_up, billed * in_bytes),
-                                  (bytes_down, billed * out_bytes))
+                o.bill = weighted(r.unit_bills[1], mean_share * busy_per_s, bytes_up, billed * in_bytes,
+                                  bytes_down, billed * out_bytes)
                 o.detail = {"batch": batch, "service_ms": eb.latency_ms, "busy_per_s": busy_per_s,
                             "input_bytes": in_bytes, "output_bytes": out_bytes,
                             "egress_usd_per_month": o.bill.egress_usd}
@@ -163,11 +163,7 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
             batch = batch_size(rate, 1, pool.max_batch, pool.max_wait_ms)
             hold_ms = pool.max_wait_ms if pool.max_batch > 1 else 0.0
             for prec in [p for p in precisions(w, pool.hardware) if p in at_edge]:
-                for k, cut in _cuts(model, prec, in_bytes):
-                    found = _split(system, w, model, edge, pool, prec, batch, k)
-                    if found is None:
-                        continue
-                    t, edge_s, cloud_s, edge_waits_ms = found
+                for cut, t, edge_s, cloud_s, edge_waits_ms in _splits(system, w, model, edge, pool, prec, batch, in_bytes):
                     o = t.stamped(name, w.slo.p99_ms)
                     o.site, o.input_bytes, o.output_bytes = site, cut, out_bytes
                     o.network_ms = network_ms = transfer_ms(system, up, cut) + down_ms
@@ -182,39 +178,44 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
                     o.stages = [(edge.id, edge_s), (pool.id, cloud_s)]
                     o.loads = {edge.id: busy_edge, pool.id: instances}
                     carry(o, up, down, rate, cut, out_bytes)
-                    o.bill = weighted((edge_busy, mean_share * busy_edge), (pool.unit_bills[1], mean_share * rate * cloud_s / batch),
-                                      (bytes_up, billed * cut), (bytes_down, billed * out_bytes))
+                    o.bill = weighted(edge_busy, mean_share * busy_edge, pool.unit_bills[1], mean_share * rate * cloud_s / batch,
+                                      bytes_up, billed * cut, bytes_down, billed * out_bytes)
                     o.detail = {"batch": batch, "service_ms": t.detail["service_ms"], "edge_ms": t.detail["edge_ms"],
                                 "input_bytes": cut, "output_bytes": out_bytes, "egress_usd_per_month": o.bill.egress_usd}
                     options.append(o)
     return options
 
 
-def _split(system: System, w, model: str, edge, pool, precision: str, batch: int, k: int) -> tuple | None:
-    """The template of a split after op `k` (what every member of a fleet shares: accuracy,
-    memory, estimate source, the parts' times, in its detail), the parts' service times (s), and
-    the edge's wait (ms) at each level; None where a part has no estimate. Kept per system."""
+def _splits(system: System, w, model: str, edge, pool, precision: str, batch: int, in_bytes: float) -> tuple:
+    """For each cut of `_cuts` both of whose parts have an estimate: its bytes, the template of
+    its options (what every member of a fleet shares: accuracy, memory, estimate source, the
+    parts' times in its detail), the parts' service times (s), and the edge's wait (ms) at each
+    level. Kept per system: every member of a fleet asks for the same."""
     cache = system.memo.setdefault("split_templates", {})
-    key = (model, edge.hardware, edge.servers, edge.service_cv, pool.hardware, precision, batch, k, w.family,
+    key = (model, edge.hardware, edge.servers, edge.service_cv, pool.hardware, precision, batch, in_bytes, w.family,
            w.accuracy_floor)
-    if key in cache:
-        return cache[key]
+    found = cache.get(key)
+    if found is not None:
+        return found
     sc = system.scenario
-    try:
-        e_edge = planned(sc, _part(model, edge.hardware, precision, 1, 0, k + 1))
-        e_cloud = planned(sc, _part(model, pool.hardware, precision, batch, k + 1, len(graph(model, 1).ops)))
-    except PlannerError:
-        cache[key] = None
-        return None
-    t = Option("", "", pool.hardware, precision, "inference", split=k, edge_hardware=edge.hardware,
-               source=weakest(e_edge.source, e_cloud.source), model=model, family=w.family)
-    t.judge_accuracy(w.accuracy_floor)
-    if not (e_edge.fits and e_cloud.fits):
-        t.rule_out(Violation("memory", "the model's parts do not fit in memory"))
-    t.memory_gb = max(e_edge.memory_gb, e_cloud.memory_gb)
-    t.latency_span = span(e_edge, e_cloud)
-    t.detail = {"edge_ms": e_edge.latency_ms, "service_ms": e_cloud.latency_ms}
-    edge_s, cloud_s = e_edge.latency_ms / 1000, e_cloud.latency_ms / 1000
-    waits = tuple((u, 1000 * wait_quantile_s(edge.servers, u, edge_s, 0.99, edge.service_cv)) for u in levels(edge))
-    found = cache[key] = (t, edge_s, cloud_s, waits)
+    n_ops = len(graph(model, 1).ops)
+    out = []
+    for k, cut in _cuts(model, precision, in_bytes):
+        try:
+            e_edge = planned(sc, _part(model, edge.hardware, precision, 1, 0, k + 1))
+            e_cloud = planned(sc, _part(model, pool.hardware, precision, batch, k + 1, n_ops))
+        except PlannerError:
+            continue
+        t = Option("", "", pool.hardware, precision, "inference", split=k, edge_hardware=edge.hardware,
+                   source=weakest(e_edge.source, e_cloud.source), model=model, family=w.family)
+        t.judge_accuracy(w.accuracy_floor)
+        if not (e_edge.fits and e_cloud.fits):
+            t.rule_out(Violation("memory", "the model's parts do not fit in memory"))
+        t.memory_gb = max(e_edge.memory_gb, e_cloud.memory_gb)
+        t.latency_span = span(e_edge, e_cloud)
+        t.detail = {"edge_ms": e_edge.latency_ms, "service_ms": e_cloud.latency_ms}
+        edge_s, cloud_s = e_edge.latency_ms / 1000, e_cloud.latency_ms / 1000
+        waits = tuple((u, 1000 * wait_quantile_s(edge.servers, u, edge_s, 0.99, edge.service_cv)) for u in levels(edge))
+        out.append((cut, t, edge_s, cloud_s, waits))
+    found = cache[key] = tuple(out)
     return found
