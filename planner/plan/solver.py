@@ -81,7 +81,10 @@ def solve(
     resource_copies = resource_copies or (lambda r: 1)
     kinds: dict = {}  # dominance per kind of workload (`undominated`)
     dominance: dict[int, int] = {}
-    cand = {w: undominated([o for o in os_ if not o.infeasible and _slo_possible(o)], kinds, record=dominance)
+    # dominance among every feasible option, then those with a level that meets their SLO: a
+    # dominator of one that has such a level has it too, so these are the undominated among
+    # them, and the record answers the explanations for every feasible option
+    cand = {w: [o for o in undominated([o for o in os_ if not o.infeasible], kinds, record=dominance) if _slo_possible(o)]
             for w, os_ in options.items()}
     empty = [w for w, os_ in cand.items() if not os_]
     cand = {w: os_ for w, os_ in cand.items() if os_}
@@ -313,12 +316,18 @@ def undominated(opts: list[Option], memo: dict | None = None, known: dict[int, i
     workload's options share) are judged once per kind and list.
 
     `record` (a dict) learns, by option id, 0 for an option kept and the id of its dominator for
-    one dropped; `known`, such a record of a set that holds every option of `opts` that could
-    dominate them (the solver's, for the explanations: a dominator of an option that meets its
-    SLO at some level meets it too, so it was among the solver's), spares the tests it answers:
-    an option kept there is kept, one whose dominator is among `opts` is dropped. Testing a kept
-    option against every cheaper one is most of the work."""
+    one dropped; `known`, such a record of a superset of `opts` (the solver's, of every feasible
+    option, for the explanations, which leave the chosen one out), spares the tests it answers:
+    an option kept there is kept, one whose dominator is among `opts` is dropped, and only one
+    whose dominator is not is tested. Testing a kept option against every cheaper one is most
+    of the work."""
+    if known:
+        found = _from_record(opts, known)
+        if found is not None:
+            return found
     if len(opts) < 2:
+        if record is not None:
+            record.update((id(o), 0) for o in opts)
         return opts
     protos = [o.__dict__.get("proto") for o in opts] if memo is not None else []
     if not protos or any(p is None for p in protos):
@@ -331,6 +340,24 @@ def undominated(opts: list[Option], memo: dict | None = None, known: dict[int, i
     return [opts[i] for i in kept]
 
 
+def _from_record(opts: list[Option], known: dict[int, int]) -> list[Option] | None:
+    """`undominated` read from a record (see there) where it judged every option (else None):
+    an option whose dominator there is not among `opts` is tested against the others."""
+    here = {id(o) for o in opts}
+    out = []
+    for b in opts:
+        by = known.get(id(b))
+        if by is None:
+            return None
+        if by == 0:
+            out.append(b)
+        elif by not in here and not any(a is not b and a.engine == b.engine and a.loads.keys() == b.loads.keys()
+                                        and not (a.parts or a.hourly or a.serving is not None) and dominates(a, b)
+                                        for a in opts):
+            out.append(b)
+    return out
+
+
 def _undominated(opts: list[Option], known: dict[int, int] | None = None, record: dict[int, int] | None = None) -> list[Option]:
     by_use: dict[tuple, list[Option]] = {}
     for o in opts:
@@ -339,11 +366,15 @@ def _undominated(opts: list[Option], known: dict[int, int] | None = None, record
         else:
             by_use.setdefault((frozenset(o.loads), o.engine), []).append(o)
     if len(by_use) == len(opts):
+        if record is not None:
+            record.update((id(o), 0) for o in opts)
         return opts
     out = []
     for key, group in by_use.items():
         if key[0] == "kept" or len(group) == 1:
             out.extend(group)
+            if record is not None:
+                record.update((id(o), 0) for o in group)
             continue
         out.extend(_undominated_in(group, known, record))
     kept = {id(o) for o in out}
@@ -363,11 +394,12 @@ def _undominated_in(group: list[Option], known: dict[int, int] | None, record: d
                 out.append(b)
             continue
         beaten = 0
-        limit = total_b + 1e-8
+        limit, p99_b = total_b + 1e-8, b.p99_alone_ms
         for total_a, a in ranked:
             if total_a > limit:
                 break
-            if a is not b and dominates(a, b):
+            # dominates' first test, here: most pairs end at it, and calls cost more than it
+            if a.p99_alone_ms <= p99_b and a is not b and dominates(a, b):
                 beaten = id(a)
                 break
         if not beaten:
