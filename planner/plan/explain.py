@@ -100,6 +100,7 @@ def _alternatives(system: System, index: Baseline, base, name: str, o: Option, o
     seen = {own}
     removal = index.removal(name)  # what bounds each alternative's cost delta from below
     judged: list[tuple] = []  # (sort key, order, alternative)
+    bounded: set[int] = set()  # the ruled-out alternatives judged with a lower bound of their delta
     waiting: list[tuple] = []  # feasible, not yet judged: (the least sort key its delta allows, order, option, move)
     for i, (k, a) in enumerate((k, a) for k, a in keyed if k != own):
         if k in seen or id(a) not in shown:
@@ -109,7 +110,13 @@ def _alternatives(system: System, index: Baseline, base, name: str, o: Option, o
         same = (a.site, a.hardware) == (o.site, o.hardware)
         if a.infeasible:  # ruled out on its own: no need to re-cost the plan around it
             rank = 2.0 + min(a.p99_alone_ms, 1e9) / 1e12
-            delta = index.delta(name, a).total_usd
+            # its exact delta where it may be cheaper (the binding constraint is read from
+            # those); else a lower bound, made exact below where anything reads it
+            delta = index.delta_lower_bound(name, a, removal)
+            if delta < -tie:
+                delta = index.delta(name, a).total_usd
+            else:
+                bounded.add(i)
             judged.append(((rank, same, delta), i, (rank, a, str(a.infeasible), delta, a.infeasible)))
             continue
         # at first only a lower bound of its cost delta (below): the exact one when it comes up
@@ -138,8 +145,28 @@ def _alternatives(system: System, index: Baseline, base, name: str, o: Option, o
         best = key if best is None or key < best else best
         if away:
             best_away = key if best_away is None or key < best_away else best_away
+    if bounded:
+        judged = _exact(index, name, judged, bounded)
     judged.sort(key=lambda t: (t[0], t[1]))  # as a stable sort of every alternative in the options' order
+    if judged and judged[0][1] in bounded:  # the next best: its delta is shown
+        judged[0] = _exact(index, name, judged[:1], bounded)[0]
     return [t for _, _, t in judged]
+
+
+def _exact(index: Baseline, name: str, judged: list[tuple], bounded: set[int]) -> list[tuple]:
+    """`judged` with the exact delta of each bounded alternative where the order reads it: one
+    of a single entry, or ruled out alike (the same rank and site) as another, which sort by it."""
+    ties: dict[tuple, int] = {}
+    for key, _, _ in judged:
+        ties[key[:2]] = ties.get(key[:2], 0) + 1
+    out = []
+    for key, i, t in judged:
+        if i in bounded and (len(judged) == 1 or ties[key[:2]] > 1):
+            bounded.discard(i)
+            delta = index.delta(name, t[1]).total_usd
+            key, t = (key[0], key[1], delta), (t[0], t[1], t[2], delta, t[4])
+        out.append((key, i, t))
+    return out
 
 
 def _low(delta_usd: float, same: bool) -> tuple[float, bool, float]:
