@@ -105,11 +105,19 @@ def solve(
     # a device group's levels: LEVELS, and FULL_LEVEL where an option that could run on it has
     # its queue bounded by a routing rule (the others' max_level keeps it below when they share)
     glevels = {g: levels(system[g]) for g in groups}
-    for o in flat:
+    top_of: dict[tuple[int, ResourceId], float] = {}  # each option's highest level on each group it loads
+    for j, o in enumerate(flat):
         for g in o.loads:
             if g.kind == "device":
                 glevels[g] = max(glevels[g], o.group_levels(system[g]), key=len)
-    for g in groups:
+                top_of[j, g] = o.max_level(g)
+    # a group on which every option meets its SLOs at its highest level has no level to choose
+    # (the highest serves them all): no level variables, its load against that level
+    lowest = dict.fromkeys(groups, math.inf)
+    for (_, g), top in top_of.items():
+        lowest[g] = min(lowest[g], top)
+    leveled = [g for g in groups if lowest[g] < max(glevels[g]) - 1e-12]
+    for g in leveled:
         for u in glevels[g]:
             z_index[g, u] = nxt
             nxt += 1
@@ -189,7 +197,15 @@ def solve(
 
     for r, entries in by_resource.items():
         res = system[r]
-        if r.kind == "device":
+        if r.kind == "device" and (r, glevels[r][0]) not in z_index:
+            # load - capacity * highest level * y <= 0; each workload's options on it only where it is used
+            add_row(entries + [(y_index[r], -res.capacity * max(glevels[r]))], -np.inf, 0.0)
+            on: dict[str, list[int]] = {}
+            for j, _ in entries:
+                on.setdefault(flat[j].workload, []).append(j)
+            for js in on.values():
+                add_row([(j, 1.0) for j in js] + [(y_index[r], -1.0)], -np.inf, 0.0)
+        elif r.kind == "device":
             # load - capacity * sum(level * z) <= 0; sum z == y
             add_row(entries + [(z_index[r, u], -res.capacity * u) for u in glevels[r]], -np.inf, 0.0)
             add_row([(z_index[r, u], 1.0) for u in glevels[r]] + [(y_index[r], -1.0)], 0.0, 0.0)
@@ -198,7 +214,7 @@ def solve(
             # is that one's x: the same integer plans, as tight a relaxation, fewer rows)
             same_top: dict[tuple[str, float], list[int]] = {}
             for j, _ in entries:
-                same_top.setdefault((flat[j].workload, flat[j].max_level(r)), []).append(j)
+                same_top.setdefault((flat[j].workload, top_of[j, r]), []).append(j)
             for (_, top), js in same_top.items():
                 ok = [(z_index[r, u], -1.0) for u in glevels[r] if u <= top + 1e-12]
                 add_row([(j, 1.0) for j in js] + ok, -np.inf, 0.0)
@@ -296,6 +312,7 @@ def solve(
             chosen[w] = cand[w][int(np.argmax(x[j : j + len(cand[w])]))]
         j += len(cand[w])
     chosen_levels = {g: u for (g, u), k in z_index.items() if x[k] > 0.5}
+    chosen_levels |= {g: max(glevels[g]) for g, k in y_index.items() if x[k] > 0.5 and g not in chosen_levels}
     status = ("optimal" if result.status == 0 else "time_limit") if not left_out else "partial"
     value = float(result.fun) - sum(c[k] for k in u_index.values() if x[k] > 0.5)
     return Solution(status, chosen, chosen_levels, value, result.message, left_out, dominance)
