@@ -106,7 +106,8 @@ class Plan:
     def explanations(self) -> dict[str, dict[str, Any]]:
         if not self.options:
             return {}
-        out = explain(self.system, self._all_options, self.options, only=self._all_options, known=self._dominance)
+        out = explain(self.system, self._all_options, self.options, only=self._all_options, known=self._dominance,
+                      assessment=self.assessment)
         sc = self.scenario
         for name in self.options:  # fleet members decided with their class: their representative's reasons
             w = sc.workloads[name]

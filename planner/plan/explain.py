@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable
 
 from planner.model.system import System
-from planner.plan.assess import assess, resource_bills
+from planner.plan.assess import Assessment, assess, resource_bills
 from planner.plan.solver import undominated
 from planner.plan.trial import Baseline
 from planner.plan.options import Option, levels
@@ -17,13 +17,15 @@ from planner.units import J_PER_KWH
 
 
 def explain(system: System, options: dict[str, list[Option]], chosen: dict[str, Option],
-            only: Iterable[str] | None = None, known: dict[int, int] | None = None) -> dict[str, dict[str, object]]:
+            only: Iterable[str] | None = None, known: dict[int, int] | None = None,
+            assessment: Assessment | None = None) -> dict[str, dict[str, object]]:
     """Per workload of `only` (default: every chosen one): `reason` (one sentence), `binding`,
     `next_best`, `next_best_delta_usd`, `lost_because`. Each alternative is judged against the
     whole plan, re-costing only the resources it changes. `known`: what the solver found of
-    dominance among its options (`Solution.dominance`), not judged again."""
+    dominance among its options (`Solution.dominance`), not judged again; `assessment`, the
+    plan's, where the caller has it (`assess(system, chosen)` otherwise)."""
     sc = system.scenario
-    base = assess(system, chosen)
+    base = assessment or assess(system, chosen)
     index = Baseline(system, chosen, base)
     cost_usd = base.cost_usd
     kinds: dict = {}  # dominance per kind of workload (`undominated`)

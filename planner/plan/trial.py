@@ -66,6 +66,8 @@ class Baseline:
         # each pool bought by the hour: its need each hour, so a move re-prices it from the
         # difference (not by summing every workload again: explanations stay linear)
         self.need = pool_needs(system, chosen)
+        # what starting each idle pool costs a month (0 for one that runs): `delta_lower_bound` asks per alternative
+        self._start_usd: dict[ResourceId, float] = {}
 
     def _mixes_after(self, name: str, alt: Option, bases: list[ResourceId]) -> dict[ResourceId, Mix]:
         """The mixes of pools `bases` with `name` moved to `alt`."""
@@ -144,14 +146,23 @@ class Baseline:
         before, mine = self.a.load, self.chosen[name].loads
         started: set[ResourceId] = set()
         for r, v in alt.loads.items():
-            if r.kind == "link":
+            kind = r.kind
+            if kind == "link" or (kind == "device" and r not in freed):
                 continue
             loaded = _zeroed(before.get(r, 0.0) - mine.get(r, 0.0) + v) > 0  # as `_moved` adds it
-            if r in freed and loaded:
+            if not loaded:
+                continue
+            if kind == "device":
                 lower += freed[r]
-            elif r.kind == "pool" and loaded and r.base not in started and self._idle(r.base):
-                started.add(r.base)  # a pool that runs nothing starts a whole instance
-                lower += self.system[r.base].month_bill(servers=1).total_usd
+            elif kind == "pool":
+                base = r.base
+                start_usd = self._start_usd.get(base)
+                if start_usd is None:
+                    start_usd = self._start_usd[base] = (self.system[base].month_bill(servers=1).total_usd
+                                                         if self._idle(base) else 0.0)
+                if start_usd and base not in started:
+                    started.add(base)  # a pool that runs nothing starts a whole instance
+                    lower += start_usd
         return lower - LOWER_BOUND_SLACK_USD
 
     def _idle(self, base: ResourceId) -> bool:
