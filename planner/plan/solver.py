@@ -106,11 +106,15 @@ def solve(
     # its queue bounded by a routing rule (the others' max_level keeps it below when they share)
     glevels = {g: levels(system[g]) for g in groups}
     top_of: dict[tuple[int, ResourceId], float] = {}  # each option's highest level on each group it loads
+    # A device runs one language-model engine or ordinary batches, not both: the simulator's
+    # engine holds the device while it has sequences, and two models' weights rarely fit.
+    kinds: dict[str, dict[str, list[int]]] = {}
     for j, o in enumerate(flat):
         for g in o.loads:
             if g.kind == "device":
                 glevels[g] = max(glevels[g], o.group_levels(system[g]), key=len)
                 top_of[j, g] = o.max_level(g)
+                kinds.setdefault(g, {}).setdefault(o.engine, []).append(j)
     # a group on which every option meets its SLOs at its highest level has no level to choose
     # (the highest serves them all): no level variables, its load against that level
     lowest = dict.fromkeys(groups, math.inf)
@@ -136,13 +140,6 @@ def solve(
             for h in range(HOURS_PER_DAY):
                 hv_index[r, h] = nxt
                 nxt += 1
-    # A device runs one language-model engine or ordinary batches, not both: the simulator's
-    # engine holds the device while it has sequences, and two models' weights rarely fit.
-    kinds: dict[str, dict[str, list[int]]] = {}
-    for j, o in enumerate(flat):
-        for r in o.loads:
-            if r.kind == "device":
-                kinds.setdefault(r, {}).setdefault(o.engine, []).append(j)
     e_index: dict[tuple[str, str], int] = {}
     for r, by_kind in kinds.items():
         if len(by_kind) > 1:
@@ -265,20 +262,18 @@ def solve(
         bills[k] = MonthlyBill(instances_usd=reserved_rate(system[r]).usd_per_instance_hour * HOURS_PER_MONTH)
     for (r, _), k in hv_index.items():
         bills[k] = MonthlyBill(instances_usd=hourly_rate(system[r]).usd_per_instance_hour * DAYS_PER_MONTH)
-    cost = np.zeros(n)
-    for k, b in bills.items():
-        cost[k] = b.total_usd
-    if budget_usd_per_month is not None:
-        add_row([(k, cost[k]) for k in range(n) if cost[k]], -np.inf, budget_usd_per_month)
     p99 = np.zeros(n)
     for j, o in enumerate(flat):
         p99[j] = weights.get(o.workload, 0.0) * k_of[o.workload] * o.p99_alone_ms
-    if max_weighted_p99_ms is not None:
-        add_row([(j, p99[j]) for j in range(n_x) if p99[j]], -np.inf, max_weighted_p99_ms)
-    c = np.zeros(n)
+    cost, c = np.zeros(n), np.zeros(n)
     usd_per_t = system.scenario.carbon_usd_per_t
     for k, b in bills.items():
+        cost[k] = b.total_usd
         c[k] = score(b, p99[k], usd_per_t)
+    if budget_usd_per_month is not None:
+        add_row([(k, cost[k]) for k in range(n) if cost[k]], -np.inf, budget_usd_per_month)
+    if max_weighted_p99_ms is not None:
+        add_row([(j, p99[j]) for j in range(n_x) if p99[j]], -np.inf, max_weighted_p99_ms)
     penalty = 2.0 * float(np.abs(c) @ upper) + 1.0
     for w, k in u_index.items():
         c[k] = penalty * copies(w)
