@@ -94,13 +94,10 @@ def weighted(a: MonthlyBill, x: float, b: MonthlyBill, y: float, c: MonthlyBill,
              d: MonthlyBill | None = None, v: float = 0.0) -> MonthlyBill:
     """`a*x + b*y + c*z + d*v` in one step: an option's own bill is such a sum (compute busy, a
     pool's busy, the bytes each way), built for every option of every fleet member."""
-    d = d or ZERO_VALUES
+    d = ZERO if d is None else d
     return _new(a[0] * x + b[0] * y + c[0] * z + d[0] * v, a[1] * x + b[1] * y + c[1] * z + d[1] * v,
                 a[2] * x + b[2] * y + c[2] * z + d[2] * v, a[3] * x + b[3] * y + c[3] * z + d[3] * v,
                 a[4] * x + b[4] * y + c[4] * z + d[4] * v, a[5] * x + b[5] * y + c[5] * z + d[5] * v)
-
-
-ZERO_VALUES = (0.0,) * 6
 
 
 def _new(*values: float) -> MonthlyBill:

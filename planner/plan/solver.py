@@ -343,7 +343,7 @@ def undominated(opts: list[Option], memo: dict | None = None, known: dict[int, i
         return opts
     protos = [o.__dict__.get("proto") for o in opts] if memo is not None else []
     if not protos or any(p is None for p in protos):
-        return _undominated(opts, known, record)
+        return _undominated(opts, record)
     key = tuple(map(id, protos))  # the kinds' options outlive the pass: their ids stay theirs
     kept = memo.get(key)
     if kept is None:
@@ -370,7 +370,7 @@ def _from_record(opts: list[Option], known: dict[int, int]) -> list[Option] | No
     return out
 
 
-def _undominated(opts: list[Option], known: dict[int, int] | None = None, record: dict[int, int] | None = None) -> list[Option]:
+def _undominated(opts: list[Option], record: dict[int, int] | None = None) -> list[Option]:
     by_use: dict[tuple, list[Option]] = {}
     for o in opts:
         if o.parts or o.hourly or o.serving is not None:
@@ -388,23 +388,17 @@ def _undominated(opts: list[Option], known: dict[int, int] | None = None, record
             if record is not None:
                 record.update((id(o), 0) for o in group)
             continue
-        out.extend(_undominated_in(group, known, record))
+        out.extend(_undominated_in(group, record))
     kept = {id(o) for o in out}
     return [o for o in opts if id(o) in kept]  # the workload's own order: ties break as before
 
 
-def _undominated_in(group: list[Option], known: dict[int, int] | None, record: dict[int, int] | None) -> list[Option]:
+def _undominated_in(group: list[Option], record: dict[int, int] | None) -> list[Option]:
     """The options of one group (same resources) that no other dominates. A dominator costs no
     more, so each option is tested only against those up to its own total, cheapest first."""
     ranked = sorted(((o.bill.total_usd, o) for o in group), key=lambda t: t[0])
-    here = {id(o) for o in group} if known else ()
     out = []
     for total_b, b in ranked:
-        by = known.get(id(b)) if known else None
-        if by is not None and (by == 0 or by in here):
-            if by == 0:
-                out.append(b)
-            continue
         beaten = 0
         limit, p99_b = total_b + 1e-8, b.p99_alone_ms
         for total_a, a in ranked:

@@ -247,7 +247,9 @@ def send(system: System, o: Option, r: Route, rate_per_s: float, size_bytes: flo
     if not r.hops:
         return
     billed = rate_per_s if billed_rate_per_s is None else billed_rate_per_s
-    _load(o.loads, r, mbps(rate_per_s, size_bytes))
+    load, loads = mbps(rate_per_s, size_bytes), o.loads
+    for hop in r.hops:
+        loads[hop] = loads.get(hop, 0.0) + load
     o.bill = o.bill.plus(_byte_bill(system, r), billed * size_bytes)
 
 
@@ -255,7 +257,7 @@ def carry(o: Option, up: Route, down: Route, rate_per_s: float, in_bytes: float,
     """The link loads `send` adds for a request's input up and its answer down; the caller
     bills the bytes with the rest of the option (`byte_bill`, `accounting.weighted`)."""
     loads = o.loads
-    if up.hops:  # the loop of `_load` written out for both: it runs for every option
+    if up.hops:  # the loop of `send`, for both ways
         load = mbps(rate_per_s, in_bytes)
         for hop in up.hops:
             loads[hop] = loads.get(hop, 0.0) + load
@@ -263,11 +265,6 @@ def carry(o: Option, up: Route, down: Route, rate_per_s: float, in_bytes: float,
         load = mbps(rate_per_s, out_bytes)
         for hop in down.hops:
             loads[hop] = loads.get(hop, 0.0) + load
-
-
-def _load(loads: dict[ResourceId, float], r: Route, mbit_per_s: float) -> None:
-    for hop in r.hops:
-        loads[hop] = loads.get(hop, 0.0) + mbit_per_s
 
 
 def byte_bill(system: System, r: Route) -> MonthlyBill:

@@ -10,9 +10,9 @@ from planner import catalog
 from planner.costs.estimator import Estimate, estimate_part
 from planner.costs.graphs import graph
 from planner.errors import PlannerError
+from planner.model.accounting import weighted
 from planner.model.system import System
 from planner.model.workloads import io_bytes, is_onnx, planned_rate_per_s
-from planner.model.accounting import weighted
 from planner.plan.options.common import (
     Option, byte_bill, carry, cost_estimate, levels, planned, precisions, privacy_violation, span, transfer_ms, weakest,
 )
@@ -86,7 +86,8 @@ def inference_options(system: System, name: str) -> list[Option]:
     return options
 
 
-def _whole(system: System, w, model: str, hardware: str, precision: str, batch: int) -> tuple[Option, object, object]:
+def _whole(system: System, w, model: str, hardware: str, precision: str,
+           batch: int) -> tuple[Option, Estimate | Violation, Estimate | None]:
     """The template of the options running `model` whole on `hardware` (what every workload of
     that model, accuracy floor and family shares: its accuracy, memory and estimate source),
     with its estimates at batch 1 and `batch`; for a model with no estimate there, the
