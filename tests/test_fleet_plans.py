@@ -154,7 +154,9 @@ def test_jobs_over_a_fleet_take_one_member_as_a_possible_host(tmp_path: Path) ->
 def test_members_behind_an_edge_hub_search_a_few_of_their_neighbours(tmp_path: Path) -> None:
     """Cameras wired to an on-premises server: each camera's search for the sites it may use
     looks at the server and the best connected other camera, not at every camera behind the
-    server (that made planning quadratic: 2,000 cameras took 101 s); routes stay the shortest."""
+    server (that made planning quadratic: 2,000 cameras took 101 s); routes stay the shortest.
+    A camera with the other cameras' devices is no host for their requests (only the transfer
+    differs); one with other devices is."""
     import networkx as nx
 
     from planner.model.system import resolve
@@ -172,9 +174,10 @@ def test_members_behind_an_edge_hub_search_a_few_of_their_neighbours(tmp_path: P
     (tmp_path / "plant.yaml").write_text(yaml.safe_dump(data))
     sc = planner.load_scenario(tmp_path / "plant.yaml")
     system = resolve(sc)
-    # the widest link in its narrower direction: cam-59's 159 Mbit/s up (cam-58 for cam-59 itself)
-    assert {s for s, _ in system.candidate_sites("inspect@cam-07")} == {"cam-07", "cam-59", "server", "cloud"}
-    assert {s for s, _ in system.candidate_sites("inspect@cam-59")} == {"cam-58", "cam-59", "server", "cloud"}
+    # the widest link in its narrower direction: cam-59's 159 Mbit/s up (cam-58 for cam-59 itself),
+    # searched, but with a camera's own hailo-8 not a candidate
+    assert {s for s, _ in system.candidate_sites("inspect@cam-07")} == {"cam-07", "server", "cloud"}
+    assert {s for s, _ in system.candidate_sites("inspect@cam-59")} == {"cam-59", "server", "cloud"}
     assert set(system._near("cam-07")) == {"cam-07", "server", "cloud", "cam-59", "cam-58"}  # not all sixty
     for a, b in (("cam-07", "server"), ("cam-07", "cam-59"), ("cam-07", "cloud"), ("server", "cam-31")):
         want = nx.shortest_path_length(sc.graph, a, b, weight="latency_ms")
@@ -182,3 +185,10 @@ def test_members_behind_an_edge_hub_search_a_few_of_their_neighbours(tmp_path: P
         assert got == pytest.approx(want), (a, b)
     p = planner.plan(sc)
     assert p.feasible and len(p.placement) == 60
+    # cam-59 with an Orin of its own: a host the other cameras may send to
+    rows[-1] = "cam-59,159,1000,1"
+    rows[0] += ",jetson-orin-nano-8gb"
+    rows[1:-1] = [r + ",0" for r in rows[1:-1]]
+    (tmp_path / "cams.csv").write_text("\n".join(rows) + "\n")
+    system = resolve(planner.load_scenario(tmp_path / "plant.yaml"))
+    assert {s for s, _ in system.candidate_sites("inspect@cam-07")} == {"cam-07", "cam-59", "server", "cloud"}

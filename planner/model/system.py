@@ -409,7 +409,8 @@ class System:
         with compute its source reaches: the source itself, every cloud region, and other edge
         sites reached without passing through a cloud (one reached only through a cloud region is
         never the sensible place), of a fleet's members other than the source only the best
-        connected (`one_per_fleet`). Sites beyond the privacy level are kept so explanations can
+        connected (`one_per_fleet`), and of the source's own fleet none with the devices the
+        source has. Sites beyond the privacy level are kept so explanations can
         say privacy ruled them out. Linear in the candidates, not in the scenario's sites."""
         sc = self.scenario
         w = sc.workloads[workload]
@@ -418,12 +419,25 @@ class System:
             return self._candidates[key]
         found = {c for c in self.clouds if self.connected(w.source, c)}
         found |= {n for n in self._near(w.source) if sc.sites[n].kind == "edge"}
+        fleet, own = self._fleet_of.get(w.source), self._compute_spec(w.source)
         out = []
         for site in self.one_per_fleet(sorted(found, key=self._order.__getitem__), keep=w.source):
-            if self.compute_at(site):
-                out.append((site, self.privacy_allows(workload, site)))
+            if not self.compute_at(site):
+                continue
+            if fleet is not None and site != w.source and self._fleet_of.get(site) == fleet \
+                    and self._compute_spec(site) == own:
+                # a member of the source's own fleet with the devices the source has: running
+                # there only adds the transfer (and as a candidate for every member, its small
+                # device left the MILP's relaxation far from the plan: 1,200 cameras behind a
+                # server took 20 s to prove a plan found in one)
+                continue
+            out.append((site, self.privacy_allows(workload, site)))
         self._candidates[key] = out
         return out
+
+    def _compute_spec(self, site: str) -> tuple:
+        """What computes at `site`: each device group's or pool's hardware and count."""
+        return tuple((r.kind, r.hardware, r.capacity) for r in self.compute_at(site))
 
     def one_per_fleet(self, sites: list[str], keep: str | None = None) -> list[str]:
         """`sites` in their order, but of each fleet's members with compute only the best
