@@ -87,7 +87,8 @@ class Baseline:
     def _moved(self, name: str, alt: Option):
         """Loads and whole pool instances of the resources the move changes."""
         before, mine, theirs = self.a.load, self.chosen[name].loads, alt.loads
-        changed = mine.keys() | theirs.keys()
+        # in the options' own order, not a set's: the bill's sum then rounds the same in every run
+        changed = [*mine, *(r for r in theirs if r not in mine)]
         load, inst = {}, {}
         for r in changed:  # one pass: it runs for every alternative of every workload
             load[r] = v = _zeroed(before.get(r, 0.0) - mine.get(r, 0.0) + theirs.get(r, 0.0))
