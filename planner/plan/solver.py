@@ -363,9 +363,8 @@ def _from_record(opts: list[Option], known: dict[int, int]) -> list[Option] | No
             return None
         if by == 0:
             out.append(b)
-        elif by not in here and not any(a is not b and a.engine == b.engine and a.loads.keys() == b.loads.keys()
-                                        and not (a.parts or a.hourly or a.serving is not None) and dominates(a, b)
-                                        for a in opts):
+        elif by not in here and not any(a is not b and not _kept(a) and a.engine == b.engine
+                                        and a.loads.keys() == b.loads.keys() and dominates(a, b) for a in opts):
             out.append(b)
     return out
 
@@ -373,7 +372,7 @@ def _from_record(opts: list[Option], known: dict[int, int]) -> list[Option] | No
 def _undominated(opts: list[Option], record: dict[int, int] | None = None) -> list[Option]:
     by_use: dict[tuple, list[Option]] = {}
     for o in opts:
-        if o.parts or o.hourly or o.serving is not None:
+        if _kept(o):
             by_use.setdefault(("kept", id(o)), []).append(o)
         else:
             by_use.setdefault((frozenset(o.loads), o.engine), []).append(o)
@@ -391,6 +390,11 @@ def _undominated(opts: list[Option], record: dict[int, int] | None = None) -> li
         out.extend(_undominated_in(group, record))
     kept = {id(o) for o in out}
     return [o for o in opts if id(o) in kept]  # the workload's own order: ties break as before
+
+
+def _kept(o: Option) -> bool:
+    """Routed pairs and language models: kept whatever else the workload has (see `undominated`)."""
+    return bool(o.parts or o.hourly or o.serving is not None)
 
 
 def _undominated_in(group: list[Option], record: dict[int, int] | None) -> list[Option]:

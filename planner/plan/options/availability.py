@@ -151,10 +151,7 @@ def hold_availability(system: System, name: str, options: list[Option]) -> None:
     fb = fallback_cost(system, name)
     if fb is None and floor is None:  # nothing to fall back on or hold: each option's path is its figure
         for o in options:
-            if o.parts:
-                o.availability, o.path_availability, _ = option_availability(system, o, None)
-            else:
-                o.availability = o.path_availability = path_parts(system, o)[1]
+            o.availability, o.path_availability, _ = option_availability(system, o, None)
         return
     for o in options:
         a, path, weakest = option_availability(system, o, fb)

@@ -138,9 +138,8 @@ class Option:
         """This option for another workload alike in every figure but its name and latency SLO;
         the fields later steps set (loads, detail) are its own. (A shallow copy of the fields:
         `dataclasses.replace` re-runs __init__ and took most of the time at 10,000 workloads.)"""
-        o = object.__new__(Option)
-        o.__dict__.update(self.__dict__)
-        o.workload, o.slo_ms, o.loads, o.detail = workload, slo_ms, dict(self.loads), dict(self.detail)
+        o = self.stamped(workload, slo_ms)
+        o.loads, o.p99_ms_by_level, o.detail = dict(self.loads), self.p99_ms_by_level, dict(self.detail)
         # what it is a copy of (not a field: `replace` does not carry it to an option it changes):
         # dominance is judged once per kind (`solver.undominated`)
         o.__dict__["proto"] = self
@@ -250,31 +249,23 @@ def send(system: System, o: Option, r: Route, rate_per_s: float, size_bytes: flo
     load, loads = mbps(rate_per_s, size_bytes), o.loads
     for hop in r.hops:
         loads[hop] = loads.get(hop, 0.0) + load
-    o.bill = o.bill.plus(_byte_bill(system, r), billed * size_bytes)
+    o.bill = o.bill.plus(byte_bill(system, r), billed * size_bytes)
 
 
 def carry(o: Option, up: Route, down: Route, rate_per_s: float, in_bytes: float, out_bytes: float) -> None:
     """The link loads `send` adds for a request's input up and its answer down; the caller
     bills the bytes with the rest of the option (`byte_bill`, `accounting.weighted`)."""
     loads = o.loads
-    if up.hops:  # the loop of `send`, for both ways
-        load = mbps(rate_per_s, in_bytes)
-        for hop in up.hops:
-            loads[hop] = loads.get(hop, 0.0) + load
-    if down.hops:
-        load = mbps(rate_per_s, out_bytes)
-        for hop in down.hops:
-            loads[hop] = loads.get(hop, 0.0) + load
+    for r, size_bytes in ((up, in_bytes), (down, out_bytes)):
+        if r.hops:
+            load = mbps(rate_per_s, size_bytes)
+            for hop in r.hops:
+                loads[hop] = loads.get(hop, 0.0) + load
 
 
 def byte_bill(system: System, r: Route) -> MonthlyBill:
-    """A month of one byte a second along `r` (ZERO for a route that stays on site)."""
-    return _byte_bill(system, r) if r.hops else ZERO
-
-
-def _byte_bill(system: System, r: Route) -> MonthlyBill:
-    """A month of one byte a second along `r`: every link's tariff (kept per route and system:
-    every option of every workload sends along a few routes)."""
+    """A month of one byte a second along `r`: every link's tariff (ZERO for a route that stays
+    on site; kept per route and system: every option of every workload sends along a few routes)."""
     cache = system.memo.setdefault("byte_bill", {})
     found = cache.get(r.hops)
     if found is None:

@@ -49,13 +49,12 @@ def inference_options(system: System, name: str) -> list[Option]:
             # a batching server holds a lone request up to max_wait for company
             hold_ms = r.max_wait_ms if r.max_batch > 1 else 0.0
             for model, prec in ((m, p) for m in w.variants for p in precisions(w, r.hardware)):
-                t, e1, eb = _whole(system, w, model, r.hardware, prec, batch)
+                t, eb = _whole(system, w, model, r.hardware, prec, batch)
                 o = t.stamped(name, w.slo.p99_ms)
                 o.site, o.input_bytes, o.output_bytes = site, in_bytes, out_bytes
                 if barred is not None:
                     o.rule_out(barred)
-                if eb is None:  # no estimate (the template says why)
-                    o.rule_out(e1)
+                if eb is None:  # no estimate: the template is ruled out, saying why
                     options.append(o)
                     continue
                 service_s = eb.latency_ms / 1000
@@ -86,12 +85,12 @@ def inference_options(system: System, name: str) -> list[Option]:
     return options
 
 
-def _whole(system: System, w, model: str, hardware: str, precision: str,
-           batch: int) -> tuple[Option, Estimate | Violation, Estimate | None]:
+def _whole(system: System, w, model: str, hardware: str, precision: str, batch: int) -> tuple[Option, Estimate | None]:
     """The template of the options running `model` whole on `hardware` (what every workload of
     that model, accuracy floor and family shares: its accuracy, memory and estimate source),
-    with its estimates at batch 1 and `batch`; for a model with no estimate there, the
-    violation that says so in place of the first and None for the second. Kept per system."""
+    with its estimate at `batch`; for a model with no estimate there, None, and the template
+    ruled out saying so (after its accuracy and an option's privacy, as `rule_out` ranks them).
+    Kept per system."""
     cache = system.memo.setdefault("whole_templates", {})
     key = (model, hardware, precision, batch, w.family, w.accuracy_floor)
     found = cache.get(key)
@@ -104,11 +103,12 @@ def _whole(system: System, w, model: str, hardware: str, precision: str,
     try:
         e1 = cost_estimate(sc, model, hardware, precision, 1)
     except PlannerError as err:
-        found = cache[key] = (t, Violation("estimate", f"no estimate: {err}"), None)
+        t.rule_out(Violation("estimate", f"no estimate: {err}"))
+        found = cache[key] = (t, None)
         return found
     eb = e1 if batch == 1 else cost_estimate(sc, model, hardware, precision, batch)
     t.memory_gb, t.source, t.latency_span = eb.memory_gb, weakest(e1.source, eb.source), span(eb)
-    found = cache[key] = (t, e1, eb)
+    found = cache[key] = (t, eb)
     return found
 
 
