@@ -187,6 +187,11 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
     return options
 
 
+def _figures(e: Estimate) -> tuple:
+    """What an option reads of a part's estimate."""
+    return e.latency_ms, e.latency_ms_low, e.latency_ms_high, e.memory_gb, e.fits, e.energy_j, e.source
+
+
 def _splits(system: System, w, model: str, edge, pool, precision: str, batch: int, in_bytes: float) -> tuple:
     """For each cut of `_cuts` both of whose parts have an estimate: its bytes, the template of
     its options (what every member of a fleet shares: accuracy, memory, estimate source, the
@@ -201,12 +206,19 @@ def _splits(system: System, w, model: str, edge, pool, precision: str, batch: in
     sc = system.scenario
     n_ops = len(graph(model, 1).ops)
     out = []
+    seen = set()
     for k, cut in _cuts(model, precision, in_bytes):
         try:
             e_edge = planned(sc, _part(model, edge.hardware, precision, 1, 0, k + 1))
             e_cloud = planned(sc, _part(model, pool.hardware, precision, batch, k + 1, n_ops))
         except PlannerError:
             continue
+        # a cut beside a reshape sends the same bytes and splits the same time: the same option
+        # for every member under another split index, so only the earlier cut is offered
+        same = (cut, _figures(e_edge), _figures(e_cloud))
+        if same in seen:
+            continue
+        seen.add(same)
         t = Option("", "", pool.hardware, precision, "inference", split=k, edge_hardware=edge.hardware,
                    source=weakest(e_edge.source, e_cloud.source), model=model, family=w.family)
         t.judge_accuracy(w.accuracy_floor)
