@@ -5,7 +5,8 @@ instances) over 2 cloud regions (`load_speed.fleet_scenario`: every member's upl
 drawn from distributions, so no two members are alike), and for 10,000 workloads written out
 without fleets (100 sites x 100 workloads, `load_speed.flat_scenario`): the time to load, to plan,
 and to build `Plan.table()` with every explanation, and the process's peak resident set (each
-scenario in a fresh process, so the figure is its own; tracemalloc would slow the planner
+scenario in a fresh process, so the figure is its own, with its first estimates: the catalog's
+model graphs and the calibration fit, but not the library's imports; tracemalloc would slow the planner
 several-fold, so it is not used). Each fleet size runs twice: with
 members' uplinks and rates on a few tiers (as an inventory of broadband contracts would have
 them), so that members fall into classes planned once each (`-tiers`); and with every member
@@ -27,6 +28,7 @@ from pathlib import Path
 import yaml
 
 import planner
+import planner.plan  # the library's imports (pandas, scipy: about a second) are not planning: not timed
 from load_speed import fleet_scenario, flat_scenario
 
 TIERS_MBPS = [5, 10, 20, 50, 100]  # broadband upload tiers (assumed; a typical ISP's ladder)

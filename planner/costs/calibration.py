@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -58,12 +58,27 @@ class Point:
 
 @dataclass
 class Calibration:
-    """Fitted constants per (kind, tier), the fit on every point, and leave-one-device-out."""
+    """Fitted constants per (kind, tier), the fit on every point, and leave-one-device-out.
+    Estimates read only the constants: the fit's table and the leave-one-device-out refits (seven
+    more least-squares fits, most of a cold process's first estimate) are made when first read."""
 
     params: dict[tuple[str, str], Params]
-    fit: pd.DataFrame          # device, scenario, published, predicted, error
-    lodo: pd.DataFrame         # device, scenario, published, predicted, error (device left out)
     notes: list[str] = field(default_factory=list)
+
+    @cached_property
+    def fit(self) -> pd.DataFrame:
+        """device, scenario, published, predicted, error: every point priced with `params`."""
+        return _frame([(p, predict(p, params_for(self.params, p.device))) for p in points()])
+
+    @cached_property
+    def lodo(self) -> pd.DataFrame:
+        """As `fit`, each device's points priced by constants fitted without them."""
+        pts = points()
+        rows = []
+        for dev in dict.fromkeys(p.device for p in pts):
+            par = _fit([p for p in pts if p.device != dev])
+            rows.extend((p, predict(p, params_for(par, p.device))) for p in pts if p.device == dev)
+        return _frame(rows)
 
     def for_hardware(self, kind: str, tier: str) -> tuple[Params, bool]:
         """(params, calibrated) for a device kind and tier; uncalibrated kinds borrow the GPU's."""
@@ -195,16 +210,7 @@ def spill_ms(hw: catalog.Hardware, weight_bytes: float) -> float:
 
 @lru_cache(maxsize=1)
 def calibrate() -> Calibration:
-    """Fit on all points, then leave each device out in turn."""
-    pts = points()
-    params = _fit(pts)
-
-    fit = _frame([(p, predict(p, params_for(params, p.device))) for p in pts])
-    lodo_rows = []
-    for dev in dict.fromkeys(p.device for p in pts):
-        rest = [p for p in pts if p.device != dev]
-        par = _fit(rest)
-        lodo_rows.extend((p, predict(p, params_for(par, p.device))) for p in pts if p.device == dev)
+    """Fit on all points (its table and leave-one-device-out are made when read)."""
     notes = [f"Offline of {d} includes its DLAs: GPU roofline x {f:.3f} (derived from datasheet TOPS)"
              for d, f in OFFLINE_ENGINE_FACTOR.items()]
-    return Calibration(params, fit, _frame(lodo_rows), notes)
+    return Calibration(_fit(points()), notes)
