@@ -252,15 +252,16 @@ def send(system: System, o: Option, r: Route, rate_per_s: float, size_bytes: flo
     o.bill = o.bill.plus(byte_bill(system, r), billed * size_bytes)
 
 
-def carry(o: Option, up: Route, down: Route, rate_per_s: float, in_bytes: float, out_bytes: float) -> None:
-    """The link loads `send` adds for a request's input up and its answer down; the caller
-    bills the bytes with the rest of the option (`byte_bill`, `accounting.weighted`)."""
-    loads = o.loads
+def route_loads(up: Route, down: Route, rate_per_s: float, in_bytes: float, out_bytes: float) -> dict[ResourceId, float]:
+    """The link loads (Mbit/s) of a request's input up and its answer down, as `send` adds them;
+    the caller bills the bytes with the rest of the option (`byte_bill`, `accounting.weighted`)."""
+    loads: dict[ResourceId, float] = {}
     for r, size_bytes in ((up, in_bytes), (down, out_bytes)):
         if r.hops:
             load = mbps(rate_per_s, size_bytes)
             for hop in r.hops:
                 loads[hop] = loads.get(hop, 0.0) + load
+    return loads
 
 
 def byte_bill(system: System, r: Route) -> MonthlyBill:

@@ -14,7 +14,7 @@ from planner.model.accounting import weighted
 from planner.model.system import System
 from planner.model.workloads import io_bytes, is_onnx, planned_rate_per_s
 from planner.plan.options.common import (
-    Option, byte_bill, carry, cost_estimate, levels, planned, precisions, privacy_violation, span, transfer_ms, weakest,
+    Option, byte_bill, cost_estimate, levels, planned, precisions, privacy_violation, route_loads, span, transfer_ms, weakest,
 )
 from planner.plan.queueing import wait_quantile_s
 from planner.plan.violations import Violation
@@ -27,6 +27,13 @@ MAX_SPLITS = 3
 def batch_size(rate_per_s: float, servers: int, max_batch: int, max_wait_ms: float) -> int:
     """The batch that fills within max_wait at this rate per server, at most max_batch."""
     return max(1, min(max_batch, int(rate_per_s / max(1, servers) * max_wait_ms / 1000) + 1))
+
+
+@lru_cache(maxsize=4096)
+def _device_waits(servers: int, service_cv: float, lv: tuple[float, ...], service_s: float) -> tuple[tuple[float, float], ...]:
+    """A device group's p99 queueing wait (ms) at each level for one service time: its servers
+    are fixed, so every workload and fleet member running that template on such a group waits the same."""
+    return tuple((u, 1000 * wait_quantile_s(servers, u, service_s, 0.99, service_cv)) for u in lv)
 
 
 def inference_options(system: System, name: str) -> list[Option]:
@@ -42,6 +49,7 @@ def inference_options(system: System, name: str) -> list[Option]:
         barred = None if allowed else privacy_violation(system, name, site)
         network_ms = transfer_ms(system, up, in_bytes) + transfer_ms(system, down, out_bytes)
         bytes_up, bytes_down = byte_bill(system, up), byte_bill(system, down)
+        links = route_loads(up, down, rate, in_bytes, out_bytes)  # the same for every option at the site
         for r in system.compute_at(site):
             servers = r.servers if r.kind == "device" else None
             batch = batch_size(rate, servers or 1, r.max_batch, r.max_wait_ms)
@@ -64,17 +72,21 @@ def inference_options(system: System, name: str) -> list[Option]:
                                          r.id, eb.memory_gb, o.mem_limit_gb))
                 o.network_ms = network_ms
                 o.compute_ms = compute_ms = eb.latency_ms + hold_ms
-                o.p99_ms_by_level[r.id] = {
-                    u: network_ms + compute_ms + 1000 * wait_quantile_s(
-                        servers or max(1, math.ceil(busy_per_s / u)), u, service_s, 0.99, r.service_cv)
-                    for u in lv}
+                if servers:  # a device group's waits per level are its own, whatever the member's rate
+                    o.p99_ms_by_level[r.id] = {u: network_ms + compute_ms + wait_ms
+                                               for u, wait_ms in _device_waits(servers, r.service_cv, lv, service_s)}
+                else:
+                    o.p99_ms_by_level[r.id] = {
+                        u: network_ms + compute_ms + 1000 * wait_quantile_s(
+                            max(1, math.ceil(busy_per_s / u)), u, service_s, 0.99, r.service_cv)
+                        for u in lv}
                 o.stages = [(r.id, service_s)]
                 n_alone = servers or max(1, math.ceil(busy_per_s / lv[0]))
                 o.p99_alone_ms = network_ms + compute_ms + 1000 * wait_quantile_s(
                     n_alone, min(busy_per_s / n_alone, 0.999), service_s, 0.99, r.service_cv)
                 # a device group is loaded in device-seconds per second; a pool in instances at its target
                 o.loads[r.id] = busy_per_s if r.kind == "device" else busy_per_s / lv[0]
-                carry(o, up, down, rate, in_bytes, out_bytes)
+                o.loads.update(links)
                 # active power, and the bytes each way
                 o.bill = weighted(r.unit_bills[1], mean_share * busy_per_s, bytes_up, billed * in_bytes,
                                   bytes_down, billed * out_bytes)
@@ -157,6 +169,7 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
         up, down = system.route(w.source, site), system.route(site, w.source)
         down_ms = transfer_ms(system, down, out_bytes)
         bytes_up, bytes_down = byte_bill(system, up), byte_bill(system, down)
+        at_cut: dict[float, tuple[float, dict]] = {}  # per cut's bytes: network time and link loads, for every pool
         for pool in system.compute_at(site):
             if pool.kind != "pool":
                 continue
@@ -167,7 +180,11 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
                 for cut, t, edge_s, cloud_s, edge_waits_ms in _splits(system, w, model, edge, pool, prec, batch, in_bytes):
                     o = t.stamped(name, w.slo.p99_ms)
                     o.site, o.input_bytes, o.output_bytes = site, cut, out_bytes
-                    o.network_ms = network_ms = transfer_ms(system, up, cut) + down_ms
+                    sent = at_cut.get(cut)
+                    if sent is None:
+                        sent = at_cut[cut] = (transfer_ms(system, up, cut) + down_ms,
+                                              route_loads(up, down, rate, cut, out_bytes))
+                    o.network_ms = network_ms = sent[0]
                     o.compute_ms = compute_ms = t.detail["edge_ms"] + t.detail["service_ms"] + hold_ms
                     busy_edge = rate * edge_s
                     instances = rate * cloud_s / batch / level
@@ -178,7 +195,7 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
                     o.p99_alone_ms = network_ms + compute_ms + cloud_wait_ms
                     o.stages = [(edge.id, edge_s), (pool.id, cloud_s)]
                     o.loads = {edge.id: busy_edge, pool.id: instances}
-                    carry(o, up, down, rate, cut, out_bytes)
+                    o.loads.update(sent[1])
                     o.bill = weighted(edge_busy, mean_share * busy_edge, pool.unit_bills[1], mean_share * rate * cloud_s / batch,
                                       bytes_up, billed * cut, bytes_down, billed * out_bytes)
                     o.detail = {"batch": batch, "service_ms": t.detail["service_ms"], "edge_ms": t.detail["edge_ms"],
