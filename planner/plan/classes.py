@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -127,7 +128,10 @@ def classes(system: System) -> Classes:
         if w.member is not None:
             instances.setdefault(w.member, []).append(n)
             out.member_of[n] = w.member
-    groups: dict[str, list[str]] = {}
+    # A member's own figures (its site and links) first: where no other member shares them (a
+    # fleet whose links are drawn per member) it is its own class, and its workloads' figures,
+    # most of the work, need not be compared.
+    own: dict[str, str] = {}
     for fleet, ms in sc.fleets.items():
         for m in ms:
             keys: dict[tuple, int] = {}
@@ -140,12 +144,19 @@ def classes(system: System) -> Classes:
                 keys[k] = i
                 parts.append([list(k), link.model_dump(exclude={"between"})])
             out.links[m] = keys
+            if m not in alone:
+                own[m] = json.dumps([fleet, sc.sites[m].model_dump(), sorted(parts, key=str)], sort_keys=True, default=str)
+    alike = Counter(own.values())
+    groups: dict[tuple, list[str]] = {}
+    for ms in sc.fleets.values():
+        for m in ms:
             if m in alone:
-                sig = f"alone:{m}"
+                sig: tuple = ("alone", m)
+            elif alike[own[m]] == 1:
+                sig = (own[m],)
             else:
                 wl = [[sc.workloads[n].base_workload, _workload_figures(sc.workloads[n])] for n in instances.get(m, [])]
-                sig = json.dumps([fleet, sc.sites[m].model_dump(), sorted(parts, key=str), sorted(wl, key=str)],
-                                 sort_keys=True, default=str)
+                sig = (own[m], json.dumps(sorted(wl, key=str), sort_keys=True, default=str))
             groups.setdefault(sig, []).append(m)
     for ms in groups.values():
         out.members[ms[0]] = ms
