@@ -219,16 +219,17 @@ def check_limits(scenario: Any, *, file: str | None = None, simulate: bool = Tru
     work one simulation over `horizon_s` would do. `file` defaults to the scenario's own.
     """
     # A scenario found within the limits stays so (it is not edited after loading): `run` plans
-    # and simulates it several times, and walking a 50,000-workload scenario each time costs.
+    # and simulates it several times, the CLI checks it before `plan` does, and walking a
+    # 50,000-workload scenario each time costs. (`file` only names it in an error.)
     done = getattr(scenario, "__dict__", {}).setdefault("_limits_checked", set())
-    if (file, simulate) in done:
-        return
     where = file if file is not None else (getattr(scenario, "source_file", "") or "<scenario>")
-    check_numbers(scenario, where)
-    check_sizes(scenario, where)
-    if simulate:
+    if "numbers" not in done:
+        check_numbers(scenario, where)
+        check_sizes(scenario, where)
+        done.add("numbers")
+    if simulate and "work" not in done:
         check_work(scenario, where)
-    done.add((file, simulate))
+        done.add("work")
 
 
 def check_study_size(n_runs: int, max_runs: int | None = None, what: str = "--max-runs") -> None:
