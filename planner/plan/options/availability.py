@@ -150,8 +150,17 @@ def hold_availability(system: System, name: str, options: list[Option]) -> None:
     floor = w.slo.availability
     fb = fallback_cost(system, name)
     if fb is None and floor is None:  # nothing to fall back on or hold: each option's path is its figure
+        by_path: dict[tuple, float] = {}  # options on the same compute at one site share their path
         for o in options:
-            o.availability, o.path_availability, _ = option_availability(system, o, None)
+            stages = o.stages
+            if o.parts or not stages or len(stages) > 2:
+                o.availability, o.path_availability, _ = option_availability(system, o, None)
+                continue
+            key = (o.site, len(stages), stages[0][0], stages[-1][0])
+            a = by_path.get(key)
+            if a is None:
+                a = by_path[key] = option_availability(system, o, None)[0]
+            o.availability = o.path_availability = a
         return
     for o in options:
         a, path, weakest = option_availability(system, o, fb)

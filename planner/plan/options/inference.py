@@ -56,8 +56,7 @@ def inference_options(system: System, name: str) -> list[Option]:
             lv = levels(r)
             # a batching server holds a lone request up to max_wait for company
             hold_ms = r.max_wait_ms if r.max_batch > 1 else 0.0
-            for model, prec in ((m, p) for m in w.variants for p in precisions(w, r.hardware)):
-                t, eb = _whole(system, w, model, r.hardware, prec, batch)
+            for t, eb in _wholes(system, w, r.hardware, batch):
                 o = t.stamped(name, w.slo.p99_ms)
                 o.site, o.input_bytes, o.output_bytes = site, in_bytes, out_bytes
                 if barred is not None:
@@ -95,6 +94,17 @@ def inference_options(system: System, name: str) -> list[Option]:
                             "egress_usd_per_month": o.bill.egress_usd}
                 options.append(o)
     return options
+
+
+def _wholes(system: System, w, hardware: str, batch: int) -> tuple[tuple[Option, Estimate | None], ...]:
+    """`_whole` of each model the workload may run and each precision it allows on `hardware`, in
+    that order; kept per system for every workload that asks the same (every member of a fleet)."""
+    cache = system.memo.setdefault("whole_lists", {})
+    key = (w.model_id, w.family, tuple(w.precisions or ()), hardware, batch, w.accuracy_floor)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = tuple(_whole(system, w, m, hardware, p, batch) for m in w.variants for p in precisions(w, hardware))
+    return found
 
 
 def _whole(system: System, w, model: str, hardware: str, precision: str, batch: int) -> tuple[Option, Estimate | None]:
