@@ -36,6 +36,7 @@ from planner.model.system import System
 from planner.model.workloads import HOURS_PER_DAY, hourly_shape
 from planner.plan.objectives import OBJECTIVES
 from planner.plan.options import LINK_RHO, Option, levels
+from planner.plan.options.common import FULL_LEVEL
 from planner.units import HOURS_PER_MONTH
 
 
@@ -94,7 +95,38 @@ def solve(
     # Variable layout: options, then fixed-cost indicators, then levels.
     flat: list[Option] = [o for w in cand for o in cand[w]]
     n_x = len(flat)
-    used = sorted({r for o in flat for r in o.loads})
+    # One pass over every option's loads (hundreds of thousands at fleet size): each resource's
+    # loads in copies (a shared resource carries every copy's load, a member's own one member's),
+    # and on each device group the levels its options allow, each option's highest, and the
+    # language-model engines on it. A device runs one language-model engine or ordinary batches,
+    # not both: the simulator's engine holds the device while it has sequences, and two models'
+    # weights rarely fit.
+    k_of = {w: copies(w) for w in cand}  # looked up once: thousands of fleet members load each
+    k_res: dict[ResourceId, int] = {}
+    by_resource: dict[ResourceId, list[tuple[int, float]]] = {}
+    # a device group's levels: LEVELS, and FULL_LEVEL where an option that could run on it has
+    # its queue bounded by a routing rule (the others' max_level keeps it below when they share)
+    glevels: dict[ResourceId, tuple[float, ...]] = {}
+    top_of: dict[tuple[int, ResourceId], float] = {}  # each option's highest level on each group it loads
+    lowest: dict[ResourceId, float] = {}  # the least of those per group
+    kinds: dict[ResourceId, dict[str, list[int]]] = {}
+    for j, o in enumerate(flat):
+        k_w = k_of[o.workload]
+        for r, load in o.loads.items():
+            k_r = k_res.get(r)
+            if k_r is None:
+                k_r = k_res[r] = resource_copies(r)
+            by_resource.setdefault(r, []).append((j, load if k_w == 1 and k_r == 1 else load * k_w / k_r))
+            if r.kind == "device":
+                if r not in glevels:
+                    glevels[r] = levels(system[r])
+                if FULL_LEVEL in o.p99_ms_by_level.get(r, ()) and FULL_LEVEL not in glevels[r]:
+                    glevels[r] = glevels[r] + (FULL_LEVEL,)
+                top_of[j, r] = top = o.max_level(r)
+                if top < lowest.get(r, math.inf):
+                    lowest[r] = top
+                kinds.setdefault(r, {}).setdefault(o.engine, []).append(j)
+    used = sorted(by_resource)
     groups = [r for r in used if r.kind == "device"]
     # every pool with a minimum runs it whatever is placed; pools anything may use scale with load
     kept = {r for r, res in system.resources.items() if r.kind == "pool" and not r.workload and res.min_instances > 0}
@@ -102,24 +134,8 @@ def solve(
     y_index = {r: n_x + i for i, r in enumerate(groups)}
     z_index: dict[tuple[ResourceId, float], int] = {}
     nxt = n_x + len(groups)
-    # a device group's levels: LEVELS, and FULL_LEVEL where an option that could run on it has
-    # its queue bounded by a routing rule (the others' max_level keeps it below when they share)
-    glevels = {g: levels(system[g]) for g in groups}
-    top_of: dict[tuple[int, ResourceId], float] = {}  # each option's highest level on each group it loads
-    # A device runs one language-model engine or ordinary batches, not both: the simulator's
-    # engine holds the device while it has sequences, and two models' weights rarely fit.
-    kinds: dict[str, dict[str, list[int]]] = {}
-    for j, o in enumerate(flat):
-        for g in o.loads:
-            if g.kind == "device":
-                glevels[g] = max(glevels[g], o.group_levels(system[g]), key=len)
-                top_of[j, g] = o.max_level(g)
-                kinds.setdefault(g, {}).setdefault(o.engine, []).append(j)
     # a group on which every option meets its SLOs at its highest level has no level to choose
     # (the highest serves them all): no level variables, its load against that level
-    lowest = dict.fromkeys(groups, math.inf)
-    for (_, g), top in top_of.items():
-        lowest[g] = min(lowest[g], top)
     leveled = [g for g in groups if lowest[g] < max(glevels[g]) - 1e-12]
     for g in leveled:
         for u in glevels[g]:
@@ -178,20 +194,6 @@ def solve(
         add_row([(i + k, 1.0) for k in range(len(cand[w]))] + [(u_index[w], 1.0)], 1.0, 1.0)
         i += len(cand[w])
 
-    # copies per workload and resource, looked up once: thousands of fleet members load each
-    k_of = {w: copies(w) for w in cand}
-    k_res: dict[ResourceId, int] = {}
-    by_resource: dict[str, list[tuple[int, float]]] = {}
-    for j, o in enumerate(flat):
-        k_w = k_of[o.workload]
-        for r, load in o.loads.items():
-            k_r = k_res.get(r)
-            if k_r is None:
-                k_r = k_res[r] = resource_copies(r)
-            if k_w != 1 or k_r != 1:
-                load = load * k_w / k_r
-            by_resource.setdefault(r, []).append((j, load))
-
     for r, entries in by_resource.items():
         res = system[r]
         if r.kind == "device" and (r, glevels[r][0]) not in z_index:
@@ -248,10 +250,19 @@ def solve(
     if objective not in OBJECTIVES:
         raise InputError(f"unknown objective '{objective}': one of {', '.join(OBJECTIVES)}")
     score = OBJECTIVES[objective]
-    bills: dict[int, MonthlyBill] = {}  # the bill of each column: an option's own, a used device group's, an instance's
-    for j, o in enumerate(flat):
+    usd_per_t = system.scenario.carbon_usd_per_t
+    # each option's column: its bill (times its copies), rate-weighted p99, cost and score
+    x_p99, x_cost, x_score = [], [], []
+    for o in flat:
         k_w = k_of[o.workload]
-        bills[j] = o.bill if k_w == 1 else o.bill * k_w
+        b = o.bill if k_w == 1 else o.bill * k_w
+        wp99 = weights.get(o.workload, 0.0) * k_w * o.p99_alone_ms
+        x_p99.append(wp99)
+        x_cost.append(b.total_usd)
+        x_score.append(score(b, wp99, usd_per_t))
+    p99, cost, c = np.zeros(n), np.zeros(n), np.zeros(n)
+    p99[:n_x], cost[:n_x], c[:n_x] = x_p99, x_cost, x_score
+    bills: dict[int, MonthlyBill] = {}  # the other columns' bills: a used device group's, an instance's
     for r, k in y_index.items():  # a used device group keeps all its devices
         bills[k] = system[r].month_bill(servers=system[r].servers) * resource_copies(r)
     for r, k in n_index.items():  # per instance running all month
@@ -262,14 +273,9 @@ def solve(
         bills[k] = MonthlyBill(instances_usd=reserved_rate(system[r]).usd_per_instance_hour * HOURS_PER_MONTH)
     for (r, _), k in hv_index.items():
         bills[k] = MonthlyBill(instances_usd=hourly_rate(system[r]).usd_per_instance_hour * DAYS_PER_MONTH)
-    p99 = np.zeros(n)
-    for j, o in enumerate(flat):
-        p99[j] = weights.get(o.workload, 0.0) * k_of[o.workload] * o.p99_alone_ms
-    cost, c = np.zeros(n), np.zeros(n)
-    usd_per_t = system.scenario.carbon_usd_per_t
     for k, b in bills.items():
         cost[k] = b.total_usd
-        c[k] = score(b, p99[k], usd_per_t)
+        c[k] = score(b, 0.0, usd_per_t)
     if budget_usd_per_month is not None:
         add_row([(k, cost[k]) for k in range(n) if cost[k]], -np.inf, budget_usd_per_month)
     if max_weighted_p99_ms is not None:
