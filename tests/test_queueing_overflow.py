@@ -166,3 +166,17 @@ def test_the_shop_at_80_percent_agrees_with_a_live_simulation():
     limit = queue_limit(20, None, NANOS, service_s)
     got = overflow(NANOS, rate, service_s, limit, CV)
     assert r["secondary_share"] == pytest.approx(got.share, rel=3 / math.sqrt(got.episodes_per_s * 300))
+
+
+def test_a_lightly_loaded_single_server_skips_erlang_c_with_the_same_answer() -> None:
+    """`wait_quantile_s` answers a single server below the quantile's tail without Erlang C (a
+    fleet member's pool instance, each at its own utilisation, missed the cache every time): the
+    answer must be the recursion's, up to the boundary."""
+    from planner.plan.queueing import _wait_quantile_s, wait_quantile_s
+
+    for q in (0.99, 0.95, 0.999):
+        edge = 1 - q
+        for u in [0.0, 1e-9, edge * 0.5, edge * 0.98, edge * 0.99, edge * 0.999, edge, edge * 1.001, 0.5]:
+            for servers in (0, 1, 2):
+                assert wait_quantile_s(servers, u, 0.02, q, 0.3) == _wait_quantile_s(servers, u, 0.02, q, 0.3)
+    assert wait_quantile_s(1, 0.5, 0.02) > 0.0  # above the tail the wait is Erlang C's

@@ -20,7 +20,6 @@ def erlang_c(servers: int, offered_load: float) -> float:
     return b / (1 - rho + rho * b)
 
 
-@lru_cache(maxsize=1 << 16)  # many workloads share a device group's servers, service time and level
 def wait_quantile_s(servers: int, utilization: float, service_s: float, q: float = 0.99, service_cv: float = 0.0) -> float:
     """The q-quantile of queueing delay at `servers` servers of mean service `service_s`.
 
@@ -28,6 +27,16 @@ def wait_quantile_s(servers: int, utilization: float, service_s: float, q: float
     (Kingman's correction) for service less variable than exponential, e.g. M/D/c at cv = 0.
     Returns inf at or above saturation.
     """
+    # One server waits with probability C = utilisation: one lightly loaded (a fleet member's
+    # pool instance, mostly) has no q-quantile wait. With 1% to spare, so that the recursion's
+    # last bits cannot disagree; every member's own rate misses the cache below.
+    if servers <= 1 and 0 <= utilization < (1 - q) * 0.99:
+        return 0.0
+    return _wait_quantile_s(servers, utilization, service_s, q, service_cv)
+
+
+@lru_cache(maxsize=1 << 16)  # many workloads share a device group's servers, service time and level
+def _wait_quantile_s(servers: int, utilization: float, service_s: float, q: float, service_cv: float) -> float:
     if utilization >= 1:
         return math.inf
     if utilization <= 0 or service_s <= 0:
