@@ -236,3 +236,58 @@ def test_region_privacy_holds_along_the_route():
     assert "cam" not in placement and "privacy" in notes["cam"], notes
     p = planner.plan(_transit_scenario(direct=True))  # its own link: the input stays in us
     assert p.placement["cam"].site == "cloud-us"
+
+
+def _distinct_fleet(tmp_path: Path, members: int) -> planner.Scenario:
+    """A fleet whose members' uplinks, RTTs and rates are drawn apart: each is decided on its own."""
+    data = {
+        "name": "drawn", "seed": 3, "objective": "cost",
+        "sites": {
+            "store": {"kind": "edge", "region": "eu", "count": members,
+                      "devices": [{"hardware": "jetson-orin-nano-8gb", "count": 1, "max_batch": 2}]},
+            "cloud": {"kind": "cloud", "region": "eu", "pools": [{"hardware": "l4", "max_instances": 50},
+                                                                 {"hardware": "t4", "max_instances": 50}]},
+        },
+        "links": [{"between": ["store", "cloud"], "network": "broadband",
+                   "uplink_mbps": {"dist": "lognormal", "mean": 20, "cv": 0.9},
+                   "rtt_ms": {"dist": "uniform", "low": 8, "high": 40}}],
+        "workloads": {f"w{j}": {"kind": "inference", "model": m, "source": "store",
+                                "arrival": {"process": "poisson", "rate_per_s": {"dist": "lognormal", "mean": 2, "cv": 0.5}},
+                                "input_bytes": 100_000, "output_bytes": 2000, "slo": {"p99_ms": 500},
+                                "precisions": ["int8", "fp16"]}
+                      for j, m in enumerate(["mobilenet-v2", "resnet-18", "yolov8n"])},
+    }
+    f = tmp_path / "drawn.yaml"
+    f.write_text(yaml.safe_dump(data))
+    return planner.load_scenario(f)
+
+
+def test_a_relaxation_with_whole_numbers_is_the_milps_optimum(tmp_path: Path, monkeypatch) -> None:
+    """At fleet size the solver solves the LP relaxation first and keeps it where it comes out in
+    whole numbers (then it is the MILP's optimum too); a fractional one is left to the MILP and an
+    infeasible one means the MILP is too. Forced onto every size, each plan costs what the MILP's
+    does, on examples where the relaxation is whole and where it is not, and a fleet of distinct
+    members gets the same decision per member."""
+    import planner.plan.solver as solver_module
+
+    examples = ["smart_factory", "shop_overflow", "retail_stores", "llm_boundary", "hospital_imaging"]
+    scenarios = [planner.load_scenario(ROOT / "scenarios" / f"{name}.yaml") for name in examples]
+    scenarios.append(_distinct_fleet(tmp_path, 40))
+    by_milp = [planner.plan(sc) for sc in scenarios]
+    relaxed: list[bool] = []
+    real_milp = solver_module.milp
+
+    def counted(c, **kwargs):
+        if not kwargs["integrality"].any():
+            relaxed.append(True)
+        return real_milp(c, **kwargs)
+
+    monkeypatch.setattr(solver_module, "RELAXATION_FIRST_COLUMNS", 0)
+    monkeypatch.setattr(solver_module, "milp", counted)
+    for sc, want in zip(scenarios, by_milp):
+        got = planner.plan(sc)
+        assert got.status == want.status
+        assert got.monthly_cost_usd == pytest.approx(want.monthly_cost_usd, rel=1e-6)
+    assert len(relaxed) >= len(scenarios)  # every plan tried its relaxation first
+    fleet, fleet_milp = got, by_milp[-1]
+    assert fleet.placement == fleet_milp.placement

@@ -41,6 +41,14 @@ from planner.units import HOURS_PER_MONTH
 
 
 
+#: MILPs of this many columns or more (fleets of a few hundred distinct members) try their LP
+#: relaxation first (`solve`); smaller ones go straight to HiGHS's MIP, which solves them in
+#: well under a second
+RELAXATION_FIRST_COLUMNS = 20_000
+#: how far from a whole number a relaxation's value may be and still be read as that number
+INTEGRAL_TOL = 1e-6
+
+
 @dataclass
 class Solution:
     """What the solver chose: an option index per workload and the level per device group."""
@@ -291,7 +299,23 @@ def solve(
         ub = upper.copy()
         if strict:  # everything placed: the left-out columns closed
             ub[list(u_index.values())] = 0.0
-        return milp(c, constraints=constraints, integrality=np.ones(n), bounds=Bounds(np.zeros(n), ub),
+        bounds = Bounds(np.zeros(n), ub)
+        if n >= RELAXATION_FIRST_COLUMNS:
+            # A fleet's MILP is mostly one choice per member's workload, and its relaxation is
+            # often integral at an optimum: then that is the MILP's optimum too, found in linear
+            # time where HiGHS's MIP presolve grew faster than the fleet (2,000 members: 0.8 s
+            # against 1.6 s; 4,000: 1.6 s against 5.0 s). A relaxation with no solution means the
+            # MILP has none either; a fractional one leaves the MILP to decide.
+            lp = milp(c, constraints=constraints, integrality=np.zeros(n), bounds=bounds,
+                      options={"time_limit": time_limit_s, "presolve": True})
+            if lp.status == 2:
+                return lp
+            if lp.status == 0 and lp.x is not None:
+                whole = np.round(lp.x)
+                if np.all(np.abs(lp.x - whole) <= INTEGRAL_TOL):
+                    lp.x = whole
+                    return lp
+        return milp(c, constraints=constraints, integrality=np.ones(n), bounds=bounds,
                     options={"time_limit": time_limit_s, "presolve": True, "mip_rel_gap": 1e-6})
 
     # First with every workload placed: that MILP is what the solver's heuristics find solutions
