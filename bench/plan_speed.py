@@ -13,14 +13,16 @@ them), so that members fall into classes planned once each (`-tiers`); and with 
 drawn from distributions, no two alike (`-distinct`, up to 2,000 members: each member is then
 planned apart).
 
-    python bench/plan_speed.py [--members 200 2000 10000] [--no-flat] [--tiers | --distinct]
+    python bench/plan_speed.py [--members 200 2000 10000] [--no-flat] [--tiers | --distinct] [--phases N]
 """
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import platform
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -67,31 +69,78 @@ def measure(name: str, data: dict, folder: Path) -> None:
           f"${p.monthly_cost_usd:,.0f}/month, {int(table['ok'].sum())}/{len(table)} ok")
 
 
+def phases(name: str, data: dict, folder: Path, repeat: int) -> None:
+    """Process CPU time of each phase, the least of `repeat` runs in this process (steadier than a
+    fresh process's wall time on a shared host): options, dominance, HiGHS, the whole solve, plan,
+    and the table's explanations."""
+    from planner.plan import solver
+
+    plan_module = sys.modules["planner.plan"]
+    spent: dict[str, float] = {}
+
+    def timed(module, attr: str, label: str) -> None:
+        inner = getattr(module, attr)
+
+        def wrapper(*args, **kwargs):
+            t = time.process_time()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.process_time() - t
+        setattr(module, attr, wrapper)
+
+    timed(plan_module, "options_for", "options")
+    timed(solver, "undominated", "dominance")
+    timed(solver, "milp", "highs")
+    timed(plan_module, "solve", "solve")
+    timed(plan_module, "explain", "explain")
+    f = folder / f"{name}.yaml"
+    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    least: dict[str, float] = {}
+    for _ in range(repeat):
+        spent.clear()
+        sc = planner.load_scenario(f)
+        t0 = time.process_time()
+        p = planner.plan(sc)
+        t1 = time.process_time()
+        p.table()
+        spent |= {"plan": t1 - t0, "table": time.process_time() - t1}
+        least = {k: min(least.get(k, math.inf), v) for k, v in spent.items()}
+        del p, sc
+    print(f"{name:>24} CPU s, least of {repeat}: " + " ".join(f"{k} {v:.2f}" for k, v in least.items()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--members", type=int, nargs="+", default=[200, 2000, 10_000])
     ap.add_argument("--no-flat", action="store_true")
     ap.add_argument("--tiers", action="store_true", help="only members on a few uplink and rate tiers (classes)")
     ap.add_argument("--distinct", action="store_true", help="only members drawn from distributions (no two alike)")
+    ap.add_argument("--phases", type=int, default=0, metavar="N",
+                    help="instead: each phase's process CPU time, the least of N runs in one process")
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
-    print(f"{'scenario':>24} {'workloads':>9} {'classes':>8} {'load_s':>7} {'plan_s':>7} {'table_s':>7} {'total_s':>7} "
-          f"{'rss_gb':>7}  verdict")
+    if not args.phases:
+        print(f"{'scenario':>24} {'workloads':>9} {'classes':>8} {'load_s':>7} {'plan_s':>7} {'table_s':>7} {'total_s':>7} "
+              f"{'rss_gb':>7}  verdict")
     both = not (args.tiers or args.distinct)
     jobs = [(f"fleet-{n}-tiers", n, True) for n in args.members if args.tiers or both]
     jobs += [(f"fleet-{n}-distinct", n, False) for n in args.members if (args.distinct or both) and n <= 2000]
     jobs += [] if args.no_flat else [("flat-100x100", 0, False)]
     with tempfile.TemporaryDirectory() as tmp:
         for name, n, tiers in jobs:  # a fresh process each: its peak memory is its own
-            proc = multiprocessing.get_context("spawn").Process(target=_one, args=(name, n, tiers, tmp))
+            proc = multiprocessing.get_context("spawn").Process(target=_one, args=(name, n, tiers, tmp, args.phases))
             proc.start()
             proc.join()
 
 
-def _one(name: str, members: int, tiers: bool, tmp: str) -> None:
+def _one(name: str, members: int, tiers: bool, tmp: str, repeat: int = 0) -> None:
     folder = Path(tmp)
     data = flat_scenario() if not members else (tiered(members, folder) if tiers else fleet_scenario(members))
-    measure(name, data, folder)
+    if repeat:
+        phases(name, data, folder, repeat)
+    else:
+        measure(name, data, folder)
 
 
 if __name__ == "__main__":
