@@ -17,6 +17,9 @@ Constraints:
 - monthly cost <= budget; optionally the rate-weighted p99 <= a bound (the Pareto front).
 Objective: one of `objectives.OBJECTIVES` (monthly cost with the scenario's carbon price, rate-weighted p99,
 energy, emissions), each with its tie-break.
+
+At fleet size (`RELAXATION_FIRST_COLUMNS`) the LP relaxation is solved first and kept where it
+comes out in whole numbers: it is then the MILP's optimum, found without the MIP presolve.
 """
 from __future__ import annotations
 
