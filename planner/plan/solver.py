@@ -374,7 +374,7 @@ def undominated(opts: list[Option], memo: dict | None = None, known: dict[int, i
         if record is not None:
             record.update((id(o), 0) for o in opts)
         return opts
-    protos = [o.__dict__.get("proto") for o in opts] if memo is not None else []
+    protos = [o.proto for o in opts] if memo is not None else []
     if not protos or any(p is None for p in protos):
         return _undominated(opts, record)
     key = tuple(map(id, protos))  # the kinds' options outlive the pass: their ids stay theirs

@@ -3,6 +3,7 @@ the helpers that price traffic and time transfers on the resolved system."""
 from __future__ import annotations
 
 import math
+from operator import attrgetter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -45,9 +46,11 @@ def levels(r: Resource) -> tuple[float, ...]:
     return (LINK_RHO,)
 
 
-@dataclass
+@dataclass(slots=True)
 class Option:
-    """One way to run a workload, with everything the solver and the explanations need."""
+    """One way to run a workload, with everything the solver and the explanations need. (Slots,
+    not a `__dict__`: a fleet of 10,000 members that all differ holds most of a million options,
+    and a 45-entry dict was half of each one's 3.2 KB.)"""
 
     workload: str
     site: str
@@ -101,6 +104,9 @@ class Option:
     share_by_hour: tuple[float, ...] = ()
     hourly: dict[ResourceId, tuple[float, ...]] = field(default_factory=dict)  # a resource's load each hour / peak
     max_wait_ms: float = math.inf  # the queue wait an overflow rule's limit bounds (its primary side)
+    # what a `copy_for` copy is a copy of: dominance is judged once per kind (`solver.undominated`);
+    # not an __init__ argument, so `replace` leaves an option it changes with none
+    proto: Option | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def secondary(self) -> Option | None:
@@ -140,9 +146,7 @@ class Option:
         `dataclasses.replace` re-runs __init__ and took most of the time at 10,000 workloads.)"""
         o = self.stamped(workload, slo_ms)
         o.loads, o.p99_ms_by_level, o.detail = dict(self.loads), self.p99_ms_by_level, dict(self.detail)
-        # what it is a copy of (not a field: `replace` does not carry it to an option it changes):
-        # dominance is judged once per kind (`solver.undominated`)
-        o.__dict__["proto"] = self
+        o.proto = self
         return o
 
     def stamped(self, workload: str, slo_ms: float | None) -> Option:
@@ -152,8 +156,9 @@ class Option:
         building each from scratch, accuracy judged and sources compared, was half the time of
         planning a fleet whose members all differ.)"""
         o = object.__new__(Option)
-        o.__dict__.update(self.__dict__)
-        o.workload, o.slo_ms, o.loads, o.p99_ms_by_level, o.detail = workload, slo_ms, {}, {}, {}
+        for put, value in zip(_SETTERS, _GET_ALL(self)):
+            put(o, value)
+        o.workload, o.slo_ms, o.loads, o.p99_ms_by_level, o.detail, o.proto = workload, slo_ms, {}, {}, {}, None
         return o
 
     def max_level(self, resource: ResourceId) -> float:
@@ -214,6 +219,11 @@ class Option:
 
 
 # --------------------------------------------------------------------------- network
+
+#: every slot of an Option, read in one call and written by its descriptor (`Option.stamped`)
+_GET_ALL = attrgetter(*Option.__slots__)
+_SETTERS = tuple(getattr(Option, name).__set__ for name in Option.__slots__)
+
 def transfer_ms(system: System, r: Route, size_bytes: float, rho: float = LINK_RHO,
                 link_rho: Mapping[ResourceId, float] | None = None) -> float:
     """Predicted p99-ish time to move `size_bytes` along a route: propagation, jitter, and each
