@@ -39,7 +39,6 @@ from planner.model.system import System
 from planner.model.workloads import HOURS_PER_DAY, hourly_shape
 from planner.plan.objectives import OBJECTIVES
 from planner.plan.options import LINK_RHO, Option, levels
-from planner.plan.options.common import FULL_LEVEL
 from planner.units import HOURS_PER_MONTH
 
 
@@ -91,12 +90,12 @@ def solve(
     weights = weights or {}
     copies = copies or (lambda w: 1)
     resource_copies = resource_copies or (lambda r: 1)
-    kinds: dict = {}  # dominance per kind of workload (`undominated`)
+    memo: dict = {}  # dominance per kind of workload (`undominated`)
     dominance: dict[int, int] = {}
     # dominance among every feasible option, then those with a level that meets their SLO: a
     # dominator of one that has such a level has it too, so these are the undominated among
     # them, and the record answers the explanations for every feasible option
-    cand = {w: [o for o in undominated([o for o in os_ if not o.infeasible], kinds, record=dominance) if _slo_possible(o)]
+    cand = {w: [o for o in undominated([o for o in os_ if not o.infeasible], memo, record=dominance) if _slo_possible(o)]
             for w, os_ in options.items()}
     empty = [w for w, os_ in cand.items() if not os_]
     cand = {w: os_ for w, os_ in cand.items() if os_}
@@ -129,10 +128,10 @@ def solve(
                 k_r = k_res[r] = resource_copies(r)
             by_resource.setdefault(r, []).append((j, load if k_w == 1 and k_r == 1 else load * k_w / k_r))
             if r.kind == "device":
-                if r not in glevels:
+                if o.bounds_queue(r):
+                    glevels[r] = o.group_levels(system[r])
+                elif r not in glevels:
                     glevels[r] = levels(system[r])
-                if FULL_LEVEL in o.p99_ms_by_level.get(r, ()) and FULL_LEVEL not in glevels[r]:
-                    glevels[r] = glevels[r] + (FULL_LEVEL,)
                 top_of[j, r] = top = o.max_level(r)
                 if top < lowest.get(r, math.inf):
                     lowest[r] = top

@@ -137,8 +137,11 @@ class Option:
     def group_levels(self, r: Resource) -> tuple[float, ...]:
         """The levels this option allows device group `r`: LEVELS, and FULL_LEVEL where its
         queue is bounded (it lists a p99 there)."""
-        extra = (FULL_LEVEL,) if r.kind == "device" and FULL_LEVEL in self.p99_ms_by_level.get(r.id, {}) else ()
-        return levels(r) + extra
+        return levels(r) + (FULL_LEVEL,) if r.kind == "device" and self.bounds_queue(r.id) else levels(r)
+
+    def bounds_queue(self, r: ResourceId) -> bool:
+        """Whether a routing rule bounds its queue on device group `r` (it lists a p99 at FULL_LEVEL)."""
+        return FULL_LEVEL in self.p99_ms_by_level.get(r, ())
 
     def copy_for(self, workload: str, slo_ms: float | None) -> Option:
         """This option for another workload alike in every figure but its name and latency SLO;

@@ -215,7 +215,8 @@ def _split_options(system: System, name: str, model: str) -> list[Option]:
 
 
 def _figures(e: Estimate) -> tuple:
-    """What an option reads of a part's estimate."""
+    """A part's estimate as far as its options could tell two apart (its energy too, though their
+    bills price busy time: parts that differ there are no twins)."""
     return e.latency_ms, e.latency_ms_low, e.latency_ms_high, e.memory_gb, e.fits, e.energy_j, e.source
 
 
@@ -255,7 +256,6 @@ def _splits(system: System, w, model: str, edge, pool, precision: str, batch: in
         t.latency_span = span(e_edge, e_cloud)
         t.detail = {"edge_ms": e_edge.latency_ms, "service_ms": e_cloud.latency_ms}
         edge_s, cloud_s = e_edge.latency_ms / 1000, e_cloud.latency_ms / 1000
-        waits = tuple((u, 1000 * wait_quantile_s(edge.servers, u, edge_s, 0.99, edge.service_cv)) for u in levels(edge))
-        out.append((cut, t, edge_s, cloud_s, waits))
+        out.append((cut, t, edge_s, cloud_s, _device_waits(edge.servers, edge.service_cv, levels(edge), edge_s)))
     found = cache[key] = tuple(out)
     return found
